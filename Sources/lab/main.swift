@@ -1,0 +1,2 @@
+import LabKit
+print("lab: not yet")
