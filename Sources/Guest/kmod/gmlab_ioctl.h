@@ -1,0 +1,45 @@
+/* Interface of the gmlab kernel module (/dev/gmlab), shared by kmod/gmlab.c and user space.
+ * It exists so tests can do at CPL0 what user space cannot: hypercalls from the kernel and
+ * guest-physical access to the hypervisor's region. */
+#ifndef GMLAB_IOCTL_H
+#define GMLAB_IOCTL_H
+
+#include <linux/ioctl.h>
+#include <linux/types.h>
+
+#define GMLAB_DEVICE "/dev/gmlab"
+
+/* Look-up at CPL0; the module passes a kernel copy of name (NUL forced at the end). */
+struct gmlab_lookup {
+	char name[256];
+	__u64 number;		/* out: rax */
+	__u32 faulted;		/* out: 1 = the instruction raised #UD (fixed up) */
+	__u32 pad;
+};
+
+/* One hypercall at CPL0: rax = service number, rbx..rdi arguments; all six come back. */
+struct gmlab_hc {
+	__u64 rax, rbx, rcx, rdx, rsi, rdi;
+	__u32 faulted;		/* out: as above */
+	__u32 pad;
+};
+
+/* Guest-physical access through memremap, with aligned 8-byte loads/stores (simple
+ * instructions a hypervisor can emulate). Refused (EPERM) when the range touches System RAM:
+ * the module is for reserved ranges such as the hypervisor's region, not for scribbling on
+ * the guest. */
+struct gmlab_phys {
+	__u64 gpa;
+	__u64 len;		/* 1 .. GMLAB_PHYS_MAX */
+	__u64 buf;		/* user pointer */
+};
+#define GMLAB_PHYS_MAX (16u << 20)
+
+#define GMLAB_IOC_LOOKUP	_IOWR('G', 1, struct gmlab_lookup)
+#define GMLAB_IOC_CALL		_IOWR('G', 2, struct gmlab_hc)
+#define GMLAB_IOC_PHYS_READ	_IOW('G', 3, struct gmlab_phys)
+#define GMLAB_IOC_PHYS_WRITE	_IOW('G', 4, struct gmlab_phys)
+/* selftest only: spin forever with interrupts off (the whole guest hangs) */
+#define GMLAB_IOC_HANG		_IO('G', 5)
+
+#endif

@@ -1,0 +1,65 @@
+/*
+ * Test-program framework in the kvm-unit-tests style. A program is a table of cases:
+ *
+ *     static void echo_case(void) { ... report(got == want, "echo sum"); ... }
+ *     static const struct gml_case cases[] = {
+ *         { "hv/echo", "gmlab.echo returns the sum", GML_NEEDS_HYPERVISOR, echo_case },
+ *     };
+ *     GML_MAIN("hv", cases)
+ *
+ * `PROG --list` prints one JSON object per case; `PROG --run ID` runs one case and prints
+ * exactly one `GMLAB-RESULT {...}` line on stdout (diagnostics go to stderr = guest console).
+ *
+ * A case's status: skip if report_skip() was called (and nothing failed), error if
+ * report_error() was called or the case made no check at all, fail if any check failed,
+ * else pass. The message of a failure names every failed check.
+ */
+#ifndef GML_REPORT_H
+#define GML_REPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* What a case needs; printed as "needs":[...] by --list so the host can plan without booting. */
+#define GML_NEEDS_HYPERVISOR	(1u << 0)	/* skipped under GMLAB_BACKEND=none */
+#define GML_NEEDS_KMOD		(1u << 1)	/* the gmlab kernel module (/dev/gmlab) */
+
+struct gml_case {
+	const char *id;			/* "suite/name" */
+	const char *description;
+	unsigned needs;			/* GML_NEEDS_* */
+	void (*run)(void);
+};
+
+int gml_main(int argc, char **argv, const char *suite, const struct gml_case *cases, size_t n);
+#define GML_MAIN(suite, cases) \
+	int main(int argc, char **argv) \
+	{ return gml_main(argc, argv, (suite), (cases), sizeof(cases) / sizeof((cases)[0])); }
+
+/* One named check. On failure the formatted text is the message, so say what was expected
+ * and what came back: report(x == 3, "x is 3 (got %d)", x). Returns pass, for early exits. */
+int report(int pass, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* report() for integers: "what: expected 0x…, got 0x…" on failure. */
+int report_eq_u64(const char *what, uint64_t expected, uint64_t got);
+/* The case does not apply here (status skip unless a check failed). */
+void report_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The case could not run (broken setup, not a finding about the system under test). */
+void report_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Diagnostic line on stderr (guest console), prefixed with the case id. */
+void report_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Measured values, emitted in "values":{...} in the order reported. */
+void report_value_str(const char *key, const char *value);
+void report_value_u64(const char *key, uint64_t value);
+void report_value_i64(const char *key, int64_t value);
+void report_value_f64(const char *key, double value);
+#define report_value(key, v) _Generic((v), \
+	char *: report_value_str, const char *: report_value_str, \
+	double: report_value_f64, float: report_value_f64, \
+	int: report_value_i64, long: report_value_i64, long long: report_value_i64, \
+	default: report_value_u64)((key), (v))
+
+/* GMLAB_BACKEND from the plan ("none", "svm", "vmx"), or NULL when run by hand. */
+const char *gml_backend(void);
+
+#endif

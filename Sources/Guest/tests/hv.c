@@ -1,0 +1,357 @@
+/* Suite hv: the hypercall interface itself (look-up, call, register preservation, errors) at
+ * CPL3 and CPL0, and the hypervisor's own region seen by the guest as ROM. Needs a hypervisor;
+ * under GMLAB_BACKEND=none every case is skipped by the framework. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "call_vmm.h"
+#include "gmlab_ioctl.h"
+#include "hypercall.h"
+#include "report.h"
+
+/* ---- CPL3 ---------------------------------------------------------------------------- */
+
+/* five distinct arguments whose sum overflows, so the service must wrap like the spec says */
+static const unsigned long echo_args[5] = {
+	0x0123456789abcdefUL, 0xfedcba9876543210UL, 0x1111111111111111UL,
+	0x8000000000000001UL, 0x00000000deadbeefUL,
+};
+
+static unsigned long echo_sum(void)
+{
+	unsigned long s = 0;
+	int i;
+
+	for (i = 0; i < 5; i++)
+		s += echo_args[i];
+	return s;
+}
+
+static unsigned long lookup_required(const char *name)
+{
+	unsigned long n = hc_lookup(name);
+
+	report_value(name, n);
+	report(n > 0, "look-up of %s returns a number > 0 (got %#lx)", name, n);
+	return n;
+}
+
+static void lookup_call_cpl3(void)
+{
+	unsigned long n = lookup_required("gmlab.echo");
+	struct hc_regs r;
+
+	if (!n)
+		return;
+	r = (struct hc_regs){ .rbx = echo_args[0], .rcx = echo_args[1], .rdx = echo_args[2],
+			      .rsi = echo_args[3], .rdi = echo_args[4] };
+	hc_call(n, &r);
+	report_eq_u64("gmlab.echo rax = rbx+rcx+rdx+rsi+rdi (wrapping)", echo_sum(), r.rax);
+}
+
+struct hv_allregs {
+	unsigned long rax, rbx, rcx, rdx, rsi, rdi, rbp, r8, r9, r10, r11, r12, r13, r14, r15;
+	unsigned long rsp, rsp_before;
+};
+void hv_hypercall_allregs(const struct hv_allregs *in, struct hv_allregs *out, int vmmcall);
+
+static void preserve_cpl3(void)
+{
+	static const char *names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8",
+				       "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+	unsigned long n = lookup_required("gmlab.echo");
+	struct hv_allregs in, out;
+	unsigned long *pi = &in.rax, *po = &out.rax;
+	int i;
+
+	if (!n)
+		return;
+	for (i = 0; i < 15; i++)
+		pi[i] = 0x5a5a000000000000UL | ((unsigned long)(i + 1) << 40) | (0x1000UL * (i + 1));
+	in.rax = n;
+	memcpy(&in.rbx, echo_args, sizeof(echo_args));	/* rbx rcx rdx rsi rdi */
+	memset(&out, 0, sizeof(out));
+	hv_hypercall_allregs(&in, &out, hc_insn() == HC_INSN_VMMCALL);
+
+	report_eq_u64("rax = echo sum", echo_sum(), out.rax);
+	for (i = 1; i < 15; i++) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "%s preserved", names[i]);
+		report_eq_u64(what, pi[i], po[i]);
+	}
+	report_eq_u64("rsp preserved", out.rsp_before, out.rsp);
+}
+
+static void unknown_service(void)
+{
+	static const unsigned long unused[] = { 0x10000UL, 0xffffffffUL, 0x8000000000000000UL,
+						GML_HC_ENOSYS };
+	char longname[GML_HC_NAME_MAX + 2];
+	long pg = sysconf(_SC_PAGESIZE);
+	char *two, *gone;
+	unsigned long n;
+	size_t i;
+
+	for (i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
+		struct hc_regs r = { .rbx = 1, .rcx = 2, .rdx = 3, .rsi = 4, .rdi = 5 };
+		char what[80];
+
+		hc_call(unused[i], &r);
+		snprintf(what, sizeof(what), "unused service number %#lx returns GML_HC_ENOSYS",
+			 unused[i]);
+		report_eq_u64(what, GML_HC_ENOSYS, r.rax);
+	}
+	n = hc_lookup("gmlab.no-such-service");
+	report(n == 0, "look-up of an unknown name returns 0 (got %#lx)", n);
+
+	/* 256 characters without a NUL inside the limit */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = 0;
+	n = hc_lookup(longname);
+	report(n == 0, "look-up of a name longer than %d characters returns 0 (got %#lx)",
+	       GML_HC_NAME_MAX, n);
+
+	/* names that are not (fully) mapped: a freed page, a name running into one, NULL,
+	 * a non-canonical address */
+	two = mmap(NULL, 2 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (two == MAP_FAILED) {
+		report_error("mmap of two pages failed: %s", strerror(errno));
+		return;
+	}
+	gone = two + pg;
+	memcpy(gone - 10, "gmlab.echo", 10);	/* no NUL before the unmapped page */
+	munmap(gone, pg);
+	n = hc_lookup(gone);
+	report(n == 0, "look-up with an unmapped name pointer returns 0 (got %#lx)", n);
+	n = hc_lookup(gone - 10);
+	report(n == 0, "look-up of a name running into an unmapped page returns 0 (got %#lx)", n);
+	n = hc_lookup(NULL);
+	report(n == 0, "look-up with name pointer 0 returns 0 (got %#lx)", n);
+	n = hc_lookup((const char *)0x8000000000000000UL);
+	report(n == 0, "look-up with a non-canonical name pointer returns 0 (got %#lx)", n);
+	munmap(two, pg);
+	/* still here, and the interface still works */
+	n = hc_lookup("gmlab.echo");
+	report(n > 0, "gmlab.echo still found after the bad look-ups (got %#lx)", n);
+}
+
+/* BitVisor's calling interface (the seed's programs use it) over the same service. */
+static void call_vmm_api(void)
+{
+	call_vmm_function_t f, missing;
+	call_vmm_arg_t a = { .rbx = 1, .rcx = 2, .rdx = 3, .rsi = 40, .rdi = 500 };
+	call_vmm_ret_t r;
+
+	CALL_VMM_GET_FUNCTION("gmlab.echo", &f);
+	if (!report(call_vmm_function_callable(&f), "gmlab.echo is callable (present %d, "
+		    "number %#lx)", f.present, f.number))
+		return;
+	call_vmm_call_function(&f, &a, &r);
+	report_eq_u64("call_vmm gmlab.echo r.rax = 1+2+3+40+500", 546, (uint64_t)r.rax);
+	report_eq_u64("call_vmm r.rbx = a.rbx", 1, (uint64_t)r.rbx);
+	report_eq_u64("call_vmm r.rdi = a.rdi", 500, (uint64_t)r.rdi);
+	CALL_VMM_GET_FUNCTION("gmlab.no-such-service", &missing);
+	report(!call_vmm_function_callable(&missing), "an unknown name is not callable "
+	       "(number %#lx)", missing.number);
+}
+
+/* ---- CPL0, through the kernel module --------------------------------------------------- */
+
+/* ioctl() with its outcome kept for the check's message ("ok" or the errno text) */
+static const char *ioctl_err = "ok";
+
+static int ioctl_ok(int fd, unsigned long cmd, void *arg)
+{
+	int rc = ioctl(fd, cmd, arg);
+
+	ioctl_err = rc == 0 ? "ok" : strerror(errno);
+	return rc == 0;
+}
+
+static int open_kmod(void)
+{
+	int fd = open(GMLAB_DEVICE, O_RDWR);
+
+	if (fd < 0)
+		report_error("open %s: %s", GMLAB_DEVICE, strerror(errno));
+	return fd;
+}
+
+static void lookup_call_cpl0(void)
+{
+	struct gmlab_lookup l;
+	struct gmlab_hc h;
+	int fd = open_kmod();
+
+	if (fd < 0)
+		return;
+	memset(&l, 0, sizeof(l));
+	strcpy(l.name, "gmlab.echo");
+	if (!report(ioctl_ok(fd, GMLAB_IOC_LOOKUP, &l), "GMLAB_IOC_LOOKUP ioctl (%s)", ioctl_err))
+		goto out;
+	if (!report(!l.faulted, "vmcall/vmmcall at CPL0 does not raise #UD"))
+		goto out;
+	report_value("gmlab.echo", (uint64_t)l.number);
+	if (!report(l.number > 0, "CPL0 look-up of gmlab.echo returns > 0 (got %#llx)",
+		    (unsigned long long)l.number))
+		goto out;
+	h = (struct gmlab_hc){ .rax = l.number, .rbx = echo_args[0], .rcx = echo_args[1],
+			       .rdx = echo_args[2], .rsi = echo_args[3], .rdi = echo_args[4] };
+	if (!report(ioctl_ok(fd, GMLAB_IOC_CALL, &h), "GMLAB_IOC_CALL ioctl (%s)", ioctl_err))
+		goto out;
+	report(!h.faulted, "CPL0 call does not raise #UD");
+	report_eq_u64("CPL0 gmlab.echo rax = sum", echo_sum(), h.rax);
+	report_eq_u64("CPL0 rbx preserved", echo_args[0], h.rbx);
+	report_eq_u64("CPL0 rcx preserved", echo_args[1], h.rcx);
+	report_eq_u64("CPL0 rdx preserved", echo_args[2], h.rdx);
+	report_eq_u64("CPL0 rsi preserved", echo_args[3], h.rsi);
+	report_eq_u64("CPL0 rdi preserved", echo_args[4], h.rdi);
+out:
+	close(fd);
+}
+
+/* gmlab.info from user space: region base/size and the discarded-writes counter. */
+struct hv_info {
+	unsigned long base, size, discarded;
+};
+
+static int get_info(struct hv_info *info)
+{
+	unsigned long n = lookup_required("gmlab.info");
+	struct hc_regs r = { 0 };
+
+	if (!n)
+		return -1;
+	hc_call(n, &r);
+	if (!report_eq_u64("gmlab.info magic", GML_INFO_MAGIC, r.rax))
+		return -1;
+	*info = (struct hv_info){ .base = r.rbx, .size = r.rcx, .discarded = r.rsi };
+	return report(r.rcx > 0, "gmlab.info region size > 0 (base %#lx, size %#lx)", r.rbx,
+		      r.rcx) ? 0 : -1;
+}
+
+static int phys_io(int fd, unsigned long cmd, unsigned long gpa, void *buf, size_t len)
+{
+	struct gmlab_phys p = { .gpa = gpa, .len = len, .buf = (unsigned long)buf };
+
+	int ok = ioctl_ok(fd, cmd, &p);
+
+	return report(ok, "%s of %#zx bytes at %#lx (%s)",
+		      cmd == GMLAB_IOC_PHYS_READ ? "physical read" : "physical write", len, gpa,
+		      ioctl_err) ? 0 : -1;
+}
+
+/* Windows of the region the tests touch: its start and its last part (whole region when
+ * small), so a large region does not cost a long copy under TCG. */
+#define ROM_WINDOW (64UL << 10)
+
+static void check_zero(const unsigned char *buf, size_t len, unsigned long gpa, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < len && buf[i] == 0; i++)
+		;
+	if (i == len)
+		report(1, "%s: %#zx bytes at %#lx read as zero", what, len, gpa);
+	else
+		report(0, "%s: byte at %#lx reads %#x, expected 0", what, gpa + i, buf[i]);
+}
+
+static void rom_windows(const struct hv_info *info, unsigned long gpa[2], size_t *len)
+{
+	*len = info->size < ROM_WINDOW ? info->size : ROM_WINDOW;
+	gpa[0] = info->base;
+	gpa[1] = info->base + info->size - *len;
+}
+
+static void rom_read_zero(void)
+{
+	struct hv_info info;
+	unsigned long gpa[2];
+	unsigned char *buf;
+	size_t len;
+	int fd, i;
+
+	if (get_info(&info) != 0)
+		return;
+	report_value("region_base", info.base);
+	report_value("region_size", info.size);
+	fd = open_kmod();
+	if (fd < 0)
+		return;
+	rom_windows(&info, gpa, &len);
+	buf = malloc(len);
+	for (i = 0; i < 2 && buf; i++) {
+		memset(buf, 0xee, len);
+		if (phys_io(fd, GMLAB_IOC_PHYS_READ, gpa[i], buf, len) == 0)
+			check_zero(buf, len, gpa[i], i ? "region end" : "region start");
+	}
+	free(buf);
+	close(fd);
+}
+
+static void rom_write_discard(void)
+{
+	struct hv_info before, after;
+	unsigned long gpa[2];
+	unsigned char *buf;
+	size_t len;
+	int fd, i;
+
+	if (get_info(&before) != 0)
+		return;
+	fd = open_kmod();
+	if (fd < 0)
+		return;
+	rom_windows(&before, gpa, &len);
+	if (len > 4096)
+		len = 4096;	/* one page each: every store may exit to the hypervisor */
+	gpa[1] = before.base + before.size - len;
+	buf = malloc(len);
+	for (i = 0; i < 2 && buf; i++) {
+		memset(buf, 0xa5, len);
+		if (phys_io(fd, GMLAB_IOC_PHYS_WRITE, gpa[i], buf, len) != 0)
+			continue;
+		memset(buf, 0xee, len);
+		if (phys_io(fd, GMLAB_IOC_PHYS_READ, gpa[i], buf, len) == 0)
+			check_zero(buf, len, gpa[i],
+				   i ? "region end after writing 0xa5" : "region start after writing 0xa5");
+	}
+	free(buf);
+	close(fd);
+	/* the guest is alive (we are running) and the hypervisor still answers */
+	if (get_info(&after) != 0)
+		return;
+	report_value("discarded_before", before.discarded);
+	report_value("discarded_after", after.discarded);
+	report(after.discarded > before.discarded,
+	       "discarded-writes counter grew (before %lu, after %lu)", before.discarded,
+	       after.discarded);
+}
+
+static const struct gml_case cases[] = {
+	{ "hv/lookup-call-cpl3", "look up gmlab.echo from user space; rax = sum of 5 arguments",
+	  GML_NEEDS_HYPERVISOR, lookup_call_cpl3 },
+	{ "hv/preserve-cpl3", "every register that is not a result keeps its value (r8-r15, rbp, "
+	  "rsp too)", GML_NEEDS_HYPERVISOR, preserve_cpl3 },
+	{ "hv/unknown-service", "unused numbers return GML_HC_ENOSYS; unknown, overlong and "
+	  "unmapped names look up as 0 and the program survives", GML_NEEDS_HYPERVISOR,
+	  unknown_service },
+	{ "hv/call-vmm-api", "BitVisor's call_vmm interface (CALL_VMM_GET_FUNCTION, "
+	  "call_vmm_call_function) over gmlab.echo", GML_NEEDS_HYPERVISOR, call_vmm_api },
+	{ "hv/lookup-call-cpl0", "look-up and call of gmlab.echo at CPL0 through the kernel module",
+	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, lookup_call_cpl0 },
+	{ "hv/rom-read-zero", "the hypervisor's region reads as zeros from the guest",
+	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_read_zero },
+	{ "hv/rom-write-discard", "writes into the hypervisor's region are discarded and counted; "
+	  "the guest lives on", GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_write_discard },
+};
+
+GML_MAIN("hv", cases)

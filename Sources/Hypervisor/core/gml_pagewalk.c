@@ -1,0 +1,264 @@
+/* Guest page walk (gml_pagewalk.h). Reference: Intel SDM vol. 3 ch. 4 (4-level / 5-level
+ * paging), AMD APM vol. 2 ch. 5. Freestanding: no libc, no hardware access. */
+#include "gml_pagewalk.h"
+
+/* ---- standard paging-structure access through the memory map ---- */
+
+static gml_err pt_map(const struct gml_phys *p, u64 gpa, bool write, u64 **entry)
+{
+	gml_err err;
+
+	if (!p || !p->map || !p->map_gpa || (gpa & 7))
+		return GML_E_INVALID_ARG;
+	/* Paging structures must be plain RAM (write=true excludes ROM-only ranges: the CPU must be
+	 * able to set A/D bits in them). */
+	err = gml_gpa_range_check(p->map, gpa, 8, true);
+	if (err == GML_E_GPA_HV_REGION)
+		return GML_E_PT_HV_REGION;
+	if (err != GML_OK)
+		return GML_E_PT_OUTSIDE_RAM;
+	*entry = p->map_gpa(p->ctx, gpa, 8, write);
+	return *entry ? GML_OK : GML_E_GPA_UNMAPPED;
+}
+
+gml_err gml_pt_read_phys(void *ctx, u64 gpa, u64 *value)
+{
+	const struct gml_phys *p = ctx;
+	u64 *e;
+	gml_err err = pt_map(p, gpa, false, &e);
+
+	if (err != GML_OK)
+		return err;
+	/* One 8-byte load: another vCPU may be changing the entry. */
+	*value = __atomic_load_n(e, __ATOMIC_ACQUIRE);
+	if (p->unmap)
+		p->unmap(p->ctx, e, 8);
+	return GML_OK;
+}
+
+gml_err gml_pt_cas_phys(void *ctx, u64 gpa, u64 expected, u64 desired, bool *swapped)
+{
+	const struct gml_phys *p = ctx;
+	u64 *e;
+	gml_err err = pt_map(p, gpa, true, &e);
+
+	if (err != GML_OK)
+		return err;
+	*swapped = __atomic_compare_exchange_n(e, &expected, desired, false, __ATOMIC_ACQ_REL,
+					       __ATOMIC_ACQUIRE);
+	if (p->unmap)
+		p->unmap(p->ctx, e, 8);
+	return GML_OK;
+}
+
+void gml_pt_ops_init_phys(struct gml_pt_ops *ops, const struct gml_phys *phys)
+{
+	ops->read = gml_pt_read_phys;
+	ops->cas = gml_pt_cas_phys;
+	ops->ctx = (void *)phys;
+}
+
+/* ---- the walk ---- */
+
+static unsigned maxphyaddr_of(const struct gml_cpu_state *cpu)
+{
+	return cpu->maxphyaddr ? cpu->maxphyaddr : 52;
+}
+
+bool gml_is_canonical(const struct gml_cpu_state *cpu, u64 gva)
+{
+	unsigned bits;
+	u64 top;
+
+	if (!(cpu->cr0 & GML_CR0_PG))
+		return gva <= 0xFFFFFFFFULL;
+	bits = (cpu->cr4 & GML_CR4_LA57) ? 57 : 48;
+	/* Bits 63..bits-1 must all equal bit bits-1. */
+	top = gva >> (bits - 1);
+	return top == 0 || top == (~0ULL >> (bits - 1));
+}
+
+/* A paging-structure error from custom ops is reported as the PT-specific error. */
+static gml_err pt_error(gml_err err)
+{
+	switch (err) {
+	case GML_E_GPA_HV_REGION:
+		return GML_E_PT_HV_REGION;
+	case GML_E_GPA_OUTSIDE_RAM:
+	case GML_E_GPA_MMIO:
+	case GML_E_GPA_READ_ONLY:
+		return GML_E_PT_OUTSIDE_RAM;
+	default:
+		return err;
+	}
+}
+
+static gml_err fault(struct gml_walk *out, gml_err err, u8 level, u64 entry, u64 entry_gpa)
+{
+	out->err = err;
+	out->level = level;
+	out->entry = entry;
+	out->entry_gpa = entry_gpa;
+	out->gpa = 0;
+	out->page_size = 0;
+	return err;
+}
+
+#define BITS(hi, lo) ((~0ULL >> (63 - (hi))) & ~((1ULL << (lo)) - 1))
+
+gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, struct gml_walk *out)
+{
+	const struct gml_cpu_state *cpu;
+	unsigned m, levels;
+	u64 addr_mask, rsvd_common, root;
+	bool write = access & GML_ACC_WRITE, exec = access & GML_ACC_EXEC;
+
+	out->err = GML_OK;
+	out->level = 0;
+	out->levels = 0;
+	out->restarts = 0;
+	out->gpa = 0;
+	out->page_size = 0;
+	out->entry = 0;
+	out->entry_gpa = 0;
+	if (!w || !w->pt.read || !w->pt.cas)
+		return fault(out, GML_E_INVALID_ARG, 0, 0, 0);
+	cpu = &w->cpu;
+	m = maxphyaddr_of(cpu);
+	if (cpu->cpl > 3 || m < 32 || m > 52)
+		return fault(out, GML_E_INVALID_ARG, 0, 0, 0);
+
+	if (!(cpu->cr0 & GML_CR0_PG)) {
+		/* Paging off: linear = physical, 32-bit, no protection. */
+		if (!gml_is_canonical(cpu, gva))
+			return fault(out, GML_E_NONCANONICAL, 0, 0, 0);
+		out->gpa = gva;
+		out->page_size = GML_PAGE_SIZE;
+		return GML_OK;
+	}
+	if (!(cpu->efer & GML_EFER_LMA) || !(cpu->cr4 & GML_CR4_PAE))
+		return fault(out, GML_E_UNSUPPORTED_MODE, 0, 0, 0);
+
+	levels = (cpu->cr4 & GML_CR4_LA57) ? 5 : 4;
+	out->levels = (u8)levels;
+	if (!gml_is_canonical(cpu, gva))
+		return fault(out, GML_E_NONCANONICAL, 0, 0, 0);
+
+	addr_mask = BITS(m - 1, 12);     /* frame-address bits of an entry / CR3 */
+	rsvd_common = m < 52 ? BITS(51, m) : 0;
+	if (!(cpu->efer & GML_EFER_NXE))
+		rsvd_common |= GML_PTE_XD;
+	/* CR3: bits 11:0 are PWT/PCD or the PCID (CR4.PCIDE); bits 63:52 are ignored (bit 63 is the
+	 * no-flush hint of MOV CR3 with PCIDE). Address bits at or above MAXPHYADDR are reserved. */
+	if (m < 52 && (cpu->cr3 & BITS(51, m)))
+		return fault(out, GML_E_RESERVED_BIT, 0, cpu->cr3, 0);
+	root = cpu->cr3 & addr_mask;
+
+	for (u32 attempt = 0; attempt <= GML_WALK_MAX_RESTARTS; attempt++) {
+		u64 entries[6], entry_gpas[6];
+		u64 table = root, page_size = 0;
+		u8 rw_lvl = 0, us_lvl = 0, xd_lvl = 0; /* highest level that removed the right */
+		unsigned lvl, leaf = 0;
+		bool retry = false;
+
+		out->restarts = attempt;
+		for (lvl = levels; lvl >= 1; lvl--) {
+			unsigned shift = 12 + 9 * (lvl - 1);
+			u64 egpa = table + ((gva >> shift) & 511) * 8, e, rsvd;
+			bool ps;
+			gml_err err = w->pt.read(w->pt.ctx, egpa, &e);
+
+			if (err != GML_OK)
+				return fault(out, pt_error(err), (u8)lvl, 0, egpa);
+			if (!(e & GML_PTE_P))
+				return fault(out, GML_E_NOT_PRESENT, (u8)lvl, e, egpa);
+			ps = (e & GML_PTE_PS) != 0;
+			rsvd = e & rsvd_common;
+			if (lvl >= 4 && ps)
+				rsvd |= GML_PTE_PS;
+			if (lvl == 3 && ps)
+				rsvd |= e & BITS(29, 13);
+			if (lvl == 2 && ps)
+				rsvd |= e & BITS(20, 13);
+			if (rsvd)
+				return fault(out, GML_E_RESERVED_BIT, (u8)lvl, e, egpa);
+			if (!(e & GML_PTE_RW) && !rw_lvl)
+				rw_lvl = (u8)lvl;
+			if (!(e & GML_PTE_US) && !us_lvl)
+				us_lvl = (u8)lvl;
+			if ((cpu->efer & GML_EFER_NXE) && (e & GML_PTE_XD) && !xd_lvl)
+				xd_lvl = (u8)lvl;
+			entries[lvl] = e;
+			entry_gpas[lvl] = egpa;
+			if (lvl == 1 || ((lvl == 2 || lvl == 3) && ps)) {
+				leaf = lvl;
+				page_size = 1ULL << shift;
+				break;
+			}
+			table = e & addr_mask;
+		}
+
+		/* Permissions, combined over all levels. */
+		{
+			u64 e = entries[leaf], egpa = entry_gpas[leaf];
+			bool user_caller = cpu->cpl == 3;
+			bool user_page = us_lvl == 0;
+			bool wp = (cpu->cr0 & GML_CR0_WP) != 0;
+
+			if (user_caller && !user_page)
+				return fault(out, GML_E_USER_SUPERVISOR, us_lvl, entries[us_lvl],
+					     entry_gpas[us_lvl]);
+			if (write && rw_lvl && (user_caller || wp))
+				return fault(out, GML_E_READ_ONLY, rw_lvl, entries[rw_lvl],
+					     entry_gpas[rw_lvl]);
+			if (exec) {
+				if (xd_lvl)
+					return fault(out, GML_E_NX, xd_lvl, entries[xd_lvl],
+						     entry_gpas[xd_lvl]);
+				if (!user_caller && user_page && (cpu->cr4 & GML_CR4_SMEP))
+					return fault(out, GML_E_SMEP, (u8)leaf, e, egpa);
+			} else {
+				if (!user_caller && user_page && (cpu->cr4 & GML_CR4_SMAP) &&
+				    !(cpu->rflags & GML_RFLAGS_AC))
+					return fault(out, GML_E_SMAP, (u8)leaf, e, egpa);
+				if ((cpu->cr4 & GML_CR4_PKE) && user_page) {
+					unsigned key = (unsigned)((e >> 59) & 15);
+					bool ad = (cpu->pkru >> (2 * key)) & 1;
+					bool wd = (cpu->pkru >> (2 * key + 1)) & 1;
+					if (ad || (write && wd && (user_caller || wp)))
+						return fault(out, GML_E_PKEY, (u8)leaf, e, egpa);
+				}
+			}
+			out->level = (u8)leaf;
+			out->entry = e;
+			out->entry_gpa = egpa;
+			out->page_size = page_size;
+			out->gpa = (e & addr_mask & ~(page_size - 1)) | (gva & (page_size - 1));
+		}
+
+		if (access & GML_ACC_NO_AD)
+			return GML_OK;
+		/* Accessed in every entry used, dirty in the leaf for a write: as the CPU, by
+		 * locked compare-and-set of the value the walk read. */
+		for (lvl = levels; lvl >= leaf; lvl--) {
+			u64 e = entries[lvl], want = e | GML_PTE_A;
+			bool swapped = false;
+			gml_err err;
+
+			if (lvl == leaf && write)
+				want |= GML_PTE_D;
+			if (want == e)
+				continue;
+			err = w->pt.cas(w->pt.ctx, entry_gpas[lvl], e, want, &swapped);
+			if (err != GML_OK)
+				return fault(out, pt_error(err), (u8)lvl, e, entry_gpas[lvl]);
+			if (!swapped) {
+				retry = true; /* changed under us: walk again with fresh entries */
+				break;
+			}
+		}
+		if (!retry)
+			return GML_OK;
+	}
+	return fault(out, GML_E_PT_CHANGED, 0, 0, 0);
+}

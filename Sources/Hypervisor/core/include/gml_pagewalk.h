@@ -1,0 +1,126 @@
+/*
+ * Guest page walk: guest-linear → guest-physical, with the caller's access rights, as the CPU
+ * would do it, but returning a typed fault instead of raising #PF.
+ *
+ * Supported: paging off (CR0.PG=0: linear = physical, 32-bit addresses), 4-level and 5-level
+ * (CR4.LA57) long-mode paging, 4 KiB / 2 MiB / 1 GiB pages, PCID in CR3 (CR4.PCIDE).
+ * Not supported: legacy 32-bit and PAE paging (CR0.PG=1 with EFER.LMA=0) → GML_E_UNSUPPORTED_MODE;
+ * the guest is 64-bit Linux. Supervisor protection keys (CR4.PKS) are not modelled.
+ *
+ * Semantics (see core/README.md for the reasoning):
+ *  - canonical check for 48 (LA57=0) or 57 bits;
+ *  - reserved bits: address bits from MAXPHYADDR to 51, XD (bit 63) when EFER.NXE=0, PS in
+ *    PML5E/PML4E, bits 29:13 of a 1 GiB PDPTE and 20:13 of a 2 MiB PDE; also CR3 address bits
+ *    at or above MAXPHYADDR (fault level 0). CR3 bits 63:52 are ignored (bit 63 is the PCID
+ *    no-flush hint of MOV CR3, not part of the address);
+ *  - permissions are combined over all levels: writable only if R/W=1 at every level, user only
+ *    if U/S=1 at every level, executable unless XD=1 at some level (when EFER.NXE=1);
+ *  - CPL3: never reaches a supervisor page; writes need R/W=1;
+ *  - CPL0: writes need R/W=1 only when CR0.WP=1; a data access to a user page is refused when
+ *    CR4.SMAP=1 and RFLAGS.AC=0 (the hypervisor acts as an *explicit* access of the caller's
+ *    instruction, so a kernel that did STAC before the hypercall may pass a user buffer);
+ *    an execute access to a user page is refused when CR4.SMEP=1;
+ *  - protection keys (CR4.PKE): for user pages, PKRU.AD forbids data access, PKRU.WD forbids
+ *    writes by CPL3 and by CPL0 when CR0.WP=1;
+ *  - accessed/dirty: only a *successful* translation leaves a trace: then A is set in every
+ *    entry used and D in the leaf for writes, each by an atomic compare-and-set of the entry
+ *    read; if an entry changed meanwhile the walk restarts (at most GML_WALK_MAX_RESTARTS
+ *    times, then GML_E_PT_CHANGED). A faulting walk writes nothing.
+ */
+#ifndef GML_PAGEWALK_H
+#define GML_PAGEWALK_H
+#include "gml_types.h"
+#include "gml_errors.h"
+#include "gml_memmap.h"
+
+/* Architectural bits the walker reads (for callers building a state, and the tests). */
+#define GML_CR0_PG (1ULL << 31)
+#define GML_CR0_WP (1ULL << 16)
+#define GML_CR4_PAE (1ULL << 5)
+#define GML_CR4_LA57 (1ULL << 12)
+#define GML_CR4_PCIDE (1ULL << 17)
+#define GML_CR4_SMEP (1ULL << 20)
+#define GML_CR4_SMAP (1ULL << 21)
+#define GML_CR4_PKE (1ULL << 22)
+#define GML_EFER_LME (1ULL << 8)
+#define GML_EFER_LMA (1ULL << 10)
+#define GML_EFER_NXE (1ULL << 11)
+#define GML_RFLAGS_AC (1ULL << 18)
+
+#define GML_PTE_P (1ULL << 0)
+#define GML_PTE_RW (1ULL << 1)
+#define GML_PTE_US (1ULL << 2)
+#define GML_PTE_A (1ULL << 5)
+#define GML_PTE_D (1ULL << 6)
+#define GML_PTE_PS (1ULL << 7)
+#define GML_PTE_XD (1ULL << 63)
+
+#define GML_WALK_MAX_RESTARTS 8
+
+/* Snapshot of the calling vCPU (from the VMCB / VMCS at the hypercall exit). */
+struct gml_cpu_state {
+	u64 cr0, cr3, cr4, efer, rflags;
+	u32 pkru;       /* only read when CR4.PKE=1 */
+	u8 cpl;         /* 0..3; 1 and 2 count as supervisor, like the CPU */
+	u8 maxphyaddr;  /* CPUID 0x80000008 EAX[7:0], 32..52; 0 means 52 */
+};
+
+/*
+ * Paging-structure access. read: load the 8-byte entry at gpa (8-byte aligned).
+ * cas: atomically replace the entry at gpa by `desired` if it still equals `expected`;
+ * *swapped tells which. Both return GML_OK or an error (normally GML_E_PT_OUTSIDE_RAM /
+ * GML_E_PT_HV_REGION); the walker reports that error at the level being read.
+ */
+struct gml_pt_ops {
+	gml_err (*read)(void *ctx, u64 gpa, u64 *value);
+	gml_err (*cas)(void *ctx, u64 gpa, u64 expected, u64 desired, bool *swapped);
+	void *ctx;
+};
+
+/* The standard ops: memmap check (RAM only; ROM/MMIO/outside → GML_E_PT_OUTSIDE_RAM,
+ * hypervisor region → GML_E_PT_HV_REGION), then phys->map_gpa and an atomic load / CAS.
+ * ctx must be a `const struct gml_phys *`. */
+gml_err gml_pt_read_phys(void *phys, u64 gpa, u64 *value);
+gml_err gml_pt_cas_phys(void *phys, u64 gpa, u64 expected, u64 desired, bool *swapped);
+void gml_pt_ops_init_phys(struct gml_pt_ops *ops, const struct gml_phys *phys);
+
+/* Everything a translation needs. */
+struct gml_walker {
+	struct gml_cpu_state cpu;
+	struct gml_pt_ops pt;
+};
+
+/* Access kinds (flags). */
+#define GML_ACC_READ 0u
+#define GML_ACC_WRITE 1u
+#define GML_ACC_EXEC 2u
+#define GML_ACC_NO_AD 4u /* probe only: check and translate but set no A/D bit */
+
+/* Paging levels as reported in gml_walk.level. */
+#define GML_LEVEL_CR3 0 /* fault in CR3 itself or in the paging mode */
+#define GML_LEVEL_PT 1
+#define GML_LEVEL_PD 2
+#define GML_LEVEL_PDPT 3
+#define GML_LEVEL_PML4 4
+#define GML_LEVEL_PML5 5
+
+struct gml_walk {
+	gml_err err;
+	u8 level;       /* fault: level of the entry at fault (for permission faults: the
+			   highest level whose bit removed the right); ok: level of the leaf
+			   (1 = 4 KiB, 2 = 2 MiB, 3 = 1 GiB), 0 with paging off */
+	u8 levels;      /* 4 or 5 in long mode, 0 with paging off */
+	u32 restarts;   /* walks restarted because the A/D compare-and-set lost a race */
+	u64 gpa;        /* ok: translation of the linear address */
+	u64 page_size;  /* ok: 4096, 2 MiB or 1 GiB (4096 with paging off) */
+	u64 entry;      /* the entry at `level` as read (fault or leaf); 0 if none */
+	u64 entry_gpa;  /* where that entry lives */
+};
+
+/* Translate one linear address. Returns out->err. out must not be NULL. */
+gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, struct gml_walk *out);
+
+/* Canonical for the current mode (48 or 57 bits; < 4 GiB with paging off)? */
+bool gml_is_canonical(const struct gml_cpu_state *cpu, u64 gva);
+
+#endif

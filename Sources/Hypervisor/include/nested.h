@@ -1,0 +1,36 @@
+/* Nested page tables (guest-physical -> host-physical), common to NPT and EPT: the two differ
+ * only in entry bits, given by struct nested_format.
+ *
+ * The map is the identity over [0, top) (RAM and MMIO holes: devices go straight to the guest)
+ * with the largest pages possible (1 GiB where the CPU has them, else 2 MiB), except the 2 MiB
+ * chunks touching a hypervisor region, which get 4 KiB tables: region pages map a shared zero
+ * page read-only (the region is ROM to the guest), the others stay identity. */
+#ifndef HV_NESTED_H
+#define HV_NESTED_H
+#include "types.h"
+
+struct nested_format {
+	const char *name;
+	u64 table;   /* bits of a non-leaf entry */
+	u64 leaf_rw; /* bits of a writable leaf */
+	u64 leaf_ro; /* bits of a read-only leaf (reads and fetches allowed) */
+	u64 large;   /* page-size bit of 2 MiB / 1 GiB leaves */
+};
+
+struct nested {
+	const struct nested_format *fmt;
+	u64 *root;
+	u64 root_pa;
+	u64 top;          /* mapped up to here */
+	u64 zero_page_pa; /* what region pages show the guest */
+	u64 tables;       /* table pages used */
+};
+
+void nested_build(struct nested *n, const struct nested_format *fmt, bool gbpages);
+/* The 4 KiB leaf entry for gpa, which must lie in a hypervisor region. */
+u64 *nested_region_pte(struct nested *n, u64 gpa);
+/* Entry values for a region page: the zero page read-only, or hpa writable. */
+static inline u64 nested_rom_entry(const struct nested *n) { return n->zero_page_pa | n->fmt->leaf_ro; }
+static inline u64 nested_rw_entry(const struct nested *n, u64 hpa) { return hpa | n->fmt->leaf_rw; }
+
+#endif

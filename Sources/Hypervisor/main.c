@@ -1,0 +1,128 @@
+/* Start-up order: log, memory, guest image, services, backend, guest. */
+#include "types.h"
+#include "multiboot.h"
+#include "hvmem.h"
+#include "linuxboot.h"
+#include "vcpu.h"
+#include "hypercall.h"
+#include "guestmem.h"
+#include "initfunc.h"
+#include "serial.h"
+#include "printf.h"
+#include "fatal.h"
+#include "lib.h"
+#include "x86.h"
+
+#ifndef HV_VERSION
+#define HV_VERSION "dev"
+#endif
+
+void vcpu_setup(struct vcpu *v, const struct backend_ops *ops);
+noreturn void hv_main(u32 magic, u32 mbi_pa);
+
+
+/* Records everything the loader placed (multiboot info, memory map, modules, strings) so the
+ * heap and the guest kernel go elsewhere. */
+static void note_loader_data(const struct multiboot_info *mbi)
+{
+	memmap_add_loader_range((u64)(uintptr_t)mbi, sizeof(*mbi));
+	if (mbi->flags & MBI_FLAG_MMAP)
+		memmap_add_loader_range(mbi->mmap_addr, mbi->mmap_length);
+	if (mbi->flags & MBI_FLAG_CMDLINE)
+		memmap_add_loader_range(mbi->cmdline, strlen(phys_to_virt(mbi->cmdline)) + 1);
+	if (mbi->flags & MBI_FLAG_MODS) {
+		const struct multiboot_module *m = phys_to_virt(mbi->mods_addr);
+		memmap_add_loader_range(mbi->mods_addr, mbi->mods_count * sizeof(*m));
+		for (u32 i = 0; i < mbi->mods_count; i++) {
+			memmap_add_loader_range(m[i].mod_start, m[i].mod_end - m[i].mod_start);
+			if (m[i].string)
+				memmap_add_loader_range(m[i].string, strlen(phys_to_virt(m[i].string)) + 1);
+		}
+	}
+}
+
+/* Hypervisor options (multiboot command line after the image path):
+ *   gmlab.selftest=hv-fault   take a page fault inside the hypervisor after start-up, to prove
+ *                             the fatal path (IDT -> GMLAB-HV-FATAL -> power-off)
+ * Unknown words are logged and ignored (QEMU needs a non-empty -append for -initrd). */
+static bool opt_selftest_fault;
+
+static void parse_options(const char *cmd)
+{
+	const char *p = cmd;
+	while (*p && *p != ' ')
+		p++; /* the image path */
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		const char *w = p;
+		while (*p && *p != ' ')
+			p++;
+		u64 n = (u64)(p - w);
+		if (!n)
+			break;
+		if (n == 23 && !strncmp(w, "gmlab.selftest=hv-fault", n))
+			opt_selftest_fault = true;
+		else
+			printf("GMLAB-HV: ignoring unknown option \"%.*s\"\n", (int)n, w);
+	}
+}
+
+noreturn void hv_main(u32 magic, u32 mbi_pa)
+{
+	u64 tsc0 = rdtsc();
+	serial_init();
+	idt_init();
+	printf("\nGMLAB-HV: GuestMemLab thin hypervisor %s (tsc %llu)\n", HV_VERSION, tsc0);
+	if (magic != MULTIBOOT_BOOTLOADER_MAGIC)
+		hv_fatal("not started by a multiboot loader (eax 0x%x, want 0x%x)", magic,
+			 MULTIBOOT_BOOTLOADER_MAGIC);
+	const struct multiboot_info *mbi = phys_to_virt(mbi_pa);
+	if (mbi->flags & MBI_FLAG_CMDLINE) {
+		printf("GMLAB-HV: hypervisor command line: %s\n", (const char *)phys_to_virt(mbi->cmdline));
+		parse_options(phys_to_virt(mbi->cmdline));
+	}
+	if (!(mbi->flags & MBI_FLAG_MODS) || mbi->mods_count < 1)
+		hv_fatal("no multiboot module: the boot bundle must be the first module "
+			 "(QEMU -initrd bundle.img, GRUB 'module /bundle.img')");
+	note_loader_data(mbi);
+	memmap_init(mbi);
+	hostpaging_init();
+	acpi_init();
+
+	const struct multiboot_module *mod = phys_to_virt(mbi->mods_addr);
+	if (mod[0].mod_end <= mod[0].mod_start)
+		hv_fatal("first multiboot module is empty ([0x%x-0x%x))", mod[0].mod_start, mod[0].mod_end);
+	struct bundle b;
+	bundle_parse(mod[0].mod_start, mod[0].mod_end - mod[0].mod_start, &b);
+
+	const struct backend_ops *ops = &svm_backend_ops;
+	const char *why = "";
+	if (!ops->probe(&why))
+		hv_fatal("no usable virtualization backend: svm: %s (the VMX backend is not written yet)", why);
+	printf("GMLAB-HV: backend %s\n", ops->name);
+
+	hypercall_init();
+	guestmem_init();
+	run_initfuncs();
+	hypercall_log_services();
+
+	struct guest_entry entry;
+	linux_prepare(&b, "nr_cpus=1", &entry);
+	printf("GMLAB-HV: one vCPU: appended nr_cpus=1 so the guest never starts APs outside "
+	       "virtualization\n");
+	printf("GMLAB-HV: kernel at 0x%llx-0x%llx, entry 0x%llx, boot_params 0x%llx\n",
+	       entry.kernel_base, entry.kernel_end, entry.rip, entry.rsi);
+
+	if (opt_selftest_fault) {
+		printf("GMLAB-HV: selftest: reading an unmapped address inside the hypervisor\n");
+		(void)*(volatile u64 *)(1ULL << 46);
+	}
+
+	struct vcpu *v = &the_vcpu;
+	vcpu_setup(v, ops);
+	ops->init(v, &entry);
+	printf("GMLAB-HV: heap used %llu KiB of %llu KiB\n", heap_used() >> 10, HV_HEAP_SIZE >> 10);
+	printf("GMLAB-HV: entering guest (tsc %llu, %llu cycles since start)\n", rdtsc(), rdtsc() - tsc0);
+	ops->run(v);
+}

@@ -1,0 +1,80 @@
+/* Builds the identity nested page tables described in nested.h. */
+#include "nested.h"
+#include "hvmem.h"
+#include "printf.h"
+#include "fatal.h"
+#include "lib.h"
+
+#define NESTED_MIN_TOP (64ULL << 30) /* covers RAM, the PCI hole and 64-bit BARs of small VMs */
+#define ADDR_MASK 0x000ffffffffff000ULL
+
+static u64 *table_alloc(struct nested *n)
+{
+	n->tables++;
+	return alloc_page();
+}
+
+static u64 *next_table(struct nested *n, u64 *entry)
+{
+	if (!(*entry & n->fmt->table))
+		*entry = virt_to_phys(table_alloc(n)) | n->fmt->table;
+	else if (*entry & n->fmt->large)
+		hv_fatal("nested_build: large page where a table was expected");
+	return phys_to_virt(*entry & ADDR_MASK);
+}
+
+static bool chunk_touches_region(u64 base, u64 size)
+{
+	return hv_region_overlaps(base, size);
+}
+
+void nested_build(struct nested *n, const struct nested_format *fmt, bool gbpages)
+{
+	memset(n, 0, sizeof(*n));
+	n->fmt = fmt;
+	n->root = table_alloc(n);
+	n->root_pa = virt_to_phys(n->root);
+	n->zero_page_pa = virt_to_phys(alloc_page());
+	n->top = ALIGN_UP(memmap_ram_top(), PAGE_1G);
+	if (n->top < NESTED_MIN_TOP)
+		n->top = NESTED_MIN_TOP;
+	if (n->top > (512ULL << 30))
+		hv_fatal("nested_build: RAM top above 512 GiB is not supported");
+	u64 *pdpt = next_table(n, &n->root[0]);
+	u64 n1g = 0, n2m = 0, n4k = 0;
+	for (u64 g = 0; g < n->top; g += PAGE_1G) {
+		if (gbpages && !chunk_touches_region(g, PAGE_1G)) {
+			pdpt[g >> 30] = g | fmt->leaf_rw | fmt->large;
+			n1g++;
+			continue;
+		}
+		u64 *pd = next_table(n, &pdpt[g >> 30]);
+		for (u64 m = g; m < g + PAGE_1G; m += PAGE_2M) {
+			u64 *pde = &pd[(m >> 21) & 511];
+			if (!chunk_touches_region(m, PAGE_2M)) {
+				*pde = m | fmt->leaf_rw | fmt->large;
+				n2m++;
+				continue;
+			}
+			u64 *pt = next_table(n, pde);
+			for (u64 p = m; p < m + PAGE_2M; p += PAGE_SIZE) {
+				pt[(p >> 12) & 511] = hv_region_overlaps(p, PAGE_SIZE)
+					? nested_rom_entry(n) : (p | fmt->leaf_rw);
+				n4k++;
+			}
+		}
+	}
+	printf("GMLAB-HV: nested paging (%s): identity 0-%llu GiB, %llu x 1 GiB, %llu x 2 MiB, "
+	       "%llu x 4 KiB pages (region pages -> zero page 0x%llx, read-only), %llu table pages\n",
+	       fmt->name, n->top >> 30, n1g, n2m, n4k, n->zero_page_pa, n->tables);
+}
+
+u64 *nested_region_pte(struct nested *n, u64 gpa)
+{
+	if (!hv_region_overlaps(gpa, 1) || gpa >= n->top)
+		hv_fatal("nested_region_pte(0x%llx): not in a hypervisor region", gpa);
+	u64 *pdpt = phys_to_virt(n->root[0] & ADDR_MASK);
+	u64 *pd = phys_to_virt(pdpt[gpa >> 30] & ADDR_MASK);
+	u64 *pt = phys_to_virt(pd[(gpa >> 21) & 511] & ADDR_MASK);
+	return &pt[(gpa >> 12) & 511];
+}

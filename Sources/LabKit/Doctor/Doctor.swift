@@ -1,0 +1,69 @@
+import Foundation
+import LabModel
+import LabVirt
+
+/// `lab doctor`: what this host can run and why, each problem with its fix, and which cells of
+/// the configured matrix are runnable here.
+public struct Doctor: Sendable {
+    public let session: LabSession
+    public init(session: LabSession) { self.session = session }
+
+    public struct Report: Sendable {
+        public var probes: [ProbeReport]
+        public var capabilities: HostCapabilities
+        public var matrix: MatrixPlan
+        public var jobs: JobPlan
+        public var images: [String]
+        public var cacheDirectory: String
+        public var configFile: String
+
+        public var hasProblems: Bool { probes.contains { $0.status == .problem } }
+
+        public func render(color: Bool) -> String {
+            func mark(_ s: ProbeStatus) -> String {
+                let (sym, code) = s == .ok ? ("ok  ", "32") : s == .warning ? ("warn", "33") : ("FAIL", "31")
+                return color ? "\u{1b}[\(code)m\(sym)\u{1b}[0m" : sym
+            }
+            var out = ["Host"]
+            for p in probes {
+                out.append("  \(mark(p.status))  \(p.name): \(p.value)")
+                out.append("        \(p.explanation)")
+                if let fix = p.fix, p.status != .ok { out.append("        fix: \(fix)") }
+            }
+            out.append("")
+            out.append("Hypervisor backends implemented: " + capabilities.implementedBackends.map(\.rawValue).sorted().joined(separator: ", ")
+                       + (HostSurvey.bochsDriverImplemented ? "" : "; Bochs host driver: not implemented yet (VMX cells are skipped)"))
+            out.append("Nested KVM: " + (capabilities.kvmBootsGuest
+                ? "KVM boots guests; nested SVM \(capabilities.nestedSVM ? "yes" : "no"), nested VMX \(capabilities.nestedVMX ? "yes" : "no")"
+                : "unavailable — KVM does not boot a guest here. A host needs a working /dev/kvm and, for the "
+                  + "svm/vmx backends, nested virtualization: AMD with kvm_amd nested=1, or Intel with kvm_intel nested=1."))
+            out.append("")
+            out.append("Images (cache \(cacheDirectory))")
+            out += images.map { "  " + $0 }
+            out.append("")
+            out.append("Matrix from \(configFile)")
+            for cell in matrix.cells {
+                out.append("  \(cell.id): " + (cell.status.skipReason.map { "skipped — \($0)" } ?? "runnable"))
+            }
+            for note in matrix.notes { out.append("  note: \(note)") }
+            out.append("Parallel VMs: \(jobs.jobs) (limit: \(jobs.limitedBy))")
+            return out.joined(separator: "\n")
+        }
+    }
+
+    public func run() async throws -> Report {
+        let probes = await HostProbes.all()
+        let caps = try await HostSurvey(paths: session.paths).capabilities(fresh: true)
+        let matrix = MatrixPlan(matrix: session.config.matrix, capabilities: caps)
+        let jobs = plannedJobs(requested: session.config.jobs, cells: matrix.runnableCells, capabilities: caps)
+        var images: [String] = []
+        let builder = session.builder()
+        for kernel in session.config.matrix.kernels {
+            let version = (try? await builder.resolveKernel(kernel.description)) ?? "unresolved"
+            let cached = FileManager.default.fileExists(atPath: session.paths.cache + "/kernel/\(version)/version")
+            images.append("guest kernel \(kernel) → \(version): " + (cached ? "cached" : "not built yet (`lab build` fetches it)"))
+        }
+        return Report(probes: probes, capabilities: caps, matrix: matrix, jobs: jobs, images: images,
+                      cacheDirectory: session.paths.cache, configFile: session.configFile)
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+import LabModel
+import LabVirt
+
+/// Runs the selected cases of one matrix cell. Many cases share one boot; when a VM dies or hangs
+/// mid-run, the case it was running is reported with the VM's logs and the cases after it run
+/// again in a fresh VM, so one crashing case never hides the results of the others.
+public struct CellRunner: Sendable {
+    public struct Context: Sendable {
+        public var runID: String
+        public var resultsDirectory: String
+        public var images: ImageSet
+        public var config: LabConfig
+        public var connection: LibvirtConnection
+        public var labVersion: String
+        public var progress: RunProgress
+        /// How a user reproduces a case: these arguments, then the case id and the cell.
+        public var reproCommand: [String]
+        /// Debugging (`lab repro --gdb`): the VM starts paused with QEMU's gdb stub on this port,
+        /// and no deadline applies (a person is at the controls).
+        public var gdbPort: UInt16? = nil
+    }
+
+    public let context: Context
+    public init(context: Context) { self.context = context }
+
+    public func run(_ selection: CellSelection) async -> [CaseRecord] {
+        let cell = selection.cell.cell
+        var remaining = selection.cases
+        var records: [CaseRecord] = []
+        var attempt = 0
+        while !remaining.isEmpty {
+            attempt += 1
+            let vm = await runOneVM(selection: selection, cases: remaining, attempt: attempt)
+            records += vm.records
+            for record in vm.records { context.progress.caseFinished(record) }
+            let progressed = !vm.records.isEmpty
+            remaining = vm.notRun
+            if vm.bootFailed || !progressed {
+                // The same VM would fail the same way again: report the rest with this VM's logs.
+                records += remaining.map {
+                    record(cell: cell, caseId: $0.id, status: .error,
+                           message: "not run: \(vm.problem ?? "the VM made no progress")", attempt: attempt, vm: vm)
+                }
+                records.suffix(remaining.count).forEach { context.progress.caseFinished($0) }
+                break
+            }
+        }
+        return records
+    }
+
+    // MARK: - One VM
+
+    struct VMResult {
+        var name: String
+        var logs: [String: String]
+        var records: [CaseRecord]
+        var notRun: [SelectedCase]
+        var bootFailed: Bool
+        var problem: String?
+    }
+
+    private func runOneVM(selection: CellSelection, cases: [SelectedCase], attempt: Int) async -> VMResult {
+        let cell = selection.cell.cell
+        let name = DomainName.next(runID: context.runID)
+        let relativeDir = "vms/" + name
+        let vmDir = context.resultsDirectory + "/" + relativeDir
+        let logs = [
+            "console": relativeDir + "/console.log", "results": relativeDir + "/results.log",
+            "hypervisor": relativeDir + "/hypervisor.log", "qemu": relativeDir + "/qemu.log",
+        ]
+        var result = VMResult(name: name, logs: logs, records: [], notRun: [], bootFailed: true, problem: nil)
+        func failAll(_ message: String) -> VMResult {
+            result.records = cases.map { record(cell: cell, caseId: $0.id, status: .error, message: message, attempt: attempt, vm: result) }
+            result.problem = message
+            return result
+        }
+
+        let spec: DomainSpec
+        do {
+            try FileManager.default.createDirectory(atPath: vmDir, withIntermediateDirectories: true)
+            let media = try await BootMediaBuilder.prepare(
+                vmDir: vmDir, images: context.images, backend: cell.backend.rawValue,
+                guestCmdline: context.config.guest.cmdline,
+                plan: selection.agentPlan(cases: cases))
+            spec = DomainSpec(
+                name: name, memoryMiB: cell.memoryMiB, vcpus: cell.vcpus,
+                accelerator: cell.host == .kvm ? .kvm : .tcg,
+                cpu: Self.cpu(for: cell),
+                kernel: media.kernel, initrd: media.initrd, cmdline: media.cmdline,
+                serial: .init(directory: URL(fileURLWithPath: vmDir)),
+                gdbPort: context.gdbPort,
+                metadata: .init(runID: context.runID, labVersion: context.labVersion))
+            try spec.xml().write(toFile: vmDir + "/domain.xml", atomically: true, encoding: .utf8)
+        } catch {
+            return failAll("could not prepare the VM: \(error)")
+        }
+
+        context.progress.vmStarting(name: name, cell: cell.id, cases: cases.count, attempt: attempt)
+        let session: VMSession
+        do {
+            session = try await VMSession.start(spec: spec, connection: context.connection, startPaused: context.gdbPort != nil)
+        } catch {
+            return failAll("libvirt could not start the VM: \(error)")
+        }
+
+        var deadlines = CaseTracker.Deadlines(boot: .seconds(context.config.timeouts.bootSeconds))
+        var backstop = Duration.seconds(context.config.timeouts.bootSeconds)
+            + cases.reduce(Duration.zero) { $0 + .seconds($1.timeoutSeconds) + .seconds(20) } + .seconds(60)
+        if let port = context.gdbPort {
+            let forever = Duration.seconds(365 * 24 * 3600)
+            deadlines = .init(boot: forever, grace: forever, powerOff: forever)
+            backstop = forever
+            context.progress.say(GDBInstructions.text(port: port, vmName: name, images: context.images,
+                                                      backend: cell.backend, logs: vmDir))
+        }
+        let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
+        let exit = await session.waitUntilExit(timeout: backstop) { tick in
+            tracker.update { t in
+                for stream in SerialStream.allCases {
+                    let lines = tick.newLines.filter { $0.stream == stream }.map(\.text)
+                    guard !lines.isEmpty else { continue }
+                    switch stream {
+                    case .results: t.consume(results: lines, at: tick.elapsed)
+                    case .console: t.consume(console: lines, at: tick.elapsed)
+                    case .hypervisorLog: t.consume(hypervisorLog: lines, at: tick.elapsed)
+                    }
+                }
+                guard !tick.isFinal, let reason = t.check(at: tick.elapsed) else { return .continue }
+                return .stop(reason: reason)
+            }
+        }
+        // Keep QEMU's own log with the others; libvirt writes it outside the results directory.
+        try? FileManager.default.copyItem(atPath: session.qemuLogPath, toPath: vmDir + "/qemu.log")
+
+        let final = tracker.value
+        let outcome = final.outcome(exit: "\(exit.reason)")
+        result.bootFailed = outcome.bootFailed
+        result.problem = outcome.vmProblem ?? (outcome.bootFailed ? "the VM ended (\(exit.reason)) before the agent started" : nil)
+        if let boot = final.userspaceAt {
+            try? "userspace \(CaseTracker.seconds(boot))\nexit \(exit.reason) after \(CaseTracker.seconds(exit.elapsed))\n"
+                .write(toFile: vmDir + "/timing.txt", atomically: true, encoding: .utf8)
+        }
+        result.records = outcome.finished.map {
+            var r = record(cell: cell, caseId: $0.id, status: $0.status, message: $0.message, attempt: attempt, vm: result)
+            r.values = $0.values
+            r.durationSeconds = $0.seconds
+            return r
+        }
+        result.notRun = outcome.notRun
+        return result
+    }
+
+    private func record(cell: MatrixCell, caseId: String, status: CaseStatus, message: String, attempt: Int, vm: VMResult) -> CaseRecord {
+        CaseRecord(
+            caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
+            logs: vm.logs,
+            repro: shellQuoted(context.reproCommand + [caseId, "--cell", cell.id, "--from", context.resultsDirectory]))
+    }
+
+    /// The CPU a cell's guest sees: under TCG, qemu64 with SVM and nested paging (the SVM backend
+    /// needs them, and backend `none` gets the same CPU so that the two are comparable); under
+    /// KVM, the host CPU with nested virtualization.
+    static func cpu(for cell: MatrixCell) -> DomainSpec.CPU {
+        switch cell.host {
+        case .kvm:
+            return cell.backend == .vmx ? .nestedHostPassthrough(vendor: .intel)
+                : cell.backend == .svm ? .nestedHostPassthrough(vendor: .amd) : .hostPassthrough(requiredFeatures: [])
+        default:
+            return .tcgSVM
+        }
+    }
+}
+
+/// The tracker shared between the polling closure and the runner.
+final class TrackerBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var tracker: CaseTracker
+    init(_ tracker: CaseTracker) { self.tracker = tracker }
+    func update<T>(_ body: (inout CaseTracker) -> T) -> T { lock.withLock { body(&tracker) } }
+    var value: CaseTracker { lock.withLock { tracker } }
+}

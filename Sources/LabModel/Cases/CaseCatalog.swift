@@ -1,0 +1,151 @@
+import Foundation
+
+/// One test case as listed by the guest test programs (`PROG --list`) and collected by the
+/// image build into `cases.json`.
+public struct CaseInfo: Sendable, Hashable, Codable {
+    /// Unique id, `<suite>/<name>` by convention, e.g. `linear/cross-page-read`.
+    public var id: String
+    public var suite: String
+    public var description: String
+    /// Conditions a cell must meet for the case to run there (see `CaseNeed`); otherwise the
+    /// case is reported as skipped in that cell with the reason.
+    public var needs: [CaseNeed]
+
+    public init(id: String, suite: String, description: String, needs: [CaseNeed] = []) {
+        self.id = id
+        self.suite = suite
+        self.description = description
+        self.needs = needs
+    }
+}
+
+/// A requirement a case declares in cases.json `needs` (a string or an array of strings).
+public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
+    /// Runs under the lab's hypervisor (backend svm or vmx).
+    case hypervisor
+    /// Exactly this backend.
+    case none, svm, vmx
+    /// Exactly this host.
+    case kvm, tcg, bochs
+    /// Two or more vCPUs.
+    case smp
+
+    /// Why `cell` does not meet this need, or nil when it does.
+    public func unmetReason(in cell: MatrixCell) -> String? {
+        switch self {
+        case .hypervisor: return cell.backend.usesHypervisor ? nil : "needs the hypervisor (cell has backend none)"
+        case .none, .svm, .vmx:
+            return cell.backend.rawValue == rawValue ? nil : "needs backend \(rawValue) (cell has backend \(cell.backend.rawValue))"
+        case .kvm, .tcg, .bochs:
+            return cell.host.rawValue == rawValue ? nil : "needs host \(rawValue) (cell has host \(cell.host.rawValue))"
+        case .smp: return cell.vcpus >= 2 ? nil : "needs 2 or more vCPUs (cell has \(cell.vcpus))"
+        }
+    }
+}
+
+/// Problems in cases.json, each with its JSON path (same shape as `ConfigError`).
+public struct CatalogError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var file: String
+    public var issues: [ConfigIssue]
+
+    public var description: String { issues.map { "\(file): \($0)" }.joined(separator: "\n") }
+}
+
+extension CatalogError: LocalizedError {
+    public var errorDescription: String? { description }
+}
+
+/// The cases an image provides, in the order of cases.json.
+public struct CaseCatalog: Sendable, Hashable, Codable {
+    public var cases: [CaseInfo]
+
+    public init(cases: [CaseInfo]) {
+        self.cases = cases
+    }
+
+    /// The suites in catalog order, each once.
+    public var suites: [String] {
+        var seen: Set<String> = []
+        return cases.map(\.suite).filter { seen.insert($0).inserted }
+    }
+
+    public subscript(id: String) -> CaseInfo? { cases.first { $0.id == id } }
+
+    public static func load(from url: URL) throws(CatalogError) -> CaseCatalog {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw CatalogError(file: url.lastPathComponent,
+                               issues: [ConfigIssue(path: "", message: "cannot read \(url.path): \(error.localizedDescription)")])
+        }
+        return try parse(data, fileName: url.lastPathComponent)
+    }
+
+    /// Reads cases.json: an array of `{"id", "suite", "description", "needs"?}`. Ids must be
+    /// unique and free of whitespace (the guest plan file is space-separated).
+    public static func parse(_ data: Data, fileName: String = "cases.json") throws(CatalogError) -> CaseCatalog {
+        let root: JSONNode
+        do {
+            root = try JSONDocumentParser.parse(data)
+        } catch {
+            throw CatalogError(file: fileName, issues: [ConfigIssue(path: "line \(error.line), column \(error.column)", message: error.message)])
+        }
+        var validator = ConfigValidator()
+        guard case .array(let items) = root.kind else {
+            throw CatalogError(file: fileName, issues: [ConfigIssue(path: "$", message: "expected an array of cases, got \(root.described)")])
+        }
+        var cases: [CaseInfo] = []
+        var firstIndex: [String: Int] = [:]
+        for (index, item) in items.enumerated() {
+            let path = "$[\(index)]"
+            guard let members = validator.object(item, path: path, known: ["id", "suite", "description", "needs"],
+                                                 required: ["id", "suite", "description"]) else { continue }
+            func string(_ key: String) -> String? {
+                guard let node = members[key] else { return nil }
+                guard case .string(let value) = node.kind, !value.isEmpty else {
+                    validator.report("\(path).\(key)", "expected a non-empty string, got \(node.described)")
+                    return nil
+                }
+                return value
+            }
+            let id = string("id"), suite = string("suite"), description = string("description")
+            if let id {
+                if id.contains(where: { $0.isWhitespace || $0.isNewline }) || id.unicodeScalars.contains(where: { $0.value < 0x20 }) {
+                    validator.report("\(path).id", "\(JSONValue.quoted(id)) contains whitespace; case ids are single words")
+                } else if let first = firstIndex[id] {
+                    validator.report("\(path).id", "\(JSONValue.quoted(id)) is listed twice (also at $[\(first)])")
+                } else {
+                    firstIndex[id] = index
+                }
+            }
+            if let suiteNode = members["suite"], suite != nil {
+                _ = validator.suite(suiteNode, path: "\(path).suite")
+            }
+            var needs: [CaseNeed] = []
+            if let node = members["needs"] {
+                let list: [(JSONNode, String)]
+                switch node.kind {
+                case .string: list = [(node, "\(path).needs")]
+                case .array(let elements): list = elements.enumerated().map { ($1, "\(path).needs[\($0)]") }
+                default:
+                    validator.report("\(path).needs", "expected a need or an array of needs, got \(node.described)")
+                    list = []
+                }
+                let names = CaseNeed.allCases.map(\.rawValue).joined(separator: ", ")
+                for (element, elementPath) in list {
+                    if case .string(let name) = element.kind, let need = CaseNeed(rawValue: name) {
+                        if !needs.contains(need) { needs.append(need) }
+                    } else {
+                        validator.report(elementPath, "\(element.described) is not a need; expected one of \(names)")
+                    }
+                }
+            }
+            if let id, let suite, let description {
+                cases.append(CaseInfo(id: id, suite: suite, description: description, needs: needs))
+            }
+        }
+        if !validator.issues.isEmpty { throw CatalogError(file: fileName, issues: validator.issues) }
+        return CaseCatalog(cases: cases)
+    }
+}

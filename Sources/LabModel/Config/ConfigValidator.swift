@@ -1,0 +1,338 @@
+import Foundation
+
+/// Walks a parsed lab.json and collects every problem (it never stops at the first), each
+/// with its JSON path. The element checks are shared with command-line overrides.
+struct ConfigValidator {
+    private(set) var issues: [ConfigIssue] = []
+
+    // Bounds a human would not exceed by intent; beyond them the value is almost surely a typo.
+    static let memoryRange = 256...1_048_576
+    static let vcpuRange = 1...64
+
+    mutating func report(_ path: String, _ message: String) {
+        issues.append(ConfigIssue(path: path, message: message))
+    }
+
+    // MARK: Document
+
+    mutating func config(from root: JSONNode) -> LabConfig? {
+        guard let members = object(root, path: "$",
+                                   known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories"],
+                                   required: ["schema", "matrix", "timeouts"]) else { return nil }
+        var schemaOK = false
+        if let node = members["schema"] {
+            if let version = node.integerValue {
+                if version == LabConfig.schemaVersion {
+                    schemaOK = true
+                } else {
+                    report("$.schema", "unsupported schema \(version); this lab reads schema \(LabConfig.schemaVersion)")
+                }
+            } else {
+                report("$.schema", "expected the schema version \(LabConfig.schemaVersion), got \(node.described)")
+            }
+        }
+        var matrix: LabConfig.Matrix?
+        if let node = members["matrix"] { matrix = self.matrix(node, path: "$.matrix") }
+        var timeouts: LabConfig.Timeouts?
+        if let node = members["timeouts"] { timeouts = self.timeouts(node, path: "$.timeouts") }
+        var guest: LabConfig.Guest? = LabConfig.Guest(cmdline: LabConfig.defaultCmdline)
+        if let node = members["guest"] { guest = self.guest(node, path: "$.guest") }
+        var jobs: JobsSetting? = .auto
+        if let node = members["jobs"] { jobs = self.jobs(node, path: "$.jobs") }
+        var directories: [String]? = []
+        if let node = members["caseDirectories"] { directories = caseDirectories(node, path: "$.caseDirectories") }
+
+        guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories else { return nil }
+        return LabConfig(matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories)
+    }
+
+    /// Checks that `node` is an object with only `known` keys (each once) and all `required`
+    /// ones; returns its members by key (the first occurrence of a duplicate).
+    mutating func object(_ node: JSONNode, path: String, known: [String], required: [String]) -> [String: JSONNode]? {
+        guard case .object(let list) = node.kind else {
+            report(path, "expected an object, got \(node.described)")
+            return nil
+        }
+        var members: [String: JSONNode] = [:]
+        var firstLine: [String: Int] = [:]
+        for member in list {
+            if let line = firstLine[member.key] {
+                report(path, "key \(JSONValue.quoted(member.key)) appears twice (lines \(line) and \(member.line))")
+                continue
+            }
+            firstLine[member.key] = member.line
+            if known.contains(member.key) {
+                members[member.key] = member.value
+            } else {
+                var message = "unknown key \(JSONValue.quoted(member.key))"
+                if let guess = closest(to: member.key, among: known) {
+                    message += " (did you mean \(JSONValue.quoted(guess))?)"
+                } else {
+                    message += "; expected keys: " + known.joined(separator: ", ")
+                }
+                report(path, message)
+            }
+        }
+        for key in required where firstLine[key] == nil {
+            report(path, "missing required key \(JSONValue.quoted(key))")
+        }
+        return members
+    }
+
+    // MARK: Matrix
+
+    mutating func matrix(_ node: JSONNode, path: String) -> LabConfig.Matrix? {
+        let keys = ["backends", "hosts", "kernels", "memoryMiB", "vcpus", "suites"]
+        guard let members = object(node, path: path, known: keys, required: keys) else { return nil }
+        func jsonPath(_ key: String) -> (Int?) -> String {
+            { index in index.map { "\(path).\(key)[\($0)]" } ?? "\(path).\(key)" }
+        }
+        var backends: [Backend]?, hosts: [HostRequest]?, kernels: [KernelSpec]?
+        var memory: [Int]?, vcpus: [Int]?, suites: [String]?
+        if let node = members["backends"] {
+            backends = axis(node, path: jsonPath("backends"), noun: "backend", element: { $0.backend($1, path: $2) })
+        }
+        if let node = members["hosts"] {
+            hosts = axis(node, path: jsonPath("hosts"), noun: "host", element: { $0.host($1, path: $2) })
+        }
+        if let node = members["kernels"] {
+            kernels = axis(node, path: jsonPath("kernels"), noun: "kernel", element: { $0.kernel($1, path: $2) })
+        }
+        if let node = members["memoryMiB"] {
+            memory = axis(node, path: jsonPath("memoryMiB"), noun: "memory size", element: { $0.memoryMiB($1, path: $2) })
+        }
+        if let node = members["vcpus"] {
+            vcpus = axis(node, path: jsonPath("vcpus"), noun: "vCPU count", element: { $0.vcpuCount($1, path: $2) })
+        }
+        if let node = members["suites"] {
+            suites = axis(node, path: jsonPath("suites"), noun: "suite", element: { $0.suite($1, path: $2) })
+        }
+        guard let backends, let hosts, let kernels, let memory, let vcpus, let suites else { return nil }
+        return LabConfig.Matrix(backends: backends, hosts: hosts, kernels: kernels, memoryMiB: memory, vcpus: vcpus, suites: suites)
+    }
+
+    /// A non-empty list without duplicates. `path(nil)` names the list, `path(i)` its element i.
+    mutating func axis<T: Hashable>(_ node: JSONNode, path: (Int?) -> String, noun: String,
+                                    element: (inout ConfigValidator, JSONNode, String) -> T?) -> [T]? {
+        guard case .array(let items) = node.kind else {
+            report(path(nil), "expected an array of \(noun)s, got \(node.described)")
+            return nil
+        }
+        if items.isEmpty {
+            report(path(nil), "empty; list at least one \(noun)")
+            return nil
+        }
+        var values: [T] = []
+        var firstIndex: [T: Int] = [:]
+        var ok = true
+        for (index, item) in items.enumerated() {
+            guard let value = element(&self, item, path(index)) else { ok = false; continue }
+            if let first = firstIndex[value] {
+                let firstPath = path(first)
+                let suffix = firstPath == path(index) ? "" : " (also at \(firstPath.hasPrefix("$") ? "[\(first)]" : firstPath))"
+                report(path(index), "\(item.described) is listed twice\(suffix)")
+                ok = false
+                continue
+            }
+            firstIndex[value] = index
+            values.append(value)
+        }
+        return ok ? values : nil
+    }
+
+    mutating func backend(_ node: JSONNode, path: String) -> Backend? {
+        oneOf(node, path: path, noun: "backend", names: Backend.allCases.map(\.rawValue)).flatMap(Backend.init(rawValue:))
+    }
+
+    mutating func host(_ node: JSONNode, path: String) -> HostRequest? {
+        oneOf(node, path: path, noun: "host", names: HostRequest.allNames).flatMap(HostRequest.init(name:))
+    }
+
+    private mutating func oneOf(_ node: JSONNode, path: String, noun: String, names: [String]) -> String? {
+        let list = names.joined(separator: ", ")
+        guard case .string(let name) = node.kind else {
+            report(path, "expected a \(noun) name (one of \(list)), got \(node.described)")
+            return nil
+        }
+        guard names.contains(name) else {
+            var message = "\(node.described) is not a \(noun); expected one of \(list)"
+            // Names here are short (svm/kvm/tcg): only suggest on a case slip or a typo in a longer word.
+            if let guess = closest(to: name, among: names),
+               guess.lowercased() == name.lowercased() || (name.count >= 5 && editDistance(name, guess) <= 1) {
+                message += " (did you mean \(JSONValue.quoted(guess))?)"
+            }
+            report(path, message)
+            return nil
+        }
+        return name
+    }
+
+    mutating func kernel(_ node: JSONNode, path: String) -> KernelSpec? {
+        let expected = "expected \"debian\" (the current linux-image-amd64) or a Debian kernel version such as \"6.1.0-56-amd64\""
+        guard case .string(let name) = node.kind else {
+            report(path, "\(expected), got \(node.described)")
+            return nil
+        }
+        guard let spec = KernelSpec(name: name) else {
+            report(path, "\(node.described) is not a kernel; \(expected)")
+            return nil
+        }
+        return spec
+    }
+
+    mutating func memoryMiB(_ node: JSONNode, path: String) -> Int? {
+        wholeNumber(node, path: path, range: Self.memoryRange, unit: "MiB")
+    }
+
+    mutating func vcpuCount(_ node: JSONNode, path: String) -> Int? {
+        wholeNumber(node, path: path, range: Self.vcpuRange, unit: "vCPUs")
+    }
+
+    private mutating func wholeNumber(_ node: JSONNode, path: String, range: ClosedRange<Int>, unit: String) -> Int? {
+        guard let value = node.integerValue, range.contains(value) else {
+            report(path, "expected a whole number of \(unit) from \(range.lowerBound) to \(range.upperBound), got \(node.described)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func suite(_ node: JSONNode, path: String) -> String? {
+        guard case .string(let name) = node.kind else {
+            report(path, "expected a suite name, got \(node.described)")
+            return nil
+        }
+        guard Self.isSimpleName(name) else {
+            report(path, "\(node.described) is not a suite name; expected lowercase letters, digits, \"-\" and \"_\", starting with a letter or digit")
+            return nil
+        }
+        return name
+    }
+
+    /// Suite names and the first segment of case ids: `[a-z0-9][a-z0-9_-]*`.
+    static func isSimpleName(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else { return false }
+        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+    }
+
+    // MARK: Other sections
+
+    mutating func timeouts(_ node: JSONNode, path: String) -> LabConfig.Timeouts? {
+        guard let members = object(node, path: path, known: ["bootSeconds", "caseSeconds", "perCase"],
+                                   required: ["bootSeconds", "caseSeconds"]) else { return nil }
+        var boot: Double?, perCaseDefault: Double?
+        if let node = members["bootSeconds"] { boot = seconds(node, path: "\(path).bootSeconds") }
+        if let node = members["caseSeconds"] { perCaseDefault = seconds(node, path: "\(path).caseSeconds") }
+        var perCase: [String: Double]? = [:]
+        if let node = members["perCase"] {
+            perCase = nil
+            if case .object(let list) = node.kind {
+                var table: [String: Double] = [:]
+                var ok = true
+                for member in list {
+                    let memberPath = "\(path).perCase[\(JSONValue.quoted(member.key))]"
+                    if member.key.isEmpty || member.key.contains(where: \.isWhitespace) {
+                        report(memberPath, "expected a case id (no spaces), e.g. \"selftest/hang\"")
+                        ok = false
+                    } else if table[member.key] != nil {
+                        report("\(path).perCase", "key \(JSONValue.quoted(member.key)) appears twice")
+                        ok = false
+                    } else if let value = seconds(member.value, path: memberPath) {
+                        table[member.key] = value
+                    } else {
+                        ok = false
+                    }
+                }
+                if ok { perCase = table }
+            } else {
+                report("\(path).perCase", "expected an object mapping case ids to seconds, got \(node.described)")
+            }
+        }
+        guard let boot, let perCaseDefault, let perCase else { return nil }
+        return LabConfig.Timeouts(bootSeconds: boot, caseSeconds: perCaseDefault, perCase: perCase)
+    }
+
+    mutating func seconds(_ node: JSONNode, path: String) -> Double? {
+        guard case .number(let value, _) = node.kind, value > 0 else {
+            report(path, "expected a positive number, got \(node.described)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func guest(_ node: JSONNode, path: String) -> LabConfig.Guest? {
+        guard let members = object(node, path: path, known: ["cmdline"], required: ["cmdline"]) else { return nil }
+        guard let node = members["cmdline"] else { return nil }
+        guard case .string(let cmdline) = node.kind else {
+            report("\(path).cmdline", "expected the guest kernel command line as a string, got \(node.described)")
+            return nil
+        }
+        if cmdline.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            report("\(path).cmdline", "must be a single line without control characters")
+            return nil
+        }
+        return LabConfig.Guest(cmdline: cmdline)
+    }
+
+    mutating func jobs(_ node: JSONNode, path: String) -> JobsSetting? {
+        if case .string("auto") = node.kind { return .auto }
+        if let count = node.integerValue, count > 0 { return .fixed(count) }
+        report(path, "expected \"auto\" or a positive integer, got \(node.described)")
+        return nil
+    }
+
+    mutating func caseDirectories(_ node: JSONNode, path: String) -> [String]? {
+        guard case .array(let items) = node.kind else {
+            report(path, "expected an array of directory paths, got \(node.described)")
+            return nil
+        }
+        var seen: [String: Int] = [:]
+        var result: [String] = []
+        var ok = true
+        for (index, item) in items.enumerated() {
+            guard case .string(let directory) = item.kind, !directory.isEmpty else {
+                report("\(path)[\(index)]", "expected a directory path (a non-empty string), got \(item.described)")
+                ok = false
+                continue
+            }
+            if let first = seen[directory] {
+                report("\(path)[\(index)]", "\(item.described) is listed twice (also at [\(first)])")
+                ok = false
+                continue
+            }
+            seen[directory] = index
+            result.append(directory)
+        }
+        return ok ? result : nil
+    }
+}
+
+// MARK: Suggestions
+
+/// The candidate closest to `word` if it is plausibly a typo of it (case, plural, or a small edit).
+func closest(to word: String, among candidates: [String]) -> String? {
+    let lowered = word.lowercased()
+    var best: (String, Int)?
+    for candidate in candidates {
+        let distance = editDistance(lowered, candidate.lowercased())
+        let limit = max(1, min(3, candidate.count / 3))
+        if distance <= limit, best.map({ distance < $0.1 }) ?? true { best = (candidate, distance) }
+    }
+    return best?.0
+}
+
+/// Levenshtein distance over characters.
+func editDistance(_ a: String, _ b: String) -> Int {
+    let a = Array(a), b = Array(b)
+    if a.isEmpty { return b.count }
+    if b.isEmpty { return a.count }
+    var previous = Array(0...b.count)
+    var current = [Int](repeating: 0, count: b.count + 1)
+    for i in 1...a.count {
+        current[0] = i
+        for j in 1...b.count {
+            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
+        }
+        swap(&previous, &current)
+    }
+    return previous[b.count]
+}

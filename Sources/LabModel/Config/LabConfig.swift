@@ -1,0 +1,238 @@
+import Foundation
+
+/// How the guest runs: directly on the emulated machine (`none`), or under the lab's hypervisor
+/// using AMD SVM or Intel VMX.
+public enum Backend: String, Sendable, Codable, CaseIterable, Comparable {
+    case none, svm, vmx
+
+    public static func < (lhs: Backend, rhs: Backend) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+
+    /// The hypercall instruction the guest uses under this backend (nil: no hypervisor).
+    public var usesHypervisor: Bool { self != .none }
+}
+
+/// The machine that runs a cell: QEMU with KVM, QEMU with TCG (emulation), or Bochs.
+public enum HostKind: String, Sendable, Codable, CaseIterable, Comparable {
+    case kvm, tcg, bochs
+
+    public static func < (lhs: HostKind, rhs: HostKind) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// A host as written in lab.json: a concrete one, or `auto` (resolved per backend from the
+/// doctor's `HostCapabilities`, see `MatrixPlan`).
+public enum HostRequest: Sendable, Hashable, Codable, CustomStringConvertible {
+    case auto
+    case host(HostKind)
+
+    public static let allNames = ["auto"] + HostKind.allCases.map(\.rawValue)
+
+    public init?(name: String) {
+        if name == "auto" { self = .auto } else if let host = HostKind(rawValue: name) { self = .host(host) } else { return nil }
+    }
+
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .host(let host): return host.rawValue
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let request = HostRequest(name: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown host \(name)"))
+        }
+        self = request
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// The guest kernel: the one Debian's `linux-image-amd64` currently depends on, or an exact
+/// ABI version such as `6.1.0-56-amd64`.
+public enum KernelSpec: Sendable, Hashable, Codable, CustomStringConvertible {
+    case debianCurrent
+    case exact(String)
+
+    /// `debian`, or `<digits>...-amd64` made of letters, digits, `.`, `+`, `-` (Debian ABI names,
+    /// including backports such as `6.12.12+bpo-amd64`). Restricting the alphabet keeps cell
+    /// ids and file names safe.
+    public init?(name: String) {
+        if name == "debian" { self = .debianCurrent; return }
+        guard let first = name.unicodeScalars.first, ("0"..."9").contains(first), name.hasSuffix("-amd64"),
+              name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "+.-".unicodeScalars.contains($0) })
+        else { return nil }
+        self = .exact(name)
+    }
+
+    public var description: String {
+        switch self {
+        case .debianCurrent: return "debian"
+        case .exact(let version): return version
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let name = try decoder.singleValueContainer().decode(String.self)
+        guard let spec = KernelSpec(name: name) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad kernel \(name)"))
+        }
+        self = spec
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(description)
+    }
+}
+
+/// How many VMs run at once: as many as the host allows (`auto`), or at most N.
+public enum JobsSetting: Sendable, Hashable, Codable, CustomStringConvertible {
+    case auto
+    case fixed(Int)
+
+    public var description: String {
+        switch self {
+        case .auto: return "auto"
+        case .fixed(let count): return String(count)
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.singleValueContainer()
+        if let count = try? container.decode(Int.self), count > 0 {
+            self = .fixed(count)
+        } else if (try? container.decode(String.self)) == "auto" {
+            self = .auto
+        } else {
+            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "jobs: expected \"auto\" or a positive integer"))
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .auto: try container.encode("auto")
+        case .fixed(let count): try container.encode(count)
+        }
+    }
+}
+
+/// The validated contents of lab.json (schema in Config/README.md). Build one with
+/// `LabConfig.load(from:)` or `LabConfig.parse(_:fileName:)`; both report every problem at once.
+public struct LabConfig: Sendable, Hashable, Codable {
+    /// The only schema version this code reads.
+    public static let schemaVersion = 1
+
+    public struct Matrix: Sendable, Hashable, Codable {
+        public var backends: [Backend]
+        public var hosts: [HostRequest]
+        public var kernels: [KernelSpec]
+        public var memoryMiB: [Int]
+        public var vcpus: [Int]
+        /// Case suites to run (a suite is a group of cases in cases.json, e.g. `smoke`).
+        public var suites: [String]
+
+        public init(backends: [Backend], hosts: [HostRequest], kernels: [KernelSpec], memoryMiB: [Int], vcpus: [Int], suites: [String]) {
+            self.backends = backends
+            self.hosts = hosts
+            self.kernels = kernels
+            self.memoryMiB = memoryMiB
+            self.vcpus = vcpus
+            self.suites = suites
+        }
+    }
+
+    public struct Timeouts: Sendable, Hashable, Codable {
+        /// From VM start to the agent's `start` event.
+        public var bootSeconds: Double
+        /// Default for one case, from its `GMLAB-BEGIN` to its `GMLAB-RESULT`.
+        public var caseSeconds: Double
+        /// Per case id (exact id, not a pattern): overrides `caseSeconds`.
+        public var perCase: [String: Double]
+
+        public init(bootSeconds: Double, caseSeconds: Double, perCase: [String: Double] = [:]) {
+            self.bootSeconds = bootSeconds
+            self.caseSeconds = caseSeconds
+            self.perCase = perCase
+        }
+
+        /// The timeout that applies to `caseId`.
+        public func seconds(forCase caseId: String) -> Double {
+            perCase[caseId] ?? caseSeconds
+        }
+    }
+
+    public struct Guest: Sendable, Hashable, Codable {
+        /// The guest kernel command line placed in the boot bundle.
+        public var cmdline: String
+
+        public init(cmdline: String) {
+            self.cmdline = cmdline
+        }
+    }
+
+    public static let defaultCmdline = "console=ttyS0 nokaslr panic=-1 quiet"
+
+    public var schema: Int
+    public var matrix: Matrix
+    public var timeouts: Timeouts
+    public var guest: Guest
+    public var jobs: JobsSetting
+    /// Extra case directories supplied by the user (not used yet by the run pipeline).
+    public var caseDirectories: [String]
+
+    public init(matrix: Matrix, timeouts: Timeouts, guest: Guest = Guest(cmdline: LabConfig.defaultCmdline),
+                jobs: JobsSetting = .auto, caseDirectories: [String] = []) {
+        self.schema = LabConfig.schemaVersion
+        self.matrix = matrix
+        self.timeouts = timeouts
+        self.guest = guest
+        self.jobs = jobs
+        self.caseDirectories = caseDirectories
+    }
+
+    /// Reads and validates a lab.json file. The error names the file (its last path component).
+    public static func load(from url: URL) throws(ConfigError) -> LabConfig {
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            throw ConfigError(file: url.lastPathComponent,
+                              issues: [ConfigIssue(path: "", message: "cannot read \(url.path): \(error.localizedDescription)")])
+        }
+        return try parse(data, fileName: url.lastPathComponent)
+    }
+
+    /// Validates lab.json contents; `fileName` is only used in messages.
+    public static func parse(_ data: Data, fileName: String = "lab.json") throws(ConfigError) -> LabConfig {
+        let root: JSONNode
+        do {
+            root = try JSONDocumentParser.parse(data)
+        } catch {
+            throw ConfigError(file: fileName,
+                              issues: [ConfigIssue(path: "line \(error.line), column \(error.column)", message: error.message)])
+        }
+        var validator = ConfigValidator()
+        let config = validator.config(from: root)
+        guard validator.issues.isEmpty, let config else {
+            throw ConfigError(file: fileName, issues: validator.issues)
+        }
+        return config
+    }
+
+    /// lab.json text for this configuration (pretty, keys sorted), which `parse` reads back.
+    public func jsonText() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        // Encoding plain value types cannot fail.
+        return String(decoding: try! encoder.encode(self), as: UTF8.self) + "\n"
+    }
+}

@@ -1,0 +1,369 @@
+import Foundation
+
+/// The verdict for one case in one cell. `timeout` is decided by the host (no RESULT before
+/// the deadline); the others come from the agent or from the host when the VM died.
+public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
+    case pass, fail, skip, error, timeout
+
+    public init(_ agent: AgentCaseStatus) {
+        switch agent {
+        case .pass: self = .pass
+        case .fail: self = .fail
+        case .skip: self = .skip
+        case .error: self = .error
+        }
+    }
+
+    /// fail, error and timeout make a run unsuccessful.
+    public var isProblem: Bool { self == .fail || self == .error || self == .timeout }
+}
+
+/// One case's outcome in one cell, with what is needed to look into it.
+public struct CaseRecord: Sendable, Hashable, Codable {
+    public var caseId: String
+    public var cellId: String
+    public var status: CaseStatus
+    public var message: String
+    /// Measurements and details the case reported (`values` of its RESULT).
+    public var values: [String: JSONValue]
+    public var durationSeconds: Double?
+    /// 1 for the first VM of the cell, 2 for the VM that reran the remaining cases, …
+    public var attempt: Int
+    /// The libvirt domain (or Bochs run) name that ran the case.
+    public var vmName: String?
+    /// Log files by role (`console`, `agent`, `hypervisor`, `libvirt`…), paths relative to the
+    /// results directory when inside it.
+    public var logs: [String: String]
+    /// A shell command that reruns exactly this case in this cell.
+    public var repro: String?
+
+    public init(caseId: String, cellId: String, status: CaseStatus, message: String = "", values: [String: JSONValue] = [:],
+                durationSeconds: Double? = nil, attempt: Int = 1, vmName: String? = nil, logs: [String: String] = [:],
+                repro: String? = nil) {
+        self.caseId = caseId
+        self.cellId = cellId
+        self.status = status
+        self.message = message
+        self.values = values
+        self.durationSeconds = durationSeconds
+        self.attempt = attempt
+        self.vmName = vmName
+        self.logs = logs
+        self.repro = repro
+    }
+}
+
+/// Where the numbers came from: enough to rebuild the exact setup.
+public struct Provenance: Sendable, Hashable, Codable {
+    public struct GuestKernel: Sendable, Hashable, Codable {
+        /// ABI version, e.g. `6.1.0-56-amd64`.
+        public var version: String
+        /// Debian package version, e.g. `6.1.192-2`.
+        public var packageVersion: String?
+
+        public init(version: String, packageVersion: String? = nil) {
+            self.version = version
+            self.packageVersion = packageVersion
+        }
+    }
+
+    /// How one cell's VM was actually run.
+    public struct Machine: Sendable, Hashable, Codable {
+        /// `kvm`, `tcg` or `bochs`.
+        public var accelerator: String
+        /// The CPU model given to the guest, e.g. `qemu64,+svm,+npt`.
+        public var cpuModel: String
+        /// The guest kernel the cell's kernel spec resolved to.
+        public var guestKernel: GuestKernel?
+
+        public init(accelerator: String, cpuModel: String, guestKernel: GuestKernel? = nil) {
+            self.accelerator = accelerator
+            self.cpuModel = cpuModel
+            self.guestKernel = guestKernel
+        }
+    }
+
+    /// `git rev-parse HEAD` of the lab, with `-dirty` when the tree had changes.
+    public var labCommit: String?
+    /// Content digests of the images used, by name (`hv.elf`, `initramfs`, `kernel-6.1.0-56-amd64`…).
+    public var imageDigests: [String: String]
+    /// Guest kernels used, by kernel spec as configured (`debian`, `6.1.0-56-amd64`).
+    public var guestKernels: [String: GuestKernel]
+    public var qemuVersion: String?
+    public var bochsVersion: String?
+    public var libvirtLibraryVersion: String?
+    public var libvirtDaemonVersion: String?
+    /// Per cell id.
+    public var machines: [String: Machine]
+    public var hostCPU: String?
+    public var hostname: String?
+    public var startTime: Date
+    public var endTime: Date?
+    /// The command as typed, one element per argument.
+    public var commandLine: [String]
+
+    public init(labCommit: String? = nil, imageDigests: [String: String] = [:], guestKernels: [String: GuestKernel] = [:],
+                qemuVersion: String? = nil, bochsVersion: String? = nil, libvirtLibraryVersion: String? = nil,
+                libvirtDaemonVersion: String? = nil, machines: [String: Machine] = [:], hostCPU: String? = nil,
+                hostname: String? = nil, startTime: Date, endTime: Date? = nil, commandLine: [String] = []) {
+        self.labCommit = labCommit
+        self.imageDigests = imageDigests
+        self.guestKernels = guestKernels
+        self.qemuVersion = qemuVersion
+        self.bochsVersion = bochsVersion
+        self.libvirtLibraryVersion = libvirtLibraryVersion
+        self.libvirtDaemonVersion = libvirtDaemonVersion
+        self.machines = machines
+        self.hostCPU = hostCPU
+        self.hostname = hostname
+        self.startTime = startTime
+        self.endTime = endTime
+        self.commandLine = commandLine
+    }
+
+    /// Flat name/value pairs for JUnit properties and report headers, in a fixed order.
+    public var properties: [(name: String, value: String)] {
+        var list: [(String, String)] = []
+        func add(_ name: String, _ value: String?) { if let value { list.append((name, value)) } }
+        add("lab.commit", labCommit)
+        for name in imageDigests.keys.sorted() { add("image.\(name)", imageDigests[name]) }
+        for spec in guestKernels.keys.sorted() {
+            let kernel = guestKernels[spec]!
+            add("guest.kernel.\(spec)", kernel.version + (kernel.packageVersion.map { " (package \($0))" } ?? ""))
+        }
+        add("qemu.version", qemuVersion)
+        add("bochs.version", bochsVersion)
+        add("libvirt.library", libvirtLibraryVersion)
+        add("libvirt.daemon", libvirtDaemonVersion)
+        for cell in machines.keys.sorted() {
+            let machine = machines[cell]!
+            add("machine.\(cell)", "\(machine.accelerator), cpu \(machine.cpuModel)")
+        }
+        add("host.cpu", hostCPU)
+        add("host.name", hostname)
+        add("time.start", Self.timestamp(startTime))
+        add("time.end", endTime.map(Self.timestamp))
+        add("command", commandLine.isEmpty ? nil : shellQuoted(commandLine))
+        return list
+    }
+
+    static func timestamp(_ date: Date) -> String {
+        date.formatted(.iso8601)
+    }
+}
+
+/// Whether a cell's VMs ran.
+public enum CellRunStatus: Sendable, Hashable, Codable {
+    /// The cell ran (its cases have records).
+    case ran
+    /// The cell was not run; reason from the matrix (e.g. no VMX here) or from the run.
+    case skipped(reason: String)
+    /// The lab could not run the cell (no VM started: image missing, libvirt refused…).
+    case error(message: String)
+}
+
+/// One cell of a run: what it was, what it was meant to run, and whether it ran.
+public struct CellOutcome: Sendable, Hashable, Codable {
+    public var cell: MatrixCell
+    public var status: CellRunStatus
+    /// Case ids selected for this cell (in plan order). A planned case without a record is
+    /// reported as skipped (cell skipped) or as an error (cell ran: the lab lost its result).
+    public var plannedCases: [String]
+
+    public var id: String { cell.id }
+
+    public init(cell: MatrixCell, status: CellRunStatus, plannedCases: [String]) {
+        self.cell = cell
+        self.status = status
+        self.plannedCases = plannedCases
+    }
+}
+
+/// A problem reading a results directory.
+public struct ResultsError: Error, Sendable, Hashable, CustomStringConvertible {
+    public var path: String
+    public var message: String
+
+    public var description: String { "\(path): \(message)" }
+}
+
+extension ResultsError: LocalizedError {
+    public var errorDescription: String? { description }
+}
+
+/// Everything a run produced: `results.json` is its encoding.
+public struct RunResults: Sendable, Hashable, Codable {
+    /// Bumped when the results.json format changes incompatibly.
+    public static let formatVersion = 1
+
+    public var format: Int
+    public var provenance: Provenance
+    public var cells: [CellOutcome]
+    public var records: [CaseRecord]
+    /// Descriptions of the cases (the catalog of the image used), for reports.
+    public var cases: [CaseInfo]
+    /// Notes from planning (auto host resolution, merges, job limits).
+    public var notes: [String]
+
+    public init(provenance: Provenance, cells: [CellOutcome], records: [CaseRecord], cases: [CaseInfo] = [], notes: [String] = []) {
+        self.format = Self.formatVersion
+        self.provenance = provenance
+        self.cells = cells
+        self.records = records
+        self.cases = cases
+        self.notes = notes
+    }
+
+    /// File names inside a results directory.
+    public enum FileName {
+        public static let json = "results.json"
+        public static let junit = "junit.xml"
+        public static let text = "report.txt"
+        public static let html = "report.html"
+    }
+
+    /// One row per (cell, planned or recorded case), with the status reports show: records as
+    /// they are; planned cases without a record as skip (cell skipped) or error.
+    public func rows(for cell: CellOutcome) -> [CaseRecord] {
+        let recorded = records.filter { $0.cellId == cell.id }
+        var rows = recorded
+        let recordedIds = Set(recorded.map(\.caseId))
+        for caseId in cell.plannedCases where !recordedIds.contains(caseId) {
+            switch cell.status {
+            case .skipped(let reason):
+                rows.append(CaseRecord(caseId: caseId, cellId: cell.id, status: .skip, message: "cell skipped: \(reason)"))
+            case .error(let message):
+                rows.append(CaseRecord(caseId: caseId, cellId: cell.id, status: .error, message: "cell could not run: \(message)"))
+            case .ran:
+                rows.append(CaseRecord(caseId: caseId, cellId: cell.id, status: .error,
+                                       message: "no result was recorded for this case (lab bug: it was planned but never reported)"))
+            }
+        }
+        let order = Dictionary(cell.plannedCases.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
+        return rows.enumerated().sorted { lhs, rhs in
+            (order[lhs.element.caseId] ?? Int.max, lhs.offset) < (order[rhs.element.caseId] ?? Int.max, rhs.offset)
+        }.map(\.element)
+    }
+
+    /// Counts per status over all rows (including synthesized ones).
+    public var totals: [CaseStatus: Int] {
+        var counts: [CaseStatus: Int] = [:]
+        for cell in cells {
+            for row in rows(for: cell) { counts[row.status, default: 0] += 1 }
+        }
+        for record in records where !cells.contains(where: { $0.id == record.cellId }) {
+            counts[record.status, default: 0] += 1
+        }
+        return counts
+    }
+
+    /// True when nothing failed, errored or timed out, and no cell errored.
+    public var succeeded: Bool {
+        totals.allSatisfy { !$0.key.isProblem || $0.value == 0 }
+            && !cells.contains { if case .error = $0.status { return true } else { return false } }
+    }
+
+    public func caseInfo(_ id: String) -> CaseInfo? { cases.first { $0.id == id } }
+
+    // MARK: Files
+
+    static func encoder() -> JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .custom { date, encoder in
+            var container = encoder.singleValueContainer()
+            try container.encode(date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true)))
+        }
+        return encoder
+    }
+
+    static func decoder() -> JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .custom { decoder in
+            let container = try decoder.singleValueContainer()
+            let text = try container.decode(String.self)
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
+            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an ISO 8601 date, got \(text)")
+        }
+        return decoder
+    }
+
+    /// The results.json text.
+    public func jsonData() throws -> Data {
+        try Self.encoder().encode(self)
+    }
+
+    /// Reads results.json text.
+    public static func decode(_ data: Data, path: String = FileName.json) throws(ResultsError) -> RunResults {
+        let results: RunResults
+        do {
+            results = try decoder().decode(RunResults.self, from: data)
+        } catch let error as DecodingError {
+            throw ResultsError(path: path, message: Self.describe(error))
+        } catch {
+            throw ResultsError(path: path, message: "\(error)")
+        }
+        guard results.format == formatVersion else {
+            throw ResultsError(path: path, message: "results format \(results.format); this lab reads format \(formatVersion)")
+        }
+        return results
+    }
+
+    /// Writes results.json, junit.xml, report.txt and report.html into `directory` (created if
+    /// needed). Returns the URLs written.
+    @discardableResult
+    public func write(to directory: URL) throws -> [URL] {
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let files: [(String, Data)] = [
+            (FileName.json, try jsonData()),
+            (FileName.junit, Data(JUnitReport.xml(for: self).utf8)),
+            (FileName.text, Data(TextReport.render(self, color: false).utf8)),
+            (FileName.html, Data(HTMLReport.render(self).utf8)),
+        ]
+        return try files.map { name, data in
+            let url = directory.appendingPathComponent(name)
+            try data.write(to: url, options: .atomic)
+            return url
+        }
+    }
+
+    /// Reads a results directory (its results.json) back, for `lab report`.
+    public static func load(from directory: URL) throws(ResultsError) -> RunResults {
+        let url = directory.appendingPathComponent(FileName.json)
+        let data: Data
+        do {
+            data = try Data(contentsOf: url)
+        } catch {
+            let exists = FileManager.default.fileExists(atPath: directory.path)
+            throw ResultsError(path: url.path, message: exists ? "cannot read: \(error.localizedDescription) (is this a results directory?)"
+                                                              : "no such directory")
+        }
+        return try decode(data, path: url.path)
+    }
+
+    private static func describe(_ error: DecodingError) -> String {
+        func path(_ context: DecodingError.Context) -> String {
+            "$" + context.codingPath.map { $0.intValue.map { "[\($0)]" } ?? ".\($0.stringValue)" }.joined()
+        }
+        switch error {
+        case .typeMismatch(_, let context), .valueNotFound(_, let context):
+            return "\(path(context)): \(context.debugDescription)"
+        case .keyNotFound(let key, let context):
+            return "\(path(context)): missing key \(JSONValue.quoted(key.stringValue))"
+        case .dataCorrupted(let context):
+            return "\(path(context)): \(context.debugDescription)"
+        @unknown default:
+            return "\(error)"
+        }
+    }
+}
+
+/// Joins arguments into a command a POSIX shell reads back as the same arguments.
+public func shellQuoted(_ arguments: [String]) -> String {
+    arguments.map { argument in
+        let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+        if !argument.isEmpty, argument.unicodeScalars.allSatisfy(safe.contains) { return argument }
+        return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }.joined(separator: " ")
+}

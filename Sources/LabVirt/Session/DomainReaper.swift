@@ -1,0 +1,94 @@
+import Dispatch
+import Foundation
+
+/// Process-wide record of every domain this process started, so that none outlives the lab:
+/// - on SIGINT / SIGTERM / SIGHUP it destroys them all, says which, and exits with 130;
+/// - `sweepOrphans` destroys `gmlab-<pid>-…` domains whose owner process is dead.
+/// Both are belt and braces on top of VIR_DOMAIN_START_AUTODESTROY (libvirtd destroys a
+/// domain when the connection that created it closes, even when we are SIGKILLed).
+public final class DomainReaper: @unchecked Sendable {
+    public static let shared = DomainReaper()
+
+    private let lock = NSLock()
+    private var domains: [String: LibvirtConnection] = [:]
+    private var signalSources: [DispatchSourceSignal] = []
+
+    public init() {}
+
+    /// Registers a domain before it is created (so a signal during creation still finds it).
+    public func register(_ name: String, on connection: LibvirtConnection) {
+        lock.lock(); defer { lock.unlock() }
+        domains[name] = connection
+    }
+
+    public func unregister(_ name: String) {
+        lock.lock(); defer { lock.unlock() }
+        domains[name] = nil
+    }
+
+    public var registeredNames: [String] {
+        lock.lock(); defer { lock.unlock() }
+        return domains.keys.sorted()
+    }
+
+    /// Destroys every registered domain that still exists; returns the names destroyed.
+    /// This is the whole of the signal path except the exit, so tests can run it.
+    @discardableResult
+    public func destroyAll() -> [String] {
+        lock.lock()
+        let snapshot = domains
+        domains.removeAll()
+        lock.unlock()
+        var destroyed: [String] = []
+        for (name, connection) in snapshot.sorted(by: { $0.key < $1.key }) {
+            if (try? connection.destroy(domain: name)) == true { destroyed.append(name) }
+        }
+        return destroyed
+    }
+
+    /// What the signal handler prints (to stderr) after `destroyAll()`.
+    public static func interruptionMessage(signal: Int32, destroyed: [String]) -> String {
+        let signalName = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][signal] ?? "signal \(signal)"
+        if destroyed.isEmpty { return "lab: \(signalName): no VM was running; exiting" }
+        return "lab: \(signalName): destroyed \(destroyed.count) VM(s): \(destroyed.joined(separator: ", ")); exiting"
+    }
+
+    /// Installs handlers for SIGINT, SIGTERM and SIGHUP (dispatch signal sources; the
+    /// default actions are ignored so the handler runs instead of the process dying).
+    /// Each signal destroys all registered domains, prints what was destroyed, exits 130.
+    /// Idempotent.
+    public func installSignalHandlers() {
+        lock.lock(); defer { lock.unlock() }
+        guard signalSources.isEmpty else { return }
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global(qos: .userInitiated))
+            source.setEventHandler { [unowned self] in
+                let destroyed = self.destroyAll()
+                FileHandle.standardError.write(Data((Self.interruptionMessage(signal: number, destroyed: destroyed) + "\n").utf8))
+                exit(130)
+            }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Destroys lab domains (`gmlab-<pid>-…`) whose owner pid is not a live process; returns
+    /// their names. Call at the start of every lab run. Domains of live processes (other lab
+    /// runs, including this one) are left alone.
+    @discardableResult
+    public static func sweepOrphans(connection: LibvirtConnection) throws(LibvirtError) -> [String] {
+        var swept: [String] = []
+        for name in try connection.domainNames(withPrefix: DomainName.prefix) {
+            guard let pid = DomainName.ownerPID(of: name), !processIsAlive(pid) else { continue }
+            if try connection.destroy(domain: name) { swept.append(name) }
+        }
+        return swept
+    }
+
+    /// kill(pid, 0): ESRCH means no such process; EPERM means it exists (not ours to signal).
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        guard pid > 0 else { return false }
+        return kill(pid, 0) == 0 || errno == EPERM
+    }
+}

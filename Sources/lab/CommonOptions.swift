@@ -1,0 +1,50 @@
+import ArgumentParser
+import LabKit
+import LabModel
+
+/// Options every command that reads lab.json shares.
+struct CommonOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Configuration file (default: lab.json at the repository root).", valueName: "file"))
+    var config: String?
+
+    func session() throws -> LabSession {
+        try LabSession.open(configFile: config)
+    }
+}
+
+/// Matrix overrides and case filters (`run`, `list`, `bench`).
+struct MatrixOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Replace the backends axis (none, svm, vmx); repeat or comma-separate.", valueName: "backend"))
+    var backend: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Replace the hosts axis (auto, kvm, tcg, bochs).", valueName: "host"))
+    var host: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Replace the kernels axis (debian, or an exact version such as 6.1.0-56-amd64).", valueName: "kernel"))
+    var kernel: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Replace the guest memory axis, in MiB.", valueName: "MiB"))
+    var memory: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Replace the vCPUs axis.", valueName: "count"))
+    var vcpus: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Replace the suites to run (smoke, hv, selftest, …).", valueName: "suite"))
+    var suite: [String] = []
+    @Option(name: .long, help: ArgumentHelp("VMs run in parallel: auto (what the host's cores and memory allow) or a number.", valueName: "N"))
+    var jobs: String?
+    @Option(name: .long, help: ArgumentHelp("Run only what matches: a case id, a suite or a matrix cell id (globs allowed, e.g. 'linear/*'); repeatable.", valueName: "pattern"))
+    var only: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Leave out what matches: a case id, a suite or a matrix cell id (globs allowed); repeatable.", valueName: "pattern"))
+    var skip: [String] = []
+
+    var overrides: ConfigOverrides {
+        ConfigOverrides(
+            backends: backend.isEmpty ? nil : backend, hosts: host.isEmpty ? nil : host,
+            kernels: kernel.isEmpty ? nil : kernel, memoryMiB: memory.isEmpty ? nil : memory,
+            vcpus: vcpus.isEmpty ? nil : vcpus, suites: suite.isEmpty ? nil : suite, jobs: jobs)
+    }
+
+    func request() -> RunRequest {
+        var r = RunRequest()
+        r.overrides = overrides
+        r.only = only
+        r.skip = skip
+        return r
+    }
+}

@@ -1,0 +1,40 @@
+import ArgumentParser
+import Foundation
+import LabKit
+import LabModel
+
+struct Run: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the test matrix: build images, boot VMs through libvirt, run the cases, write results.",
+        discussion: """
+            Expands the matrix from lab.json (backend × host × kernel × memory × vCPUs), skips the
+            cells this host cannot run (each with its reason), boots one VM per cell (many cases
+            share a boot; if a VM dies, the cases after the one that killed it run again in a fresh
+            VM), and writes results/<run-id>/: junit.xml, results.json (with provenance), report.txt,
+            report.html and every VM's logs under vms/. Exits 1 if any case failed, erred or timed out.
+
+            Examples:
+              lab run --only smoke                      just the smoke suite
+              lab run --backend svm --only 'hv/*'       the hv suite on the SVM backend
+              lab run --skip none-tcg-debian-1024m-1cpu leave one cell out
+            """
+    )
+
+    @OptionGroup var common: CommonOptions
+    @OptionGroup var matrix: MatrixOptions
+    @Option(name: .long, help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
+    var results: String?
+    @Flag(name: .long, help: "Print no progress lines, only the summary.")
+    var quiet = false
+
+    func run() async throws {
+        let session = try common.session()
+        var request = matrix.request()
+        request.resultsDirectory = results
+        request.showProgress = !quiet
+        let summary = try await LabRunner(session: session).run(request)
+        print(TextReport.render(summary.results, color: isatty(STDOUT_FILENO) != 0))
+        print("results: \(summary.directory)")
+        if !summary.results.succeeded { throw ExitCode(1) }
+    }
+}

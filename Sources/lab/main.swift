@@ -1,2 +1,0 @@
-import LabKit
-print("lab: not yet")

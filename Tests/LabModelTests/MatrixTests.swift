@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import LabModel
+
+/// This machine as measured (host notes): KVM unusable, TCG emulates SVM, Bochs emulates VMX.
+let thisMachine = HostCapabilities(kvmBootsGuest: false, nestedSVM: false, nestedVMX: false, tcgEmulatesSVM: true,
+                                   bochsEmulatesVMX: true, implementedBackends: [.svm], bochsDriverImplemented: false,
+                                   cores: 2, availableMemoryMiB: 24_000)
+/// A bare-metal Intel workstation with nested VMX.
+let intelWithKVM = HostCapabilities(kvmBootsGuest: true, nestedSVM: false, nestedVMX: true, tcgEmulatesSVM: true,
+                                    bochsEmulatesVMX: true, implementedBackends: [.svm, .vmx], bochsDriverImplemented: true,
+                                    cores: 16, availableMemoryMiB: 64_000)
+/// An AMD host with nested SVM.
+let amdWithKVM = HostCapabilities(kvmBootsGuest: true, nestedSVM: true, nestedVMX: false, tcgEmulatesSVM: true,
+                                  bochsEmulatesVMX: false, implementedBackends: [.svm], bochsDriverImplemented: false,
+                                  cores: 8, availableMemoryMiB: 8_000)
+
+func matrix(_ backends: [Backend], hosts: [HostRequest] = [.auto], kernels: [KernelSpec] = [.debianCurrent],
+            memory: [Int] = [1024], vcpus: [Int] = [1]) -> LabConfig.Matrix {
+    LabConfig.Matrix(backends: backends, hosts: hosts, kernels: kernels, memoryMiB: memory, vcpus: vcpus, suites: ["smoke"])
+}
+
+func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
+    plan.cells.first { $0.id == id }?.status
+}
+
+@Suite struct MatrixTests {
+    @Test func cellIdFormat() {
+        #expect(MatrixCell(backend: .svm, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1).id == "svm-tcg-debian-1024m-1cpu")
+        #expect(MatrixCell(backend: .none, host: .kvm, kernel: .exact("6.1.0-56-amd64"), memoryMiB: 2048, vcpus: 2).id
+                == "none-kvm-6.1.0-56-amd64-2048m-2cpu")
+    }
+
+    @Test func autoResolvesOnThisMachine() {
+        let plan = MatrixPlan(matrix: matrix([.none, .svm, .vmx]), capabilities: thisMachine)
+        #expect(plan.cells.map(\.id) == ["none-tcg-debian-1024m-1cpu", "svm-tcg-debian-1024m-1cpu", "vmx-bochs-debian-1024m-1cpu"])
+        #expect(status(plan, "none-tcg-debian-1024m-1cpu") == .runnable)
+        #expect(status(plan, "svm-tcg-debian-1024m-1cpu") == .runnable)
+        #expect(status(plan, "vmx-bochs-debian-1024m-1cpu")
+                == .skipped(reason: "hypervisor backend vmx is not implemented yet; host bochs: the lab's Bochs driver is not implemented yet"))
+        #expect(plan.notes.contains("host auto for backend svm resolved to tcg: KVM cannot boot a guest on this machine; QEMU TCG emulates SVM with NPT"))
+        #expect(plan.runnableCells.count == 2)
+    }
+
+    @Test func autoResolvesWithNestedVMX() {
+        let plan = MatrixPlan(matrix: matrix([.none, .svm, .vmx]), capabilities: intelWithKVM)
+        #expect(plan.cells.map(\.id) == ["none-kvm-debian-1024m-1cpu", "svm-tcg-debian-1024m-1cpu", "vmx-kvm-debian-1024m-1cpu"])
+        #expect(plan.cells.allSatisfy { $0.status == .runnable })
+    }
+
+    @Test func autoResolvesWithNestedSVM() {
+        let plan = MatrixPlan(matrix: matrix([.svm, .vmx]), capabilities: amdWithKVM)
+        #expect(plan.cells.map(\.id) == ["svm-kvm-debian-1024m-1cpu", "vmx-bochs-debian-1024m-1cpu"])
+        #expect(status(plan, "svm-kvm-debian-1024m-1cpu") == .runnable)
+        #expect(status(plan, "vmx-bochs-debian-1024m-1cpu")?.skipReason
+                == "hypervisor backend vmx is not implemented yet; host bochs: the lab's Bochs driver is not implemented yet; vmx needs VMX: Bochs here does not emulate VMX with EPT (doctor tried)")
+    }
+
+    @Test func explicitHostsGetPreciseReasons() {
+        let plan = MatrixPlan(matrix: matrix([.none, .svm, .vmx], hosts: [.host(.kvm), .host(.tcg)]), capabilities: thisMachine)
+        #expect(plan.cells.count == 6)
+        #expect(status(plan, "none-kvm-debian-1024m-1cpu") == .skipped(reason: "host kvm: KVM cannot boot a guest on this machine (tried)"))
+        #expect(status(plan, "vmx-tcg-debian-1024m-1cpu") == .skipped(reason:
+            "hypervisor backend vmx is not implemented yet; vmx needs VMX: QEMU TCG does not emulate VMX; use host bochs or a host with nested VMX"))
+        let vmxOnIntel = MatrixPlan(matrix: matrix([.vmx], hosts: [.host(.tcg)]), capabilities: intelWithKVM)
+        #expect(vmxOnIntel.cells[0].status == .skipped(reason: "vmx needs VMX: QEMU TCG does not emulate VMX; use host bochs or a host with nested VMX"))
+        let svmOnIntelKVM = MatrixPlan(matrix: matrix([.svm], hosts: [.host(.kvm)]), capabilities: intelWithKVM)
+        #expect(svmOnIntelKVM.cells[0].status.skipReason?.hasPrefix("svm needs SVM: KVM on this machine does not expose nested SVM") == true)
+    }
+
+    @Test func hypervisorSupportsOneVCPU() {
+        let plan = MatrixPlan(matrix: matrix([.none, .svm], vcpus: [1, 2]), capabilities: thisMachine)
+        #expect(status(plan, "none-tcg-debian-1024m-2cpu") == .runnable)
+        #expect(status(plan, "svm-tcg-debian-1024m-2cpu") == .skipped(reason: "the hypervisor supports one vCPU; vcpus=2 runs only with backend none"))
+        #expect(status(plan, "svm-tcg-debian-1024m-1cpu") == .runnable)
+    }
+
+    @Test func memoryThatDoesNotFitIsSkipped() {
+        let plan = MatrixPlan(matrix: matrix([.none], memory: [1024, 8192]), capabilities: amdWithKVM)
+        #expect(status(plan, "none-kvm-debian-1024m-1cpu") == .runnable)
+        #expect(status(plan, "none-kvm-debian-8192m-1cpu") == .skipped(reason:
+            "memory 8192 MiB (+300 MiB VM overhead) does not fit: 8000 MiB available, 1024 MiB kept for the host"))
+    }
+
+    @Test func duplicatesAfterAutoAreMergedWithNote() {
+        let plan = MatrixPlan(matrix: matrix([.svm], hosts: [.auto, .host(.tcg)]), capabilities: thisMachine)
+        #expect(plan.cells.map(\.id) == ["svm-tcg-debian-1024m-1cpu"])
+        #expect(plan.cells[0].requestedHosts == [.auto, .host(.tcg)])
+        #expect(plan.notes.contains("cell svm-tcg-debian-1024m-1cpu comes from host auto and host tcg; it runs once"))
+    }
+
+    @Test func cartesianProductOrderAndSize() {
+        let plan = MatrixPlan(matrix: matrix([.none, .svm], hosts: [.host(.tcg)], kernels: [.debianCurrent, .exact("6.1.0-56-amd64")],
+                                             memory: [512, 1024], vcpus: [1]), capabilities: thisMachine)
+        #expect(plan.cells.count == 8)
+        #expect(plan.cells.first?.id == "none-tcg-debian-512m-1cpu")
+        #expect(plan.cells[1].id == "none-tcg-debian-1024m-1cpu")
+        #expect(plan.cells[2].id == "none-tcg-6.1.0-56-amd64-512m-1cpu")
+        #expect(plan.cells.last?.id == "svm-tcg-6.1.0-56-amd64-1024m-1cpu")
+        #expect(Set(plan.cells.map(\.id)).count == 8)
+    }
+
+    @Test func jobsLimitedByCores() {
+        let cells = MatrixPlan(matrix: matrix([.none, .svm], memory: [1024]), capabilities: thisMachine).runnableCells
+        let plan = plannedJobs(requested: .auto, cells: cells, capabilities: thisMachine)
+        #expect(plan.jobs == 2)
+        #expect(plan.limitedBy == "2 cores, 1 vCPU per VM")
+        let requested = plannedJobs(requested: .fixed(8), cells: cells, capabilities: thisMachine)
+        #expect(requested.jobs == 2)
+        #expect(requested.note == "jobs 8 lowered to 2: limited by 2 cores, 1 vCPU per VM")
+        #expect(plannedJobs(requested: .fixed(1), cells: cells, capabilities: thisMachine).jobs == 1)
+    }
+
+    @Test func jobsLimitedByVCPUs() {
+        let cells = [MatrixCell(backend: .none, host: .kvm, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 4)]
+        #expect(plannedJobs(requested: .auto, cells: cells, capabilities: intelWithKVM).jobs == 4)
+    }
+
+    @Test func jobsLimitedByMemory() {
+        // (8000 - 1024) / (2048 + 300) = 2.97 → 2, below 8 cores.
+        let cells = [MatrixCell(backend: .none, host: .kvm, kernel: .debianCurrent, memoryMiB: 2048, vcpus: 1)]
+        let plan = plannedJobs(requested: .auto, cells: cells, capabilities: amdWithKVM)
+        #expect(plan.jobs == 2)
+        #expect(plan.limitedBy.hasPrefix("8000 MiB available memory"))
+        var tight = amdWithKVM
+        tight.availableMemoryMiB = 1500
+        #expect(plannedJobs(requested: .auto, cells: cells, capabilities: tight).jobs == 1)
+    }
+}
