@@ -11,7 +11,8 @@ typedef void (*gmlab_lifecycle_callback)(virConnectPtr conn, virDomainPtr dom,
 
 static inline int gmlab_register_lifecycle_events(virConnectPtr conn,
                                                   gmlab_lifecycle_callback callback,
-                                                  void *opaque) {
+                                                  void *opaque, virFreeCallback free_opaque) {
     return virConnectDomainEventRegisterAny(conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
-                                            VIR_DOMAIN_EVENT_CALLBACK(callback), opaque, NULL);
+                                            VIR_DOMAIN_EVENT_CALLBACK(callback), opaque,
+                                            free_opaque);
 }

@@ -157,6 +157,23 @@ private let canary: UInt8 = 0xC5
         }
     }
 
+    /// Memory-map regions need not be page-aligned: a hypervisor range starting mid-page
+    /// stops the copy at the start of that page piece, and names the first forbidden byte.
+    @Test func unalignedForbiddenRangeInsideAPage() {
+        let f = GuestFixture()
+        Self.scattered(f)
+        #expect(gml_memmap_add_hv(f.map, Self.frames[1] + 0x800, 0x10) == GML_OK)
+        f.fill(Self.frames[1], count: 0x1000, byte: canary)
+        let st = f.copyTo(Self.gva + 0x100, from: [UInt8](repeating: 9, count: 0x2000))
+        #expect(st.err == GML_E_GPA_HV_REGION)
+        #expect(st.done == 0xF00 && st.fault_gpa == Self.frames[1] + 0x800)
+        #expect(f.bytes(Self.frames[1], 0x1000).allSatisfy { $0 == canary })
+        var buf = [UInt8](repeating: canary, count: 0x2000)
+        let st2 = f.copyFrom(Self.gva + 0x100, into: &buf)
+        #expect(st2.err == GML_E_GPA_HV_REGION && st2.done == 0xF00)
+        #expect(buf[0xF00...].allSatisfy { $0 == canary })
+    }
+
     @Test func zeroWrappingAndNonCanonicalLengths() {
         let f = GuestFixture()
         f.map(0x0000_7FFF_FFFF_F000, to: 0x0080_1000)
@@ -172,6 +189,57 @@ private let canary: UInt8 = 0xC5
         #expect(top.err == GML_OK && top.done == 0x1000)
         let hole = f.copyFrom(0x0000_7FFF_FFFF_FF00, into: &buf, len: 0x200) // runs into the hole
         #expect(hole.err == GML_E_NONCANONICAL && hole.done == 0x100 && hole.fault_addr == 0x0000_8000_0000_0000)
+    }
+
+    @Test func fiveLevelUpperHalfCopy() {
+        let f = GuestFixture(levels: 5)
+        let gva: UInt64 = 0xFF12_3456_789F_F000 // PML5 index 0x1E2 (upper half), crosses into the next PML1 table
+        f.map(gva, to: 0x0080_1000)
+        f.map(gva + 0x1000, to: 0x0200_3000)
+        let data = pattern(0x1800, seed: 11)
+        #expect(f.copyTo(gva + 0x400, from: data).err == GML_OK)
+        #expect(f.bytes(0x0080_1400, 0xC00) == Array(data[..<0xC00]))
+        #expect(f.bytes(0x0200_3000, 0xC00) == Array(data[0xC00...]))
+        var back = [UInt8](repeating: 0, count: data.count)
+        #expect(f.copyFrom(gva + 0x400, into: &back).err == GML_OK && back == data)
+    }
+
+    @Test func pagingOffCopiesPhysicallyWithTheSameChecks() {
+        let f = GuestFixture()
+        f.cpu.cr0 = CR.cr0PE
+        f.cpu.efer = 0
+        f.cpu.cr4 = 0
+        let data = pattern(0x1801, seed: 2)
+        #expect(f.copyTo(0x0080_0FFF, from: data).err == GML_OK)
+        #expect(f.bytes(0x0080_0FFF, data.count) == data)
+        f.fill(Layout.hv.lowerBound, count: 16, byte: canary)
+        let st = f.copyTo(Layout.hv.lowerBound - 0x10, from: [UInt8](repeating: 0, count: 0x20))
+        #expect(st.err == GML_E_GPA_HV_REGION && st.done == 0x10)
+        #expect(f.bytes(Layout.hv.lowerBound, 16).allSatisfy { $0 == canary })
+        var buf = [UInt8](repeating: 0, count: 0x20)
+        let st2 = f.copyFrom(0xFFFF_FFF0, into: &buf)
+        #expect(st2.err != GML_OK && st2.done == 0)
+        #expect(f.copyFrom(0x1_0000_0000, into: &buf).err == GML_E_NONCANONICAL)
+    }
+
+    /// RAM the memory map admits but the map hook cannot map (as a broken identity map would
+    /// be): a typed error for data and for paging structures, never a dereference.
+    @Test func mapHookFailureIsTyped() {
+        let f = GuestFixture()
+        let ghost: UInt64 = 0x0500_0000 // RAM in the map, no backing in the synthetic memory
+        #expect(gml_memmap_add_ram(f.map, ghost, 0x10_0000) == GML_OK)
+        f.map(0x1000, to: 0x0080_1000)
+        f.map(0x2000, to: ghost)
+        var buf = [UInt8](repeating: canary, count: 0x2000)
+        let st = f.copyFrom(0x1000, into: &buf)
+        #expect(st.err == GML_E_GPA_UNMAPPED && st.done == 0x1000 && st.fault_gpa == ghost)
+        #expect(buf[0x1000...].allSatisfy { $0 == canary })
+        f.setEntry(0x2000, level: 2, (f.entry(0x2000, level: 2) & ~PTE.addr) | ghost)
+        let w = f.translate(0x2000)
+        #expect(w.err == GML_E_GPA_UNMAPPED && w.level == 1)
+        var pbuf: UInt8 = 0
+        var pst = gml_copy_status()
+        #expect(gml_copy_from_guest_phys(f.phys, &pbuf, ghost, 1, &pst) == GML_E_GPA_UNMAPPED)
     }
 
     @Test func nullArgumentsAreTypedErrors() {

@@ -89,7 +89,7 @@ struct ReferenceWalk {
         print("randomized walk seed \(hex(Self.seed))")
         var rng = SplitMix(seed: Self.seed)
         var outcomes: [String: Int] = [:]
-        for round in 0 ..< 400 {
+        for round in 0 ..< 1500 {
             let levels = rng.bool() ? 5 : 4
             let f = GuestFixture(levels: levels, maxphyaddr: [36, 40, 46, 52][Int(rng.next() % 4)])
             var gvas: [UInt64] = []

@@ -90,7 +90,8 @@ private final class Registry {
     private static func put(_ f: GuestFixture, at gva: UInt64, _ s: [UInt8]) {
         var w = f.walker()
         for (i, b) in s.enumerated() {
-            precondition(gml_write_linear_b(&w, f.phys, gva + UInt64(i), b) == GML_OK)
+            let e = gml_write_linear_b(&w, f.phys, gva + UInt64(i), b)
+            if e != GML_OK { Issue.record("setting up the name at \(hex(gva &+ UInt64(i))): \(e)"); return }
         }
     }
 

@@ -43,7 +43,7 @@ let catalogText = """
                 #"$[2].id: "a y" contains whitespace; case ids are single words"#,
                 #"$[3]: unknown key "need" (did you mean "needs"?)"#,
                 #"$[3]: missing required key "id""#,
-                #"$[4].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, kvm, tcg, bochs, smp"#,
+                #"$[4].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, kvm, tcg, bochs, smp, kmod"#,
                 #"$[5]: expected an object, got "nope""#,
             ])
         }
@@ -123,13 +123,23 @@ let catalogText = """
     @Test func exactCaseOutsideConfiguredSuitesIsSelected() throws {
         let selection = try selectCases(plan: plan, catalog: catalog, suites: ["smoke"], timeouts: timeouts, only: ["selftest/hang"])
         #expect(ids(selection, "none-tcg-debian-1024m-1cpu") == ["selftest/hang"])
-        let globbed = try selectCases(plan: plan, catalog: catalog, suites: ["smoke"], timeouts: timeouts, only: ["selftest/*"])
-        #expect(ids(globbed, "none-tcg-debian-1024m-1cpu") == [])
+    }
+
+    @Test func globOutsideConfiguredSuitesIsAnError() {
+        do {
+            _ = try selectCases(plan: plan, catalog: catalog, suites: ["smoke"], timeouts: timeouts, only: ["selftest/*", "*cross-page*"])
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.issues == [
+                #"--only "selftest/*" matches only cases of suites that are not selected (selftest); add --suite selftest or name a case exactly"#,
+                #"--only "*cross-page*" matches only cases of suites that are not selected (linear); add --suite linear or name a case exactly"#,
+            ])
+        }
     }
 
     @Test func unmatchedPatternsAndUnknownSuitesAreErrors() {
         do {
-            _ = try selectCases(plan: plan, catalog: catalog, suites: ["smoke", "hv"], timeouts: timeouts,
+            _ = try selectCases(plan: plan, catalog: catalog, suites: ["smoke", "linear", "hv"], timeouts: timeouts,
                                 only: ["linear/*", "nosuch/*"], skip: ["kvm-*"])
             Issue.record("expected an error")
         } catch {

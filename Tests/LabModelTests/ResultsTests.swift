@@ -57,7 +57,11 @@ func sampleResults() -> RunResults {
         let data = try results.jsonData()
         let decoded = try RunResults.decode(data)
         #expect(decoded == results)
-        #expect(String(decoding: data, as: UTF8.self).contains(#""startTime" : "2026-09-21T"#))
+        let text = String(decoding: data, as: UTF8.self)
+        #expect(text.contains(#""startTime" : "2026-09-21T"#))
+        #expect(text.contains(#""id" : "svm-tcg-debian-1024m-1cpu""#))
+        #expect(text.contains(#""state" : "skipped""#))
+        #expect(text.contains(#""reason" : "hypervisor backend vmx is not implemented yet""#))
     }
 
     @Test func writeAndLoadDirectory() throws {

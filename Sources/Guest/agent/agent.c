@@ -148,13 +148,32 @@ struct outcome {
 	double ms;
 };
 
+/* Reads what is available now. Returns 1 at end of file. */
+static int drain(int fd, struct sbuf *out)
+{
+	char buf[4096];
+
+	for (;;) {
+		ssize_t r = read(fd, buf, sizeof(buf));
+
+		if (r > 0) {
+			if (out->len + (size_t)r <= CAPTURE_MAX)
+				sb_printf(out, "%.*s", (int)r, buf);
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		return r == 0 || errno != EAGAIN;
+	}
+}
+
 /* Runs argv with stdout captured into *out (stderr goes to ours, the console), killing its
  * whole process group after timeout_s seconds. */
 static void run_child(char *const argv[], const char *backend, unsigned timeout_s,
 		      struct sbuf *out, struct outcome *oc)
 {
 	double t0 = now_ms(), deadline = t0 + timeout_s * 1e3;
-	int fds[2], eof = 0, reaped = 0;
+	int fds[2], eof = 0;
 	pid_t pid;
 
 	memset(oc, 0, sizeof(*oc));
@@ -187,7 +206,10 @@ static void run_child(char *const argv[], const char *backend, unsigned timeout_
 	setpgid(pid, pid);	/* also here, so the group exists before we might kill it */
 	close(fds[1]);
 
-	while (!reaped) {
+	/* Non-blocking reads: the loop also notices the child's exit while a grandchild it left
+	 * behind still holds the pipe open (that grandchild is killed with the group below). */
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	for (;;) {
 		double left = deadline - now_ms();
 
 		if (left <= 0) {
@@ -199,28 +221,17 @@ static void run_child(char *const argv[], const char *backend, unsigned timeout_
 		}
 		if (!eof) {
 			struct pollfd p = { .fd = fds[0], .events = POLLIN };
-			int n = poll(&p, 1, left > 1000 ? 1000 : (int)left + 1);
 
-			if (n > 0) {
-				char buf[4096];
-				ssize_t r = read(fds[0], buf, sizeof(buf));
-
-				if (r > 0) {
-					if (out->len + (size_t)r <= CAPTURE_MAX) {
-						sb_printf(out, "%.*s", (int)r, buf);
-					}
-				} else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
-					eof = 1;
-				}
-			}
+			poll(&p, 1, left > 100 ? 100 : (int)left + 1);
+			eof = drain(fds[0], out);
 		} else {
-			/* stdout closed; wait for the exit without blocking past the deadline */
-			pid_t w = waitpid(pid, &oc->status, WNOHANG);
-
-			if (w == pid)
-				reaped = 1;
-			else
-				usleep(5000);
+			usleep(2000);
+		}
+		if (waitpid(pid, &oc->status, WNOHANG) == pid) {
+			/* what it wrote before exiting is in the pipe */
+			if (!eof)
+				drain(fds[0], out);
+			break;
 		}
 	}
 	/* anything the case left behind in its group goes too */

@@ -12,7 +12,7 @@ mkdir -p "$T/tests"
 cat > "$T/tests/fake" <<'P'
 #!/bin/sh
 if [ "$1" = --list ]; then
-  for c in ok sigsegv two-results wrong-id no-result slow env quote bad-status; do
+  for c in ok sigsegv two-results wrong-id no-result slow env quote bad-status orphan; do
     echo "{\"id\":\"fake/$c\",\"suite\":\"fake\",\"description\":\"d\",\"needs\":[]}"
   done
   exit 0
@@ -25,6 +25,7 @@ case "$2" in
   fake/no-result) echo "some noise"; exit 3 ;;
   fake/slow) sleep 30 & sleep 30 ;;
   fake/env) echo "GMLAB-RESULT {\"id\":\"fake/env\",\"status\":\"pass\",\"message\":\"$GMLAB_BACKEND\"}" ;;
+  fake/orphan) sleep 30 & echo "GMLAB-RESULT {\"id\":\"fake/orphan\",\"status\":\"pass\",\"message\":\"left a child\"}" ;;
   fake/bad-status) echo "GMLAB-RESULT {\"id\":\"fake/bad-status\",\"status\":\"passed\"}" ;;
   fake/quote) echo "GMLAB-RESULT {\"id\":\"fake/quote\",\"status\":\"pass\",\"message\":\"a\\\\\"b\"}" ;;
 esac
@@ -47,18 +48,21 @@ fake/slow 1
 fake/env 5
 fake/quote 5
 fake/bad-status 5
+fake/orphan 20
 no/such-case 5
 fake/ok notanumber
 smoke/kernel-version 10
 selftest/fail 10
 P
+t0=$(date +%s)
 "$B/agent" "$T/out" --plan "$T/plan" --tests "$T/tests" 2>"$T/console" || { echo "agent failed:"; cat "$T/console"; exit 1; }
 
+t1=$(date +%s)
 fails=0
 expect() { # pattern description
     if grep -qE -- "$1" "$T/out"; then echo "ok:   $2"; else echo "FAIL: $2 (no line matching $1)"; fails=$((fails + 1)); fi
 }
-expect '^GMLAB-AGENT \{"event":"start",.*"backend":"vmx","cases":13,' "start line first with backend and case count"
+expect '^GMLAB-AGENT \{"event":"start",.*"backend":"vmx","cases":14,' "start line first with backend and case count"
 [ "$(head -n1 "$T/out" | cut -c1-29)" = 'GMLAB-AGENT {"event":"start",' ] && echo "ok:   start is the first line" || { echo "FAIL: start is not the first line"; fails=$((fails + 1)); }
 expect '"event":"error","message":"[^"]*broken --list failed' "a failing --list is an error event"
 expect '^GMLAB-RESULT \{"id":"fake/ok","status":"pass"' "a good result is forwarded"
@@ -69,8 +73,10 @@ expect '"id":"fake/no-result","status":"error","message":"[^"]*exited with statu
 expect '"id":"fake/slow","status":"error","message":"timed out after 1s in guest"' "timeout"
 expect '"id":"fake/env","status":"pass","message":"vmx"' "GMLAB_BACKEND passed to the child"
 expect '"id":"fake/bad-status","status":"error","message":"[^"]*without a status of' "invalid status"
+expect '"id":"fake/orphan","status":"pass","message":"left a child"' "a case that leaves a child holding stdout still reports"
+if [ $((t1 - t0)) -lt 10 ]; then echo "ok:   the agent took $((t1 - t0))s (a leftover child does not hold it up)"; else echo "FAIL: the agent took $((t1 - t0))s: waited for a leftover child?"; fails=$((fails + 1)); fi
 expect '"id":"no/such-case","status":"error","message":"unknown case id' "unknown id"
-expect '"id":"fake/ok","status":"error","message":"plan line 14: expected' "bad plan line"
+expect '"id":"fake/ok","status":"error","message":"plan line 15: expected' "bad plan line"
 expect '"id":"smoke/kernel-version","status":"pass"' "a real program runs"
 expect '"id":"selftest/fail","status":"fail","message":"1 of 2 checks failed: a check that fails on purpose' "failure message names the check"
 [ "$(tail -n1 "$T/out")" = 'GMLAB-AGENT {"event":"done"}' ] && echo "ok:   done is the last line" || { echo "FAIL: done is not the last line"; fails=$((fails + 1)); }

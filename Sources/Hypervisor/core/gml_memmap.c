@@ -78,6 +78,7 @@ static bool covered(const struct gml_range *a1, u32 n1, const struct gml_range *
 	for (;;) {
 		const struct gml_range *r = containing(a1, n1, cur);
 		const struct gml_range *r2 = containing(a2, n2, cur);
+		/* either list may cover cur; take the range reaching further (fewer steps) */
 		if (!r || (r2 && r2->last > r->last))
 			r = r2;
 		if (!r) {

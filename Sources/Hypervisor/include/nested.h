@@ -1,7 +1,8 @@
 /* Nested page tables (guest-physical -> host-physical), common to NPT and EPT: the two differ
  * only in entry bits, given by struct nested_format.
  *
- * The map is the identity over [0, top) (RAM and MMIO holes: devices go straight to the guest)
+ * The map is the identity over [0, top) (RAM and MMIO holes: devices go straight to the guest;
+ * higher MMIO is mapped on first access)
  * with the largest pages possible (1 GiB where the CPU has them, else 2 MiB), except the 2 MiB
  * chunks touching a hypervisor region, which get 4 KiB tables: region pages map a shared zero
  * page read-only (the region is ROM to the guest), the others stay identity. */
@@ -21,12 +22,18 @@ struct nested {
 	const struct nested_format *fmt;
 	u64 *root;
 	u64 root_pa;
-	u64 top;          /* mapped up to here */
+	u64 top;          /* mapped up to here at start-up */
+	u64 limit;        /* 2^MAXPHYADDR (at most 2^48): nothing is mapped above */
+	bool gbpages;
+	u64 lazy_chunks;  /* 1 GiB chunks above top mapped on first access */
 	u64 zero_page_pa; /* what region pages show the guest */
 	u64 tables;       /* table pages used */
 };
 
-void nested_build(struct nested *n, const struct nested_format *fmt, bool gbpages);
+void nested_build(struct nested *n, const struct nested_format *fmt, bool gbpages, u8 maxphyaddr);
+/* A guest access above `top` (e.g. a 64-bit PCI BAR): identity-map its 1 GiB chunk. False if
+ * gpa is beyond the physical address width or the on-demand budget is used up. */
+bool nested_map_on_demand(struct nested *n, u64 gpa);
 /* The 4 KiB leaf entry for gpa, which must lie in a hypervisor region. */
 u64 *nested_region_pte(struct nested *n, u64 gpa);
 /* Entry values for a region page: the zero page read-only, or hpa writable. */

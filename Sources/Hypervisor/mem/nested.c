@@ -7,6 +7,7 @@
 
 #define NESTED_MIN_TOP (64ULL << 30) /* covers RAM, the PCI hole and 64-bit BARs of small VMs */
 #define ADDR_MASK 0x000ffffffffff000ULL
+#define NESTED_LAZY_MAX 256 /* on-demand 1 GiB chunks: at most ~256 table pages of heap */
 
 static u64 *table_alloc(struct nested *n)
 {
@@ -28,53 +29,77 @@ static bool chunk_touches_region(u64 base, u64 size)
 	return hv_region_overlaps(base, size);
 }
 
-void nested_build(struct nested *n, const struct nested_format *fmt, bool gbpages)
+struct map_stats {
+	u64 n1g, n2m, n4k;
+};
+
+/* Identity-maps the 1 GiB chunk at g (4-level tables: g below 256 TiB). */
+static void map_gib(struct nested *n, u64 g, struct map_stats *st)
+{
+	const struct nested_format *fmt = n->fmt;
+	u64 *pdpt = next_table(n, &n->root[(g >> 39) & 511]);
+	u64 *pdpte = &pdpt[(g >> 30) & 511];
+	if (n->gbpages && !chunk_touches_region(g, PAGE_1G)) {
+		*pdpte = g | fmt->leaf_rw | fmt->large;
+		st->n1g++;
+		return;
+	}
+	u64 *pd = next_table(n, pdpte);
+	for (u64 m = g; m < g + PAGE_1G; m += PAGE_2M) {
+		u64 *pde = &pd[(m >> 21) & 511];
+		if (!chunk_touches_region(m, PAGE_2M)) {
+			*pde = m | fmt->leaf_rw | fmt->large;
+			st->n2m++;
+			continue;
+		}
+		u64 *pt = next_table(n, pde);
+		for (u64 p = m; p < m + PAGE_2M; p += PAGE_SIZE) {
+			pt[(p >> 12) & 511] = hv_region_overlaps(p, PAGE_SIZE) ? nested_rom_entry(n)
+										 : (p | fmt->leaf_rw);
+			st->n4k++;
+		}
+	}
+}
+
+void nested_build(struct nested *n, const struct nested_format *fmt, bool gbpages, u8 maxphyaddr)
 {
 	memset(n, 0, sizeof(*n));
 	n->fmt = fmt;
+	n->gbpages = gbpages;
+	n->limit = maxphyaddr >= 48 ? (1ULL << 48) : (1ULL << maxphyaddr);
 	n->root = table_alloc(n);
 	n->root_pa = virt_to_phys(n->root);
 	n->zero_page_pa = virt_to_phys(alloc_page());
 	n->top = ALIGN_UP(memmap_ram_top(), PAGE_1G);
 	if (n->top < NESTED_MIN_TOP)
 		n->top = NESTED_MIN_TOP;
-	if (n->top > (512ULL << 30))
-		hv_fatal("nested_build: RAM top above 512 GiB is not supported");
-	u64 *pdpt = next_table(n, &n->root[0]);
-	u64 n1g = 0, n2m = 0, n4k = 0;
-	for (u64 g = 0; g < n->top; g += PAGE_1G) {
-		if (gbpages && !chunk_touches_region(g, PAGE_1G)) {
-			pdpt[g >> 30] = g | fmt->leaf_rw | fmt->large;
-			n1g++;
-			continue;
-		}
-		u64 *pd = next_table(n, &pdpt[g >> 30]);
-		for (u64 m = g; m < g + PAGE_1G; m += PAGE_2M) {
-			u64 *pde = &pd[(m >> 21) & 511];
-			if (!chunk_touches_region(m, PAGE_2M)) {
-				*pde = m | fmt->leaf_rw | fmt->large;
-				n2m++;
-				continue;
-			}
-			u64 *pt = next_table(n, pde);
-			for (u64 p = m; p < m + PAGE_2M; p += PAGE_SIZE) {
-				pt[(p >> 12) & 511] = hv_region_overlaps(p, PAGE_SIZE)
-					? nested_rom_entry(n) : (p | fmt->leaf_rw);
-				n4k++;
-			}
-		}
-	}
+	if (n->top > n->limit)
+		hv_fatal("nested_build: RAM top 0x%llx beyond the physical address width", n->top);
+	struct map_stats st = { 0 };
+	for (u64 g = 0; g < n->top; g += PAGE_1G)
+		map_gib(n, g, &st);
 	printf("GMLAB-HV: nested paging (%s): identity 0-%llu GiB, %llu x 1 GiB, %llu x 2 MiB, "
-	       "%llu x 4 KiB pages (region pages -> zero page 0x%llx, read-only), %llu table pages\n",
-	       fmt->name, n->top >> 30, n1g, n2m, n4k, n->zero_page_pa, n->tables);
+	       "%llu x 4 KiB pages (region pages -> zero page 0x%llx, read-only), %llu table pages; "
+	       "higher addresses (64-bit BARs) are mapped on first access\n",
+	       fmt->name, n->top >> 30, st.n1g, st.n2m, st.n4k, n->zero_page_pa, n->tables);
+}
+
+bool nested_map_on_demand(struct nested *n, u64 gpa)
+{
+	if (gpa < n->top || gpa >= n->limit || n->lazy_chunks >= NESTED_LAZY_MAX)
+		return false;
+	struct map_stats st = { 0 };
+	map_gib(n, ALIGN_DOWN(gpa, PAGE_1G), &st);
+	n->lazy_chunks++;
+	return true;
 }
 
 u64 *nested_region_pte(struct nested *n, u64 gpa)
 {
 	if (!hv_region_overlaps(gpa, 1) || gpa >= n->top)
 		hv_fatal("nested_region_pte(0x%llx): not in a hypervisor region", gpa);
-	u64 *pdpt = phys_to_virt(n->root[0] & ADDR_MASK);
-	u64 *pd = phys_to_virt(pdpt[gpa >> 30] & ADDR_MASK);
+	u64 *pdpt = phys_to_virt(n->root[(gpa >> 39) & 511] & ADDR_MASK);
+	u64 *pd = phys_to_virt(pdpt[(gpa >> 30) & 511] & ADDR_MASK);
 	u64 *pt = phys_to_virt(pd[(gpa >> 21) & 511] & ADDR_MASK);
 	return &pt[(gpa >> 12) & 511];
 }

@@ -112,7 +112,14 @@ static void svm_init(struct vcpu *v, const struct guest_entry *e)
 
 	u32 a, b, c, d;
 	cpuid(0x80000001, 0, &a, &b, &c, &d);
-	nested_build(&svm.npt, &npt_format, d & (1u << 26));
+	bool gbpages = d & (1u << 26);
+	u8 maxphyaddr = 36;
+	cpuid(0x80000000, 0, &a, &b, &c, &d);
+	if (a >= 0x80000008) {
+		cpuid(0x80000008, 0, &a, &b, &c, &d);
+		maxphyaddr = (u8)a;
+	}
+	nested_build(&svm.npt, &npt_format, gbpages, maxphyaddr);
 	for (int i = 0; i < STEP_MAX_PAGES; i++)
 		svm.scratch[i] = alloc_page();
 
@@ -297,10 +304,15 @@ static void handle_npf(struct vcpu *v, struct vmcb *vm)
 		rom_write_begin(v, vm, gpa);
 		return;
 	}
+	if (!(info & NPF_PRESENT) && nested_map_on_demand(&svm.npt, gpa)) {
+		flush_guest_tlb(vm);
+		return;
+	}
 	hv_fatal("unexpected nested page fault at guest-physical 0x%llx (exitinfo1 0x%llx: %s%s)%s",
 		 gpa, info, info & NPF_PRESENT ? "present " : "not-present ",
 		 info & NPF_WRITE ? "write" : "read/fetch",
-		 gpa >= svm.npt.top ? " above the mapped range" : "");
+		 gpa >= svm.npt.limit ? " beyond the physical address width"
+		 : gpa >= svm.npt.top ? " (on-demand mapping budget used up)" : "");
 }
 
 static const char *svm_insn_name(u64 code)

@@ -67,6 +67,18 @@ const struct gml_phys *guest_phys(void)
 	return &gphys;
 }
 
+/* The guest's PKRU: not switched by VMRUN/VMEXIT and never touched by the hypervisor, so the
+ * live register is the guest's. RDPKRU needs CR4.PKE in the *host* CR4, set briefly. */
+static u32 guest_pkru(void)
+{
+	u64 cr4 = read_cr4();
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 | GML_CR4_PKE));
+	u32 eax, edx;
+	asm volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0)); /* rdpkru */
+	asm volatile("mov %0, %%cr4" : : "r"(cr4));
+	return eax;
+}
+
 void guest_walker(struct gml_walker *w)
 {
 	struct guest_paging_state s;
@@ -76,7 +88,8 @@ void guest_walker(struct gml_walker *w)
 	w->cpu.cr4 = s.cr4;
 	w->cpu.efer = s.efer;
 	w->cpu.rflags = s.rflags;
-	w->cpu.pkru = 0; /* CR4.PKE: not exposed by the qemu64 CPU model; see README */
+	/* CR4.PKE can only be set by the guest when the CPU has PKU, so RDPKRU is safe then. */
+	w->cpu.pkru = (s.cr4 & GML_CR4_PKE) ? guest_pkru() : 0;
 	w->cpu.cpl = s.cpl;
 	w->cpu.maxphyaddr = maxphyaddr;
 	gml_pt_ops_init_phys(&w->pt, &gphys);

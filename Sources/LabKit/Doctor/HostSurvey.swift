@@ -26,7 +26,7 @@ public struct HostSurvey: Sendable {
         } else {
             caps = await Self.measure()
             try? FileManager.default.createDirectory(atPath: paths.cache + "/host", withIntermediateDirectories: true)
-            if let data = try? JSONEncoder().encode(caps) { FileManager.default.createFile(atPath: memo, contents: data) }
+            if let data = try? JSONEncoder().encode(caps) { _ = FileManager.default.createFile(atPath: memo, contents: data) }
         }
         // Cores and memory change from run to run; measure them every time.
         caps.cores = ProcessInfo.processInfo.activeProcessorCount

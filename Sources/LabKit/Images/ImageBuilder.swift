@@ -30,8 +30,9 @@ public struct ImageBuilder: Sendable {
     /// `kernel` is "debian" (the current linux-image-amd64) or an exact version.
     public func build(kernel: String) async throws -> ImageSet {
         let version = try await resolveKernel(kernel)
+        let compiler = try await toolVersion("gcc")
         let kernelDir = try await buildKernel(version: version)
-        let guestDir = try await buildGuest(kernelVersion: version, kernelDir: kernelDir)
+        let guestDir = try await buildGuest(kernelVersion: version, kernelDir: kernelDir, compiler: compiler)
         var set = ImageSet(
             kernelVersion: version,
             kernelPackageVersion: read(kernelDir + "/package-version") ?? "unknown",
@@ -44,7 +45,7 @@ public struct ImageBuilder: Sendable {
         set.digests["kernel"] = try await cachedDigest(set.kernel)
         set.digests["initramfs"] = try await cachedDigest(set.initramfs)
         do {
-            let hvDir = try await buildHypervisor()
+            let hvDir = try await buildHypervisor(compiler: compiler)
             set.hypervisor = hvDir + "/hv.elf"
             set.mkbundle = hvDir + "/mkbundle"
             set.digests["hypervisor"] = try await cachedDigest(hvDir + "/hv.elf")
@@ -62,6 +63,19 @@ public struct ImageBuilder: Sendable {
     /// versions over time; never hard-code one).
     public func resolveKernel(_ kernel: String) async throws -> String {
         guard kernel == "debian" else { return kernel }
+        // apt-cache takes about a second here; its answer only changes when the package lists
+        // do (`apt-get update`), so remember it against their modification time.
+        let lists = (try? FileManager.default.attributesOfItem(atPath: "/var/lib/apt/lists")[.modificationDate] as? Date)?
+            .timeIntervalSince1970 ?? 0
+        let memo = paths.cache + "/kernel/debian-resolved-\(Int(lists))"
+        if let known = read(memo), !known.isEmpty { return known }
+        let version = try await resolveFromApt()
+        try? FileManager.default.createDirectory(atPath: paths.cache + "/kernel", withIntermediateDirectories: true)
+        try? version.write(toFile: memo, atomically: true, encoding: .utf8)
+        return version
+    }
+
+    private func resolveFromApt() async throws -> String {
         let deps = try await Command.output("apt-cache", ["depends", "linux-image-amd64"])
         for line in deps.split(separator: "\n") {
             let t = line.trimmingCharacters(in: .whitespaces)
@@ -84,10 +98,10 @@ public struct ImageBuilder: Sendable {
 
     // MARK: - Guest payloads and initramfs
 
-    func buildGuest(kernelVersion: String, kernelDir: String) async throws -> String {
+    func buildGuest(kernelVersion: String, kernelDir: String, compiler: String) async throws -> String {
         let key = try await Digest.tree(
             [paths.guestSources, paths.imagesRecipes], relativeTo: paths.repository,
-            extra: ["kernel \(kernelVersion)", try await toolVersion("gcc"), try await toolVersion("busybox")])
+            extra: ["kernel \(kernelVersion)", compiler, try await toolVersion("busybox")])
         let dir = paths.cache + "/guest/" + shortKey(key)
         if FileManager.default.fileExists(atPath: dir + "/initramfs.cpio.gz") { return dir }
         log("building guest payloads and initramfs")
@@ -101,9 +115,9 @@ public struct ImageBuilder: Sendable {
 
     // MARK: - Hypervisor
 
-    func buildHypervisor() async throws -> String {
+    func buildHypervisor(compiler: String) async throws -> String {
         let key = try await Digest.tree([paths.hypervisorSources], relativeTo: paths.repository,
-                                        extra: [try await toolVersion("gcc")])
+                                        extra: [compiler])
         let dir = paths.cache + "/hv/" + shortKey(key)
         if FileManager.default.fileExists(atPath: dir + "/hv.elf") { return dir }
         log("building the hypervisor")

@@ -42,12 +42,12 @@ public enum Command {
             output: .string(limit: 16 << 20),
             error: .string(limit: 1 << 20)
         )
-        let out = result.standardOutput ?? ""
+        let out = result.standardOutput
         guard case .exited(0) = result.terminationStatus else {
             throw CommandError(
                 command: ([executable] + arguments).joined(separator: " "),
                 status: "\(result.terminationStatus)",
-                outputTail: tail(out + (result.standardError ?? ""), lines: 20),
+                outputTail: tail(out + result.standardError, lines: 20),
                 logFile: nil)
         }
         return out.trimmingCharacters(in: .whitespacesAndNewlines)
@@ -59,7 +59,7 @@ public enum Command {
         _ executable: String, _ arguments: [String], logFile: String,
         workingDirectory: String? = nil, environment: [String: String] = [:]
     ) async throws {
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let fd = try FileDescriptor.open(FilePath(logFile), .writeOnly, options: [.truncate])
         let result = try await run(
             executable.contains("/") ? .path(FilePath(executable)) : .name(executable),

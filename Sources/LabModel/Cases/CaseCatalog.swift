@@ -29,6 +29,9 @@ public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
     case kvm, tcg, bochs
     /// Two or more vCPUs.
     case smp
+    /// The lab's guest kernel module (always in the lab's initramfs; named so that a user case
+    /// directory without one can say so).
+    case kmod
 
     /// Why `cell` does not meet this need, or nil when it does.
     public func unmetReason(in cell: MatrixCell) -> String? {
@@ -39,6 +42,7 @@ public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
         case .kvm, .tcg, .bochs:
             return cell.host.rawValue == rawValue ? nil : "needs host \(rawValue) (cell has host \(cell.host.rawValue))"
         case .smp: return cell.vcpus >= 2 ? nil : "needs 2 or more vCPUs (cell has \(cell.vcpus))"
+        case .kmod: return nil
         }
     }
 }
@@ -99,7 +103,7 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
         var firstIndex: [String: Int] = [:]
         for (index, item) in items.enumerated() {
             let path = "$[\(index)]"
-            guard let members = validator.object(item, path: path, known: ["id", "suite", "description", "needs"],
+            guard let members = validator.object(item, path: path, known: ["id", "suite", "description", "needs", "program"],
                                                  required: ["id", "suite", "description"]) else { continue }
             func string(_ key: String) -> String? {
                 guard let node = members[key] else { return nil }

@@ -99,7 +99,8 @@ extension SelectionError: LocalizedError {
 /// - An `--only` pattern without wildcards that names a case id exactly selects that case even
 ///   if its suite is not configured (repro commands always work).
 /// - `--skip` removes every cell, case or suite it matches.
-/// - A pattern that matches nothing anywhere, or a configured suite with no cases, is an error.
+/// - A pattern that matches nothing anywhere, an `--only` glob whose cases all lie outside the
+///   configured suites, or a configured suite with no cases, is an error.
 /// - Cases whose `needs` a cell does not meet are listed in `skippedCases` with the reason.
 public func selectCases(plan: MatrixPlan, catalog: CaseCatalog, suites: [String], timeouts: LabConfig.Timeouts,
                         only: [String] = [], skip: [String] = []) throws(SelectionError) -> CaseSelection {
@@ -128,13 +129,24 @@ public func selectCases(plan: MatrixPlan, catalog: CaseCatalog, suites: [String]
     }
     let onlyPatterns = classify(only, option: "--only")
     let skipPatterns = classify(skip, option: "--skip")
+    let configuredSuites = Set(suites)
+    // A case pattern whose every match lies outside the configured suites would select
+    // nothing; say so instead of running an empty plan.
+    for classified in onlyPatterns where classified.matchesCase && !classified.matchesCell && !classified.pattern.isLiteral {
+        let matched = catalog.cases.filter { classified.pattern.matches($0.id) || classified.pattern.matches($0.suite) }
+        if !matched.contains(where: { configuredSuites.contains($0.suite) }) {
+            var outside: [String] = []
+            for info in matched where !outside.contains(info.suite) { outside.append(info.suite) }
+            issues.append("--only \(JSONValue.quoted(classified.pattern.text)) matches only cases of suites that are not selected ("
+                          + outside.joined(separator: ", ") + "); add --suite " + outside.joined(separator: ",") + " or name a case exactly")
+        }
+    }
     if !issues.isEmpty { throw SelectionError(issues: issues) }
 
     let onlyCellPatterns = onlyPatterns.filter(\.matchesCell).map(\.pattern)
     let onlyCasePatterns = onlyPatterns.filter(\.matchesCase).map(\.pattern)
     let skipCellPatterns = skipPatterns.filter(\.matchesCell).map(\.pattern)
     let skipCasePatterns = skipPatterns.filter(\.matchesCase).map(\.pattern)
-    let configuredSuites = Set(suites)
 
     func matchesCase(_ pattern: GlobPattern, _ info: CaseInfo) -> Bool {
         pattern.matches(info.id) || pattern.matches(info.suite)

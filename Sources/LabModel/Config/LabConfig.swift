@@ -9,7 +9,7 @@ public enum Backend: String, Sendable, Codable, CaseIterable, Comparable {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
 
-    /// The hypercall instruction the guest uses under this backend (nil: no hypervisor).
+    /// True for svm and vmx: the guest runs under the lab's hypervisor.
     public var usesHypervisor: Bool { self != .none }
 }
 

@@ -152,7 +152,8 @@ public struct Provenance: Sendable, Hashable, Codable {
     }
 }
 
-/// Whether a cell's VMs ran.
+/// Whether a cell's VMs ran. In results.json: `{"state": "ran"}`,
+/// `{"state": "skipped", "reason": …}` or `{"state": "error", "message": …}`.
 public enum CellRunStatus: Sendable, Hashable, Codable {
     /// The cell ran (its cases have records).
     case ran
@@ -160,6 +161,34 @@ public enum CellRunStatus: Sendable, Hashable, Codable {
     case skipped(reason: String)
     /// The lab could not run the cell (no VM started: image missing, libvirt refused…).
     case error(message: String)
+
+    private enum CodingKeys: String, CodingKey { case state, reason, message }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        switch try container.decode(String.self, forKey: .state) {
+        case "ran": self = .ran
+        case "skipped": self = .skipped(reason: try container.decode(String.self, forKey: .reason))
+        case "error": self = .error(message: try container.decode(String.self, forKey: .message))
+        case let other:
+            throw DecodingError.dataCorruptedError(forKey: .state, in: container,
+                                                   debugDescription: "unknown cell state \(other); expected ran, skipped or error")
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch self {
+        case .ran:
+            try container.encode("ran", forKey: .state)
+        case .skipped(let reason):
+            try container.encode("skipped", forKey: .state)
+            try container.encode(reason, forKey: .reason)
+        case .error(let message):
+            try container.encode("error", forKey: .state)
+            try container.encode(message, forKey: .message)
+        }
+    }
 }
 
 /// One cell of a run: what it was, what it was meant to run, and whether it ran.
@@ -176,6 +205,24 @@ public struct CellOutcome: Sendable, Hashable, Codable {
         self.cell = cell
         self.status = status
         self.plannedCases = plannedCases
+    }
+
+    private enum CodingKeys: String, CodingKey { case id, cell, status, plannedCases }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        cell = try container.decode(MatrixCell.self, forKey: .cell)
+        status = try container.decode(CellRunStatus.self, forKey: .status)
+        plannedCases = try container.decode([String].self, forKey: .plannedCases)
+    }
+
+    /// Also writes the cell `id`, for readers of results.json (it is derived, not read back).
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(id, forKey: .id)
+        try container.encode(cell, forKey: .cell)
+        try container.encode(status, forKey: .status)
+        try container.encode(plannedCases, forKey: .plannedCases)
     }
 }
 

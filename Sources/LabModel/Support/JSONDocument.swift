@@ -258,7 +258,7 @@ struct JSONDocumentParser {
                     }
                     scalars.append(UnicodeScalar(code)!)
                 default:
-                    index -= 1
+                    index -= 2  // point at the backslash
                     throw error("invalid escape '\\\(Character(UnicodeScalar(escape)))' in a string")
                 }
             case 0x00..<0x20:
@@ -305,7 +305,10 @@ struct JSONDocumentParser {
             if digits() == 0 { throw error("expected a digit in the exponent") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)
-        guard let value = Double(text), value.isFinite else { throw error("number \(text) is out of range") }
+        guard let value = Double(text), value.isFinite else {
+            index = start
+            throw error("number \(text) is out of range")
+        }
         return .number(value, text: text)
     }
 }

@@ -14,6 +14,8 @@ public final class LibvirtConnection: @unchecked Sendable {
     public static let systemURI = "qemu:///system"
 
     public let uri: String
+    /// Lifecycle events this connection received, by domain name.
+    public let eventLog = DomainEventLog()
     private let lock = ReadWriteLock()
     private var pointer: virConnectPtr?  // nil once closed; guarded by `lock`
     private var eventCallbackID: Int32 = -1
@@ -29,8 +31,12 @@ public final class LibvirtConnection: @unchecked Sendable {
         virConnSetErrorFunc(connection, nil, { _, _ in })
         pointer = connection
         // Lifecycle events tell how a domain ended; without them we still poll states.
-        eventCallbackID = gmlab_register_lifecycle_events(connection, lifecycleEventCallback, nil)
-        if eventCallbackID < 0 { _ = LibvirtError.takeLastError() }
+        let opaque = Unmanaged.passRetained(eventLog).toOpaque()
+        eventCallbackID = gmlab_register_lifecycle_events(connection, lifecycleEventCallback, opaque, releaseEventLog)
+        if eventCallbackID < 0 {
+            Unmanaged<DomainEventLog>.fromOpaque(opaque).release()
+            _ = LibvirtError.takeLastError()
+        }
     }
 
     deinit { close() }

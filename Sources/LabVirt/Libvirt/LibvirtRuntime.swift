@@ -59,12 +59,11 @@ public struct LifecycleEvent: Sendable, Equatable {
     }
 }
 
-/// Lifecycle events per domain name, filled from libvirt's event thread. Sessions read the
+/// Lifecycle events per domain name, as one connection received them (each
+/// `LibvirtConnection` has its own), filled from libvirt's event thread. Sessions read the
 /// events of their domain to learn how it ended: a transient domain vanishes the moment it
 /// stops, so polling virDomainGetState alone often cannot see the reason.
 public final class DomainEventLog: @unchecked Sendable {
-    public static let shared = DomainEventLog()
-
     private let lock = NSLock()
     private var events: [String: [LifecycleEvent]] = [:]
 
@@ -85,10 +84,15 @@ public final class DomainEventLog: @unchecked Sendable {
     }
 }
 
-/// C callback for lifecycle events; runs on the libvirt event thread. virDomainGetName is
-/// local (no RPC), so this never blocks on the daemon.
-let lifecycleEventCallback: gmlab_lifecycle_callback = { _, domain, event, detail, _ in
-    guard let domain, let cName = virDomainGetName(domain) else { return }
-    DomainEventLog.shared.record(
-        domain: String(cString: cName), event: LifecycleEvent(event: event, detail: detail))
+/// C callback for lifecycle events; runs on the libvirt event thread. `opaque` is the
+/// connection's DomainEventLog, retained for libvirt and released by `releaseEventLog` when
+/// libvirt drops the callback. virDomainGetName is local (no RPC): this never blocks.
+let lifecycleEventCallback: gmlab_lifecycle_callback = { _, domain, event, detail, opaque in
+    guard let domain, let opaque, let cName = virDomainGetName(domain) else { return }
+    Unmanaged<DomainEventLog>.fromOpaque(opaque).takeUnretainedValue()
+        .record(domain: String(cString: cName), event: LifecycleEvent(event: event, detail: detail))
+}
+
+let releaseEventLog: virFreeCallback = { opaque in
+    if let opaque { Unmanaged<DomainEventLog>.fromOpaque(opaque).release() }
 }

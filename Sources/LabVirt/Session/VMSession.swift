@@ -212,7 +212,8 @@ public final class VMSession: @unchecked Sendable {
         let reason = await exitReason(lastStatus: lastStatus)
         _ = await onTick(Tick(elapsed: endElapsed, newLines: readNewLines(final: true), isFinal: true))
         reaper.unregister(name)
-        let events = DomainEventLog.shared.events(forDomain: name)
+        let events = connection.eventLog.events(forDomain: name)
+        connection.eventLog.forget(domain: name)
         return VMExit(reason: reason, elapsed: endElapsed, events: events, lastStatus: lastStatus, lastPollError: lastError)
     }
 
@@ -231,7 +232,7 @@ public final class VMSession: @unchecked Sendable {
         // The event may trail the domain's disappearance by a few milliseconds.
         var stopped: LifecycleEvent?
         for _ in 0..<20 {
-            stopped = DomainEventLog.shared.events(forDomain: name).last(where: \.isStopped)
+            stopped = connection.eventLog.events(forDomain: name).last(where: \.isStopped)
             if stopped != nil { break }
             try? await Task.sleep(for: .milliseconds(25))
         }
