@@ -111,8 +111,8 @@ noreturn void hv_main(u32 magic, u32 mbi_pa)
 	linux_prepare(&b, "nr_cpus=1", &entry);
 	printf("GMLAB-HV: one vCPU: appended nr_cpus=1 so the guest never starts APs outside "
 	       "virtualization\n");
-	printf("GMLAB-HV: kernel at 0x%llx-0x%llx, entry 0x%llx, boot_params 0x%llx\n",
-	       entry.kernel_base, entry.kernel_end, entry.rip, entry.rsi);
+	printf("GMLAB-HV: kernel at 0x%llx-0x%llx, entry 0x%llx, boot_params 0x%llx (tsc %llu)\n",
+	       entry.kernel_base, entry.kernel_end, entry.rip, entry.rsi, rdtsc());
 
 	if (opt_selftest_fault) {
 		printf("GMLAB-HV: selftest: reading an unmapped address inside the hypervisor\n");

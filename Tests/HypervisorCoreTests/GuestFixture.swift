@@ -184,6 +184,21 @@ final class GuestFixture {
         }
     }
 
+    /// Same, but nil when the path down to `level` is not present or leaves backed memory.
+    func walkableEntryGPA(_ gva: UInt64, level: Int) -> UInt64? {
+        var table = root & PTE.addr
+        var l = levels
+        while true {
+            let egpa = table + Self.index(gva, level: l) * 8
+            guard gml_hmem_ptr(hmem, egpa, 8) != nil else { return nil }
+            if l == level { return egpa }
+            let e = r64(egpa)
+            if e & PTE.p == 0 || e & PTE.ps != 0 { return nil }
+            table = e & PTE.addr
+            l -= 1
+        }
+    }
+
     func entry(_ gva: UInt64, level: Int) -> UInt64 { r64(entryGPA(gva, level: level)) }
     func setEntry(_ gva: UInt64, level: Int, _ v: UInt64) { w64(entryGPA(gva, level: level), v) }
     func modify(_ gva: UInt64, level: Int, set: UInt64 = 0, clear: UInt64 = 0) {

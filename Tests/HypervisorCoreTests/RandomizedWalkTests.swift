@@ -93,6 +93,7 @@ struct ReferenceWalk {
             let levels = rng.bool() ? 5 : 4
             let f = GuestFixture(levels: levels, maxphyaddr: [36, 40, 46, 52][Int(rng.next() % 4)])
             var gvas: [UInt64] = []
+            var damage: [(gva: UInt64, level: Int, leaf: Int, kind: UInt64, r: UInt64)] = []
             for _ in 0 ..< 6 {
                 let size = PageSize.allCases[Int(rng.next() % 3)]
                 let vbits: UInt64 = levels == 5 ? 57 : 48
@@ -115,18 +116,24 @@ struct ReferenceWalk {
                     return v
                 }
                 f.map(gva, to: frame, size: size, leaf: flags() | ((rng.next() % 16) << 59), upper: flags() | PTE.p)
-                // occasionally: reserved bit, cleared P, or a paging structure moved away
+                // occasionally (applied after all mappings): reserved bit, cleared P, PS where
+                // it is reserved, or a paging structure moved to a forbidden place
                 let lvl = size.leafLevel + Int(rng.next() % UInt64(levels - size.leafLevel + 1))
-                switch rng.next() % 12 {
-                case 0: f.modify(gva, level: lvl, set: 1 << (36 + rng.next() % 16))
-                case 1: f.modify(gva, level: lvl, clear: PTE.p)
-                case 2 where lvl > size.leafLevel:
-                    let place = [Layout.hv.lowerBound, Layout.mmio.lowerBound, Layout.unbacked][Int(rng.next() % 3)]
-                    f.setEntry(gva, level: lvl, (f.entry(gva, level: lvl) & ~PTE.addr) | place)
-                case 3: f.modify(gva, level: lvl, set: PTE.ps)
+                damage.append((gva, lvl, size.leafLevel, rng.next() % 12, rng.next()))
+                gvas.append(gva | (rng.next() & (size.bytes - 1)))
+            }
+            for d in damage {
+                guard let egpa = f.walkableEntryGPA(d.gva, level: d.level) else { continue }
+                let e = f.r64(egpa)
+                switch d.kind {
+                case 0: f.w64(egpa, e | 1 << (36 + d.r % 16))
+                case 1: f.w64(egpa, e & ~PTE.p)
+                case 2 where d.level > d.leaf:
+                    let place = [Layout.hv.lowerBound, Layout.mmio.lowerBound, Layout.unbacked][Int(d.r % 3)]
+                    f.w64(egpa, (e & ~PTE.addr) | place)
+                case 3: f.w64(egpa, e | PTE.ps)
                 default: break
                 }
-                gvas.append(gva | (rng.next() & (size.bytes - 1)))
             }
             for _ in 0 ..< 12 {
                 var cpu = f.cpu

@@ -24,6 +24,7 @@ func tinyGuestSpec(
     let image = TinyGuest.multiboot(
         writes: [(0x3f8, console + "\n"), (0x2f8, results + "\n"), (0x3e8, hypervisorLog + "\n")],
         ending: ending)
+    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
     let kernel = directory.appendingPathComponent("guest.mb")
     try Data(image).write(to: kernel)
     return DomainSpec(

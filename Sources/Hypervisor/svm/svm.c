@@ -32,6 +32,8 @@ struct svm_state {
 	int step_npages;
 	u64 step_gpa[STEP_MAX_PAGES];
 	u8 *scratch[STEP_MAX_PAGES];
+	/* exits by kind, for the fatal dump (no printing on the exit path) */
+	u64 n_vmmcall, n_cpuid, n_msr, n_ioio, n_npf_rom, n_npf_lazy, n_step_end, n_svm_insn;
 };
 
 static struct svm_state svm;
@@ -90,6 +92,9 @@ static void dump_guest(void)
 	struct vcpu *v = &the_vcpu;
 	printf("  guest: exitcode=%llx exitinfo1=%llx exitinfo2=%llx exitintinfo=%llx exits=%llu\n",
 	       vm->ctl.exitcode, vm->ctl.exitinfo1, vm->ctl.exitinfo2, vm->ctl.exitintinfo, v->exits);
+	printf("  exits: vmmcall=%llu cpuid=%llu msr=%llu ioio=%llu npf-rom=%llu npf-on-demand=%llu "
+	       "step-end=%llu svm-insn=%llu rom-writes=%llu\n", svm.n_vmmcall, svm.n_cpuid, svm.n_msr,
+	       svm.n_ioio, svm.n_npf_rom, svm.n_npf_lazy, svm.n_step_end, svm.n_svm_insn, v->rom_writes);
 	printf("  guest: rip=%016llx rsp=%016llx rflags=%016llx cpl=%u\n", vm->save.rip, vm->save.rsp,
 	       vm->save.rflags, vm->save.cpl);
 	printf("  guest: cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx efer=%llx\n", vm->save.cr0,
@@ -301,10 +306,12 @@ static void handle_npf(struct vcpu *v, struct vmcb *vm)
 {
 	u64 gpa = vm->ctl.exitinfo2, info = vm->ctl.exitinfo1;
 	if ((info & NPF_PRESENT) && (info & NPF_WRITE) && hv_region_overlaps(gpa, 1)) {
+		svm.n_npf_rom++;
 		rom_write_begin(v, vm, gpa);
 		return;
 	}
 	if (!(info & NPF_PRESENT) && nested_map_on_demand(&svm.npt, gpa)) {
+		svm.n_npf_lazy++;
 		flush_guest_tlb(vm);
 		return;
 	}
@@ -348,16 +355,20 @@ static noreturn void svm_run(struct vcpu *v)
 		u64 code = vm->ctl.exitcode;
 		switch (code) {
 		case SVM_EXIT_VMMCALL:
+			svm.n_vmmcall++;
 			hypercall_handle(v);
 			vm->save.rip += 3;
 			break;
 		case SVM_EXIT_CPUID:
+			svm.n_cpuid++;
 			handle_cpuid(v, vm);
 			break;
 		case SVM_EXIT_MSR:
+			svm.n_msr++;
 			handle_msr(v, vm);
 			break;
 		case SVM_EXIT_IOIO:
+			svm.n_ioio++;
 			handle_ioio(v, vm);
 			break;
 		case SVM_EXIT_NPF:
@@ -366,6 +377,7 @@ static noreturn void svm_run(struct vcpu *v)
 		case SVM_EXIT_EXCP_DB:
 			if (!svm.stepping)
 				hv_fatal("#DB intercept while not single-stepping a region write");
+			svm.n_step_end++;
 			rom_write_end(vm);
 			break;
 		case SVM_EXIT_VMRUN:
@@ -380,6 +392,7 @@ static noreturn void svm_run(struct vcpu *v)
 				       svm_insn_name(code), vm->save.rip);
 				warned_svm_insn = true;
 			}
+			svm.n_svm_insn++;
 			inject_exception(vm, 6);
 			break;
 		case SVM_EXIT_SHUTDOWN:

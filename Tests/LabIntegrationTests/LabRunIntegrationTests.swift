@@ -1,0 +1,151 @@
+import Foundation
+import FoundationXML
+import Testing
+@testable import LabKit
+import LabModel
+import LabVirt
+
+/// End-to-end: real images, real VMs under QEMU TCG through libvirt. Needs root and a running
+/// libvirtd (`scripts/setup-host`, which `make test` runs first). Serialized: each test boots
+/// VMs, and the machines this runs on have two cores.
+@Suite(.serialized) struct LabRunIntegrationTests {
+    static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+
+    func session(configure: (inout LabConfig) -> Void = { _ in }) throws -> LabSession {
+        guard getuid() == 0 else {
+            Issue.record("integration tests drive libvirtd on qemu:///system and must run as root (sudo make test)")
+            throw CancellationError()
+        }
+        let paths = LabPaths(repository: Self.repository, cache: LabPaths.defaultCache())
+        var config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
+        config.timeouts.bootSeconds = 150
+        configure(&config)
+        return LabSession(paths: paths, config: config, configFile: paths.labJSON)
+    }
+
+    func request(_ only: [String], backends: [String], results: String) -> RunRequest {
+        var r = RunRequest()
+        r.only = only
+        r.overrides = ConfigOverrides(backends: backends)
+        r.resultsDirectory = results
+        r.showProgress = true
+        return r
+    }
+
+    static func temporaryDirectory(_ name: String) -> String {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-it-\(name)-\(UUID().uuidString.prefix(8))").path
+        try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    func ourDomains() throws -> [String] {
+        let connection = try LibvirtConnection()
+        defer { connection.close() }
+        return try connection.domainNames(withPrefix: DomainName.prefix + "\(getpid())-")
+    }
+
+    // MARK: - The pipeline, both backends
+
+    @Test func smokeAndHypervisorSuitesPassUnderNoneAndSVM() async throws {
+        let lab = try session()
+        let dir = Self.temporaryDirectory("matrix")
+        let summary = try await LabRunner(session: lab).run(request(["smoke", "hv"], backends: ["none", "svm"], results: dir))
+        let results = summary.results
+
+        // Every case has a record in both cells; smoke passes everywhere, hv passes under svm and
+        // is skipped (needs the hypervisor) under none.
+        let none = results.records.filter { $0.cellId.hasPrefix("none-") }
+        let svm = results.records.filter { $0.cellId.hasPrefix("svm-") }
+        #expect(!none.isEmpty && !svm.isEmpty)
+        for r in none + svm where r.caseId.hasPrefix("smoke/") {
+            #expect(r.status == .pass, "\(r.cellId) \(r.caseId): \(r.message)")
+        }
+        for r in svm where r.caseId.hasPrefix("hv/") { #expect(r.status == .pass, "\(r.caseId): \(r.message)") }
+        for r in none where r.caseId.hasPrefix("hv/") { #expect(r.status == .skip, "\(r.caseId): \(r.status)") }
+
+        // The smoke suite reports what it measured: the guest kernel and whether a hypervisor answered.
+        let images = try await lab.builder().build(kernel: "debian")
+        let kernel = try #require(none.first { $0.caseId == "smoke/kernel-version" })
+        #expect(kernel.values.values.contains(.string(images.kernelVersion)), "\(kernel.values)")
+        let lookupNone = try #require(none.first { $0.caseId == "smoke/hypervisor-lookup" })
+        #expect(lookupNone.values["presence"] == .string("absent"))
+        let lookupSVM = try #require(svm.first { $0.caseId == "smoke/hypervisor-lookup" })
+        #expect(lookupSVM.values["presence"] != .string("absent"))
+
+        // Results directory: JUnit with one testcase per case and cell, JSON with provenance, logs.
+        let junit = try XMLDocument(contentsOf: URL(fileURLWithPath: dir + "/junit.xml"))
+        let testcases = try junit.nodes(forXPath: "//testcase")
+        #expect(testcases.count == results.records.count)
+        let reloaded = try RunResults.load(from: URL(fileURLWithPath: dir))
+        #expect(reloaded.records.count == results.records.count)
+        let p = reloaded.provenance
+        #expect(p.qemuVersion?.contains("QEMU") == true)
+        #expect(p.libvirtDaemonVersion != nil && p.libvirtLibraryVersion != nil)
+        #expect(p.imageDigests["kernel"]?.hasPrefix("sha256:") == true)
+        #expect(p.imageDigests["hypervisor"]?.hasPrefix("sha256:") == true)
+        #expect(p.guestKernels["debian"]?.version == images.kernelVersion)
+        #expect(p.machines.values.allSatisfy { $0.accelerator == "tcg" && $0.cpuModel.contains("svm") })
+        let hvLogs = svm.compactMap { $0.logs["hypervisor"] }.map { dir + "/" + $0 }
+        let hvLog = try String(contentsOfFile: try #require(hvLogs.first), encoding: .utf8)
+        #expect(hvLog.contains("GMLAB-HV"), "the hypervisor log of the svm VM is captured apart")
+        #expect(try ourDomains().isEmpty)
+
+        // `lab repro` boots one case again from that run's record, with identical images.
+        var repro = ReproRequest(caseId: "smoke/hypervisor-lookup")
+        repro.from = dir
+        repro.cell = svm.first!.cellId
+        repro.resultsDirectory = Self.temporaryDirectory("repro")
+        let again = try await ReproRunner(session: lab).run(repro)
+        #expect(again.results.records.map(\.caseId) == ["smoke/hypervisor-lookup"])
+        #expect(again.results.records.first?.status == .pass)
+    }
+
+    // MARK: - Deadlines, crashes, cleanup
+
+    @Test func hungGuestIsDestroyedAtItsDeadlineWithLogsKept() async throws {
+        let lab = try session { $0.timeouts.perCase["selftest/hang-guest"] = 3 }
+        let dir = Self.temporaryDirectory("hang")
+        let started = ContinuousClock.now
+        let summary = try await LabRunner(session: lab).run(request(["selftest/hang-guest"], backends: ["none"], results: dir))
+        let record = try #require(summary.results.records.first)
+        #expect(record.status == .timeout, "\(record.status): \(record.message)")
+        #expect(record.message.contains("ran past its deadline"))
+        #expect(!summary.results.succeeded)
+        let console = try String(contentsOfFile: dir + "/" + (record.logs["console"] ?? ""), encoding: .utf8)
+        #expect(console.contains("GMLAB-GUEST: userspace up"), "the console log of the killed VM is kept")
+        #expect(ContinuousClock.now - started < .seconds(150 + 60))
+        #expect(try ourDomains().isEmpty)
+    }
+
+    @Test func caseThatKillsTheVMDoesNotHideTheOthers() async throws {
+        let lab = try session()
+        let dir = Self.temporaryDirectory("crash")
+        let summary = try await LabRunner(session: lab).run(
+            request(["selftest/crash-guest", "smoke/kernel-version"], backends: ["none"], results: dir))
+        let byId = Dictionary(uniqueKeysWithValues: summary.results.records.map { ($0.caseId, $0) })
+        let crash = try #require(byId["selftest/crash-guest"])
+        #expect(crash.status == .error)
+        #expect(crash.message.contains("the VM died during this case"), "\(crash.message)")
+        let after = try #require(byId["smoke/kernel-version"])
+        #expect(after.status == .pass, "the case after the crash ran in a fresh VM: \(after.message)")
+        #expect(after.attempt == 2 && after.vmName != crash.vmName)
+        #expect(try ourDomains().isEmpty)
+    }
+
+    @Test func secondBuildWithNothingChangedRebuildsNothing() async throws {
+        let lab = try session()
+        _ = try await lab.builder().build(kernel: "debian")
+        let steps = LockedLines()
+        let images = try await ImageBuilder(paths: lab.paths, log: { steps.append($0) }).build(kernel: "debian")
+        #expect(steps.lines.isEmpty, "a second build ran steps: \(steps.lines)")
+        #expect(images.hypervisor != nil)
+    }
+}
+
+final class LockedLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var storage: [String] = []
+    func append(_ s: String) { lock.withLock { storage.append(s) } }
+    var lines: [String] { lock.withLock { storage } }
+}
