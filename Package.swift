@@ -25,7 +25,7 @@ let package = Package(
             providers: [.apt(["libvirt-dev"])]
         ),
         // Pure model: lab.json, matrix expansion, case catalog, results, JUnit/JSON, reports.
-        .target(name: "LabModel", path: "Sources/LabModel", exclude: ["Config/README.md"]),
+        .target(name: "LabModel", path: "Sources/LabModel"),
         // Machines: libvirt binding, domain XML, one VM session (streams, deadline, cleanup),
         // host probes (QEMU/libvirt versions, does KVM really boot).
         .target(

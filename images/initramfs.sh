@@ -41,7 +41,8 @@ compgen -G "$GDIR/tests/*" >/dev/null || die "$GDIR/tests/ has no test programs"
 compgen -G "$GDIR/*.ko" >/dev/null || die "$GDIR has no kernel module (*.ko): run make -C Sources/Guest O=$GDIR KVER=$KVER"
 [ -x "$BUSYBOX" ] || die "$BUSYBOX not found (Debian package busybox-static)"
 file -L "$BUSYBOX" | grep -q 'statically linked' || die "$BUSYBOX is not statically linked (install busybox-static)"
-for ko in "$GDIR"/*.ko; do
+for ko in "$GDIR"/*.ko "$GDIR"/seed/*.ko; do
+    [ -e "$ko" ] || continue
     vm=$(modinfo -F vermagic "$ko" 2>/dev/null | cut -d' ' -f1)
     [ "$vm" = "$KVER" ] || die "$ko was built for kernel '$vm', the guest kernel is '$KVER': rebuild with KVER=$KVER"
 done
@@ -72,6 +73,17 @@ if compgen -G "$GDIR/examples/*" >/dev/null; then
     install -m 755 "$GDIR"/examples/* "$STAGE/gmlab/bin/"
 fi
 install -m 644 "$GDIR"/*.ko "$STAGE/gmlab/modules/"
+# the seed document's examples (programs and foo.ko), run by the seed suite; not auto-loaded
+if compgen -G "$GDIR/seed/*" >/dev/null; then
+    mkdir -p "$STAGE/gmlab/seed"
+    for f in "$GDIR"/seed/*; do
+        case "$f" in
+            *.ko) install -m 644 "$f" "$STAGE/gmlab/seed/"
+                  strip --strip-debug "$STAGE/gmlab/seed/$(basename "$f")" ;;
+            *)    install -m 755 "$f" "$STAGE/gmlab/seed/" ;;
+        esac
+    done
+fi
 strip --strip-debug "$STAGE"/gmlab/modules/*.ko   # debug info stays in GUEST_BUILD_DIR
 
 # ---- stock kernel modules with their dependencies (from modules.dep) -------------------------

@@ -31,14 +31,16 @@ struct VMSessionIntegrationTests {
         #expect(try connection.state(ofDomain: spec.name) == nil)
     }
 
-    @Test("a hanging guest, started paused: resumed, destroyed at its deadline, logs kept")
+    @Test("a hanging guest, started paused with a gdb stub: resumed, destroyed at its deadline, logs kept")
     func hangingGuestTimesOut() async throws {
         let connection = try connection()
         let directory = try makeTestDirectory("hang")
-        let spec = try tinyGuestSpec(in: directory, ending: .hang, console: "still here")
+        var spec = try tinyGuestSpec(in: directory, ending: .hang, console: "still here")
+        spec.gdbPort = try freeLocalPort()
         let session = try await VMSession.start(spec: spec, connection: connection, startPaused: true)
         print("domain \(session.name) created in \(session.creationTime)")
         #expect(try await session.status()?.state == .paused)
+        #expect(somethingListens(onPort: spec.gdbPort!), "QEMU's gdb stub listens on 127.0.0.1:\(spec.gdbPort!)")
         try? await Task.sleep(for: .milliseconds(300))
         #expect(!FileManager.default.fileExists(atPath: spec.serial.console)
                     || readFile(spec.serial.console).isEmpty, "a paused guest has written nothing")

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * gmlab: the guest-side kernel helper of GuestMemLab. A misc device (/dev/gmlab) whose ioctls
- * (gmlab_ioctl.h) run hypercalls at CPL0 and access guest-physical ranges outside System RAM.
+ * (gmlab_ioctl.h) run hypercalls at CPL0, access guest-physical ranges outside System RAM,
+ * and hold one kmalloc / vmalloc buffer per open file for the physical and kernel-linear methods.
  * Every hypercall goes through hc_raw() from hypercall.h, whose exception-table entry turns a
  * #UD (no hypervisor) into faulted = 1 instead of an oops.
  */
@@ -13,6 +14,7 @@
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
+#include <linux/vmalloc.h>
 
 #include "hypercall.h"
 #include "gmlab_ioctl.h"
@@ -110,11 +112,122 @@ out_free:
 	return ret;
 }
 
+/* ---- the per-file kernel buffer (physical and kernel-linear methods) ---- */
+
+struct gmlab_file {
+	struct mutex lock;
+	u32 kind;
+	u64 size;
+	void *buf;
+	u64 *pfns;	/* kmalloc'd: physically contiguous, passed to the hypervisor by gpa */
+	u64 npages;
+};
+
+static void kbuf_free(struct gmlab_file *f)
+{
+	if (f->kind == GMLAB_KBUF_KMALLOC)
+		kfree(f->buf);
+	else if (f->kind == GMLAB_KBUF_VMALLOC)
+		vfree(f->buf);
+	kfree(f->pfns);
+	f->buf = NULL;
+	f->pfns = NULL;
+	f->kind = 0;
+	f->size = f->npages = 0;
+}
+
+static long gmlab_kbuf_alloc(struct gmlab_file *f, void __user *arg)
+{
+	struct gmlab_kbuf k;
+	u64 i;
+
+	if (copy_from_user(&k, arg, sizeof(k)))
+		return -EFAULT;
+	k.kmalloc_max = KMALLOC_MAX_SIZE;
+	if (k.size == 0 || k.size > GMLAB_KBUF_MAX ||
+	    (k.kind == GMLAB_KBUF_KMALLOC && k.size > KMALLOC_MAX_SIZE))
+		return -EINVAL;
+	if (k.kind != GMLAB_KBUF_KMALLOC && k.kind != GMLAB_KBUF_VMALLOC)
+		return -EINVAL;
+	kbuf_free(f);
+	f->npages = DIV_ROUND_UP(k.size, PAGE_SIZE);
+	f->pfns = kcalloc(f->npages, sizeof(u64), GFP_KERNEL);
+	if (!f->pfns)
+		return -ENOMEM;
+	f->buf = k.kind == GMLAB_KBUF_KMALLOC ? kzalloc(k.size, GFP_KERNEL | __GFP_NOWARN)
+					      : vzalloc(k.size);
+	if (!f->buf) {
+		pr_warn("gmlab: %s of %llu bytes failed\n",
+			k.kind == GMLAB_KBUF_KMALLOC ? "kmalloc" : "vmalloc", k.size);
+		kfree(f->pfns);
+		f->pfns = NULL;
+		return -ENOMEM;
+	}
+	f->kind = k.kind;
+	f->size = k.size;
+	for (i = 0; i < f->npages; i++) {
+		void *p = (u8 *)f->buf + i * PAGE_SIZE;
+
+		f->pfns[i] = k.kind == GMLAB_KBUF_KMALLOC ? PHYS_PFN(virt_to_phys(p)) : vmalloc_to_pfn(p);
+	}
+	k.kva = (u64)(unsigned long)f->buf;
+	k.gpa = k.kind == GMLAB_KBUF_KMALLOC ? virt_to_phys(f->buf) : 0;
+	k.list_gpa = virt_to_phys(f->pfns);
+	k.npages = f->npages;
+	return copy_to_user(arg, &k, sizeof(k)) ? -EFAULT : 0;
+}
+
+static long gmlab_kbuf_io(struct gmlab_file *f, void __user *arg, bool write)
+{
+	struct gmlab_kbuf_io io;
+	unsigned long left;
+
+	if (copy_from_user(&io, arg, sizeof(io)))
+		return -EFAULT;
+	if (!f->buf)
+		return -ENOENT;
+	if (io.offset > f->size || io.len > f->size - io.offset)
+		return -EINVAL;
+	left = write ? copy_from_user((u8 *)f->buf + io.offset, u64_to_user_ptr(io.buf), io.len)
+		     : copy_to_user(u64_to_user_ptr(io.buf), (u8 *)f->buf + io.offset, io.len);
+	return left ? -EFAULT : 0;
+}
+
+static int gmlab_open(struct inode *inode, struct file *file)
+{
+	struct gmlab_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
+
+	if (!f)
+		return -ENOMEM;
+	mutex_init(&f->lock);
+	file->private_data = f;
+	return 0;
+}
+
+static int gmlab_release(struct inode *inode, struct file *file)
+{
+	struct gmlab_file *f = file->private_data;
+
+	kbuf_free(f);
+	kfree(f);
+	return 0;
+}
+
 static long gmlab_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	void __user *uarg = (void __user *)arg;
+	struct gmlab_file *f = file->private_data;
+	long ret;
 
 	switch (cmd) {
+	case GMLAB_IOC_KBUF_ALLOC:
+	case GMLAB_IOC_KBUF_READ:
+	case GMLAB_IOC_KBUF_WRITE:
+		mutex_lock(&f->lock);
+		ret = cmd == GMLAB_IOC_KBUF_ALLOC ? gmlab_kbuf_alloc(f, uarg)
+						  : gmlab_kbuf_io(f, uarg, cmd == GMLAB_IOC_KBUF_WRITE);
+		mutex_unlock(&f->lock);
+		return ret;
 	case GMLAB_IOC_LOOKUP:
 		return gmlab_lookup(uarg);
 	case GMLAB_IOC_CALL:
@@ -134,6 +247,8 @@ static long gmlab_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 
 static const struct file_operations gmlab_fops = {
 	.owner = THIS_MODULE,
+	.open = gmlab_open,
+	.release = gmlab_release,
 	.unlocked_ioctl = gmlab_ioctl,
 };
 

@@ -42,4 +42,35 @@ struct gmlab_phys {
 /* selftest only: spin forever with interrupts off (the whole guest hangs) */
 #define GMLAB_IOC_HANG		_IO('G', 5)
 
+/*
+ * A kernel buffer for the physical and kernel-linear methods, one per open file (a new
+ * KBUF_ALLOC frees the previous one; close frees it). kmalloc memory is physically contiguous
+ * (gpa = virt_to_phys); vmalloc memory is not (gpa = 0): use the page list, a kmalloc'd array
+ * of u64 frame numbers, one per page of the buffer, at guest-physical list_gpa. The buffer is
+ * zeroed. Hypercalls on it go through GMLAB_IOC_CALL (CPL0).
+ */
+#define GMLAB_KBUF_KMALLOC	1
+#define GMLAB_KBUF_VMALLOC	2
+#define GMLAB_KBUF_MAX		(16u << 20)	/* vmalloc; kmalloc is limited by kmalloc_max */
+
+struct gmlab_kbuf {
+	__u32 kind;		/* in: GMLAB_KBUF_* */
+	__u32 pad;
+	__u64 size;		/* in: 1 .. GMLAB_KBUF_MAX bytes */
+	__u64 kva;		/* out: kernel virtual address */
+	__u64 gpa;		/* out: virt_to_phys(kva) for kmalloc, 0 for vmalloc */
+	__u64 list_gpa;		/* out: guest-physical address of the frame-number array */
+	__u64 npages;		/* out: entries in that array */
+	__u64 kmalloc_max;	/* out: KMALLOC_MAX_SIZE of this kernel (the largest kmalloc) */
+};
+
+/* Copy between the buffer at [offset, offset+len) and user memory at buf. */
+struct gmlab_kbuf_io {
+	__u64 offset, len, buf;
+};
+
+#define GMLAB_IOC_KBUF_ALLOC	_IOWR('G', 6, struct gmlab_kbuf)
+#define GMLAB_IOC_KBUF_READ	_IOW('G', 7, struct gmlab_kbuf_io)
+#define GMLAB_IOC_KBUF_WRITE	_IOW('G', 8, struct gmlab_kbuf_io)
+
 #endif

@@ -134,7 +134,7 @@ public struct CaseTracker: Sendable {
 
     static func seconds(_ d: Duration) -> String {
         let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-        return s == s.rounded() ? "\(Int(s)) s" : String(format: "%.1f s", s)
+        return s == s.rounded() ? "\(Int(s)) s" : String(format: "%.2f s", s)
     }
 }
 

@@ -137,10 +137,11 @@ public struct CellRunner: Sendable {
         let outcome = final.outcome(exit: "\(exit.reason)")
         result.bootFailed = outcome.bootFailed
         result.problem = outcome.vmProblem ?? (outcome.bootFailed ? "the VM ended (\(exit.reason)) before the agent started" : nil)
-        if let boot = final.userspaceAt {
-            try? "userspace \(CaseTracker.seconds(boot))\nexit \(exit.reason) after \(CaseTracker.seconds(exit.elapsed))\n"
-                .write(toFile: vmDir + "/timing.txt", atomically: true, encoding: .utf8)
-        }
+        // Where the time went, for boot-time comparisons between backends.
+        try? ("domain created in \(CaseTracker.seconds(session.creationTime))\n"
+              + "first userspace line \(final.userspaceAt.map(CaseTracker.seconds) ?? "never seen")\n"
+              + "ended (\(exit.reason)) after \(CaseTracker.seconds(exit.elapsed))\n")
+            .write(toFile: vmDir + "/timing.txt", atomically: true, encoding: .utf8)
         result.records = outcome.finished.map {
             var r = record(cell: cell, caseId: $0.id, status: $0.status, message: $0.message, attempt: attempt, vm: result)
             r.values = $0.values

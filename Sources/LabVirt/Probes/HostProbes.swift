@@ -274,6 +274,11 @@ public enum HostProbes {
         reports.append(nestedVirtualization().report { "SVM \($0.nestedSVM ? "yes" : "no"), VMX \($0.nestedVMX ? "yes" : "no")" })
         reports.append(await tcgSVM().report { $0.rawValue })
         reports.append(await bochs().report { "\($0.version ?? "?"), VMX model \($0.hasVMXModel ? "yes" : "no")" })
+        if reports.first(where: { $0.name == "libvirtd answers" })?.status == .ok {
+            reports.append(await libvirtBootsGuest().report {
+                String(format: "created in %.1f s, ran %.1f s", $0.creationTime.seconds, $0.runTime.seconds)
+            })
+        }
         return reports
     }
 

@@ -1,7 +1,9 @@
 import Dispatch
 import Foundation
 
-/// Process-wide record of every domain this process started, so that none outlives the lab:
+/// Process-wide record of every domain this process started, so that none outlives the lab
+/// (libvirt domains by name; VMs the lab runs as its own child processes, like Bochs, by a
+/// kill action):
 /// - on SIGINT / SIGTERM / SIGHUP it destroys them all, says which, and exits with 130;
 /// - `sweepOrphans` destroys `gmlab-<pid>-…` domains whose owner process is dead.
 /// Both are belt and braces on top of VIR_DOMAIN_START_AUTODESTROY (libvirtd destroys a
@@ -11,6 +13,8 @@ public final class DomainReaper: @unchecked Sendable {
 
     private let lock = NSLock()
     private var domains: [String: LibvirtConnection] = [:]
+    /// VMs that are child processes of the lab: name → "kill it now" (true when it killed one).
+    private var killActions: [String: @Sendable () -> Bool] = [:]
     private var signalSources: [DispatchSourceSignal] = []
 
     public init() {}
@@ -21,14 +25,22 @@ public final class DomainReaper: @unchecked Sendable {
         domains[name] = connection
     }
 
+    /// Registers a VM that is not a libvirt domain (a Bochs child process): `kill` must end it
+    /// at once, from any thread, and say whether there was anything to kill.
+    public func register(_ name: String, kill: @escaping @Sendable () -> Bool) {
+        lock.lock(); defer { lock.unlock() }
+        killActions[name] = kill
+    }
+
     public func unregister(_ name: String) {
         lock.lock(); defer { lock.unlock() }
         domains[name] = nil
+        killActions[name] = nil
     }
 
     public var registeredNames: [String] {
         lock.lock(); defer { lock.unlock() }
-        return domains.keys.sorted()
+        return Set(domains.keys).union(killActions.keys).sorted()
     }
 
     /// Destroys every registered domain that still exists; returns the names destroyed.
@@ -37,13 +49,18 @@ public final class DomainReaper: @unchecked Sendable {
     public func destroyAll() -> [String] {
         lock.lock()
         let snapshot = domains
+        let kills = killActions
         domains.removeAll()
+        killActions.removeAll()
         lock.unlock()
         var destroyed: [String] = []
         for (name, connection) in snapshot.sorted(by: { $0.key < $1.key }) {
             if (try? connection.destroy(domain: name)) == true { destroyed.append(name) }
         }
-        return destroyed
+        for (name, kill) in kills.sorted(by: { $0.key < $1.key }) where kill() {
+            destroyed.append(name)
+        }
+        return destroyed.sorted()
     }
 
     /// What the signal handler prints (to stderr) after `destroyAll()`.
@@ -63,8 +80,8 @@ public final class DomainReaper: @unchecked Sendable {
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global(qos: .userInitiated))
-            source.setEventHandler { [unowned self] in
-                let destroyed = self.destroyAll()
+            source.setEventHandler { [weak self] in
+                let destroyed = self?.destroyAll() ?? []
                 FileHandle.standardError.write(Data((Self.interruptionMessage(signal: number, destroyed: destroyed) + "\n").utf8))
                 exit(130)
             }

@@ -59,6 +59,7 @@ public struct VMExit: Sendable {
 }
 
 /// One VM: a transient, auto-destroying libvirt domain plus its three stream files.
+/// (A `VirtualMachine`; Bochs VMs are `BochsSession`s.)
 ///
 /// The session does not decide deadlines; the caller does, through `waitUntilExit`, and may
 /// stop the VM early from `onTick` (e.g. a per-case deadline seen in the results stream).
@@ -163,23 +164,15 @@ public final class VMSession: @unchecked Sendable {
         }
     }
 
-    /// What `onTick` sees every poll.
-    public struct Tick: Sendable {
-        public let elapsed: Duration
-        public let newLines: [StreamLine]
-        /// The last tick, after the domain ended: the rest of the streams; the decision is ignored.
-        public let isFinal: Bool
-    }
-
-    public enum TickDecision: Sendable, Equatable {
-        case `continue`
-        /// Destroy the VM now; the exit reason becomes `.stoppedByCaller(reason)`.
-        case stop(reason: String)
-    }
+    /// What `onTick` sees every poll (shared with the other `VirtualMachine`s).
+    public typealias Tick = VMTick
+    public typealias TickDecision = VMTickDecision
 
     /// Polls the domain every `pollInterval` until it ends or `deadline` passes (then it is
     /// destroyed: `.timedOut`). `onTick` gets the new stream lines each poll and once more,
-    /// with `isFinal`, after the end. The stream files are kept.
+    /// with `isFinal`, after the end. The stream files are kept. Call it once per session.
+    /// Never hangs: if libvirtd stops answering, it destroys at the deadline and gives up
+    /// `destroyGiveUp` later with an `.unknown` reason naming the libvirt error.
     public func waitUntilExit(
         deadline: ContinuousClock.Instant,
         pollInterval: Duration = .milliseconds(100),
@@ -187,6 +180,8 @@ public final class VMSession: @unchecked Sendable {
     ) async -> VMExit {
         var lastStatus: DomainStatus?
         var lastError: LibvirtError?
+        var stopRequestedAt: ContinuousClock.Instant?
+        var gaveUp: String?
         while true {
             var ended = false
             do {
@@ -198,24 +193,35 @@ public final class VMSession: @unchecked Sendable {
             } catch {}
             if ended { break }
             let decision = await onTick(Tick(elapsed: elapsed, newLines: readNewLines(), isFinal: false))
-            if case let .stop(reason) = decision {
-                await destroy(because: .stoppedByCaller(reason))
-            } else if ContinuousClock.now >= deadline {
-                await destroy(because: .timedOut)
+            if stopRequestedAt == nil {
+                if case let .stop(reason) = decision {
+                    stopRequestedAt = .now
+                    await destroy(because: .stoppedByCaller(reason))
+                } else if ContinuousClock.now >= deadline {
+                    stopRequestedAt = .now
+                    await destroy(because: .timedOut)
+                }
+            } else if let stopRequestedAt, ContinuousClock.now - stopRequestedAt > Self.destroyGiveUp {
+                // libvirtd does not answer or the destroy did not take: do not wait forever.
+                gaveUp = "the domain was still there \(Self.destroyGiveUp) after destroying it"
+                    + (lastError.map { "; last libvirt error: \($0)" } ?? "")
+                break
             }
-            // After a destroy the next poll sees the domain gone; no sleep needed for that.
-            if lock.withLock({ stopReason }) == nil {
-                try? await Task.sleep(for: pollInterval)
-            }
+            if stopRequestedAt == nil { try? await Task.sleep(for: pollInterval) }
+            else { try? await Task.sleep(for: .milliseconds(20)) }  // the end is imminent
         }
         let endElapsed = elapsed
-        let reason = await exitReason(lastStatus: lastStatus)
+        var reason = await exitReason(lastStatus: lastStatus)
+        if let gaveUp { reason = .unknown("\(reason); \(gaveUp)") }
         _ = await onTick(Tick(elapsed: endElapsed, newLines: readNewLines(final: true), isFinal: true))
         reaper.unregister(name)
         let events = connection.eventLog.events(forDomain: name)
         connection.eventLog.forget(domain: name)
         return VMExit(reason: reason, elapsed: endElapsed, events: events, lastStatus: lastStatus, lastPollError: lastError)
     }
+
+    /// How long `waitUntilExit` waits for a destroyed domain to disappear before giving up.
+    public static let destroyGiveUp: Duration = .seconds(20)
 
     /// `waitUntilExit(deadline: now + timeout, ...)`.
     public func waitUntilExit(
@@ -256,6 +262,10 @@ public final class VMSession: @unchecked Sendable {
         }
         return .unknown("domain vanished without a lifecycle event; last state \(lastStatus.map(String.init(describing:)) ?? "never seen")")
     }
+}
+
+extension VMSession: VirtualMachine {
+    public var emulatorLog: EmulatorLog { EmulatorLog(emulator: "qemu", path: qemuLogPath) }
 }
 
 /// Runs a blocking libvirt call on a dispatch thread, off Swift's cooperative pool.

@@ -1,0 +1,103 @@
+/* Method 4: guest-linear addresses, walked by the hypervisor with the caller's CPL and rights
+ * (ABI in gml_methods.h).
+ *   gml.linear.bytewise: BitVisor's way, the seed API read_linearaddr_b / write_linearaddr_b
+ *                        per byte (a full page walk for every byte).
+ *   gml.linear.pagewise: the core's copy, one walk per guest page.
+ *   gml.linear.probe, gml.cpu.paging: what the walk sees, for the tests (page size, levels,
+ *                        A/D bits of the leaf, CR3/CR4). */
+#include "current.h"
+#include "initfunc.h"
+#include "vmmcall.h"
+#include "cpu_mmu.h"
+#include "guestmem.h"
+#include "gml_methods.h"
+#include "method_xfer.h"
+
+static u64 bytewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u64 n,
+			  bool write, u64 *moved, u64 *detail)
+{
+	(void)ctx;
+	*detail = 0; /* the seed API returns an error code only, no level */
+	for (u64 i = 0; i < n; i++) {
+		int e = write ? write_linearaddr_b(a->addr + off + i, buf[i])
+			      : read_linearaddr_b(a->addr + off + i, &buf[i]);
+		if (e) {
+			*moved = i;
+			return (u64)e;
+		}
+	}
+	*moved = n;
+	return GML_OK;
+}
+
+static u64 pagewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u64 n,
+			  bool write, u64 *moved, u64 *detail)
+{
+	struct gml_copy_status st;
+	gml_err e;
+
+	(void)ctx;
+	e = write ? guest_copy_to_linear(a->addr + off, buf, n, &st)
+		  : guest_copy_from_linear(buf, a->addr + off, n, &st);
+	*moved = st.done;
+	if (e != GML_OK)
+		*detail = st.level;
+	return e;
+}
+
+static void linear_bytewise(void)
+{
+	xfer_service(bytewise_mover, NULL);
+}
+
+static void linear_pagewise(void)
+{
+	xfer_service(pagewise_mover, NULL);
+}
+
+static void linear_probe(void)
+{
+	ulong gva, flags;
+	struct gml_walker w;
+	struct gml_walk wk;
+
+	current->vmctl.read_general_reg(GENERAL_REG_RBX, &gva);
+	current->vmctl.read_general_reg(GENERAL_REG_RCX, &flags);
+	if (flags & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD)) {
+		current->vmctl.write_general_reg(GENERAL_REG_RAX, GML_ME_BAD_FLAGS);
+		return;
+	}
+	guest_walker(&w);
+	gml_translate(&w, gva,
+		      ((flags & GML_PROBE_WRITE) ? GML_ACC_WRITE : GML_ACC_READ) |
+			      ((flags & GML_PROBE_SET_AD) ? 0 : GML_ACC_NO_AD),
+		      &wk);
+	current->vmctl.write_general_reg(GENERAL_REG_RAX, wk.err);
+	current->vmctl.write_general_reg(GENERAL_REG_RBX, wk.err == GML_OK ? wk.gpa : 0);
+	current->vmctl.write_general_reg(GENERAL_REG_RCX, wk.err == GML_OK ? wk.page_size : 0);
+	current->vmctl.write_general_reg(GENERAL_REG_RDX, wk.levels);
+	current->vmctl.write_general_reg(GENERAL_REG_RSI, wk.entry);
+	current->vmctl.write_general_reg(GENERAL_REG_RDI, wk.level);
+}
+
+static void cpu_paging(void)
+{
+	struct gml_walker w;
+
+	guest_walker(&w);
+	current->vmctl.write_general_reg(GENERAL_REG_RAX, 0);
+	current->vmctl.write_general_reg(GENERAL_REG_RBX, w.cpu.cr0);
+	current->vmctl.write_general_reg(GENERAL_REG_RCX, w.cpu.cr3);
+	current->vmctl.write_general_reg(GENERAL_REG_RDX, w.cpu.cr4);
+	current->vmctl.write_general_reg(GENERAL_REG_RSI, w.cpu.efer);
+	current->vmctl.write_general_reg(GENERAL_REG_RDI, w.cpu.cpl);
+}
+
+static void method_linear_init(void)
+{
+	vmmcall_register(GML_SVC_LINEAR_BYTEWISE, linear_bytewise);
+	vmmcall_register(GML_SVC_LINEAR_PAGEWISE, linear_pagewise);
+	vmmcall_register(GML_SVC_LINEAR_PROBE, linear_probe);
+	vmmcall_register(GML_SVC_CPU_PAGING, cpu_paging);
+}
+INITFUNC("vmmcal0", method_linear_init);

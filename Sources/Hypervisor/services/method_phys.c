@@ -1,0 +1,112 @@
+/* Method 2/3: guest-physical addresses (ABI in gml_methods.h).
+ *   gml.phys.xfer: one contiguous range, all or nothing (the whole range is checked first).
+ *   gml.phys.list: a guest-physical array of frame numbers, frames checked one by one. */
+#include "current.h"
+#include "initfunc.h"
+#include "vmmcall.h"
+#include "mm.h"
+#include "cpu_mmu.h"
+#include "guestmem.h"
+#include "gml_methods.h"
+#include "method_xfer.h"
+
+static u64 copy_phys(u64 gpa, u8 *buf, u64 n, bool write, u64 *moved, u64 *detail)
+{
+	struct gml_copy_status st;
+	gml_err e = write ? guest_copy_to_phys(gpa, buf, n, &st) : guest_copy_from_phys(buf, gpa, n, &st);
+
+	*moved = st.done;
+	if (e != GML_OK)
+		*detail = st.fault_gpa;
+	return e;
+}
+
+static u64 contiguous_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u64 n,
+			    bool write, u64 *moved, u64 *detail)
+{
+	(void)ctx;
+	return copy_phys(a->addr + off, buf, n, write, moved, detail);
+}
+
+static void phys_xfer(void)
+{
+	struct xfer_args a;
+	struct xfer_result r;
+
+	xfer_get_args(&a);
+	/* All or nothing across chunks too: check the whole range before the first byte moves. */
+	u64 bad = 0;
+	u64 st = xfer_check(&a);
+	if (st == GML_OK) {
+		st = gml_gpa_range_check_at(guest_phys()->map, a.addr, a.len, a.flags & GML_XFER_WRITE,
+					    &bad);
+	}
+	if (st != GML_OK) {
+		r = (struct xfer_result){ .status = st, .detail = st >= GML_E_GPA_OUTSIDE_RAM ? bad : 0 };
+		xfer_put_result(&r);
+		return;
+	}
+	xfer_run(&a, contiguous_mover, NULL, &r);
+	xfer_put_result(&r);
+}
+
+/* Page list: frame k of the array covers transfer bytes [k*4096 - first_off, ...). */
+static u64 list_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u64 n, bool write,
+		      u64 *moved, u64 *detail)
+{
+	const u64 *pfns = ctx;
+
+	*moved = 0;
+	while (*moved < n) {
+		u64 pos = a->rdi + off + *moved; /* position counted from the first frame's start */
+		u64 k = pos / PAGE_SIZE, in = pos % PAGE_SIZE;
+		u64 piece = PAGE_SIZE - in, got = 0;
+
+		if (piece > n - *moved)
+			piece = n - *moved;
+		if (pfns[k] >= (1ULL << 40)) { /* frame number beyond 52-bit physical addresses */
+			*detail = 0;
+			return GML_E_GPA_OUTSIDE_RAM;
+		}
+		u64 st = copy_phys(pfns[k] * PAGE_SIZE + in, buf + *moved, piece, write, &got, detail);
+		*moved += got;
+		if (st != GML_OK)
+			return st;
+	}
+	return GML_OK;
+}
+
+static void phys_list(void)
+{
+	struct xfer_args a;
+	struct xfer_result r = { 0 };
+
+	xfer_get_args(&a);
+	r.status = xfer_check(&a);
+	if (r.status == GML_OK && a.rdi >= PAGE_SIZE)
+		r.status = GML_ME_BAD_OFFSET;
+	if (r.status != GML_OK) {
+		xfer_put_result(&r);
+		return;
+	}
+	/* The frame array itself: contiguous guest RAM, read in place (identity mapping). */
+	u64 nframes = (a.rdi + a.len + PAGE_SIZE - 1) / PAGE_SIZE;
+	u64 bad = 0;
+	gml_err e = gml_gpa_range_check_at(guest_phys()->map, a.addr, nframes * 8, false, &bad);
+	if (e != GML_OK) {
+		r = (struct xfer_result){ .status = e, .detail = bad };
+		xfer_put_result(&r);
+		return;
+	}
+	const u64 *pfns = mapmem_gphys(a.addr, nframes * 8, 0);
+	xfer_run(&a, list_mover, (void *)pfns, &r);
+	unmapmem((void *)pfns, nframes * 8);
+	xfer_put_result(&r);
+}
+
+static void method_phys_init(void)
+{
+	vmmcall_register(GML_SVC_PHYS_XFER, phys_xfer);
+	vmmcall_register(GML_SVC_PHYS_LIST, phys_list);
+}
+INITFUNC("vmmcal0", method_phys_init);

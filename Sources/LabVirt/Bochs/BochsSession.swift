@@ -1,0 +1,150 @@
+import Foundation
+
+/// One Bochs VM: a GRUB boot CD, a generated bochsrc, and Bochs as a child process of the lab
+/// writing the same three stream files as a libvirt VM. The counterpart of `VMSession` for the
+/// host kind `bochs` (the VMX backend's host on machines without nested VMX).
+///
+/// Lifetime: Bochs runs in its own process group with a parent-death SIGKILL (`ChildProcess`),
+/// and is registered with the `DomainReaper` (killed on SIGINT/SIGTERM/SIGHUP). Everything it
+/// leaves — bochsrc, bochs.log, bochs.out, grub.cfg, the streams — stays in the VM's directory;
+/// only the CD image (tens of MiB) is removed once the VM has ended.
+public final class BochsSession: VirtualMachine, @unchecked Sendable {
+    public let name: String
+    public let machine: BochsMachine
+    public let installation: BochsInstallation
+    /// When Bochs was started (after the CD was built).
+    public let startedAt: ContinuousClock.Instant
+    /// How long grub-mkrescue took.
+    public let bootCDTime: Duration
+    /// Bochs' pid (also its process group id).
+    public var pid: Int32 { process.pid }
+    /// The command line Bochs was started with (wrappers included).
+    public var commandLine: [String] { process.commandLine }
+
+    public var streamPaths: DomainSpec.SerialFiles { machine.serial }
+    public var elapsed: Duration { ContinuousClock.now - startedAt }
+    public var emulatorLog: EmulatorLog { EmulatorLog(emulator: "bochs", path: machine.logPath) }
+
+    private let process: ChildProcess
+    private let reaper: DomainReaper
+    private let keepBootCD: Bool
+    private let lock = NSLock()
+    private var stopReason: ExitReason?
+    private var tailers: [SerialStream: LineTailer]
+
+    private init(machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, reaper: DomainReaper,
+                 startedAt: ContinuousClock.Instant, bootCDTime: Duration, keepBootCD: Bool) {
+        self.name = machine.name
+        self.machine = machine
+        self.installation = installation
+        self.process = process
+        self.reaper = reaper
+        self.startedAt = startedAt
+        self.bootCDTime = bootCDTime
+        self.keepBootCD = keepBootCD
+        tailers = [
+            .console: LineTailer(path: machine.serial.console),
+            .results: LineTailer(path: machine.serial.results),
+            .hypervisorLog: LineTailer(path: machine.serial.hypervisorLog),
+        ]
+    }
+
+    /// Builds the CD, writes the bochsrc and starts Bochs. The machine's name must come from
+    /// `DomainName.next(runID:)` (our pid in it), like a libvirt domain's. Stream files and an
+    /// old bochs.log are removed first. `startPaused` (a debugger session) is not supported.
+    public static func start(
+        machine: BochsMachine, installation: BochsInstallation? = nil, reaper: DomainReaper = .shared,
+        startPaused: Bool = false, keepBootCD: Bool = false
+    ) async throws(BochsError) -> BochsSession {
+        guard !startPaused else {
+            throw .unsupported("a VM cannot start paused under Bochs (Debian's bochs has no gdb stub, only its "
+                + "internal debugger): read the hypervisor log and bochs.log, or run the kept bochsrc by hand "
+                + "without `-rc` to get Bochs' debugger prompt")
+        }
+        guard DomainName.ownerPID(of: machine.name) == getpid() else {
+            throw .invalid(field: "name", value: machine.name,
+                           reason: "must be made by DomainName.next(runID:) (\(DomainName.prefix)\(getpid())-<runid>-<n>)")
+        }
+        let tools = try installation ?? BochsInstallation.find()
+        let bochsrc = try machine.bochsrc(share: tools.share)
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: machine.directory, withIntermediateDirectories: true)
+            for path in machine.serial.all {
+                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try? fm.removeItem(atPath: path)
+            }
+            try? fm.removeItem(atPath: machine.logPath)
+            try bochsrc.write(toFile: machine.bochsrcPath, atomically: true, encoding: .utf8)
+            try BochsMachine.debuggerCommands.write(toFile: machine.debuggerCommandsPath, atomically: true, encoding: .utf8)
+        } catch {
+            throw .spawn(detail: "writing the VM's files in \(machine.directory): \(error)")
+        }
+        let cdTime = try await GrubBootCD.build(
+            entry: machine.boot, iso: machine.isoPath, staging: machine.directory + "/cd-root",
+            keepConfigAt: machine.grubConfigPath, grubMkrescue: tools.grubMkrescue)
+        let process = try await ChildProcess.spawn(
+            [tools.bochs, "-q", "-f", machine.bochsrcPath, "-rc", machine.debuggerCommandsPath],
+            setpriv: tools.setpriv, unshare: tools.unshare, output: machine.outputPath)
+        let session = BochsSession(machine: machine, installation: tools, process: process, reaper: reaper,
+                                   startedAt: .now, bootCDTime: cdTime, keepBootCD: keepBootCD)
+        reaper.register(machine.name) { [process] in process.killGroup() }
+        return session
+    }
+
+    public func resume() async throws {
+        throw BochsError.unsupported("resume: a Bochs VM never starts paused")
+    }
+
+    /// SIGKILLs Bochs' process group and reaps it. Idempotent; false when it had already ended.
+    @discardableResult
+    public func destroy() async -> Bool {
+        await destroy(because: .destroyedByUs)
+    }
+
+    @discardableResult
+    private func destroy(because reason: ExitReason) async -> Bool {
+        lock.withLock { if stopReason == nil { stopReason = reason } }
+        let killed = process.killGroup()
+        _ = await process.waitForEnd(timeout: .seconds(10))
+        return killed
+    }
+
+    public func readNewLines(final: Bool = false) -> [StreamLine] {
+        lock.withLock {
+            var lines: [StreamLine] = []
+            for stream in SerialStream.allCases {
+                let texts = final ? tailers[stream]!.readRemainingLines() : tailers[stream]!.readNewLines()
+                lines += texts.map { StreamLine(stream: stream, text: $0) }
+            }
+            return lines
+        }
+    }
+
+    /// Polls Bochs every `pollInterval` until it exits or `deadline` passes (then it is killed:
+    /// `.timedOut`). How it ended comes from our own kill, else Bochs' last PANIC (`BochsLog`).
+    public func waitUntilExit(
+        deadline: ContinuousClock.Instant, pollInterval: Duration = .milliseconds(100),
+        onTick: @Sendable (VMTick) async -> VMTickDecision = { _ in .continue }
+    ) async -> VMExit {
+        var termination = process.poll()
+        while termination == nil {
+            let decision = await onTick(VMTick(elapsed: elapsed, newLines: readNewLines(), isFinal: false))
+            if case let .stop(reason) = decision {
+                await destroy(because: .stoppedByCaller(reason))
+            } else if ContinuousClock.now >= deadline {
+                await destroy(because: .timedOut)
+            } else {
+                try? await Task.sleep(for: pollInterval)
+            }
+            termination = process.poll()
+        }
+        let endElapsed = elapsed
+        let reason = lock.withLock { stopReason }
+            ?? BochsLog.exitReason(termination: termination!, log: BochsLog.tail(of: machine.logPath))
+        _ = await onTick(VMTick(elapsed: endElapsed, newLines: readNewLines(final: true), isFinal: true))
+        reaper.unregister(name)
+        if !keepBootCD { try? FileManager.default.removeItem(atPath: machine.isoPath) }
+        return VMExit(reason: reason, elapsed: endElapsed, events: [], lastStatus: nil, lastPollError: nil)
+    }
+}
