@@ -27,7 +27,8 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 # Stock modules the tests load on demand (modprobe NAME in the guest); dependencies are added.
 # zram: swap tests (pages of a test buffer paged out under the hypervisor's feet).
-STOCK_MODULES=(zram)
+# kvm-amd: lab bench's peer-hypervisor baseline (KVM inside a backend-none guest).
+STOCK_MODULES=(zram kvm-amd)
 
 BUSYBOX=${BUSYBOX:-/bin/busybox}
 

@@ -96,10 +96,15 @@ noreturn void hv_main(u32 magic, u32 mbi_pa)
 	struct bundle b;
 	bundle_parse(mod[0].mod_start, mod[0].mod_end - mod[0].mod_start, &b);
 
-	const struct backend_ops *ops = &svm_backend_ops;
-	const char *why = "";
-	if (!ops->probe(&why))
-		hv_fatal("no usable virtualization backend: svm: %s (the VMX backend is not written yet)", why);
+	/* Each probe checks the CPU vendor first: SVM on AMD, VMX on Intel. */
+	const struct backend_ops *ops = NULL;
+	const char *why_svm = "", *why_vmx = "";
+	if (svm_backend_ops.probe(&why_svm))
+		ops = &svm_backend_ops;
+	else if (vmx_backend_ops.probe(&why_vmx))
+		ops = &vmx_backend_ops;
+	else
+		hv_fatal("no usable virtualization backend: svm: %s; vmx: %s", why_svm, why_vmx);
 	printf("GMLAB-HV: backend %s\n", ops->name);
 
 	hypercall_init();

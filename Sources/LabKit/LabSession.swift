@@ -7,23 +7,36 @@ public struct LabSession: Sendable {
     public let paths: LabPaths
     public let config: LabConfig
     public let configFile: String
+    /// User case directories (absolute): lab.json's `caseDirectories` (relative to the config
+    /// file), then `--cases` (relative to the current directory), each once.
+    public let caseDirectories: [String]
+    /// The `--cases` ones (repro commands repeat them; lab.json's are read again anyway).
+    public let commandLineCaseDirectories: [String]
 
     /// Finds the repository from the current directory and reads (and validates) the config.
-    public static func open(configFile: String? = nil) throws -> LabSession {
+    public static func open(configFile: String? = nil, caseDirectories extra: [String] = []) throws -> LabSession {
         let paths = try LabPaths.discover()
         let file = configFile ?? paths.labJSON
         let config = try LabConfig.load(from: URL(fileURLWithPath: file))
-        return LabSession(paths: paths, config: config, configFile: file)
+        let configDir = URL(fileURLWithPath: file).deletingLastPathComponent()
+        let fromConfig = config.caseDirectories.map { URL(fileURLWithPath: $0, relativeTo: configDir).standardizedFileURL.path }
+        let fromCommandLine = extra.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        return LabSession(paths: paths, config: config, configFile: file, caseDirectories: fromConfig + fromCommandLine,
+                          commandLineCaseDirectories: fromCommandLine)
     }
 
-    public init(paths: LabPaths, config: LabConfig, configFile: String) {
+    public init(paths: LabPaths, config: LabConfig, configFile: String, caseDirectories: [String] = [],
+                commandLineCaseDirectories: [String] = []) {
         self.paths = paths
         self.config = config
         self.configFile = configFile
+        var seen: Set<String> = []
+        self.caseDirectories = caseDirectories.filter { seen.insert($0).inserted }
+        self.commandLineCaseDirectories = commandLineCaseDirectories.filter { !caseDirectories.prefix(caseDirectories.count - commandLineCaseDirectories.count).contains($0) }
     }
 
     public func builder(progress: RunProgress? = nil) -> ImageBuilder {
-        ImageBuilder(paths: paths, log: { line in progress?.say(line) })
+        ImageBuilder(paths: paths, userCaseDirectories: caseDirectories, log: { line in progress?.say(line) })
     }
 
     /// `git rev-parse HEAD` of the repository, with `-dirty` when the tree has changes.

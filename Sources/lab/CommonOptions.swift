@@ -6,9 +6,11 @@ import LabModel
 struct CommonOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Configuration file (default: lab.json at the repository root).", valueName: "file"))
     var config: String?
+    @Option(name: .long, help: ArgumentHelp("A directory of your own cases (cases.json, services, programs; README \"Your own cases\"), added to lab.json's caseDirectories; repeatable.", valueName: "dir"))
+    var cases: [String] = []
 
     func session() throws -> LabSession {
-        try LabSession.open(configFile: config)
+        try LabSession.open(configFile: config, caseDirectories: cases)
     }
 }
 

@@ -53,6 +53,15 @@ struct HostProbeTests {
                 "libvirt's QEMU version \(versions.hypervisor) agrees with qemu --version \(version)")
     }
 
+    @Test("libvirt boots a TCG guest end to end (three serial lines, power-off)")
+    func libvirtBoot() async throws {
+        let result = await HostProbes.libvirtBootsGuest()
+        print("libvirtBootsGuest: \(result.status): \(result.explanation)")
+        let measured = try #require(result.value, "\(result.explanation)")
+        #expect(result.status != .problem, "\(result.explanation)")
+        #expect(measured.runTime < .seconds(30))
+    }
+
     @Test("libvirt probe on a socket nobody listens on: a problem with the fix, within its timeout")
     func libvirtDown() async {
         let result = await HostProbes.libvirt(uri: "qemu+unix:///system?socket=/nonexistent/gmlab.sock", timeout: .seconds(5))

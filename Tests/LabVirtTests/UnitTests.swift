@@ -81,8 +81,12 @@ struct TinyGuestTests {
         #expect(u32(4) == 0x0001_0000)
         #expect(u32(0) &+ u32(4) &+ u32(8) == 0)
         #expect(u32(28) == 0x10_0020)
-        // mov dx, 0x3f8 ; mov al, 'x' ; out dx, al
-        #expect(Array(image[32..<39]) == [0x66, 0xBA, 0xF8, 0x03, 0xB0, 0x78, 0xEE])
+        // The code right after the header: mov dx, 0x3fb (LCR) ; mov al, 3 (8N1) ; out dx, al
+        #expect(Array(image[32..<39]) == [0x66, 0xBA, 0xFB, 0x03, 0xB0, 0x03, 0xEE])
+        // ... and somewhere: mov dx, 0x3f8 ; mov al, 'x' ; out dx, al
+        let code = Array(image[32...])
+        let write: [UInt8] = [0x66, 0xBA, 0xF8, 0x03, 0xB0, 0x78, 0xEE]
+        #expect((0...(code.count - write.count)).contains { Array(code[$0..<$0 + write.count]) == write })
     }
 }
 

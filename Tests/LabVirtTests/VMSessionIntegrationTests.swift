@@ -10,6 +10,7 @@ struct VMSessionIntegrationTests {
     func poweredOffGuest() async throws {
         let connection = try connection()
         let directory = try makeTestDirectory("poweroff")
+        defer { try? FileManager.default.removeItem(at: directory) }
         let spec = try tinyGuestSpec(in: directory, ending: .powerOff)
         let session = try await VMSession.start(spec: spec, connection: connection)
         print("domain \(session.name) created in \(session.creationTime)")
@@ -35,6 +36,7 @@ struct VMSessionIntegrationTests {
     func hangingGuestTimesOut() async throws {
         let connection = try connection()
         let directory = try makeTestDirectory("hang")
+        defer { try? FileManager.default.removeItem(at: directory) }
         var spec = try tinyGuestSpec(in: directory, ending: .hang, console: "still here")
         spec.gdbPort = try freeLocalPort()
         let session = try await VMSession.start(spec: spec, connection: connection, startPaused: true)
@@ -64,6 +66,7 @@ struct VMSessionIntegrationTests {
     func tripleFaultEndsVM() async throws {
         let connection = try connection()
         let directory = try makeTestDirectory("tripleFault")
+        defer { try? FileManager.default.removeItem(at: directory) }
         let spec = try tinyGuestSpec(in: directory, ending: .tripleFault)
         let session = try await VMSession.start(spec: spec, connection: connection)
         print("domain \(session.name) created in \(session.creationTime)")
@@ -81,6 +84,7 @@ struct VMSessionIntegrationTests {
     func stopFromTick() async throws {
         let connection = try connection()
         let directory = try makeTestDirectory("stop")
+        defer { try? FileManager.default.removeItem(at: directory) }
         let spec = try tinyGuestSpec(in: directory, ending: .hang, results: "GMLAB-BEGIN case/1")
         let session = try await VMSession.start(spec: spec, connection: connection)
         print("domain \(session.name) created in \(session.creationTime)")
@@ -98,6 +102,7 @@ struct VMSessionIntegrationTests {
         let observer = try connection()
         let creator = try LibvirtConnection()
         let directory = try makeTestDirectory("autodestroy")
+        defer { try? FileManager.default.removeItem(at: directory) }
         let spec = try tinyGuestSpec(in: directory, ending: .hang)
         try creator.createTransientDomain(xml: try spec.xml())
         #expect(try observer.state(ofDomain: spec.name)?.state == .running)
@@ -119,6 +124,7 @@ struct VMSessionIntegrationTests {
         let connection = try connection()
         let reaper = DomainReaper()
         let directory = try makeTestDirectory("reaper")
+        defer { try? FileManager.default.removeItem(at: directory) }
 
         // A domain of ours (live pid), registered with this reaper.
         let ours = try tinyGuestSpec(in: directory.appendingPathComponent("ours"), ending: .hang)

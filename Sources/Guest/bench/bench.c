@@ -1,7 +1,7 @@
 /*
  * bench: the guest side of `lab bench`. Times every transfer method between the guest and the
- * lab's hypervisor (services bench.* in Sources/Hypervisor/services/bench_services.c), with the
- * baselines that give the numbers a meaning: the guest's own memcpy, a null hypercall through
+ * lab's hypervisor (the method services, ABI in lib/gml_methods.h, called with GML_XFER_RAW so
+ * the hypervisor only copies: no pattern, no hash), with the baselines that give the numbers a meaning: the guest's own memcpy, a null hypercall through
  * our hypervisor, and a null hypercall handled in the kernel by a peer hypervisor (KVM run
  * inside this guest, backend none).
  *
@@ -17,6 +17,8 @@
  *   "values": {"kind":"scalar","method":…,"series":{"<name>":[ns per call, …]}, …}
  *
  * Direction is the hypervisor's: "read" = guest -> hypervisor, "write" = hypervisor -> guest.
+ * The hypervisor side of a transfer is its chunk buffer (2 MiB, reused), or for the register
+ * method its 64 KiB staging buffer (offsets wrap around it).
  *
  * Parameters come from the guest kernel command line (the lab puts them there; defaults when
  * run by hand): gmlab.bench.min=8 max=16777216 (powers of two), reps=15 warmup=3,
@@ -42,6 +44,7 @@
 
 #include "hypercall.h"
 #include "json.h"
+#include "gml_methods.h"
 #include "gmlab_bench_ioctl.h"
 
 #define MIB (1ull << 20)
@@ -185,6 +188,7 @@ typedef uint64_t (*xfer_fn)(uint64_t size, uint64_t k);
 static uint8_t *buf_a, *buf_b;		/* guest buffers of P.max bytes */
 static unsigned long svc;		/* the service the current case calls */
 static int is_write;			/* direction of the current case */
+static unsigned long xfer_flags;	/* GML_XFER_RAW, | GML_XFER_WRITE for writes */
 static uint64_t calls_per_xfer;		/* hypercalls one transfer of the last size made */
 
 static uint64_t xfer_memcpy(uint64_t size, uint64_t k)
@@ -208,13 +212,13 @@ static int check_call(const struct hc_regs *r, uint64_t want_done, const char *w
 	return 0;
 }
 
-/* One hypercall with a guest-linear buffer (linear-page, linear-byte). */
+/* One hypercall with a guest-linear buffer (gml.linear.pagewise, gml.linear.bytewise). */
 static uint64_t xfer_linear(uint64_t size, uint64_t k)
 {
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < k; i++) {
-		struct hc_regs r = { .rbx = (unsigned long)buf_a, .rcx = size };
+		struct hc_regs r = { .rbx = (unsigned long)buf_a, .rcx = size, .rdx = xfer_flags };
 
 		hc_call(svc, &r);
 		if (!check_call(&r, size, "linear transfer"))
@@ -224,19 +228,22 @@ static uint64_t xfer_linear(uint64_t size, uint64_t k)
 	return now_ns() - t0;
 }
 
-/* Data in the registers: 32 bytes per hypercall (rcx rdx rsi rdi), rbx = offset. */
+/* Data in the registers: gml.regs.put / gml.regs.get, GML_REGS_CHUNK (24) bytes per hypercall
+ * in rdx rsi rdi; rbx = offset in the staging buffer (wrapping), rcx = count. */
 static uint64_t xfer_regs(uint64_t size, uint64_t k)
 {
 	uint64_t t0 = now_ns();
 
 	for (uint64_t i = 0; i < k; i++) {
-		for (uint64_t off = 0; off < size; off += 32) {
-			uint64_t *w = (uint64_t *)(buf_a + off);
-			struct hc_regs r = { .rbx = off };
+		for (uint64_t off = 0; off < size; off += GML_REGS_CHUNK) {
+			uint64_t n = size - off < GML_REGS_CHUNK ? size - off : GML_REGS_CHUNK;
+			uint64_t w[3] = { 0, 0, 0 };
+			struct hc_regs r = { .rbx = off % (GML_REGS_BUF / GML_REGS_CHUNK * GML_REGS_CHUNK),
+					     .rcx = n };
 
 			if (!is_write) {
-				r.rcx = w[0];
-				if (size - off > 8) { r.rdx = w[1]; r.rsi = w[2]; r.rdi = w[3]; }
+				memcpy(w, buf_a + off, n);
+				r.rdx = w[0], r.rsi = w[1], r.rdi = w[2];
 			}
 			hc_call(svc, &r);
 			if (r.rax != 0) {
@@ -244,12 +251,12 @@ static uint64_t xfer_regs(uint64_t size, uint64_t k)
 				return 0;
 			}
 			if (is_write) {
-				w[0] = r.rcx;
-				if (size - off > 8) { w[1] = r.rdx; w[2] = r.rsi; w[3] = r.rdi; }
+				w[0] = r.rdx, w[1] = r.rsi, w[2] = r.rdi;
+				memcpy(buf_a + off, w, n);
 			}
 		}
 	}
-	calls_per_xfer = (size + 31) / 32;
+	calls_per_xfer = (size + GML_REGS_CHUNK - 1) / GML_REGS_CHUNK;
 	return now_ns() - t0;
 }
 
@@ -298,7 +305,7 @@ static uint64_t xfer_phys_user(uint64_t size, uint64_t k)
 			uint64_t len = (q - p) * PAGE;
 			if (q == pages)
 				len = size - p * PAGE;
-			struct hc_regs r = { .rbx = pfns[p] * PAGE, .rcx = len };
+			struct hc_regs r = { .rbx = pfns[p] * PAGE, .rcx = len, .rdx = xfer_flags };
 
 			hc_call(svc, &r);
 			if (!check_call(&r, len, "physical transfer of a pagemap run"))
@@ -318,7 +325,7 @@ static unsigned kernel_method;
 static uint64_t xfer_kernel(uint64_t size, uint64_t k)
 {
 	struct gmlab_bench_run run = { .method = kernel_method, .service = svc, .size = size,
-				       .iterations = k };
+				       .flags = xfer_flags, .iterations = k };
 
 	if (ioctl(bench_fd, GMLAB_BENCH_IOC_RUN, &run) != 0) {
 		fail("%s ioctl RUN (size %" PRIu64 "): %s", GMLAB_BENCH_DEVICE, size, strerror(errno));
@@ -514,38 +521,38 @@ static void sized_hv(const char *method, const char *svc_name, int write, xfer_f
 		     uint64_t limit, const char *reason, int with_translate)
 {
 	is_write = write;
+	xfer_flags = GML_XFER_RAW | (write ? GML_XFER_WRITE : 0);
 	svc = service(svc_name);
 	if (!errors.len && setup_user(0))
 		run_sized(method, write ? "write" : "read", fn, limit, reason, with_translate);
 }
 
+#define REG_REASON "24 bytes per hypercall: larger sizes only repeat the same exit (gmlab.bench.reg_max)"
 static void case_regs_read(void)
 {
-	sized_hv("regs", "bench.regs.read", 0, xfer_regs, P.reg_max,
-		 "32 bytes per hypercall; larger sizes only repeat the same exits (gmlab.bench.reg_max)", 0);
+	sized_hv("regs", GML_SVC_REGS_PUT, 0, xfer_regs, P.reg_max, REG_REASON, 0);
 }
 static void case_regs_write(void)
 {
-	sized_hv("regs", "bench.regs.write", 1, xfer_regs, P.reg_max,
-		 "32 bytes per hypercall; larger sizes only repeat the same exits (gmlab.bench.reg_max)", 0);
+	sized_hv("regs", GML_SVC_REGS_GET, 1, xfer_regs, P.reg_max, REG_REASON, 0);
 }
 static void case_linear_page_read(void)
 {
-	sized_hv("linear-page", "bench.linear.page.read", 0, xfer_linear, ~0ull, NULL, 0);
+	sized_hv("linear-page", GML_SVC_LINEAR_PAGEWISE, 0, xfer_linear, ~0ull, NULL, 0);
 }
 static void case_linear_page_write(void)
 {
-	sized_hv("linear-page", "bench.linear.page.write", 1, xfer_linear, ~0ull, NULL, 0);
+	sized_hv("linear-page", GML_SVC_LINEAR_PAGEWISE, 1, xfer_linear, ~0ull, NULL, 0);
 }
 
 #define BYTE_REASON "a full page walk per byte: larger sizes take seconds each (gmlab.bench.byte_max)"
 static void case_linear_byte_read(void)
 {
-	sized_hv("linear-byte", "bench.linear.byte.read", 0, xfer_linear, P.byte_max, BYTE_REASON, 0);
+	sized_hv("linear-byte", GML_SVC_LINEAR_BYTEWISE, 0, xfer_linear, P.byte_max, BYTE_REASON, 0);
 }
 static void case_linear_byte_write(void)
 {
-	sized_hv("linear-byte", "bench.linear.byte.write", 1, xfer_linear, P.byte_max, BYTE_REASON, 0);
+	sized_hv("linear-byte", GML_SVC_LINEAR_BYTEWISE, 1, xfer_linear, P.byte_max, BYTE_REASON, 0);
 }
 
 static void phys_user(int write)
@@ -556,7 +563,7 @@ static void phys_user(int write)
 		return;
 	}
 	pfns = calloc(P.max / PAGE + 1, sizeof(*pfns));
-	sized_hv("phys-user", write ? "bench.phys.write" : "bench.phys.read", write,
+	sized_hv("phys-user", GML_SVC_PHYS_XFER, write,
 		 xfer_phys_user, ~0ull, NULL, 1);
 }
 static void case_phys_user_read(void) { phys_user(0); }
@@ -572,6 +579,7 @@ static void kernel_sized(const char *method, unsigned km, const char *svc_name, 
 	}
 	kernel_method = km;
 	is_write = write;
+	xfer_flags = GML_XFER_RAW | (write ? GML_XFER_WRITE : 0);
 	svc = service(svc_name);
 	if (!errors.len)
 		run_sized(method, write ? "write" : "read", xfer_kernel, limit, reason, 0);
@@ -580,21 +588,21 @@ static void kernel_sized(const char *method, unsigned km, const char *svc_name, 
 #define CONTIG_REASON "kmalloc's largest physically contiguous buffer is 4 MiB (order-10 pages)"
 static void case_phys_kernel_read(void)
 {
-	kernel_sized("phys-kernel", GMLAB_BENCH_CONTIG, "bench.phys.read", 0, GMLAB_BENCH_CONTIG_MAX,
+	kernel_sized("phys-kernel", GMLAB_BENCH_CONTIG, GML_SVC_PHYS_XFER, 0, GMLAB_BENCH_CONTIG_MAX,
 		     CONTIG_REASON);
 }
 static void case_phys_kernel_write(void)
 {
-	kernel_sized("phys-kernel", GMLAB_BENCH_CONTIG, "bench.phys.write", 1, GMLAB_BENCH_CONTIG_MAX,
+	kernel_sized("phys-kernel", GMLAB_BENCH_CONTIG, GML_SVC_PHYS_XFER, 1, GMLAB_BENCH_CONTIG_MAX,
 		     CONTIG_REASON);
 }
 static void case_phys_list_read(void)
 {
-	kernel_sized("phys-kernel-list", GMLAB_BENCH_PAGELIST, "bench.physlist.read", 0, ~0ull, NULL);
+	kernel_sized("phys-kernel-list", GMLAB_BENCH_PAGELIST, GML_SVC_PHYS_LIST, 0, ~0ull, NULL);
 }
 static void case_phys_list_write(void)
 {
-	kernel_sized("phys-kernel-list", GMLAB_BENCH_PAGELIST, "bench.physlist.write", 1, ~0ull, NULL);
+	kernel_sized("phys-kernel-list", GMLAB_BENCH_PAGELIST, GML_SVC_PHYS_LIST, 1, ~0ull, NULL);
 }
 
 /* Scalar series: P.reps samples of ns per call, each over a calibrated batch. */
@@ -797,9 +805,9 @@ static const struct bench_case {
 	  case_null_hypercall, 1 },
 	{ "bench/kvm-vmmcall", "baseline: L2 vmmcall handled in the kernel by KVM inside this guest",
 	  "\"none\"", case_kvm_vmmcall, 0 },
-	{ "bench/regs/read", "registers, guest -> hypervisor, 32 bytes per hypercall", HV,
+	{ "bench/regs/read", "registers (gml.regs.put), guest -> hypervisor, 24 bytes per hypercall", HV,
 	  case_regs_read, 1 },
-	{ "bench/regs/write", "registers, hypervisor -> guest, 32 bytes per hypercall", HV,
+	{ "bench/regs/write", "registers (gml.regs.get), hypervisor -> guest, 24 bytes per hypercall", HV,
 	  case_regs_write, 1 },
 	{ "bench/phys-kernel/read", "guest-physical, contiguous kmalloc buffer, guest -> hypervisor",
 	  KMOD, case_phys_kernel_read, 1 },

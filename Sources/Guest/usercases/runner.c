@@ -382,11 +382,18 @@ fail:
 		sb_printf(&msg, " — stdout%s: %s", from ? " (end)" : "", len ? stdout_buf.p + from : "(empty)");
 		result(c->id, "fail", sb_str(&msg), &values, now_ms() - t0);
 	} else {
-		sb_printf(&msg, "%s passed: exit status %s", c->argv[0],
-			  WIFEXITED(status) ? "as expected" : "ignored");
-		if (c->n_contains + c->n_regexes)
-			sb_printf(&msg, ", stdout has %zu expected substring%s and matches %zu pattern%s",
-				  c->n_contains, c->n_contains == 1 ? "" : "s", c->n_regexes,
+		const char *prog = strrchr(c->argv[0], '/') ? strrchr(c->argv[0], '/') + 1 : c->argv[0];
+
+		if (WIFEXITED(status))
+			sb_printf(&msg, "%s exited with status %d%s", prog, WEXITSTATUS(status),
+				  c->exit_any ? " (any accepted)" : ", as expected");
+		else
+			sb_printf(&msg, "%s ended by a signal (any exit accepted)", prog);
+		if (c->n_contains)
+			sb_printf(&msg, "; stdout has the %zu expected substring%s", c->n_contains,
+				  c->n_contains == 1 ? "" : "s");
+		if (c->n_regexes)
+			sb_printf(&msg, "; stdout matches the %zu expected pattern%s", c->n_regexes,
 				  c->n_regexes == 1 ? "" : "s");
 		result(c->id, "pass", sb_str(&msg), &values, now_ms() - t0);
 	}

@@ -2,6 +2,7 @@
  * guest has its own IDT; host interrupts stay masked (IF=0, and GIF=0 after every #VMEXIT). */
 #include "fatal.h"
 #include "printf.h"
+#include "fault_fixup.h"
 
 struct idt_gate {
 	u16 off_lo, sel;
@@ -22,10 +23,18 @@ static const char *const names[32] = {
 	"27", "28", "#VC", "#SX security", "31",
 };
 
-noreturn void trap_handler(struct trap_frame *f);
+void trap_handler(struct trap_frame *f);
 
-noreturn void trap_handler(struct trap_frame *f)
+/* Every exception is fatal, except a #GP at an instruction listed in the fixup table (see
+ * fault_fixup.h): that one resumes at its fixup. */
+void trap_handler(struct trap_frame *f)
 {
+	if (f->vector == 13)
+		for (const struct fault_fixup *x = _fixup_start; x < _fixup_end; x++)
+			if (x->insn == f->rip) {
+				f->rip = x->resume;
+				return;
+			}
 	fatal_trap_frame = f;
 	hv_fatal("exception %llu (%s) in the hypervisor at rip %016llx, error code %llx", f->vector,
 		 names[f->vector & 31], f->rip, f->error);

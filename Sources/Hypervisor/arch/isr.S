@@ -66,10 +66,27 @@ isr_common:
 	push %r14
 	push %r15
 	mov %rsp, %rdi
+	mov %rsp, %rbx		/* callee-saved: the frame, after the call */
 	and $-16, %rsp
-	call trap_handler	/* does not return */
-1:	hlt
-	jmp 1b
+	call trap_handler	/* returns only when a fixup (fault_fixup.h) resumes the code */
+	mov %rbx, %rsp
+	pop %r15
+	pop %r14
+	pop %r13
+	pop %r12
+	pop %r11
+	pop %r10
+	pop %r9
+	pop %r8
+	pop %rbp
+	pop %rdi
+	pop %rsi
+	pop %rdx
+	pop %rcx
+	pop %rbx
+	pop %rax
+	add $16, %rsp		/* vector, error code */
+	iretq
 
 	.section .rodata
 	.globl isr_table

@@ -28,6 +28,41 @@ static gml_err check_len(u64 start, u64 len)
 }
 
 /*
+ * Copy n bytes with plain 8-byte moves, 32 bytes per iteration. The hypervisor's memcpy is
+ * `rep movsb`, which QEMU TCG emulates one byte per iteration of a helper loop (~1.8 ns a
+ * byte measured by `lab bench`); ordinary loads and stores are translated to inline host
+ * moves, several times faster there, and are no slower on hardware for page-sized pieces.
+ * The empty asm keeps gcc from turning the loop back into a memcpy call.
+ */
+static void copy_fast(u8 *d, const u8 *s, u64 n)
+{
+	while (n >= 32) {
+		u64 a, b, c, e;
+
+		__builtin_memcpy(&a, s, 8);
+		__builtin_memcpy(&b, s + 8, 8);
+		__builtin_memcpy(&c, s + 16, 8);
+		__builtin_memcpy(&e, s + 24, 8);
+		__builtin_memcpy(d, &a, 8);
+		__builtin_memcpy(d + 8, &b, 8);
+		__builtin_memcpy(d + 16, &c, 8);
+		__builtin_memcpy(d + 24, &e, 8);
+		d += 32, s += 32, n -= 32;
+		__asm__ volatile("" ::: "memory");
+	}
+	while (n >= 8) {
+		u64 a;
+
+		__builtin_memcpy(&a, s, 8);
+		__builtin_memcpy(d, &a, 8);
+		d += 8, s += 8, n -= 8;
+		__asm__ volatile("" ::: "memory");
+	}
+	while (n--)
+		*d++ = *s++;
+}
+
+/*
  * Move [gpa, gpa+n) (n ≤ 4 KiB, not crossing a 4 KiB boundary, already range-checked) between
  * guest memory and buf.
  */
@@ -38,9 +73,9 @@ static gml_err move_piece(const struct gml_phys *phys, u64 gpa, u8 *buf, u64 n, 
 	if (!p)
 		return GML_E_GPA_UNMAPPED;
 	if (to_guest)
-		gml_memcpy(p, buf, n);
+		copy_fast(p, buf, n);
 	else
-		gml_memcpy(buf, p, n);
+		copy_fast(buf, p, n);
 	if (phys->unmap)
 		phys->unmap(phys->ctx, p, n);
 	return GML_OK;

@@ -1,5 +1,5 @@
 /* The virtual CPU as common code sees it, and the interface every virtualization backend
- * (svm/, later vmx/) implements. Common code (hypercalls, services, guest memory access)
+ * (svm/, vmx/) implements. Common code (hypercalls, services, guest memory access)
  * never touches a VMCB or VMCS; it goes through struct vcpu and struct backend_ops. */
 #ifndef HV_VCPU_H
 #define HV_VCPU_H
@@ -61,6 +61,7 @@ struct vcpu {
 };
 
 extern const struct backend_ops svm_backend_ops;
+extern const struct backend_ops vmx_backend_ops;
 
 /* The single vCPU (one guest CPU: nr_cpus=1). */
 extern struct vcpu the_vcpu;

@@ -235,6 +235,11 @@
 
 /* Guest interruptibility state */
 #define INTERRUPTIBILITY_STI (1u << 0)
+#define INTERRUPTIBILITY_MOVSS (1u << 1)
+/* Pending debug exceptions; #DB exit qualification (DR6 layout) */
+#define PENDING_DBG_BS (1ULL << 14)
+#define DBG_QUAL_BREAKPOINTS 0x200fULL /* B0-B3, BD */
+#define DBG_QUAL_BS (1ULL << 14)
 
 /* EPT violation exit qualification */
 #define EPT_QUAL_WRITE (1ULL << 1)

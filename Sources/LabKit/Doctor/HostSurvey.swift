@@ -9,10 +9,8 @@ public struct HostSurvey: Sendable {
     public let paths: LabPaths
     public init(paths: LabPaths) { self.paths = paths }
 
-    /// The backends the hypervisor implements (its image is built from Sources/Hypervisor).
-    public static let implementedBackends: Set<Backend> = [.svm]
-    /// The lab's Bochs VM driver (the VMX backend's host here) does not exist yet.
-    public static let bochsDriverImplemented = false
+    /// The lab drives Bochs itself (LabVirt/Bochs: BochsSession), the VMX backend's host here.
+    public static let bochsDriverImplemented = true
 
     public func capabilities(fresh: Bool = false) async throws -> HostCapabilities {
         let bootID = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
@@ -28,6 +26,10 @@ public struct HostSurvey: Sendable {
             try? FileManager.default.createDirectory(atPath: paths.cache + "/host", withIntermediateDirectories: true)
             if let data = try? JSONEncoder().encode(caps) { _ = FileManager.default.createFile(atPath: memo, contents: data) }
         }
+        // What the lab and the hypervisor implement is not a host fact: never from the memo.
+        // (`lab run` narrows the backends further to what the built images announce.)
+        caps.implementedBackends = await HypervisorBackends.declared(hypervisorSources: paths.hypervisorSources)
+        caps.bochsDriverImplemented = Self.bochsDriverImplemented
         // Cores and memory change from run to run; measure them every time.
         caps.cores = ProcessInfo.processInfo.activeProcessorCount
         caps.availableMemoryMiB = Int((HostProbes.availableMemory().value ?? 0) >> 20)
@@ -41,7 +43,7 @@ public struct HostSurvey: Sendable {
         let bochs = await HostProbes.bochs().value?.hasVMXModel ?? false
         return HostCapabilities(
             kvmBootsGuest: kvm, nestedSVM: kvm && (nested?.nestedSVM ?? false), nestedVMX: kvm && (nested?.nestedVMX ?? false),
-            tcgEmulatesSVM: tcg, bochsEmulatesVMX: bochs, implementedBackends: implementedBackends,
+            tcgEmulatesSVM: tcg, bochsEmulatesVMX: bochs, implementedBackends: [],
             bochsDriverImplemented: bochsDriverImplemented, hypervisorMaxVCPUs: 1,
             cores: ProcessInfo.processInfo.activeProcessorCount,
             availableMemoryMiB: Int((HostProbes.availableMemory().value ?? 0) >> 20))

@@ -13,6 +13,8 @@ public struct ImageSet: Codable, Sendable, Equatable {
     public var hypervisorBuildError: String?  // why `hypervisor` is nil
     /// Content digests (`sha256:…`) by image name: kernel, initramfs, hypervisor.
     public var digests: [String: String]
+    /// Set when user case directories went into `initramfs`, `casesCatalog` and `hypervisor`.
+    public var userCases: UserCaseSummary? = nil
 }
 
 /// Builds the guest kernel, the guest payloads + initramfs and the hypervisor image through the
@@ -21,9 +23,12 @@ public struct ImageSet: Codable, Sendable, Equatable {
 public struct ImageBuilder: Sendable {
     public let paths: LabPaths
     public let log: @Sendable (String) -> Void
+    /// User case directories (absolute paths) built into every image set (UserCases/).
+    public var userCaseDirectories: [String]
 
-    public init(paths: LabPaths, log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(paths: LabPaths, userCaseDirectories: [String] = [], log: @escaping @Sendable (String) -> Void = { _ in }) {
         self.paths = paths
+        self.userCaseDirectories = userCaseDirectories
         self.log = log
     }
 
@@ -44,6 +49,12 @@ public struct ImageBuilder: Sendable {
             digests: [:])
         set.digests["kernel"] = try await cachedDigest(set.kernel)
         set.digests["initramfs"] = try await cachedDigest(set.initramfs)
+        if !userCaseDirectories.isEmpty {
+            // Adds the overlay, the catalog entries and the hypervisor (with the user's services).
+            try await UserCaseBuilder(builder: self, directories: userCaseDirectories)
+                .apply(to: &set, kernelDir: kernelDir, compiler: compiler)
+            return set
+        }
         do {
             let hvDir = try await buildHypervisor(compiler: compiler)
             set.hypervisor = hvDir + "/hv.elf"
@@ -115,14 +126,21 @@ public struct ImageBuilder: Sendable {
 
     // MARK: - Hypervisor
 
-    func buildHypervisor(compiler: String) async throws -> String {
-        let key = try await Digest.tree([paths.hypervisorSources], relativeTo: paths.repository,
-                                        extra: [compiler])
+    /// `extraServices`: absolute paths of service sources from user case directories (the
+    /// hypervisor Makefile's EXTRA_SERVICES); they and the headers beside them join the key.
+    func buildHypervisor(compiler: String, extraServices: [String] = []) async throws -> String {
+        let extraHeaders = Set(extraServices.map { ($0 as NSString).deletingLastPathComponent }).sorted().flatMap { dir in
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".h") }.sorted().map { dir + "/" + $0 }
+        }
+        let key = try await Digest.tree([paths.hypervisorSources] + extraServices + extraHeaders, relativeTo: paths.repository,
+                                        extra: [compiler] + extraServices)
         let dir = paths.cache + "/hv/" + shortKey(key)
         if FileManager.default.fileExists(atPath: dir + "/hv.elf") { return dir }
         log("building the hypervisor")
         return try await buildAtomically(into: dir, component: "hypervisor") { tmp, logFile in
-            try await Command.logged("make", ["-C", paths.hypervisorSources, "O=\(tmp)", "-j2"], logFile: logFile)
+            try await Command.logged("make", ["-C", paths.hypervisorSources, "O=\(tmp)", "-j2"]
+                                     + (extraServices.isEmpty ? [] : ["EXTRA_SERVICES=" + extraServices.joined(separator: " ")]),
+                                     logFile: logFile)
         }
     }
 
@@ -130,7 +148,7 @@ public struct ImageBuilder: Sendable {
 
     /// Builds into a fresh temporary directory beside `dir` and renames it into place, so a
     /// crashed or concurrent build never leaves a half-written cache entry.
-    private func buildAtomically(
+    func buildAtomically(
         into dir: String, component: String,
         _ body: (_ tmp: String, _ logFile: String) async throws -> Void
     ) async throws -> String {
@@ -155,7 +173,7 @@ public struct ImageBuilder: Sendable {
     }
 
     /// Digest of a cache file, remembered beside it (cache entries never change once renamed in).
-    private func cachedDigest(_ path: String) async throws -> String {
+    func cachedDigest(_ path: String) async throws -> String {
         let memo = path + ".sha256"
         if let d = read(memo), d.hasPrefix("sha256:") { return d }
         let d = try await Digest.file(path)
@@ -168,11 +186,11 @@ public struct ImageBuilder: Sendable {
         return out.split(separator: "\n").first.map(String.init) ?? tool
     }
 
-    private func shortKey(_ digest: String) -> String {
+    func shortKey(_ digest: String) -> String {
         String(digest.replacingOccurrences(of: "sha256:", with: "").prefix(20))
     }
 
-    private func read(_ path: String) -> String? {
+    func read(_ path: String) -> String? {
         (try? String(contentsOfFile: path, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 }

@@ -40,18 +40,29 @@ public struct LabRunner: Sendable {
     }
 
     public func plan(_ request: RunRequest, progress: RunProgress) async throws -> Plan {
-        let config = try session.config.applying(request.overrides)
+        var config = try session.config.applying(request.overrides)
         var capabilities = try await HostSurvey(paths: session.paths).capabilities()
         var images: [KernelSpec: ImageSet] = [:]
         for kernel in config.matrix.kernels {
             images[kernel] = try await session.builder(progress: progress).build(kernel: kernel.description)
         }
-        // A backend counts as implemented when its image was built and announces it.
-        if images.values.allSatisfy({ $0.hypervisor == nil }) { capabilities.implementedBackends = [] }
+        // A backend counts as implemented when its image was built and announces it
+        // (the hypervisor Makefile's `backends` file beside hv.elf).
+        capabilities.implementedBackends = HypervisorBackends.implemented(by: Array(images.values))
         let catalog = try CaseCatalog.load(from: URL(fileURLWithPath: images.values.first!.casesCatalog))
+        // User case directories given means: run their cases (suite "user"), with the timeouts
+        // their descriptions ask for unless lab.json's perCase says otherwise.
+        let userCases = images.values.first?.userCases
+        if userCases != nil, catalog.suites.contains(UserCaseDescription.suite), !config.matrix.suites.contains(UserCaseDescription.suite) {
+            config.matrix.suites.append(UserCaseDescription.suite)
+        }
+        for (id, seconds) in userCases?.timeouts ?? [:] where config.timeouts.perCase[id] == nil {
+            config.timeouts.perCase[id] = seconds
+        }
         let matrix = MatrixPlan(matrix: config.matrix, capabilities: capabilities)
-        let selection = try selectCases(plan: matrix, catalog: catalog, suites: config.matrix.suites,
+        var selection = try selectCases(plan: matrix, catalog: catalog, suites: config.matrix.suites,
                                         timeouts: config.timeouts, only: request.only, skip: request.skip)
+        selection.notes += userCases?.problems ?? []
         let runnable = selection.cells.filter { $0.cell.status == .runnable && !$0.cases.isEmpty }.map(\.cell.cell)
         let jobs = plannedJobs(requested: config.jobs, cells: runnable, capabilities: capabilities)
         return Plan(config: config, capabilities: capabilities, matrix: matrix, selection: selection,
@@ -104,7 +115,7 @@ public struct LabRunner: Sendable {
                 let runner = CellRunner(context: .init(
                     runID: runID, resultsDirectory: directory, images: images, config: plan.config,
                     connection: connection, labVersion: labVersion, progress: progress,
-                    reproCommand: ["swift", "run", "lab", "repro"]))
+                    reproCommand: ["swift", "run", "lab", "repro"] + session.commandLineCaseDirectories.flatMap { ["--cases", $0] }))
                 group.addTask { await runner.run(selection) }
                 return true
             }

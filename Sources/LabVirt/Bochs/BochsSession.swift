@@ -16,6 +16,8 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     public let startedAt: ContinuousClock.Instant
     /// How long grub-mkrescue took.
     public let bootCDTime: Duration
+    /// How long `start` took: the boot CD, the files, the spawn.
+    public let creationTime: Duration
     /// Bochs' pid (also its process group id).
     public var pid: Int32 { process.pid }
     /// The command line Bochs was started with (wrappers included).
@@ -33,7 +35,7 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     private var tailers: [SerialStream: LineTailer]
 
     private init(machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, reaper: DomainReaper,
-                 startedAt: ContinuousClock.Instant, bootCDTime: Duration, keepBootCD: Bool) {
+                 startedAt: ContinuousClock.Instant, bootCDTime: Duration, creationTime: Duration, keepBootCD: Bool) {
         self.name = machine.name
         self.machine = machine
         self.installation = installation
@@ -41,6 +43,7 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
         self.reaper = reaper
         self.startedAt = startedAt
         self.bootCDTime = bootCDTime
+        self.creationTime = creationTime
         self.keepBootCD = keepBootCD
         tailers = [
             .console: LineTailer(path: machine.serial.console),
@@ -65,7 +68,9 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
             throw .invalid(field: "name", value: machine.name,
                            reason: "must be made by DomainName.next(runID:) (\(DomainName.prefix)\(getpid())-<runid>-<n>)")
         }
-        let tools = try installation ?? BochsInstallation.find()
+        let before = ContinuousClock.now
+        let tools: BochsInstallation
+        if let installation { tools = installation } else { tools = try BochsInstallation.find() }
         let bochsrc = try machine.bochsrc(share: tools.share)
         let fm = FileManager.default
         do {
@@ -86,8 +91,9 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
         let process = try await ChildProcess.spawn(
             [tools.bochs, "-q", "-f", machine.bochsrcPath, "-rc", machine.debuggerCommandsPath],
             setpriv: tools.setpriv, unshare: tools.unshare, output: machine.outputPath)
+        let now = ContinuousClock.now
         let session = BochsSession(machine: machine, installation: tools, process: process, reaper: reaper,
-                                   startedAt: .now, bootCDTime: cdTime, keepBootCD: keepBootCD)
+                                   startedAt: now, bootCDTime: cdTime, creationTime: now - before, keepBootCD: keepBootCD)
         reaper.register(machine.name) { [process] in process.killGroup() }
         return session
     }

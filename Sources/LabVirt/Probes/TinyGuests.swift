@@ -66,15 +66,28 @@ public enum TinyGuest {
 
     /// A multiboot (a.out-kludge) image that writes `lines` to the given serial ports
     /// (e.g. [0x3f8: "hello\n"]) in order of port, then ends as `ending` says.
+    /// Boots under QEMU's direct loader and under GRUB (Bochs, see LabVirt/Bochs).
     public static func multiboot(writes: [(port: UInt16, text: String)], ending: Ending) -> [UInt8] {
         let loadAddress: UInt32 = 0x10_0000
         let headerSize = 32
         var x = X86Code(bits: 32)
+        // Written like a real 16550 driver, because Bochs emulates the UART faithfully (QEMU's
+        // file-backed one takes anything): 8 data bits (LCR after reset is 5 bits: Bochs masks
+        // the characters), wait for THRE before each byte (Bochs drops bytes written over a full
+        // holding register), and for TEMT after the last (or a power-off loses the tail).
+        func waitLineStatus(_ port: UInt16, _ bit: UInt8) {
+            x.emit(0x66, 0xBA); x.emit16(port + 5)      // mov dx, port+5 (LSR)
+            x.emit(0xEC, 0xA8, bit, 0x74, 0xFB)         // 1: in al, dx ; test al, bit ; jz 1b
+        }
         for (port, text) in writes {
-            x.emit(0x66, 0xBA); x.emit16(port)          // mov dx, port
+            x.emit(0x66, 0xBA); x.emit16(port + 3)      // mov dx, port+3 (LCR)
+            x.emit(0xB0, 0x03, 0xEE)                    // mov al, 3 (8N1) ; out dx, al
             for byte in Array(text.utf8) {
+                waitLineStatus(port, 0x20)              // THRE
+                x.emit(0x66, 0xBA); x.emit16(port)      // mov dx, port
                 x.emit(0xB0, byte, 0xEE)                // mov al, byte ; out dx, al
             }
+            waitLineStatus(port, 0x40)                  // TEMT
         }
         switch ending {
         case .powerOff:

@@ -11,6 +11,9 @@ public protocol VirtualMachine: AnyObject, Sendable {
     var streamPaths: DomainSpec.SerialFiles { get }
     /// Time since the VM started running.
     var elapsed: Duration { get }
+    /// How long starting it took (libvirt: creating the domain; Bochs: building the boot CD
+    /// and spawning the process).
+    var creationTime: Duration { get }
     /// The emulator's own log, to keep beside the streams.
     var emulatorLog: EmulatorLog { get }
 

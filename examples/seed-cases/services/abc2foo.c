@@ -22,7 +22,7 @@ if (len < 3) {
 	return;
 }
 for (i = 0; i < 3; i++) {
-	if (read_linearaddr_b(addr + i, &c[i]) != VMMERR_SUCCESS) {
+	if (read_linearaddr_b(addr + i, &c[i]) != 0) {
 		current->vmctl.write_general_reg(GENERAL_REG_RAX, (ulong)2);
 		return;
 	}

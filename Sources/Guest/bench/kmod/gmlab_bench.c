@@ -2,11 +2,12 @@
 /*
  * gmlab_bench: times, inside the guest kernel, the transfer methods that need kernel memory
  * (interface and methods in gmlab_bench_ioctl.h). Used by Sources/Guest/bench/bench.c for the
- * `lab bench` cases bench/phys-kernel/* , bench/phys-kernel-list/* and the CPL0 null call.
+ * `lab bench` cases bench/phys-kernel/..., bench/phys-kernel-list/... and the CPL0 null call.
  * Each open file keeps its own buffers, grown on demand, so repeated samples of one size do
  * not pay for allocation.
  */
 #include <linux/fs.h>
+#include <linux/io.h>
 #include <linux/ktime.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -27,7 +28,7 @@ struct bench_file {
 	size_t contig_size;
 	void *vbuf;			/* vmalloc: contiguous only in the kernel's linear space */
 	size_t vpages;
-	u64 *list;			/* kmalloc'd array of the vmalloc pages' guest-physical addresses */
+	u64 *list;			/* kmalloc'd array of the vmalloc pages' frame numbers */
 };
 
 static int grow_contig(struct bench_file *f, size_t size)
@@ -68,7 +69,7 @@ static int grow_list(struct bench_file *f, size_t size)
 	}
 	memset(f->vbuf, 0x5a, pages * PAGE_SIZE);
 	for (i = 0; i < pages; i++)
-		f->list[i] = page_to_phys(vmalloc_to_page((u8 *)f->vbuf + i * PAGE_SIZE));
+		f->list[i] = page_to_pfn(vmalloc_to_page((u8 *)f->vbuf + i * PAGE_SIZE));
 	f->vpages = pages;
 	return 0;
 }
@@ -92,12 +93,14 @@ static long bench_run(struct bench_file *f, void __user *arg)
 		err = run.size ? grow_contig(f, run.size) : -EINVAL;
 		args.rbx = virt_to_phys(f->contig);
 		args.rcx = run.size;
+		args.rdx = run.flags;
 		break;
 	case GMLAB_BENCH_PAGELIST:
 		err = run.size ? grow_list(f, run.size) : -EINVAL;
 		args.rbx = virt_to_phys(f->list);
-		args.rcx = DIV_ROUND_UP(run.size, PAGE_SIZE);
-		args.rdx = run.size;
+		args.rcx = run.size;
+		args.rdx = run.flags;
+		args.rdi = 0;	/* the buffer starts at its first frame's start */
 		break;
 	default:
 		err = -EINVAL;

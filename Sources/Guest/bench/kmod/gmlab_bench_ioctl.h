@@ -11,10 +11,12 @@
 
 #define GMLAB_BENCH_DEVICE "/dev/gmlab_bench"
 
+/* Register use follows the method ABI (Sources/Guest/lib/gml_methods.h). */
 enum gmlab_bench_method {
-	GMLAB_BENCH_NULL = 1,		/* service(rbx..rdi = 0); size ignored */
-	GMLAB_BENCH_CONTIG = 2,		/* service(rbx = gpa, rcx = size) on a kmalloc buffer */
-	GMLAB_BENCH_PAGELIST = 3,	/* service(rbx = list gpa, rcx = pages, rdx = size) on vmalloc */
+	GMLAB_BENCH_NULL = 1,		/* service(rbx..rdi = 0), e.g. gmlab.echo; size ignored */
+	GMLAB_BENCH_CONTIG = 2,		/* gml.phys.xfer(rbx = gpa, rcx = size, rdx = flags) on kmalloc */
+	GMLAB_BENCH_PAGELIST = 3,	/* gml.phys.list(rbx = gpa of the PFN array, rcx = size,
+					   rdx = flags, rdi = 0) on a vmalloc buffer */
 };
 
 /* Largest buffers: kmalloc's limit (order-10 pages), and what the lab benchmarks at most. */
@@ -26,6 +28,7 @@ struct gmlab_bench_run {
 	__u32 pad;
 	__u64 service;		/* hypercall service number (looked up by the caller) */
 	__u64 size;		/* bytes per transfer */
+	__u64 flags;		/* rdx of the transfer services (GML_XFER_*) */
 	__u64 iterations;	/* transfers to time, >= 1 */
 	__u64 ns;		/* out: elapsed for all iterations (ktime_get_ns) */
 	__u64 rax;		/* out: rax of the last call (the first failing one on error) */

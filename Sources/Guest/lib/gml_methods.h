@@ -1,0 +1,145 @@
+/*
+ * ABI of the transfer-method services (services/method_*.c), shared with the guest:
+ * Sources/Guest/lib/gml_methods.h must be an identical copy (the guest Makefile checks).
+ * Dependency-free. Look every service up by name; numbers depend on registration order.
+ *
+ * Status in rax: 0, a core gml_err (core/include/gml_errors.h, < 256), or a method error
+ * below (>= 256). Every register a service does not list as a result is preserved.
+ *
+ * ---- Method 1: registers -------------------------------------------------------------------
+ * gml.regs.echo   in  rbx rcx rdx rsi rdi
+ *                 out rax = 0, each of rbx rcx rdx rsi rdi = bitwise NOT of its input
+ * gml.regs.put    in  rbx = offset in the hypervisor's staging buffer (GML_REGS_BUF bytes),
+ *                     rcx = count (1..GML_REGS_CHUNK), data bytes in rdx, rsi, rdi (little-
+ *                     endian, rdx first) -> out rax = status
+ * gml.regs.get    in  rbx = offset, rcx = count (1..GML_REGS_CHUNK)
+ *                 out rax = status, rdx rsi rdi = data (bytes past count are 0)
+ * gml.regs.fill   in  rbx = offset, rcx = len, rdx = seed: staging[offset+i] =
+ *                     gml_pattern_byte(seed, i)          -> out rax = status
+ * gml.regs.hash   in  rbx = offset, rcx = len -> out rax = status, rdx = FNV-1a-64 of
+ *                     staging[offset, offset+len)
+ *   Errors: count/len 0 -> GML_E_LEN_ZERO; count > 24 -> GML_ME_TOO_LONG;
+ *   offset+len past the buffer (or wrapping) -> GML_ME_OUT_OF_BUFFER.
+ *
+ * ---- Methods 2-4: memory transfers -----------------------------------------------------------
+ * Common registers:
+ *   in  rbx = address (see below), rcx = length (1..GML_XFER_MAX), rdx = flags, rsi = seed
+ *   out rax = status
+ *       rbx = bytes done = offset of the first byte not transferred (== length on success)
+ *       rcx = read: FNV-1a-64 of the bytes read (the first rbx bytes); write: 0
+ *       rdx = fault detail: linear methods the paging level of the fault (1 PT .. 5 PML5,
+ *             0 none), physical methods the first offending guest-physical byte (0 none)
+ *   rsi, rdi preserved.
+ * flags: GML_XFER_WRITE (hypervisor writes guest memory; else it reads it),
+ *        GML_XFER_RAW  (no hashing / pattern: a read is copied and discarded, a write stores
+ *                       GML_XFER_RAW_BYTE everywhere -- for timing the bare copy).
+ * A write stores gml_pattern_byte(seed, i) at offset i of the transfer (offset within the
+ * request, not an address), so the guest can verify it wherever the buffer lives.
+ *
+ * gml.phys.xfer        rbx = guest-physical address (contiguous). All or nothing: the whole
+ *                      range is checked before the first byte moves (done = 0 or length).
+ * gml.phys.list        rbx = guest-physical address of an array of u64 frame numbers (PFN,
+ *                      4 KiB frames), rdi = offset into the first frame (0..4095). The array
+ *                      has ceil((rdi + length) / 4096) entries and must be contiguous guest
+ *                      RAM. Frames are checked and moved one by one: done = bytes moved
+ *                      before the first refused frame, rdx = its first offending byte.
+ *                      (rdi is an input here, still preserved.)
+ * gml.linear.bytewise  rbx = guest-linear address; one read_linearaddr_b / write_linearaddr_b
+ *                      per byte (BitVisor's way: a full page walk per byte, the caller's CPL).
+ *                      Stops at the first faulting byte (rdx = 0: the seed API gives no level).
+ * gml.linear.pagewise  rbx = guest-linear address; the core's page-wise copy (one walk per
+ *                      page, once per 2 MiB / 1 GiB for large pages), caller's CPL.
+ *
+ * ---- Inspection (for the tests) ----------------------------------------------------------
+ * gml.linear.probe     in  rbx = guest-linear address, rcx = GML_PROBE_* flags
+ *                      out rax = status of the walk (caller's CPL and rights; sets no A/D
+ *                          unless GML_PROBE_SET_AD), rbx = guest-physical address,
+ *                          rcx = page size, rdx = paging levels (4/5; 0 paging off),
+ *                          rsi = the leaf entry as read (A bit 5, D bit 6), rdi = its level
+ *                          (on a fault: the level of the fault)
+ * gml.cpu.paging       out rax = 0, rbx = CR0, rcx = CR3, rdx = CR4, rsi = EFER, rdi = CPL
+ */
+#ifndef GML_METHODS_H
+#define GML_METHODS_H
+
+/* Method-level errors (never renumber; core's gml_err stays below 256). */
+#define GML_ME_TOO_LONG 256        /* length above the service's limit */
+#define GML_ME_BAD_FLAGS 257       /* unknown bits in flags */
+#define GML_ME_BAD_OFFSET 258      /* gml.phys.list: first-frame offset > 4095 */
+#define GML_ME_OUT_OF_BUFFER 259   /* gml.regs.*: offset + length outside the staging buffer */
+
+/* Limits */
+#define GML_XFER_MAX (16ull << 20) /* bytes per transfer request */
+#define GML_REGS_BUF (64u << 10)   /* the register method's staging buffer */
+#define GML_REGS_CHUNK 24u         /* bytes per gml.regs.put / get call (rdx rsi rdi) */
+
+/* gml.*.xfer / list / bytewise / pagewise flags (rdx) */
+#define GML_XFER_WRITE 0x1ull
+#define GML_XFER_RAW 0x2ull
+#define GML_XFER_FLAGS_ALL 0x3ull
+#define GML_XFER_RAW_BYTE 0x5a
+
+/* gml.linear.probe flags (rcx) */
+#define GML_PROBE_WRITE 0x1ull  /* check write rights */
+#define GML_PROBE_SET_AD 0x2ull /* set A/D like a real access (default: probe only) */
+
+/* Service names */
+#define GML_SVC_REGS_ECHO "gml.regs.echo"
+#define GML_SVC_REGS_PUT "gml.regs.put"
+#define GML_SVC_REGS_GET "gml.regs.get"
+#define GML_SVC_REGS_FILL "gml.regs.fill"
+#define GML_SVC_REGS_HASH "gml.regs.hash"
+#define GML_SVC_PHYS_XFER "gml.phys.xfer"
+#define GML_SVC_PHYS_LIST "gml.phys.list"
+#define GML_SVC_LINEAR_BYTEWISE "gml.linear.bytewise"
+#define GML_SVC_LINEAR_PAGEWISE "gml.linear.pagewise"
+#define GML_SVC_LINEAR_PROBE "gml.linear.probe"
+#define GML_SVC_CPU_PAGING "gml.cpu.paging"
+
+/* The verification functions both sides compute (static inline: no library needed). */
+#define GML_FNV_OFFSET 0xcbf29ce484222325ull
+#define GML_FNV_PRIME 0x100000001b3ull
+
+static inline unsigned long long gml_fnv1a(unsigned long long h, const unsigned char *p,
+					   unsigned long long n)
+{
+	while (n--) {
+		h ^= *p++;
+		h *= GML_FNV_PRIME;
+	}
+	return h;
+}
+
+/* splitmix64: a well-mixed 64-bit value per 8-byte group of the transfer */
+static inline unsigned long long gml_pattern_word(unsigned long long seed, unsigned long long group)
+{
+	unsigned long long z = seed + (group + 1) * 0x9e3779b97f4a7c15ull;
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+/* Byte i of the pattern for seed: byte (i % 8) of word i / 8, little-endian. */
+static inline unsigned char gml_pattern_byte(unsigned long long seed, unsigned long long i)
+{
+	return (unsigned char)(gml_pattern_word(seed, i >> 3) >> ((i & 7) * 8));
+}
+
+/* Fill buf with pattern bytes for transfer offsets [off, off + n). */
+static inline void gml_pattern_fill(unsigned char *buf, unsigned long long seed,
+				    unsigned long long off, unsigned long long n)
+{
+	unsigned long long i = 0;
+
+	while (i < n) {
+		unsigned long long pos = off + i;
+		unsigned long long w = gml_pattern_word(seed, pos >> 3);
+		unsigned b;
+
+		for (b = pos & 7; b < 8 && i < n; b++, i++)
+			buf[i] = (unsigned char)(w >> (b * 8));
+	}
+}
+
+#endif

@@ -1,0 +1,591 @@
+/* Suite linear: method 4, guest-linear addresses walked by the hypervisor, in two flavours
+ * with the same cases: linear/bytewise/... (BitVisor's way: read_linearaddr_b / write_linearaddr_b
+ * per byte, a full walk each) and linear/pagewise/... (the core's copy: one walk per page).
+ * Services gml.linear.bytewise / pagewise, plus gml.linear.probe and gml.cpu.paging to see
+ * what the walk saw (page size, levels, A/D bits). Callers are CPL3 unless a case says CPL0. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "method_util.h"
+#include "report.h"
+
+#define GUARD_BYTE 0xc3
+#define HUGE_2M (2UL << 20)
+
+/* The method under test, set by the case wrappers at the bottom. */
+static const char *method;	/* "bytewise" / "pagewise" */
+static const char *svc_name;
+static unsigned long svc;
+
+static int use(const char *m, const char *name)
+{
+	method = m;
+	svc_name = name;
+	svc = m_lookup(name);
+	return svc ? 0 : -1;
+}
+
+static struct mres xfer(const void *addr, uint64_t len, uint64_t flags, uint64_t seed)
+{
+	return m_xfer(svc, (uintptr_t)addr, len, flags, seed, 0);
+}
+
+/* Both ways over [buf, buf+len): bytes in [lo, buf) and [buf+len, hi) hold GUARD_BYTE and must
+ * keep it. */
+static void both_ways(const char *what, unsigned char *lo, unsigned char *buf, uint64_t len,
+		      unsigned char *hi, uint64_t seed)
+{
+	char name[160];
+	struct mres r;
+
+	memset(lo, GUARD_BYTE, hi - lo);
+	gml_pattern_fill(buf, seed, 0, len);
+	r = xfer(buf, len, 0, 0);
+	snprintf(name, sizeof(name), "%s: %s read of %#llx bytes at %p", what, method,
+		 (unsigned long long)len, (void *)buf);
+	m_expect_read(name, &r, buf, len);
+
+	memset(lo, GUARD_BYTE, hi - lo);
+	memset(buf, 0, len);
+	r = xfer(buf, len, GML_XFER_WRITE, seed + 1);
+	snprintf(name, sizeof(name), "%s: %s write of %#llx bytes at %p", what, method,
+		 (unsigned long long)len, (void *)buf);
+	m_expect(name, &r, GML_OK, len);
+	m_check_pattern(name, buf, len, seed + 1, 0);
+	m_check_fill("guard before", lo, buf - lo, GUARD_BYTE);
+	m_check_fill("guard after", buf + len, hi - buf - len, GUARD_BYTE);
+}
+
+/* gml.linear.probe: walk without setting A/D (or with, flags). */
+struct probe {
+	uint64_t status, gpa, page_size, levels, entry, level;
+};
+
+static struct probe probe(const void *va, uint64_t flags)
+{
+	static unsigned long n;
+	struct hc_regs r = { .rbx = (uintptr_t)va, .rcx = flags };
+
+	if (!n)
+		n = m_lookup(GML_SVC_LINEAR_PROBE);
+	if (!n)
+		return (struct probe){ .status = ~0ULL };
+	hc_call(n, &r);
+	return (struct probe){ r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi };
+}
+
+/* ---- cases (each runs with the method chosen by its wrapper) ---- */
+
+static void cross_page(void)
+{
+	static const struct { uint64_t off, len; } t[] = {
+		{ 1, 4095 }, { 4095, 2 }, { 2049, 8192 }, { 7, 3 * 4096 - 14 }, { 4096 - 3, 4096 + 6 },
+	};
+	unsigned char *p = m_map(5 * M_PAGE, 1);
+	char what[64];
+	size_t i;
+
+	if (!p)
+		return;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		snprintf(what, sizeof(what), "offset %#llx", (unsigned long long)t[i].off);
+		both_ways(what, p, p + M_PAGE + t[i].off, t[i].len, p + 5 * M_PAGE, 0x10 + i);
+	}
+}
+
+static void large(void)
+{
+	/* bytewise: a full walk per byte, so less; pagewise: beyond the 2 MiB chunk */
+	uint64_t len = strcmp(method, "bytewise") == 0 ? (256 << 10) + 3 : (4 << 20) + 3;
+	size_t map = len + 3 * M_PAGE;
+	unsigned char *p = m_map(map, 1);
+
+	if (!p)
+		return;
+	both_ways("large", p, p + M_PAGE + 5, len, p + map, 0x20);
+	report_value("bytes", len);
+}
+
+static void not_present(void)
+{
+	/* page 0 touched, page 1 never touched (no PTE), page 2 touched */
+	unsigned char *p = m_map(3 * M_PAGE, 0), *buf;
+	const uint64_t off = 100, len = 2 * M_PAGE, stop = M_PAGE - off;
+	struct mres r;
+
+	if (!p)
+		return;
+	p[0] = GUARD_BYTE;
+	p[2 * M_PAGE] = GUARD_BYTE;
+	buf = p + off;
+	memset(p, GUARD_BYTE, M_PAGE);
+	gml_pattern_fill(buf, 0x30, 0, stop);
+	r = xfer(buf, len, 0, 0);
+	m_expect("read into a never-touched page", &r, GML_E_NOT_PRESENT, stop);
+	report(r.hash == gml_fnv1a(GML_FNV_OFFSET, buf, stop), "the hash covers the bytes before the "
+	       "fault (got %#llx)", (unsigned long long)r.hash);
+	report_value("read_fault_level", r.detail);
+
+	memset(p, GUARD_BYTE, M_PAGE);
+	r = xfer(buf, len, GML_XFER_WRITE, 0x31);
+	m_expect("write into a never-touched page", &r, GML_E_NOT_PRESENT, stop);
+	m_check_pattern("bytes before the fault are written", buf, stop, 0x31, 0);
+	m_check_fill("bytes before the buffer untouched", p, off, GUARD_BYTE);
+	report(probe(p + M_PAGE, 0).status == GML_E_NOT_PRESENT, "the page is still not present "
+	       "after the refused accesses (the hypervisor does not fault pages in)");
+	/* touch it (write: a read fault would map the shared zero page read-only) and retry */
+	memset(p + M_PAGE, 0, M_PAGE);
+	both_ways("after touching the page", p, buf, len, p + 3 * M_PAGE, 0x32);
+}
+
+static void read_only(void)
+{
+	unsigned char *p = m_map(2 * M_PAGE, 1), *ro, ref[2 * 4096];
+	const uint64_t off = 10, stop = M_PAGE - off;
+	struct mres r;
+
+	if (!p || (ro = mmap(NULL, M_PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+			     -1, 0)) == MAP_FAILED)
+		return;
+	gml_pattern_fill(p, 0x40, 0, 2 * M_PAGE);
+	memcpy(ref, p, sizeof(ref));
+	if (!report(mprotect(p + M_PAGE, M_PAGE, PROT_READ) == 0, "mprotect page 2 read-only (%s)",
+		    strerror(errno)))
+		return;
+	r = xfer(p + off, 2 * M_PAGE - 2 * off, GML_XFER_WRITE, 0x41);
+	m_expect("write running into a read-only page", &r, GML_E_READ_ONLY, stop);
+	m_check_pattern("bytes before the read-only page written", p + off, stop, 0x41, 0);
+	m_check_same("read-only page unchanged", p + M_PAGE, ref + M_PAGE, M_PAGE);
+	r = xfer(p + off, 2 * M_PAGE - 2 * off, 0, 0);
+	m_expect_read("reading across the read-only page is fine", &r, p + off, 2 * M_PAGE - 2 * off);
+	r = xfer(ro, 64, GML_XFER_WRITE, 0x42);
+	m_expect("write to a PROT_READ mapping", &r, GML_E_READ_ONLY, 0);
+	m_check_fill("PROT_READ mapping still zero", ro, M_PAGE, 0);
+}
+
+static void kernel_address(void)
+{
+	struct gmlab_kbuf kb;
+	unsigned char img[2 * 4096], back[2 * 4096];
+	unsigned long svc0;
+	struct mres r;
+	int fd = m_kmod_open();
+
+	if (fd < 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, sizeof(img), &kb) != 0)
+		return;
+	gml_pattern_fill(img, 0x50, 0, sizeof(img));
+	if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0)
+		return;
+	report_value("kernel_va", kb.kva);
+	r = m_xfer(svc, kb.kva + 1, 5000, 0, 0, 0);
+	m_expect("CPL3 read of a kernel (supervisor) address", &r, GML_E_USER_SUPERVISOR, 0);
+	report(r.hash == GML_FNV_OFFSET, "nothing was hashed: no byte read (got %#llx)",
+	       (unsigned long long)r.hash);
+	r = m_xfer(svc, kb.kva + 1, 5000, GML_XFER_WRITE, 0x51, 0);
+	m_expect("CPL3 write to a kernel (supervisor) address", &r, GML_E_USER_SUPERVISOR, 0);
+	if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0)
+		m_check_same("kernel buffer unchanged after the refused write", back, img, sizeof(img));
+	r = m_xfer(svc, 0xffffffff81000000ULL, 16, 0, 0, 0);
+	m_expect("CPL3 read of kernel text (0xffffffff81000000)", &r, GML_E_USER_SUPERVISOR, 0);
+	/* the kernel-side linear method: the same address from CPL0 works */
+	svc0 = m_lookup0(fd, svc_name);
+	if (svc0) {
+		r = m_xfer0(fd, svc0, kb.kva + 1, 5000, 0, 0, 0);
+		m_expect_read("CPL0 read of the kernel buffer", &r, img + 1, 5000);
+		r = m_xfer0(fd, svc0, kb.kva + 1, 5000, GML_XFER_WRITE, 0x52, 0);
+		m_expect("CPL0 write to the kernel buffer", &r, GML_OK, 5000);
+		if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0) {
+			m_check_pattern("CPL0 write landed", back + 1, 5000, 0x52, 0);
+			m_check_same("bytes around it unchanged", back, img, 1);
+			m_check_same("bytes around it unchanged", back + 5001, img + 5001,
+				     sizeof(img) - 5001);
+		}
+	}
+	close(fd);
+	m_alive();
+}
+
+static void bad_addresses(void)
+{
+	struct m_paging pg;
+	unsigned char *p = m_map(M_PAGE, 1);
+	int la57;
+	struct mres r;
+	int w;
+
+	if (!p || m_cpu_paging(&pg) != 0)
+		return;
+	la57 = (pg.cr4 & M_CR4_LA57) != 0;
+	for (w = 0; w <= 1; w++) {
+		uint64_t f = w ? GML_XFER_WRITE : 0;
+		const char *d = w ? "write" : "read";
+		char name[96];
+
+		r = m_xfer(svc, 0x8000000000000000ULL, 16, f, 1, 0);
+		snprintf(name, sizeof(name), "%s at 0x8000000000000000 (non-canonical)", d);
+		m_expect(name, &r, GML_E_NONCANONICAL, 0);
+		r = m_xfer(svc, 0x0100000000000000ULL, 16, f, 1, 0);
+		snprintf(name, sizeof(name), "%s at 0x0100000000000000 (non-canonical, 4 and 5 levels)", d);
+		m_expect(name, &r, GML_E_NONCANONICAL, 0);
+		r = m_xfer(svc, 0x0000800000000000ULL, 16, f, 1, 0);
+		snprintf(name, sizeof(name), "%s at 0x0000800000000000 (%s)", d,
+			 la57 ? "canonical with LA57: unmapped" : "non-canonical with 4 levels");
+		m_expect(name, &r, la57 ? GML_E_NOT_PRESENT : GML_E_NONCANONICAL, 0);
+		/* a buffer ending in the non-canonical hole: stops at the boundary */
+		if (!la57) {
+			r = m_xfer(svc, 0x00007ffffffff000ULL, 0x2000, f, 1, 0);
+			snprintf(name, sizeof(name), "%s of the last user page (unmapped)", d);
+			m_expect(name, &r, GML_E_NOT_PRESENT, 0);
+		}
+		r = m_xfer(svc, (uintptr_t)p, 0, f, 1, 0);
+		snprintf(name, sizeof(name), "%s of length 0", d);
+		m_expect(name, &r, GML_E_LEN_ZERO, 0);
+		r = m_xfer(svc, ~0ULL - 10, 100, f, 1, 0);
+		snprintf(name, sizeof(name), "%s wrapping past 2^64", d);
+		m_expect(name, &r, GML_E_LEN_WRAP, 0);
+		r = m_xfer(svc, (uintptr_t)p, GML_XFER_MAX + 1, f, 1, 0);
+		snprintf(name, sizeof(name), "%s longer than GML_XFER_MAX (16 MiB)", d);
+		m_expect(name, &r, GML_ME_TOO_LONG, 0);
+		r = m_xfer(svc, 0, 16, f, 1, 0);
+		snprintf(name, sizeof(name), "%s at address 0 (never mapped)", d);
+		m_expect(name, &r, GML_E_NOT_PRESENT, 0);
+	}
+	r = m_xfer(svc, (uintptr_t)p, 16, 0x10, 1, 0);
+	m_expect("unknown flag bits", &r, GML_ME_BAD_FLAGS, 0);
+	m_check_fill("buffer untouched by the refused requests", p, M_PAGE, 0);
+	m_alive();
+}
+
+/* A 2 MiB-aligned region of n huge pages inside a larger anonymous mapping. */
+static unsigned char *aligned_2m(size_t n)
+{
+	unsigned char *p = m_map(n + HUGE_2M, 0);
+
+	return p ? (unsigned char *)(((uintptr_t)p + HUGE_2M - 1) & ~(HUGE_2M - 1)) : NULL;
+}
+
+/* AnonHugePages of the smaps entry containing va, in kB; -1 if not found. */
+static long anon_huge_kb(const void *va)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[256];
+	int inside = 0;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2 && strchr(line, '-') < strchr(line, ' '))
+			inside = (uintptr_t)va >= lo && (uintptr_t)va < hi;
+		else if (inside && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return kb;
+}
+
+static void read_sysfs(const char *path, char *buf, size_t n)
+{
+	FILE *f = fopen(path, "r");
+
+	buf[0] = 0;
+	if (f) {
+		if (!fgets(buf, (int)n, f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	buf[strcspn(buf, "\n")] = 0;
+}
+
+/* Both ways across the boundary between two huge pages, and inside one. */
+static void huge_both_ways(const char *kind, unsigned char *h)
+{
+	int bytewise = strcmp(method, "bytewise") == 0;
+	uint64_t len = bytewise ? 3 * M_PAGE + 7 : HUGE_2M + 4099;
+	struct probe pr = probe(h + 12345, 0);
+	char what[96];
+
+	report(pr.status == GML_OK, "%s: probe status %s", kind, m_errname(pr.status));
+	report(pr.page_size == HUGE_2M, "%s: the walk ends in a 2 MiB page (page size %#llx, leaf "
+	       "level %llu)", kind, (unsigned long long)pr.page_size, (unsigned long long)pr.level);
+	report_value("page_size", pr.page_size);
+	snprintf(what, sizeof(what), "%s, inside one page", kind);
+	both_ways(what, h, h + 4093, 2 * M_PAGE, h + HUGE_2M, 0x60);
+	snprintf(what, sizeof(what), "%s, across two huge pages", kind);
+	both_ways(what, h + HUGE_2M - len / 2 - 8, h + HUGE_2M - len / 2, len,
+		  h + HUGE_2M - len / 2 + len + 8, 0x61);
+}
+
+static void thp(void)
+{
+	unsigned char *h = aligned_2m(2 * HUGE_2M);
+	char enabled[128];
+	long kb;
+
+	if (!h)
+		return;
+	read_sysfs("/sys/kernel/mm/transparent_hugepage/enabled", enabled, sizeof(enabled));
+	report_value("thp_enabled", enabled);
+	if (strstr(enabled, "[never]")) {
+		FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "w");
+		if (f) {
+			fputs("madvise", f);
+			fclose(f);
+		}
+	}
+	if (!report(madvise(h, 2 * HUGE_2M, MADV_HUGEPAGE) == 0, "madvise(MADV_HUGEPAGE) (%s)",
+		    strerror(errno)))
+		return;
+	memset(h, 1, 2 * HUGE_2M);
+	kb = anon_huge_kb(h);
+	report_value("anon_huge_kb", kb);
+	if (kb < 2048) {
+		report_skip("the kernel did not back the region with transparent huge pages "
+			    "(AnonHugePages %ld kB, enabled: %s)", kb, enabled);
+		return;
+	}
+	report(1, "/proc/self/smaps: AnonHugePages %ld kB", kb);
+	huge_both_ways("THP", h);
+}
+
+static void hugetlbfs(void)
+{
+	static const char dir[] = "/tmp/gmlab-hugetlbfs", file[] = "/tmp/gmlab-hugetlbfs/buf";
+	char nr[32];
+	unsigned char *h;
+	FILE *f;
+	int fd;
+
+	if ((f = fopen("/proc/sys/vm/nr_hugepages", "w"))) {
+		fputs("4", f);
+		fclose(f);
+	}
+	read_sysfs("/proc/sys/vm/nr_hugepages", nr, sizeof(nr));
+	report_value("nr_hugepages", nr);
+	if (atoi(nr) < 2) {
+		report_skip("could not reserve two 2 MiB huge pages (vm.nr_hugepages = %s)", nr);
+		return;
+	}
+	mkdir(dir, 0700);
+	if (!report(mount("none", dir, "hugetlbfs", 0, "pagesize=2M") == 0 || errno == EBUSY,
+		    "mount hugetlbfs on %s (%s)", dir, strerror(errno)))
+		return;
+	fd = open(file, O_CREAT | O_RDWR, 0600);
+	if (!report(fd >= 0, "create %s (%s)", file, strerror(errno)))
+		goto out;
+	h = mmap(NULL, 2 * HUGE_2M, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (report(h != MAP_FAILED, "mmap 4 MiB of hugetlbfs (%s)", strerror(errno))) {
+		memset(h, 1, 2 * HUGE_2M);
+		huge_both_ways("hugetlbfs", h);
+		munmap(h, 2 * HUGE_2M);
+	}
+	close(fd);
+	unlink(file);
+out:
+	umount(dir);
+	if ((f = fopen("/proc/sys/vm/nr_hugepages", "w"))) {
+		fputs("0", f);
+		fclose(f);
+	}
+}
+
+static void pcid(void)
+{
+	struct m_paging pg;
+	unsigned char *p = m_map(3 * M_PAGE, 1);
+
+	if (!p || m_cpu_paging(&pg) != 0)
+		return;
+	report_value("cr3", pg.cr3);
+	report_value("cr4_pcide", (pg.cr4 & M_CR4_PCIDE) ? 1 : 0);
+	if (!m_cpu_has("pcid")) {
+		report(!(pg.cr4 & M_CR4_PCIDE), "no pcid flag, so CR4.PCIDE is clear (CR4 %#llx)",
+		       (unsigned long long)pg.cr4);
+		report_skip("the guest CPU has no PCID (/proc/cpuinfo lacks 'pcid'; QEMU: -cpu "
+			    "qemu64,+pcid)");
+		return;
+	}
+	report(!!(pg.cr4 & M_CR4_PCIDE), "Linux enabled PCID: CR4.PCIDE set (CR4 %#llx)",
+	       (unsigned long long)pg.cr4);
+	report_value("pcid", pg.cr3 & 0xfff);
+	both_ways("with PCID bits in CR3", p, p + M_PAGE - 77, M_PAGE + 100, p + 3 * M_PAGE, 0x70);
+}
+
+static void paging_mode(void)
+{
+	struct m_paging pg;
+	unsigned char *p = m_map(M_PAGE, 1), *hi;
+	struct probe pr;
+	int cpu_la57 = m_cpu_has("la57");
+
+	if (!p || m_cpu_paging(&pg) != 0)
+		return;
+	pr = probe(p, 0);
+	report(pr.status == GML_OK, "probe of a user page: %s", m_errname(pr.status));
+	report_value("paging_levels", pr.levels);
+	report_value("cpu_la57", cpu_la57);
+	report(pr.levels == ((pg.cr4 & M_CR4_LA57) ? 5 : 4), "the walk uses %llu levels, CR4.LA57 "
+	       "is %d", (unsigned long long)pr.levels, (pg.cr4 & M_CR4_LA57) != 0);
+	if (!cpu_la57) {
+		report(pr.levels == 4, "no la57 flag: 4-level paging (got %llu)",
+		       (unsigned long long)pr.levels);
+		report_skip("the guest CPU has no LA57 (/proc/cpuinfo lacks 'la57'; QEMU: -cpu "
+			    "qemu64,+la57): 5-level paging not exercised");
+		return;
+	}
+	if (pr.levels != 5) {
+		report_skip("the CPU has la57 but the kernel runs 4-level paging (no5lvl?)");
+		return;
+	}
+	/* a mapping above the 47-bit limit exists only with 5 levels (mmap hint above it) */
+	hi = mmap((void *)(1UL << 52), 3 * M_PAGE, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+	if (!report(hi != MAP_FAILED && (uintptr_t)hi >= (1UL << 47), "mmap above 2^47 with LA57 "
+		    "(got %p)", (void *)hi))
+		return;
+	report_value("high_address", (uint64_t)(uintptr_t)hi);
+	both_ways("above 2^47 (5-level only)", hi, hi + M_PAGE - 5, M_PAGE + 10, hi + 3 * M_PAGE, 0x80);
+}
+
+/* MAP_SHARED file on tmpfs, pages faulted in by a read (writable, D clear): the hypervisor's
+ * write reaches the file and sets A and D in the leaf, as the CPU's store would. */
+static void shared_file(void)
+{
+	static const char path[] = "/tmp/gmlab-linear-shared";
+	const uint64_t off = 100, len = 2 * M_PAGE;
+	unsigned char *m, back[3 * 4096];
+	volatile unsigned char sink;
+	struct probe pr[2];
+	struct mres r;
+	int fd, i;
+
+	fd = open(path, O_CREAT | O_RDWR | O_TRUNC, 0600);
+	if (!report(fd >= 0 && ftruncate(fd, 3 * M_PAGE) == 0, "create %s (%s)", path,
+		    strerror(errno)))
+		return;
+	m = mmap(NULL, 3 * M_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (!report(m != MAP_FAILED, "mmap MAP_SHARED (%s)", strerror(errno)))
+		goto out;
+	for (i = 0; i < 3; i++)
+		sink = m[i * M_PAGE]; /* read faults: mapped writable (no write-notify), D clear */
+	(void)sink;
+	for (i = 0; i < 2; i++) {
+		pr[i] = probe(m + i * M_PAGE, GML_PROBE_WRITE);
+		if (!report(pr[i].status == GML_OK, "probe page %d: %s", i, m_errname(pr[i].status)))
+			goto out;
+	}
+	report_value("pte_before", pr[0].entry);
+	report(!(pr[0].entry & 0x40) && !(pr[1].entry & 0x40), "D clear in both leaves before the "
+	       "hypervisor's write (entries %#llx %#llx)", (unsigned long long)pr[0].entry,
+	       (unsigned long long)pr[1].entry);
+	r = xfer(m + off, len, GML_XFER_WRITE, 0x90);
+	m_expect("write through the shared mapping", &r, GML_OK, len);
+	for (i = 0; i < 2; i++) {
+		pr[i] = probe(m + off + i * M_PAGE, 0);
+		report((pr[i].entry & 0x60) == 0x60, "page %d: A and D set by the hypervisor's write "
+		       "(entry %#llx)", i, (unsigned long long)pr[i].entry);
+	}
+	report_value("pte_after", pr[0].entry);
+	if (report(pread(fd, back, sizeof(back), 0) == (ssize_t)sizeof(back), "read(2) the file")) {
+		m_check_pattern("file contents read back with read(2)", back + off, len, 0x90, 0);
+		m_check_fill("file bytes before the range", back, off, 0);
+		m_check_fill("file bytes after the range", back + off + len, sizeof(back) - off - len, 0);
+	}
+	munmap(m, 3 * M_PAGE);
+out:
+	close(fd);
+	unlink(path);
+}
+
+/* After clear_refs 4 the kernel write-protects the pages to track soft-dirty. The CPU would
+ * fault and the kernel make the page writable again; the hypervisor cannot take that fault for
+ * the guest and refuses (GML_E_READ_ONLY) until the guest writes the page itself. */
+static void softdirty_wp(void)
+{
+	unsigned char *p = m_map(2 * M_PAGE, 1);
+	uint64_t e;
+	struct mres r;
+	FILE *f;
+
+	if (!p)
+		return;
+	memset(p, 0, 2 * M_PAGE);
+	f = fopen("/proc/self/clear_refs", "w");
+	if (!report(f && fputs("4", f) >= 0 && fclose(f) == 0, "write 4 to /proc/self/clear_refs"))
+		return;
+	report(m_pagemap_entry(p, &e) == 0 && !(e & PM_SOFT_DIRTY), "soft-dirty clear after "
+	       "clear_refs (entry %#llx)", (unsigned long long)e);
+	r = xfer(p + 8, 64, GML_XFER_WRITE, 0xa0);
+	m_expect("write to a page write-protected for soft-dirty tracking", &r, GML_E_READ_ONLY, 0);
+	m_check_fill("page unchanged", p, M_PAGE, 0);
+	r = xfer(p + 8, 64, 0, 0);
+	m_expect_read("reading it is fine", &r, p + 8, 64);
+	p[0] = 1; /* the guest's own store takes the fault; the page is writable again */
+	report(m_pagemap_entry(p, &e) == 0 && (e & PM_SOFT_DIRTY), "soft-dirty set by the guest's "
+	       "store (entry %#llx)", (unsigned long long)e);
+	r = xfer(p + 8, 64, GML_XFER_WRITE, 0xa1);
+	m_expect("the same write after the guest touched the page", &r, GML_OK, 64);
+	m_check_pattern("it landed", p + 8, 64, 0xa1, 0);
+}
+
+/* ---- the case table: every case once per method ---- */
+
+#define BYTEWISE(fn) \
+	static void fn##_bytewise(void) { if (use("bytewise", GML_SVC_LINEAR_BYTEWISE) == 0) fn(); }
+#define PAGEWISE(fn) \
+	static void fn##_pagewise(void) { if (use("pagewise", GML_SVC_LINEAR_PAGEWISE) == 0) fn(); }
+#define BOTH(fn) BYTEWISE(fn) PAGEWISE(fn)
+BOTH(cross_page)
+BOTH(large)
+BOTH(not_present)
+BOTH(read_only)
+BOTH(kernel_address)
+BOTH(bad_addresses)
+BOTH(thp)
+BOTH(hugetlbfs)
+BOTH(pcid)
+BOTH(paging_mode)
+BOTH(shared_file)
+BOTH(softdirty_wp)
+
+#define HV GML_NEEDS_HYPERVISOR
+#define CASE(name, desc, needs, fn) \
+	{ "linear/bytewise/" name, "byte-wise (BitVisor's walk per byte): " desc, needs, fn##_bytewise }, \
+	{ "linear/pagewise/" name, "page-wise (one walk per page): " desc, needs, fn##_pagewise }
+
+static const struct gml_case cases[] = {
+	CASE("cross-page", "odd offsets across page boundaries, both ways, guards untouched", HV,
+	     cross_page),
+	CASE("large", "a long buffer (256 KiB byte-wise, 4 MiB page-wise) both ways", HV, large),
+	CASE("not-present", "a never-touched page: GML_E_NOT_PRESENT at its offset, bytes before it "
+	     "moved; success after touching it", HV, not_present),
+	CASE("read-only", "a write running into a read-only page stops there (GML_E_READ_ONLY); "
+	     "reads are fine", HV, read_only),
+	CASE("kernel-address", "a CPL3 caller naming a kernel address is refused "
+	     "(GML_E_USER_SUPERVISOR); CPL0 (module) may", HV | GML_NEEDS_KMOD, kernel_address),
+	CASE("bad-addresses", "non-canonical, address 0, wrapping, zero and oversized lengths, bad "
+	     "flags: typed errors", HV, bad_addresses),
+	CASE("thp", "transparent huge pages (MADV_HUGEPAGE, AnonHugePages): 2 MiB leaf, both ways "
+	     "inside and across", HV, thp),
+	CASE("hugetlbfs", "hugetlbfs 2 MiB pages (vm.nr_hugepages, mount): 2 MiB leaf, both ways", HV,
+	     hugetlbfs),
+	CASE("pcid", "PCID in use (CR4.PCIDE, PCID bits in CR3); skips without the CPU flag", HV,
+	     pcid),
+	CASE("paging-mode", "reports 4- or 5-level paging; with LA57 moves data above 2^47", HV,
+	     paging_mode),
+	CASE("shared-file", "a write into a MAP_SHARED tmpfs file reaches the file (read(2)) and sets "
+	     "A and D", HV, shared_file),
+	CASE("softdirty-wp", "after clear_refs (soft-dirty write protection) a write is refused until "
+	     "the guest touches the page", HV, softdirty_wp),
+};
+
+GML_MAIN("linear", cases)

@@ -1,0 +1,227 @@
+/* Suite phys: method 2, guest-physical addresses from the kernel. The kernel module allocates
+ * the buffer (kmalloc: contiguous, virt_to_phys; vmalloc: a page list of frame numbers) and
+ * makes the hypercall at CPL0, as the seed's module does; services gml.phys.xfer and
+ * gml.phys.list (lib/gml_methods.h). Each length both ways: the hypervisor reads (hash of what
+ * it read against the guest's) and writes (pattern verified in the guest, guard bytes after
+ * the range untouched). Bad ranges are refused with their typed error, and the hypervisor and
+ * the guest carry on. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "method_util.h"
+#include "report.h"
+
+#define GUARD 64u
+#define GUARD_BYTE 0xc3
+
+static int fd = -1;
+static unsigned long svc_xfer, svc_list;
+
+static int setup(void)
+{
+	fd = m_kmod_open();
+	if (fd < 0)
+		return -1;
+	svc_xfer = m_lookup0(fd, GML_SVC_PHYS_XFER);
+	svc_list = m_lookup0(fd, GML_SVC_PHYS_LIST);
+	return svc_xfer && svc_list ? 0 : -1;
+}
+
+/*
+ * Both directions over [off, off+len) of the module's current buffer (of size bufsize),
+ * addressed either contiguously (gpa != 0: gpa of the buffer's start) or by its page list.
+ * Bytes of the buffer outside the range hold GUARD_BYTE and must keep it.
+ */
+static void both_ways(const char *what, const struct gmlab_kbuf *kb, uint64_t off, uint64_t len,
+		      int use_list, uint64_t seed)
+{
+	unsigned char *img = malloc(kb->size);
+	char name[160];
+	struct mres r;
+
+	if (!img) {
+		report_error("malloc %#llx", (unsigned long long)kb->size);
+		return;
+	}
+	/* read: the guest's bytes in the range, guard around */
+	memset(img, GUARD_BYTE, kb->size);
+	gml_pattern_fill(img + off, seed, 0, len);
+	if (m_kbuf_rw(fd, 1, 0, img, kb->size) != 0)
+		goto out;
+	/* a list starting at frame off / 4096: the array address moves, rdi = offset in it */
+	r = use_list ? m_xfer0(fd, svc_list, kb->list_gpa + off / 4096 * 8, len, 0, 0, off % 4096)
+		     : m_xfer0(fd, svc_xfer, kb->gpa + off, len, 0, 0, 0);
+	snprintf(name, sizeof(name), "%s: hypervisor reads %#llx bytes at offset %#llx", what,
+		 (unsigned long long)len, (unsigned long long)off);
+	m_expect_read(name, &r, img + off, len);
+
+	/* write: zeros in the range, guard around */
+	memset(img, GUARD_BYTE, kb->size);
+	memset(img + off, 0, len);
+	if (m_kbuf_rw(fd, 1, 0, img, kb->size) != 0)
+		goto out;
+	r = use_list ? m_xfer0(fd, svc_list, kb->list_gpa + off / 4096 * 8, len, GML_XFER_WRITE,
+			       seed + 1, off % 4096)
+		     : m_xfer0(fd, svc_xfer, kb->gpa + off, len, GML_XFER_WRITE, seed + 1, 0);
+	snprintf(name, sizeof(name), "%s: hypervisor writes %#llx bytes at offset %#llx", what,
+		 (unsigned long long)len, (unsigned long long)off);
+	m_expect(name, &r, GML_OK, len);
+	if (m_kbuf_rw(fd, 0, 0, img, kb->size) != 0)
+		goto out;
+	m_check_pattern(name, img + off, len, seed + 1, 0);
+	if (off)
+		m_check_fill("guard before the range", img, off, GUARD_BYTE);
+	if (kb->size > off + len)
+		m_check_fill("guard after the range", img + off + len, kb->size - off - len, GUARD_BYTE);
+out:
+	free(img);
+}
+
+static void kmalloc_lengths(void)
+{
+	static const uint64_t lens[] = { 1, 4095, 4096, 4097, 3 * 4096 + 5, 65536 + 3, 1 << 20 };
+	struct gmlab_kbuf kb;
+	char what[64];
+	size_t i;
+
+	if (setup() != 0)
+		return;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		if (m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, lens[i] + GUARD, &kb) != 0)
+			return;
+		snprintf(what, sizeof(what), "kmalloc length %#llx", (unsigned long long)lens[i]);
+		both_ways(what, &kb, 0, lens[i], 0, 0x1000 + i);
+	}
+}
+
+static void kmalloc_max(void)
+{
+	struct gmlab_kbuf kb;
+
+	if (setup() != 0)
+		return;
+	/* ask for one byte to learn KMALLOC_MAX_SIZE, then the largest contiguous kmalloc */
+	if (m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, 1, &kb) != 0)
+		return;
+	report_value("kmalloc_max", kb.kmalloc_max);
+	if (m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, kb.kmalloc_max, &kb) != 0)
+		return;
+	report_value("gpa", kb.gpa);
+	both_ways("largest kmalloc", &kb, 0, kb.kmalloc_max, 0, 0x2000);
+}
+
+static void unaligned(void)
+{
+	static const uint64_t offs[] = { 1, 7, 4095, 4097 };
+	struct gmlab_kbuf kb;
+	char what[64];
+	size_t i;
+
+	if (setup() != 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, 4 * 4096, &kb) != 0)
+		return;
+	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		snprintf(what, sizeof(what), "unaligned start +%#llx", (unsigned long long)offs[i]);
+		both_ways(what, &kb, offs[i], 2 * 4096 + 13, 0, 0x3000 + i);
+	}
+}
+
+static void page_lists(void)
+{
+	struct gmlab_kbuf kb;
+	uint64_t size = (1 << 20) + 5 * 4096;
+
+	if (setup() != 0)
+		return;
+	if (m_kbuf_alloc(fd, GMLAB_KBUF_VMALLOC, size, &kb) != 0)
+		return;
+	report_value("vmalloc_pages", kb.npages);
+	both_ways("vmalloc page list", &kb, 0, size, 1, 0x4000);
+	both_ways("vmalloc page list, odd start", &kb, 1234, size - 1234 - 77, 1, 0x4001);
+	both_ways("vmalloc page list, within one page", &kb, 4096 + 5, 100, 1, 0x4002);
+	/* the same method over a kmalloc buffer's list (contiguous frames) */
+	if (m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, 3 * 4096, &kb) != 0)
+		return;
+	both_ways("kmalloc page list", &kb, 4000, 4096 + 200, 1, 0x4003);
+}
+
+/* A refused request in both directions: the status, nothing done, the offending byte named. */
+static void refused(const char *what, unsigned long svc, uint64_t addr, uint64_t len,
+		    uint64_t rdi, uint64_t status, uint64_t bad_gpa, int try_write)
+{
+	char name[160];
+	struct mres r;
+	int w;
+
+	for (w = 0; w <= try_write; w++) {
+		r = m_xfer0(fd, svc, addr, len, w ? GML_XFER_WRITE : 0, 7, rdi);
+		snprintf(name, sizeof(name), "%s (%s %#llx+%#llx)", what, w ? "write" : "read",
+			 (unsigned long long)addr, (unsigned long long)len);
+		m_expect(name, &r, status, 0);
+		if (bad_gpa != ~0ULL)
+			report(r.detail == bad_gpa, "%s: offending guest-physical byte expected %#llx, "
+			       "got %#llx", name, (unsigned long long)bad_gpa,
+			       (unsigned long long)r.detail);
+	}
+}
+
+static void bad_ranges(void)
+{
+	uint64_t base, size;
+	struct gmlab_kbuf kb;
+
+	if (setup() != 0 || m_hv_region(&base, &size) != 0)
+		return;
+	report_value("hv_region_base", base);
+	report_value("hv_region_size", size);
+	refused("beyond RAM (1 TiB)", svc_xfer, 1ULL << 40, 4096, 0, GML_E_GPA_OUTSIDE_RAM,
+		1ULL << 40, 1);
+	refused("local APIC MMIO 0xfee00000", svc_xfer, 0xfee00000, 16, 0, GML_E_GPA_MMIO,
+		0xfee00000, 1);
+	refused("the hypervisor's heap region", svc_xfer, base, 4096, 0, GML_E_GPA_HV_REGION, base, 1);
+	refused("the hypervisor's image (1 MiB)", svc_xfer, 0x100000, 4096, 0, GML_E_GPA_HV_REGION,
+		0x100000, 1);
+	/* starts in RAM, runs into the region: all or nothing, the RAM page is not even read */
+	refused("RAM running into the hypervisor's region (read only: the RAM page is the guest's)",
+		svc_xfer, base - 4096, 8192, 0, GML_E_GPA_HV_REGION, base, 0);
+	refused("wrapping range", svc_xfer, ~0ULL - 10, 100, 0, GML_E_LEN_WRAP, 0, 1);
+	if (m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, 4096, &kb) != 0)
+		return;
+	refused("length 0", svc_xfer, kb.gpa, 0, 0, GML_E_LEN_ZERO, 0, 1);
+	refused("length above GML_XFER_MAX (16 MiB)", svc_xfer, kb.gpa, GML_XFER_MAX + 1, 0,
+		GML_ME_TOO_LONG, 0, 1);
+	{
+		struct mres r = m_xfer0(fd, svc_xfer, kb.gpa, 16, 0x80, 0, 0);
+		m_expect("flags 0x80 refused", &r, GML_ME_BAD_FLAGS, 0);
+	}
+	refused("page list with first-frame offset 4096", svc_list, kb.list_gpa, 16, 4096,
+		GML_ME_BAD_OFFSET, ~0ULL, 1);
+	refused("page list array in the hypervisor's region", svc_list, base, 16, 0,
+		GML_E_GPA_HV_REGION, base, 1);
+	/* the buffer we passed around is still all zeros */
+	{
+		unsigned char b[4096];
+
+		if (m_kbuf_rw(fd, 0, 0, b, sizeof(b)) == 0)
+			m_check_fill("kernel buffer after the refused requests", b, sizeof(b), 0);
+	}
+	m_alive();
+}
+
+static const struct gml_case cases[] = {
+	{ "phys/kmalloc-lengths", "kmalloc buffers of 1, page-1, page, page+1 .. 1 MiB: hypervisor "
+	  "reads and writes them by guest-physical address (CPL0)", GML_NEEDS_HYPERVISOR |
+	  GML_NEEDS_KMOD, kmalloc_lengths },
+	{ "phys/kmalloc-max", "the largest contiguous kmalloc (KMALLOC_MAX_SIZE) both ways",
+	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, kmalloc_max },
+	{ "phys/unaligned", "starts at +1, +7, +4095, +4097 across page boundaries, both ways, guard "
+	  "bytes untouched", GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, unaligned },
+	{ "phys/page-list", "vmalloc (non-contiguous) buffers passed as page lists of frame numbers, "
+	  "odd offsets, both ways", GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, page_lists },
+	{ "phys/refused", "beyond RAM, LAPIC MMIO, the hypervisor's region, wrapping, zero and "
+	  "oversized lengths: each refused with its typed error, nothing touched, all alive",
+	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, bad_ranges },
+};
+
+GML_MAIN("phys", cases)
