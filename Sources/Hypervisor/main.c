@@ -12,6 +12,7 @@
 #include "fatal.h"
 #include "lib.h"
 #include "x86.h"
+#include "fault_fixup.h"
 
 #ifndef HV_VERSION
 #define HV_VERSION "dev"
@@ -44,14 +45,24 @@ static void note_loader_data(const struct multiboot_info *mbi)
 /* Hypervisor options (multiboot command line after the image path):
  *   gmlab.selftest=hv-fault   take a page fault inside the hypervisor after start-up, to prove
  *                             the fatal path (IDT -> GMLAB-HV-FATAL -> power-off)
+ *   gmlab.selftest=msr-fixup  read a non-existent MSR through rdmsr_safe at start-up (the #GP
+ *                             fixup path the VMX backend uses for guest MSR accesses)
  * Unknown words are logged and ignored (QEMU needs a non-empty -append for -initrd). */
-static bool opt_selftest_fault;
+static bool opt_selftest_fault, opt_selftest_msr;
 
 static void parse_options(const char *cmd)
 {
 	const char *p = cmd;
+	/* QEMU passes "<image path> <options>", GRUB 2 only the options: skip a first word that
+	 * is a path. */
+	const char *w0 = p;
 	while (*p && *p != ' ')
-		p++; /* the image path */
+		p++;
+	bool first_is_path = false;
+	for (const char *q = w0; q < p; q++)
+		first_is_path |= *q == '/';
+	if (!first_is_path)
+		p = w0;
 	while (*p) {
 		while (*p == ' ')
 			p++;
@@ -63,6 +74,8 @@ static void parse_options(const char *cmd)
 			break;
 		if (n == 23 && !strncmp(w, "gmlab.selftest=hv-fault", n))
 			opt_selftest_fault = true;
+		else if (n == 24 && !strncmp(w, "gmlab.selftest=msr-fixup", n))
+			opt_selftest_msr = true;
 		else
 			printf("GMLAB-HV: ignoring unknown option \"%.*s\"\n", (int)n, w);
 	}
@@ -119,6 +132,16 @@ noreturn void hv_main(u32 magic, u32 mbi_pa)
 	printf("GMLAB-HV: kernel at 0x%llx-0x%llx, entry 0x%llx, boot_params 0x%llx (tsc %llu)\n",
 	       entry.kernel_base, entry.kernel_end, entry.rip, entry.rsi, rdtsc());
 
+	if (opt_selftest_msr) {
+		u64 val = 0;
+		bool ok = rdmsr_safe(0x4d534521u, &val); /* no CPU implements this MSR */
+		if (ok) /* QEMU TCG and Bochs with ignore_bad_msrs=1 read unknown MSRs as 0 */
+			printf("GMLAB-HV: selftest: rdmsr_safe(0x4d534521) = 0x%llx without #GP: this "
+			       "CPU ignores unknown MSRs, the fixup path was not exercised\n", val);
+		else
+			printf("GMLAB-HV: selftest: rdmsr_safe(0x4d534521) raised #GP, caught by the "
+			       "fixup table, resumed\n");
+	}
 	if (opt_selftest_fault) {
 		printf("GMLAB-HV: selftest: reading an unmapped address inside the hypervisor\n");
 		(void)*(volatile u64 *)(1ULL << 46);

@@ -23,6 +23,7 @@ struct Build: AsyncParsableCommand {
             print("kernel \(images.kernelVersion) (Debian package \(images.kernelPackageVersion))")
             print("  kernel      \(images.kernel)  \(images.digests["kernel"] ?? "")")
             print("  initramfs   \(images.initramfs)  \(images.digests["initramfs"] ?? "")")
+            for problem in images.userCases?.problems ?? [] { print("  warning: \(problem)") }
             if let hv = images.hypervisor {
                 print("  hypervisor  \(hv)  \(images.digests["hypervisor"] ?? "")")
             } else {

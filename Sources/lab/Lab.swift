@@ -14,9 +14,10 @@ struct Lab: AsyncParsableCommand {
               lab run             run the matrix from lab.json; results in results/<run-id>/
               lab report DIR      read a results directory as a summary (terminal or HTML)
               lab repro CASE-ID   boot one case in one matrix cell again, e.g. to debug it
+              lab bench           measure the transfer methods and baselines (bench.html)
             Run as root (the lab drives libvirtd on qemu:///system). `make run` / `make test`
             set the host up first (scripts/setup-host).
             """,
-        subcommands: [Doctor.self, Build.self, List.self, Run.self, Report.self, Repro.self]
+        subcommands: [Doctor.self, Build.self, List.self, Run.self, Report.self, Repro.self, Bench.self]
     )
 }

@@ -133,6 +133,43 @@ import LabVirt
         #expect(try ourDomains().isEmpty)
     }
 
+    @Test func reproWithGDBWaitsPausedUntilADebuggerLetsItRun() async throws {
+        let lab = try session()
+        var request = ReproRequest(caseId: "smoke/kernel-version")
+        request.cell = "none-tcg-debian-1024m-1cpu"
+        request.gdbPort = UInt16.random(in: 20000...40000)
+        request.resultsDirectory = Self.temporaryDirectory("gdb")
+        let repro = Task { try await ReproRunner(session: lab).run(request) }
+
+        // The VM is created paused: no instruction has run, and nothing moves without a debugger.
+        var paused = false
+        for _ in 0..<600 where !paused {
+            try await Task.sleep(for: .milliseconds(100))
+            let connection = try LibvirtConnection()
+            for name in try connection.domainNames(withPrefix: DomainName.prefix + "\(getpid())-") {
+                paused = try connection.state(ofDomain: name)?.state == .paused
+            }
+            connection.close()
+        }
+        #expect(paused, "the repro VM was not seen paused")
+        try await Task.sleep(for: .seconds(3))
+        let vmDir = try #require(FileManager.default.contentsOfDirectory(atPath: request.resultsDirectory! + "/vms").first)
+        let console = (try? String(contentsOfFile: request.resultsDirectory! + "/vms/\(vmDir)/console.log", encoding: .utf8)) ?? ""
+        #expect(console.isEmpty, "the guest ran before a debugger attached")
+
+        // A debugger attaches to the stub and lets it go: the case then runs to its result.
+        let gdb = Process()
+        gdb.executableURL = URL(fileURLWithPath: "/usr/bin/gdb")
+        gdb.arguments = ["-batch", "-ex", "target remote 127.0.0.1:\(request.gdbPort!)", "-ex", "detach"]
+        gdb.standardOutput = FileHandle.nullDevice
+        gdb.standardError = FileHandle.nullDevice
+        try gdb.run()
+        gdb.waitUntilExit()
+        #expect(gdb.terminationStatus == 0)
+        let summary = try await repro.value
+        #expect(summary.results.records.first?.status == .pass)
+    }
+
     @Test func secondBuildWithNothingChangedRebuildsNothing() async throws {
         let lab = try session()
         _ = try await lab.builder().build(kernel: "debian")

@@ -97,7 +97,7 @@ func variant(_ old: String, _ new: String) -> String {
 
     @Test func unknownKeyWithoutSuggestion() {
         let issues = configIssues(variant(#""jobs": "auto","#, #""jobs": "auto", "colour": true,"#))
-        #expect(issues == [#"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories"#])
+        #expect(issues == [#"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories, bench"#])
     }
 
     @Test func missingRequiredKeys() {

@@ -23,7 +23,7 @@
  * Parameters come from the guest kernel command line (the lab puts them there; defaults when
  * run by hand): gmlab.bench.min=8 max=16777216 (powers of two), reps=15 warmup=3,
  * sample_ms=2 (a sample repeats small transfers until it lasts this long), byte_max=262144,
- * reg_max=1048576, kvm_calls=200.
+ * reg_max=1048576, kvm_calls=20 (vmmcalls per KVM_RUN: short runs, like the other samples).
  * Timing: clock_gettime(CLOCK_MONOTONIC) (vDSO), or ktime_get_ns() in gmlab_bench.ko for the
  * kernel methods.
  */
@@ -54,7 +54,7 @@
 
 static struct params {
 	uint64_t min, max, reps, warmup, sample_ms, byte_max, reg_max, kvm_calls;
-} P = { 8, 16 * MIB, 15, 3, 2, 256 << 10, 1 * MIB, 200 };
+} P = { 8, 16 * MIB, 15, 3, 2, 256 << 10, 1 * MIB, 20 };
 
 static const struct { const char *key; uint64_t *value; } param_keys[] = {
 	{ "min", &P.min }, { "max", &P.max }, { "reps", &P.reps }, { "warmup", &P.warmup },

@@ -127,6 +127,8 @@ static void kbuf_free(struct gmlab_file *f)
 {
 	if (f->kind == GMLAB_KBUF_KMALLOC)
 		kfree(f->buf);
+	else if (f->kind == GMLAB_KBUF_PAGES)
+		free_pages((unsigned long)f->buf, get_order(f->size));
 	else if (f->kind == GMLAB_KBUF_VMALLOC)
 		vfree(f->buf);
 	kfree(f->pfns);
@@ -134,6 +136,35 @@ static void kbuf_free(struct gmlab_file *f)
 	f->pfns = NULL;
 	f->kind = 0;
 	f->size = f->npages = 0;
+}
+
+/* Zeroed contiguous pages whose guest-physical range lies in [lo, hi): up to 256 tries, from
+ * ZONE_DMA32 when the range is below 4 GiB (GFP_KERNEL prefers ZONE_NORMAL above it). */
+static void *pages_in_range(u64 size, u64 lo, u64 hi)
+{
+	unsigned int order = get_order(size), i, n = 0;
+	gfp_t gfp = GFP_KERNEL | __GFP_ZERO | __GFP_NOWARN | (hi <= (4ULL << 30) ? __GFP_DMA32 : 0);
+	struct page **rejected = kcalloc(256, sizeof(*rejected), GFP_KERNEL);
+	void *found = NULL;
+
+	if (!rejected)
+		return NULL;
+	while (!found && n < 256) {
+		struct page *pg = alloc_pages(gfp, order);
+		u64 pa;
+
+		if (!pg)
+			break;
+		pa = page_to_phys(pg);
+		if (pa >= lo && pa + size <= hi)
+			found = page_address(pg);
+		else
+			rejected[n++] = pg;
+	}
+	for (i = 0; i < n; i++)
+		__free_pages(rejected[i], order);
+	kfree(rejected);
+	return found;
 }
 
 static long gmlab_kbuf_alloc(struct gmlab_file *f, void __user *arg)
@@ -147,31 +178,37 @@ static long gmlab_kbuf_alloc(struct gmlab_file *f, void __user *arg)
 	if (k.size == 0 || k.size > GMLAB_KBUF_MAX ||
 	    (k.kind == GMLAB_KBUF_KMALLOC && k.size > KMALLOC_MAX_SIZE))
 		return -EINVAL;
-	if (k.kind != GMLAB_KBUF_KMALLOC && k.kind != GMLAB_KBUF_VMALLOC)
+	if (k.kind != GMLAB_KBUF_KMALLOC && k.kind != GMLAB_KBUF_VMALLOC &&
+	    k.kind != GMLAB_KBUF_PAGES)
+		return -EINVAL;
+	if (k.kind == GMLAB_KBUF_PAGES && (k.size > KMALLOC_MAX_SIZE || k.phys_lo >= k.phys_hi))
 		return -EINVAL;
 	kbuf_free(f);
 	f->npages = DIV_ROUND_UP(k.size, PAGE_SIZE);
 	f->pfns = kcalloc(f->npages, sizeof(u64), GFP_KERNEL);
 	if (!f->pfns)
 		return -ENOMEM;
-	f->buf = k.kind == GMLAB_KBUF_KMALLOC ? kzalloc(k.size, GFP_KERNEL | __GFP_NOWARN)
-					      : vzalloc(k.size);
+	if (k.kind == GMLAB_KBUF_PAGES)
+		f->buf = pages_in_range(k.size, k.phys_lo, k.phys_hi);
+	else
+		f->buf = k.kind == GMLAB_KBUF_KMALLOC ? kzalloc(k.size, GFP_KERNEL | __GFP_NOWARN)
+						      : vzalloc(k.size);
 	if (!f->buf) {
-		pr_warn("gmlab: %s of %llu bytes failed\n",
-			k.kind == GMLAB_KBUF_KMALLOC ? "kmalloc" : "vmalloc", k.size);
+		pr_warn("gmlab: %s of %llu bytes failed\n", k.kind == GMLAB_KBUF_KMALLOC ? "kmalloc" :
+			k.kind == GMLAB_KBUF_VMALLOC ? "vmalloc" : "alloc_pages in range", k.size);
 		kfree(f->pfns);
 		f->pfns = NULL;
-		return -ENOMEM;
+		return k.kind == GMLAB_KBUF_PAGES ? -ENOSPC : -ENOMEM;
 	}
 	f->kind = k.kind;
 	f->size = k.size;
 	for (i = 0; i < f->npages; i++) {
 		void *p = (u8 *)f->buf + i * PAGE_SIZE;
 
-		f->pfns[i] = k.kind == GMLAB_KBUF_KMALLOC ? PHYS_PFN(virt_to_phys(p)) : vmalloc_to_pfn(p);
+		f->pfns[i] = k.kind == GMLAB_KBUF_VMALLOC ? vmalloc_to_pfn(p) : PHYS_PFN(virt_to_phys(p));
 	}
 	k.kva = (u64)(unsigned long)f->buf;
-	k.gpa = k.kind == GMLAB_KBUF_KMALLOC ? virt_to_phys(f->buf) : 0;
+	k.gpa = k.kind == GMLAB_KBUF_VMALLOC ? 0 : virt_to_phys(f->buf);
 	k.list_gpa = virt_to_phys(f->pfns);
 	k.npages = f->npages;
 	return copy_to_user(arg, &k, sizeof(k)) ? -EFAULT : 0;

@@ -51,6 +51,7 @@ struct gmlab_phys {
  */
 #define GMLAB_KBUF_KMALLOC	1
 #define GMLAB_KBUF_VMALLOC	2
+#define GMLAB_KBUF_PAGES	3	/* alloc_pages, contiguous, inside [phys_lo, phys_hi) */
 #define GMLAB_KBUF_MAX		(16u << 20)	/* vmalloc; kmalloc is limited by kmalloc_max */
 
 struct gmlab_kbuf {
@@ -62,6 +63,8 @@ struct gmlab_kbuf {
 	__u64 list_gpa;		/* out: guest-physical address of the frame-number array */
 	__u64 npages;		/* out: entries in that array */
 	__u64 kmalloc_max;	/* out: KMALLOC_MAX_SIZE of this kernel (the largest kmalloc) */
+	__u64 phys_lo, phys_hi;	/* in, GMLAB_KBUF_PAGES: wanted guest-physical range (tries
+				   up to 256 allocations, ENOSPC when none lands inside) */
 };
 
 /* Copy between the buffer at [offset, offset+len) and user memory at buf. */

@@ -11,6 +11,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "method_util.h"
@@ -410,8 +411,8 @@ static void pcid(void)
 	if (!m_cpu_has("pcid")) {
 		report(!(pg.cr4 & M_CR4_PCIDE), "no pcid flag, so CR4.PCIDE is clear (CR4 %#llx)",
 		       (unsigned long long)pg.cr4);
-		report_skip("the guest CPU has no PCID (/proc/cpuinfo lacks 'pcid'; QEMU: -cpu "
-			    "qemu64,+pcid)");
+		report_skip("the guest CPU has no PCID (/proc/cpuinfo lacks 'pcid'; QEMU 7.2 TCG "
+			    "does not implement it: needs KVM with -cpu host)");
 		return;
 	}
 	report(!!(pg.cr4 & M_CR4_PCIDE), "Linux enabled PCID: CR4.PCIDE set (CR4 %#llx)",
@@ -425,7 +426,12 @@ static void paging_mode(void)
 	struct m_paging pg;
 	unsigned char *p = m_map(M_PAGE, 1), *hi;
 	struct probe pr;
-	int cpu_la57 = m_cpu_has("la57");
+	unsigned a, b, c, d;
+	int cpu_la57;
+
+	/* CPUID, not /proc/cpuinfo: the kernel hides the flag there when it runs 4 levels */
+	hc_cpuid(7, &a, &b, &c, &d);
+	cpu_la57 = (c >> 16) & 1;
 
 	if (!p || m_cpu_paging(&pg) != 0)
 		return;
@@ -438,12 +444,14 @@ static void paging_mode(void)
 	if (!cpu_la57) {
 		report(pr.levels == 4, "no la57 flag: 4-level paging (got %llu)",
 		       (unsigned long long)pr.levels);
-		report_skip("the guest CPU has no LA57 (/proc/cpuinfo lacks 'la57'; QEMU: -cpu "
-			    "qemu64,+la57): 5-level paging not exercised");
+		report_skip("the guest CPU has no LA57 (CPUID.7:ECX[16] clear; QEMU: -cpu "
+			    "qemu64,+la57 and a bzImage kernel: the 5-level switch happens in its "
+			    "decompressor): 5-level paging not exercised");
 		return;
 	}
 	if (pr.levels != 5) {
-		report_skip("the CPU has la57 but the kernel runs 4-level paging (no5lvl?)");
+		report_skip("the CPU has LA57 but the kernel runs 4-level paging (no5lvl on the "
+			    "command line, or a vmlinux entered directly): 5-level paging not exercised");
 		return;
 	}
 	/* a mapping above the 47-bit limit exists only with 5 levels (mmap hint above it) */
@@ -537,6 +545,161 @@ static void softdirty_wp(void)
 	m_check_pattern("it landed", p + 8, 64, 0xa1, 0);
 }
 
+/* After fork a private page is shared copy-on-write, write-protected in both processes. The
+ * CPU's store would fault and the kernel copy the page; the hypervisor cannot take that fault
+ * and refuses (GML_E_READ_ONLY) -- and must never write the shared frame the child still maps. */
+static void cow_after_fork(void)
+{
+	unsigned char *p = m_map(M_PAGE, 1);
+	int go[2], back[2], st;
+	char c = 0, child_ok = 0;
+	struct mres r;
+	pid_t pid;
+
+	if (!p || pipe(go) != 0 || pipe(back) != 0) {
+		report_error("setup: %s", strerror(errno));
+		return;
+	}
+	memset(p, 0x11, M_PAGE);
+	pid = fork();
+	if (pid == 0) { /* child: after the parent's attempt, is our copy still 0x11 everywhere? */
+		size_t i;
+
+		if (read(go[0], &c, 1) != 1)
+			_exit(2);
+		for (i = 0; i < M_PAGE && p[i] == 0x11; i++)
+			;
+		c = i == M_PAGE;
+		_exit(write(back[1], &c, 1) == 1 ? 0 : 2);
+	}
+	r = xfer(p + 8, 64, GML_XFER_WRITE, 0xb0);
+	m_expect("write to a copy-on-write page (after fork)", &r, GML_E_READ_ONLY, 0);
+	m_check_fill("the parent's page unchanged", p, M_PAGE, 0x11);
+	if (write(go[1], &c, 1) != 1 || read(back[0], &child_ok, 1) != 1)
+		report_error("child did not answer");
+	waitpid(pid, &st, 0);
+	report(child_ok == 1, "the child's copy is unchanged: the shared frame was not written");
+	p[0] = 0x11; /* the guest's own store breaks the sharing */
+	r = xfer(p + 8, 64, GML_XFER_WRITE, 0xb1);
+	m_expect("the same write after the guest's own store", &r, GML_OK, 64);
+	m_check_pattern("it landed", p + 8, 64, 0xb1, 0);
+}
+
+/* 1 GiB pages: user space cannot get them without boot-time reservation, but the kernel's
+ * direct map uses them (CPU flag pdpe1gb, a fully-RAM 1 GiB-aligned gigabyte). Found by probing
+ * the direct map from CPL0; read there through this method and through the physical method
+ * (they must agree), and write when the module's buffer lies in such a page. */
+static void gigapage(void)
+{
+	const uint64_t gib = 1ULL << 30;
+	unsigned a, b, c, d;
+	unsigned long probe0, phys0, svc0;
+	struct gmlab_kbuf kb;
+	struct hc_regs r;
+	struct mres lin, ph;
+	uint64_t base, g, found = ~0ULL;
+	unsigned char back[4 * 4096];
+	int fd, err;
+
+	hc_cpuid(0x80000001, &a, &b, &c, &d);
+	if (!((d >> 26) & 1)) {
+		report(1, "CPUID.80000001:EDX[26] (pdpe1gb) clear: no 1 GiB pages possible");
+		report_skip("the guest CPU has no 1 GiB pages (pdpe1gb; QEMU: -cpu qemu64,+pdpe1gb, "
+			    "and -m 4096 so that a whole gigabyte is RAM)");
+		return;
+	}
+	fd = m_kmod_open();
+	if (fd < 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, M_PAGE, &kb) != 0)
+		return;
+	probe0 = m_lookup0(fd, GML_SVC_LINEAR_PROBE);
+	phys0 = m_lookup0(fd, GML_SVC_PHYS_XFER);
+	svc0 = m_lookup0(fd, svc_name);
+	if (!probe0 || !phys0 || !svc0)
+		goto out;
+	base = kb.kva - kb.gpa; /* the direct map: kernel va = base + guest-physical address */
+	for (g = 0; g < 64 * gib && found == ~0ULL; g += gib) {
+		r = (struct hc_regs){ .rbx = base + g };
+		if (m_call0(fd, probe0, &r) == 0 && r.rax == GML_OK && r.rcx == gib)
+			found = g;
+	}
+	if (found == ~0ULL) {
+		report(1, "probed the direct map for 0-64 GiB");
+		report_skip("no 1 GiB leaf in the kernel's direct map (needs a gigabyte that is "
+			    "entirely RAM: -m 4096)");
+		goto out;
+	}
+	report_value("gigapage_gpa", found);
+	/* read the middle of that gigabyte both ways and compare (CPL0, read only: it is the
+	 * kernel's memory) */
+	lin = m_xfer0(fd, svc0, base + found + gib / 2 - 5000, 10000, 0, 0, 0);
+	ph = m_xfer0(fd, phys0, found + gib / 2 - 5000, 10000, 0, 0, 0);
+	m_expect("CPL0 read through a 1 GiB leaf", &lin, GML_OK, 10000);
+	report(lin.hash == ph.hash && ph.status == GML_OK, "the linear and physical reads of the same "
+	       "10000 bytes agree (%#llx, %#llx)", (unsigned long long)lin.hash,
+	       (unsigned long long)ph.hash);
+	/* write: only into a buffer of ours, placed inside that gigabyte */
+	/* 4 MiB blocks: 256 tries can then use up the gigabyte above, where the allocator starts */
+	err = m_kbuf_alloc_in(fd, 4 << 20, found, found + gib, &kb);
+	if (err) {
+		report_skip("reads through a 1 GiB leaf passed; write direction not tested: no "
+			    "buffer could be placed in the gigabyte at %#llx (%s)",
+			    (unsigned long long)found, strerror(err));
+		goto out;
+	}
+	report_value("kbuf_gpa", kb.gpa);
+	r = (struct hc_regs){ .rbx = kb.kva };
+	if (m_call0(fd, probe0, &r) == 0)
+		report(r.rax == GML_OK && r.rcx == gib, "the buffer at %#llx is in a 1 GiB leaf (probe "
+		       "%s, page size %#lx)", (unsigned long long)kb.gpa, m_errname(r.rax), r.rcx);
+	lin = m_xfer0(fd, svc0, kb.kva + 4093, 2 * M_PAGE, GML_XFER_WRITE, 0xd0, 0);
+	m_expect("CPL0 write through a 1 GiB leaf", &lin, GML_OK, 2 * M_PAGE);
+	if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0) {
+		m_check_pattern("the write landed", back + 4093, 2 * M_PAGE, 0xd0, 0);
+		m_check_fill("bytes before it", back, 4093, 0);
+		m_check_fill("bytes after it", back + 4093 + 2 * M_PAGE, sizeof(back) - 4093 - 2 * M_PAGE, 0);
+	}
+out:
+	close(fd);
+}
+
+/* The kernel-side linear method on a user buffer: the module makes the hypercall at CPL0 in
+ * this process's context, RFLAGS.AC clear. With SMAP on (CR4.SMAP) the hypervisor refuses as
+ * the CPU would (GML_E_SMAP); without SMAP the access is allowed, both ways. */
+static void cpl0_user_buffer(void)
+{
+	unsigned char *p = m_map(3 * M_PAGE, 1);
+	struct m_paging pg;
+	unsigned long svc0;
+	struct mres r;
+	int fd, smap;
+
+	if (!p || m_cpu_paging(&pg) != 0 || (fd = m_kmod_open()) < 0)
+		return;
+	smap = (pg.cr4 >> 21) & 1;
+	report_value("cr4_smap", smap);
+	svc0 = m_lookup0(fd, svc_name);
+	if (svc0) {
+		memset(p, GUARD_BYTE, 3 * M_PAGE);
+		gml_pattern_fill(p + 100, 0xe0, 0, M_PAGE);
+		r = m_xfer0(fd, svc0, (uintptr_t)p + 100, M_PAGE, 0, 0, 0);
+		if (smap)
+			m_expect("CPL0 read of a user buffer with SMAP on, AC clear", &r, GML_E_SMAP, 0);
+		else
+			m_expect_read("CPL0 read of a user buffer (no SMAP)", &r, p + 100, M_PAGE);
+		r = m_xfer0(fd, svc0, (uintptr_t)p + 100, M_PAGE, GML_XFER_WRITE, 0xe1, 0);
+		if (smap) {
+			m_expect("CPL0 write to a user buffer with SMAP on, AC clear", &r, GML_E_SMAP, 0);
+			m_check_pattern("buffer unchanged", p + 100, M_PAGE, 0xe0, 0);
+		} else {
+			m_expect("CPL0 write to a user buffer (no SMAP)", &r, GML_OK, M_PAGE);
+			m_check_pattern("it landed", p + 100, M_PAGE, 0xe1, 0);
+		}
+		m_check_fill("bytes before untouched", p, 100, GUARD_BYTE);
+		m_check_fill("bytes after untouched", p + 100 + M_PAGE, 2 * M_PAGE - 100, GUARD_BYTE);
+	}
+	close(fd);
+}
+
 /* ---- the case table: every case once per method ---- */
 
 #define BYTEWISE(fn) \
@@ -556,6 +719,9 @@ BOTH(pcid)
 BOTH(paging_mode)
 BOTH(shared_file)
 BOTH(softdirty_wp)
+BOTH(cow_after_fork)
+BOTH(gigapage)
+BOTH(cpl0_user_buffer)
 
 #define HV GML_NEEDS_HYPERVISOR
 #define CASE(name, desc, needs, fn) \
@@ -578,12 +744,20 @@ static const struct gml_case cases[] = {
 	     "inside and across", HV, thp),
 	CASE("hugetlbfs", "hugetlbfs 2 MiB pages (vm.nr_hugepages, mount): 2 MiB leaf, both ways", HV,
 	     hugetlbfs),
+	CASE("cpl0-user-buffer", "the kernel (module, CPL0, AC clear) naming a user buffer: refused "
+	     "with GML_E_SMAP when CR4.SMAP is on, else both ways", HV | GML_NEEDS_KMOD,
+	     cpl0_user_buffer),
+	CASE("gigapage", "1 GiB leaves of the kernel's direct map (CPL0): linear and physical reads "
+	     "agree, writes land; skips without pdpe1gb or a whole RAM gigabyte", HV | GML_NEEDS_KMOD,
+	     gigapage),
 	CASE("pcid", "PCID in use (CR4.PCIDE, PCID bits in CR3); skips without the CPU flag", HV,
 	     pcid),
 	CASE("paging-mode", "reports 4- or 5-level paging; with LA57 moves data above 2^47", HV,
 	     paging_mode),
 	CASE("shared-file", "a write into a MAP_SHARED tmpfs file reaches the file (read(2)) and sets "
 	     "A and D", HV, shared_file),
+	CASE("cow-after-fork", "a copy-on-write page (after fork) is refused for writes, the shared "
+	     "frame untouched, until the guest's own store", HV, cow_after_fork),
 	CASE("softdirty-wp", "after clear_refs (soft-dirty write protection) a write is refused until "
 	     "the guest touches the page", HV, softdirty_wp),
 };

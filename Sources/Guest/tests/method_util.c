@@ -195,6 +195,16 @@ int m_kbuf_alloc(int fd, unsigned kind, uint64_t size, struct gmlab_kbuf *out)
 	return 0;
 }
 
+int m_kbuf_alloc_in(int fd, uint64_t size, uint64_t lo, uint64_t hi, struct gmlab_kbuf *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = GMLAB_KBUF_PAGES;
+	out->size = size;
+	out->phys_lo = lo;
+	out->phys_hi = hi;
+	return ioctl(fd, GMLAB_IOC_KBUF_ALLOC, out) == 0 ? 0 : errno;
+}
+
 int m_kbuf_rw(int fd, int write, uint64_t off, void *buf, uint64_t len)
 {
 	struct gmlab_kbuf_io io = { .offset = off, .len = len, .buf = (uintptr_t)buf };

@@ -55,6 +55,8 @@ unsigned long m_lookup0(int fd, const char *name);
 struct mres m_xfer0(int fd, unsigned long svc, uint64_t addr, uint64_t len, uint64_t flags,
 		    uint64_t seed, uint64_t rdi);
 int m_kbuf_alloc(int fd, unsigned kind, uint64_t size, struct gmlab_kbuf *out);
+/* GMLAB_KBUF_PAGES inside [lo, hi): 0, or the errno (ENOSPC: none landed there), no report */
+int m_kbuf_alloc_in(int fd, uint64_t size, uint64_t lo, uint64_t hi, struct gmlab_kbuf *out);
 int m_kbuf_rw(int fd, int write, uint64_t off, void *buf, uint64_t len);
 
 /* ---- /proc/self/pagemap ---- */

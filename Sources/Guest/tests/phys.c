@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "method_util.h"
@@ -209,6 +210,71 @@ static void bad_ranges(void)
 	m_alive();
 }
 
+/* FINDING, asserted as it is: the physical method has no access control. The hypercall is
+ * allowed at CPL3 (the pagemap method needs that), and a guest-physical address carries no
+ * owner, so an unprivileged process reads and writes kernel memory once it knows (or guesses)
+ * a frame -- CAP_SYS_ADMIN guards only pagemap's translation, not the hypercall. */
+struct unpriv_report {
+	int dropped;
+	uint64_t untouched_lookup, read_status, read_hash, write_status;
+};
+
+static void no_access_control(void)
+{
+	unsigned char img[4096], back[4096];
+	struct unpriv_report rep;
+	struct gmlab_kbuf kb;
+	int pfd[2], st;
+	pid_t pid;
+
+	if (setup() != 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, sizeof(img), &kb) != 0)
+		return;
+	gml_pattern_fill(img, 0x6000, 0, sizeof(img));
+	if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0 || pipe(pfd) != 0)
+		return;
+	pid = fork();
+	if (pid == 0) {
+		unsigned long n;
+		struct hc_regs r;
+		char name[64];
+
+		memset(&rep, 0, sizeof(rep));
+		rep.dropped = setgid(65534) == 0 && setuid(65534) == 0;
+		/* After fork the program's read-only data (a private file mapping) has no page table
+		 * entries in the child until touched, and the look-up does not fault pages in: a
+		 * look-up of the constant string may return 0. Recorded; then the name is touched. */
+		rep.untouched_lookup = hc_lookup(GML_SVC_PHYS_XFER);
+		snprintf(name, sizeof(name), "%s", GML_SVC_PHYS_XFER);
+		n = hc_lookup(name);
+		r = (struct hc_regs){ .rbx = kb.gpa, .rcx = sizeof(img) };
+		hc_call(n, &r);
+		rep.read_status = n ? r.rax : ~0ULL;
+		rep.read_hash = r.rcx;
+		r = (struct hc_regs){ .rbx = kb.gpa, .rcx = 16, .rdx = GML_XFER_WRITE, .rsi = 0x6001 };
+		hc_call(n, &r);
+		rep.write_status = n ? r.rax : ~0ULL;
+		_exit(write(pfd[1], &rep, sizeof(rep)) == sizeof(rep) ? 0 : 2);
+	}
+	close(pfd[1]);
+	memset(&rep, 0, sizeof(rep));
+	if (read(pfd[0], &rep, sizeof(rep)) != sizeof(rep))
+		report_error("the unprivileged child reported nothing");
+	close(pfd[0]);
+	waitpid(pid, &st, 0);
+	report(rep.dropped, "child runs as uid/gid 65534 (nobody, no capabilities)");
+	report(rep.read_status == GML_OK && rep.read_hash == gml_fnv1a(GML_FNV_OFFSET, img,
+	       sizeof(img)), "FINDING: nobody read a kmalloc buffer by guest-physical address "
+	       "(status %s, hash %s)", m_errname(rep.read_status),
+	       rep.read_hash == gml_fnv1a(GML_FNV_OFFSET, img, sizeof(img)) ? "matches" : "differs");
+	report(rep.write_status == GML_OK, "FINDING: nobody wrote it (status %s)",
+	       m_errname(rep.write_status));
+	if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0)
+		m_check_pattern("kernel buffer holds the unprivileged write", back, 16, 0x6001, 0);
+	report_value("lookup_of_untouched_name_after_fork", rep.untouched_lookup);
+	report_value("unprivileged_read", rep.read_status == GML_OK);
+	report_value("unprivileged_write", rep.write_status == GML_OK);
+}
+
 static const struct gml_case cases[] = {
 	{ "phys/kmalloc-lengths", "kmalloc buffers of 1, page-1, page, page+1 .. 1 MiB: hypervisor "
 	  "reads and writes them by guest-physical address (CPL0)", GML_NEEDS_HYPERVISOR |
@@ -222,6 +288,9 @@ static const struct gml_case cases[] = {
 	{ "phys/refused", "beyond RAM, LAPIC MMIO, the hypervisor's region, wrapping, zero and "
 	  "oversized lengths: each refused with its typed error, nothing touched, all alive",
 	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, bad_ranges },
+	{ "phys/no-access-control", "FINDING (asserted as is): an unprivileged CPL3 process (nobody) "
+	  "reads and writes a kernel buffer through the physical method", GML_NEEDS_HYPERVISOR |
+	  GML_NEEDS_KMOD, no_access_control },
 };
 
 GML_MAIN("phys", cases)

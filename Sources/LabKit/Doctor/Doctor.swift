@@ -16,6 +16,8 @@ public struct Doctor: Sendable {
         public var images: [String]
         public var cacheDirectory: String
         public var configFile: String
+        /// Why nested KVM is (un)available and what a host needs (NestedKVMAdvice).
+        public var nestedKVM: [String] = []
 
         public var hasProblems: Bool { probes.contains { $0.status == .problem } }
 
@@ -33,10 +35,7 @@ public struct Doctor: Sendable {
             out.append("")
             out.append("Hypervisor backends implemented: " + capabilities.implementedBackends.map(\.rawValue).sorted().joined(separator: ", ")
                        + (HostSurvey.bochsDriverImplemented ? "" : "; Bochs host driver: not implemented yet (VMX cells are skipped)"))
-            out.append("Nested KVM: " + (capabilities.kvmBootsGuest
-                ? "KVM boots guests; nested SVM \(capabilities.nestedSVM ? "yes" : "no"), nested VMX \(capabilities.nestedVMX ? "yes" : "no")"
-                : "unavailable — KVM does not boot a guest here. A host needs a working /dev/kvm and, for the "
-                  + "svm/vmx backends, nested virtualization: AMD with kvm_amd nested=1, or Intel with kvm_intel nested=1."))
+            out += nestedKVM
             out.append("")
             out.append("Images (cache \(cacheDirectory))")
             out += images.map { "  " + $0 }
@@ -64,6 +63,7 @@ public struct Doctor: Sendable {
             images.append("guest kernel \(kernel) → \(version): " + (cached ? "cached" : "not built yet (`lab build` fetches it)"))
         }
         return Report(probes: probes, capabilities: caps, matrix: matrix, jobs: jobs, images: images,
-                      cacheDirectory: session.paths.cache, configFile: session.configFile)
+                      cacheDirectory: session.paths.cache, configFile: session.configFile,
+                      nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)))
     }
 }

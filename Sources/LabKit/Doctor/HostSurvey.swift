@@ -40,7 +40,9 @@ public struct HostSurvey: Sendable {
         let kvm = await HostProbes.kvmBootsGuest().value ?? false
         let nested = HostProbes.nestedVirtualization().value
         let tcg = await HostProbes.tcgSVM().value == .svmWithNPT
-        let bochs = await HostProbes.bochs().value?.hasVMXModel ?? false
+        // Tried, not guessed: a guest booted under Bochs saw VMX with EPT.
+        let bochsModel = await HostProbes.bochs().value?.hasVMXModel == true
+        let bochs = bochsModel ? (await HostProbes.bochsBootsGuest().value?.runsVMXBackend ?? false) : false
         return HostCapabilities(
             kvmBootsGuest: kvm, nestedSVM: kvm && (nested?.nestedSVM ?? false), nestedVMX: kvm && (nested?.nestedVMX ?? false),
             tcgEmulatesSVM: tcg, bochsEmulatesVMX: bochs, implementedBackends: [],

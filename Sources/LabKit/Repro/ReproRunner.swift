@@ -96,7 +96,10 @@ public struct ReproRunner: Sendable {
         let single = MatrixPlan(matrix: LabConfig.Matrix(
             backends: [planned.cell.backend], hosts: [.host(planned.cell.host)], kernels: [planned.cell.kernel],
             memoryMiB: [planned.cell.memoryMiB], vcpus: [planned.cell.vcpus], suites: []), capabilities: capabilities)
-        let selection = try selectCases(plan: single, catalog: catalog, suites: [], timeouts: session.config.timeouts,
+        // A user case keeps the timeout its description asks for, as in `lab run`.
+        var timeouts = session.config.timeouts
+        for (id, seconds) in images.userCases?.timeouts ?? [:] where timeouts.perCase[id] == nil { timeouts.perCase[id] = seconds }
+        let selection = try selectCases(plan: single, catalog: catalog, suites: [], timeouts: timeouts,
                                         only: [request.caseId])
         guard let cellSelection = selection.cells.first(where: { $0.cell.id == planned.id }) else {
             throw ReproError.unknownCell(planned.id, known: selection.cells.map(\.cell.id))

@@ -56,25 +56,15 @@ struct UserCaseBuilder {
             builder.log("building user cases from \(directories.count) director\(directories.count == 1 ? "y" : "ies")")
             _ = try await builder.buildAtomically(into: out, component: "user cases") { tmp, logFile in
                 try await checkServices(&dirs, work: tmp + "/hv-check", logFile: logFile)
-                var services = servicesOf(dirs)
-                if !services.isEmpty {
-                    do {
-                        _ = try await builder.buildHypervisor(compiler: compiler, extraServices: services)
-                    } catch {
-                        // Each directory compiled alone, so this is linking them together (two
-                        // services with one symbol name, a missing function): all are suspect.
-                        for i in dirs.indices where dirs[i].problem == nil && !(dirs[i].description?.services.isEmpty ?? true) {
-                            dirs[i].problem = "linking the hypervisor with this directory's services failed:\n\(diagnostics(of: error))"
-                        }
-                        services = []
-                    }
-                }
+                let services = try await linkServices(&dirs, compiler: compiler)
                 try services.joined(separator: "\n").write(toFile: tmp + "/services.txt", atomically: true, encoding: .utf8)
                 try await buildGuestSide(&dirs, work: tmp, kernelVersion: images.kernelVersion, logFile: logFile)
                 try await writeOverlay(dirs, work: tmp, baseInitramfs: images.initramfs, baseCatalog: images.casesCatalog)
                 let summary = UserCaseSummary(
                     directories: directories,
-                    problems: dirs.compactMap { d in d.problem.map { "user case directory \(d.path): \($0)" } },
+                    problems: dirs.compactMap { d in
+                        d.problem.map { "user case directory \(d.path): " + $0.replacingOccurrences(of: "\n", with: "\n      ") }
+                    },
                     timeouts: dirs.reduce(into: [:]) { t, d in
                         for c in d.description?.cases ?? [] { if let s = c.timeoutSeconds { t[c.id] = s } }
                     })
@@ -85,7 +75,7 @@ struct UserCaseBuilder {
         images.casesCatalog = out + "/cases.json"
         images.digests["initramfs"] = try await builder.cachedDigest(images.initramfs)
         images.userCases = try JSONDecoder().decode(UserCaseSummary.self, from: Data(contentsOf: URL(fileURLWithPath: summaryFile)))
-        for problem in images.userCases?.problems ?? [] { builder.log("warning: \(problem)") }
+        // The problems are not logged here: `lab run`/`lab list` print them as notes, `lab build` itself.
 
         // The hypervisor with the services that built (cached by content: normally a cache hit).
         let services = (builder.read(servicesFile) ?? "").split(separator: "\n").map(String.init)
@@ -152,6 +142,34 @@ struct UserCaseBuilder {
                     + diagnostics(of: error)
             }
         }
+    }
+
+    /// Builds the hypervisor with the services that compiled; returns those in the image. Each
+    /// directory compiled alone, so a failure here is linking them together (two services
+    /// defining one symbol, a missing function): the directories the linker's messages name are
+    /// left out and the image built again; if that fails too (or none was named), all are.
+    func linkServices(_ dirs: inout [Directory], compiler: String) async throws -> [String] {
+        var services = servicesOf(dirs)
+        for attempt in 1...2 where !services.isEmpty {
+            do {
+                _ = try await builder.buildHypervisor(compiler: compiler, extraServices: services)
+                return services
+            } catch {
+                let message = diagnostics(of: error)
+                // Without any user service it fails too: the lab's own hypervisor is broken, which
+                // the image set reports (hypervisorBuildError); no user directory is to blame.
+                if (try? await builder.buildHypervisor(compiler: compiler)) == nil { return [] }
+                let suspects = dirs.indices.filter { i in
+                    dirs[i].problem == nil && !(dirs[i].description?.services.isEmpty ?? true)
+                        && (attempt == 2 || message.contains(dirs[i].path + "/"))
+                }
+                for i in (suspects.isEmpty ? dirs.indices.filter { dirs[$0].problem == nil && !(dirs[$0].description?.services.isEmpty ?? true) } : suspects) {
+                    dirs[i].problem = "linking this directory's services into the hypervisor failed (it is built without them):\n\(message)"
+                }
+                services = suspects.isEmpty ? [] : servicesOf(dirs)
+            }
+        }
+        return services
     }
 
     // MARK: - Guest programs and modules
@@ -297,13 +315,20 @@ struct UserCaseBuilder {
 
     /// The compiler's diagnostics from a failed build (file:line: error: …), else its last lines.
     func diagnostics(of error: Error) -> String {
-        guard let failure = error as? CommandError else { return "\(error)" }
-        let log = failure.logFile.flatMap { try? String(contentsOfFile: $0, encoding: .utf8) } ?? failure.outputTail
-        let interesting = log.split(separator: "\n").filter {
-            $0.contains("error:") || $0.contains("Error ") || $0.contains("undefined reference") || $0.contains("multiple definition")
-                || $0.contains("In file included from") || $0.contains("No rule to make target")
+        // A failed image build arrives wrapped (LabError.imageBuild) with the log's path in its text.
+        let text = "\(error)"
+        let wrappedLog = text.range(of: #"full log: (\S+)"#, options: .regularExpression)
+            .map { String(text[$0].dropFirst("full log: ".count)) }
+        guard let logFile = (error as? CommandError)?.logFile ?? wrappedLog,
+              let log = try? String(contentsOfFile: logFile, encoding: .utf8) else { return text }
+        // make's own "*** [target] Error 1" lines only repeat that something failed; lines naming
+        // the build's scratch files (the module wrapper that #includes the user's file) are noise.
+        let interesting = log.split(separator: "\n").filter { line in
+            !line.hasPrefix("make") && !(line.contains("In file included from") && line.contains(paths.cache)) && (line.contains("error:") || line.contains("undefined reference")
+                || line.contains("multiple definition") || line.contains("In file included from")
+                || line.contains("first defined here"))
         }
         let body = interesting.isEmpty ? Command.tail(log, lines: 20) : interesting.prefix(30).joined(separator: "\n")
-        return body + (failure.logFile.map { "\n(full log: \($0))" } ?? "")
+        return body + "\n(full log: \(logFile))"
     }
 }

@@ -17,7 +17,7 @@ struct ConfigValidator {
 
     mutating func config(from root: JSONNode) -> LabConfig? {
         guard let members = object(root, path: "$",
-                                   known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories"],
+                                   known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench"],
                                    required: ["schema", "matrix", "timeouts"]) else { return nil }
         var schemaOK = false
         if let node = members["schema"] {
@@ -41,9 +41,15 @@ struct ConfigValidator {
         if let node = members["jobs"] { jobs = self.jobs(node, path: "$.jobs") }
         var directories: [String]? = []
         if let node = members["caseDirectories"] { directories = caseDirectories(node, path: "$.caseDirectories") }
+        var bench: BenchSettings?
+        var benchOK = true
+        if let node = members["bench"] {
+            bench = self.bench(node, path: "$.bench")
+            benchOK = bench != nil
+        }
 
-        guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories else { return nil }
-        return LabConfig(matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories)
+        guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK else { return nil }
+        return LabConfig(matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench)
     }
 
     /// Checks that `node` is an object with only `known` keys (each once) and all `required`

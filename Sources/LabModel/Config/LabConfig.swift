@@ -188,15 +188,18 @@ public struct LabConfig: Sendable, Hashable, Codable {
     public var jobs: JobsSetting
     /// Extra case directories supplied by the user (not used yet by the run pipeline).
     public var caseDirectories: [String]
+    /// `lab bench` settings (lab.json `bench`, optional); nil = the defaults.
+    public var bench: BenchSettings?
 
     public init(matrix: Matrix, timeouts: Timeouts, guest: Guest = Guest(cmdline: LabConfig.defaultCmdline),
-                jobs: JobsSetting = .auto, caseDirectories: [String] = []) {
+                jobs: JobsSetting = .auto, caseDirectories: [String] = [], bench: BenchSettings? = nil) {
         self.schema = LabConfig.schemaVersion
         self.matrix = matrix
         self.timeouts = timeouts
         self.guest = guest
         self.jobs = jobs
         self.caseDirectories = caseDirectories
+        self.bench = bench
     }
 
     /// Reads and validates a lab.json file. The error names the file (its last path component).

@@ -1,0 +1,108 @@
+import Foundation
+import LabModel
+
+/// What the user asked `lab bench` for.
+public struct BenchRequest: Sendable {
+    /// Matrix axes from the command line (`--backend`, `--memory`, `--jobs` …); the bench
+    /// section's `backends` is the default for the backends axis.
+    public var overrides = ConfigOverrides()
+    public var bench = BenchOverrides()
+    /// Extra `--only` / `--skip` patterns (cell ids, bench case ids).
+    public var only: [String] = []
+    public var skip: [String] = []
+    public var resultsDirectory: String?
+    /// A previous bench.json (or the directory holding it) to compare with.
+    public var compareWith: String?
+    public var commandLine: [String] = CommandLine.arguments
+    public var showProgress = true
+    public init() {}
+}
+
+public struct BenchOutcome: Sendable {
+    public var directory: String
+    public var document: BenchDocument
+    public var comparison: BenchComparison?
+    /// bench.* files, then the run's own (results.json, junit.xml, report.*).
+    public var files: [String]
+
+    public init(directory: String, document: BenchDocument, comparison: BenchComparison?, files: [String]) {
+        self.directory = directory
+        self.document = document
+        self.comparison = comparison
+        self.files = files
+    }
+}
+
+/// `lab bench`: runs the guest's bench cases through the ordinary run pipeline (LabRunner:
+/// images, VMs, agent, results.json), then turns their RESULT values into bench.json/csv/md/html.
+///
+/// The bench settings reach the guest program on the guest kernel command line
+/// (`gmlab.bench.*`, read by Sources/Guest/bench/bench.c), because the agent's plan carries only
+/// case ids and timeouts.
+public struct BenchRunner: Sendable {
+    public let session: LabSession
+
+    public init(session: LabSession) { self.session = session }
+
+    /// The configuration the bench run uses: suite `bench` only, the bench backends, the
+    /// parameters on the guest command line, one cell at a time unless `--jobs` says otherwise.
+    public static func benchConfig(_ base: LabConfig, settings: BenchSettings, jobsGiven: Bool) -> LabConfig {
+        var config = base
+        config.matrix.backends = settings.backends
+        config.matrix.suites = ["bench"]
+        config.guest.cmdline += " " + settings.guestParameters.joined(separator: " ")
+        for id in settings.caseIds { config.timeouts.perCase[id] = settings.caseSeconds }
+        // Two emulated VMs on two cores compete with each other and with the host: figures from
+        // cells run side by side are not comparable. One at a time by default.
+        if !jobsGiven { config.jobs = .fixed(1) }
+        return config
+    }
+
+    public func run(_ request: BenchRequest) async throws -> BenchOutcome {
+        let started = Date()
+        let loadBefore = Self.loadAverage()
+        let settings = try (session.config.bench ?? BenchSettings()).applying(request.bench)
+        // A bad --compare file fails now, not after ten minutes of measuring.
+        var old: BenchDocument?
+        if let path = request.compareWith { old = try BenchDocument.load(path: path) }
+
+        var overrides = request.overrides
+        overrides.suites = nil
+        let config = Self.benchConfig(session.config, settings: settings, jobsGiven: overrides.jobs != nil)
+        let benchSession = LabSession(paths: session.paths, config: config, configFile: session.configFile)
+        var runRequest = RunRequest()
+        runRequest.overrides = overrides
+        runRequest.only = settings.caseIds + request.only
+        runRequest.skip = request.skip
+        runRequest.resultsDirectory = request.resultsDirectory
+        runRequest.commandLine = request.commandLine
+        runRequest.showProgress = request.showProgress
+        let summary = try await LabRunner(session: benchSession).run(runRequest)
+
+        var document = BenchDocument.from(results: summary.results, settings: settings,
+                                          wallSeconds: Date().timeIntervalSince(started))
+        if let note = Self.loadNote(before: loadBefore, after: Self.loadAverage(), cores: ProcessInfo.processInfo.activeProcessorCount) {
+            document.notes.append(note)
+        }
+        let comparison = old.map { BenchComparison(old: $0, new: document, oldSource: request.compareWith!) }
+        let written = try document.write(to: URL(fileURLWithPath: summary.directory), comparison: comparison)
+        return BenchOutcome(directory: summary.directory, document: document, comparison: comparison,
+                            files: written.map(\.path) + summary.files)
+    }
+
+    /// The 1-minute load average (/proc/loadavg), nil where there is none.
+    static func loadAverage() -> Double? {
+        guard let text = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) else { return nil }
+        return text.split(separator: " ").first.flatMap { Double($0) }
+    }
+
+    /// Under TCG the guest's clock follows the host's: time the host gives to other work is
+    /// counted in the figures. Say so when the host was busy beyond the one VM the bench runs.
+    static func loadNote(before: Double?, after: Double?, cores: Int) -> String? {
+        let worst = [before, after].compactMap { $0 }.max() ?? 0
+        guard worst > 1.5 else { return nil }
+        return String(format: "the host was busy (1-minute load average %.1f at the start, %.1f at the end, %d cores; the bench itself accounts for about 1): "
+                      + "emulated time includes the host's other work, so figures are inflated and noisy; rerun on an idle host for numbers to quote",
+                      before ?? 0, after ?? 0, cores)
+    }
+}
