@@ -26,6 +26,8 @@ struct MatrixOptions: ParsableArguments {
     var memory: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the vCPUs axis.", valueName: "count"))
     var vcpus: [String] = []
+    @Option(name: .long, help: ArgumentHelp("Replace the guest paging axis (4-level, 5-level).", valueName: "mode"))
+    var paging: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the suites to run (smoke, hv, selftest, …).", valueName: "suite"))
     var suite: [String] = []
     @Option(name: .long, help: ArgumentHelp("VMs run in parallel: auto (what the host's cores and memory allow) or a number.", valueName: "N"))
@@ -39,7 +41,7 @@ struct MatrixOptions: ParsableArguments {
         ConfigOverrides(
             backends: backend.isEmpty ? nil : backend, hosts: host.isEmpty ? nil : host,
             kernels: kernel.isEmpty ? nil : kernel, memoryMiB: memory.isEmpty ? nil : memory,
-            vcpus: vcpus.isEmpty ? nil : vcpus, suites: suite.isEmpty ? nil : suite, jobs: jobs)
+            vcpus: vcpus.isEmpty ? nil : vcpus, paging: paging.isEmpty ? nil : paging, suites: suite.isEmpty ? nil : suite, jobs: jobs)
     }
 
     func request() -> RunRequest {

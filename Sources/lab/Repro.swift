@@ -21,7 +21,7 @@ struct Repro: AsyncParsableCommand {
 
     @Argument(help: ArgumentHelp("The case id, e.g. smoke/hypervisor-lookup.", valueName: "case-id"))
     var caseId: String
-    @Option(name: .long, help: ArgumentHelp("Matrix cell id, e.g. svm-tcg-debian-1024m-1cpu.", valueName: "cell"))
+    @Option(name: .long, help: ArgumentHelp("Matrix cell id, e.g. svm-tcg-debian-1024m-1cpu-5lvl.", valueName: "cell"))
     var cell: String?
     @Option(name: .long, help: ArgumentHelp("Results directory of the run to reproduce.", valueName: "dir"))
     var from: String?

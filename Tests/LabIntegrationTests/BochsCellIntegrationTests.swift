@@ -49,6 +49,12 @@ import LabVirt
         print("vmx-bochs smoke cell: \(elapsed) including image builds")
 
         let records = summary.results.records
+        // A VM directory holds the bundle with the uncompressed kernel (~75 MiB): keep it only
+        // when something failed, for its logs.
+        defer {
+            if records.allSatisfy({ $0.status == .pass }) { try? FileManager.default.removeItem(atPath: dir) }
+            else { print("results kept in \(dir)") }
+        }
         #expect(!records.isEmpty && records.allSatisfy { $0.cellId.hasPrefix("vmx-bochs-") })
         for r in records { #expect(r.status == .pass, "\(r.caseId): \(r.status) \(r.message)") }
         let lookup = try #require(records.first { $0.caseId == "smoke/hypervisor-lookup" })

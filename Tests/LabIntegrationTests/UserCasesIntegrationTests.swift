@@ -61,7 +61,7 @@ import LabVirt
         let results = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-it-usercases-run-\(UUID().uuidString.prefix(8))").path
         var request = RunRequest()
         request.only = ["user", "smoke/kernel-version"]
-        request.overrides = ConfigOverrides(backends: ["svm"])
+        request.overrides = ConfigOverrides(backends: ["svm"], paging: ["4-level"])  // one cell, one VM
         request.resultsDirectory = results
         let summary = try await LabRunner(session: lab).run(request)
         let records = summary.results.records

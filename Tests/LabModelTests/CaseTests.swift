@@ -64,8 +64,10 @@ let catalogText = """
         #expect(GlobPattern("linear/*").matches("linear/cross-page-read"))
         #expect(!GlobPattern("linear/*").matches("smoke/linear"))
         #expect(GlobPattern("*cross-page*").matches("linear/cross-page-read"))
-        #expect(GlobPattern("svm-*-1024m-?cpu").matches("svm-tcg-debian-1024m-1cpu"))
-        #expect(!GlobPattern("svm-*-1024m-?cpu").matches("svm-tcg-debian-1024m-12cpu"))
+        #expect(GlobPattern("svm-*-1024m-?cpu-*").matches("svm-tcg-debian-1024m-1cpu-4lvl"))
+        #expect(!GlobPattern("svm-*-1024m-?cpu-*").matches("svm-tcg-debian-1024m-12cpu-4lvl"))
+        #expect(GlobPattern("*-5lvl").matches("svm-tcg-debian-1024m-1cpu-5lvl"))
+        #expect(!GlobPattern("*-5lvl").matches("svm-tcg-debian-1024m-1cpu-4lvl"))
         #expect(GlobPattern("*").matches(""))
         #expect(GlobPattern("a*b*c").matches("aXXbYYc"))
         #expect(!GlobPattern("a*b*c").matches("aXXbYY"))
@@ -85,16 +87,16 @@ let catalogText = """
 
     @Test func suitesAndNeeds() throws {
         let selection = try selectCases(plan: plan, catalog: catalog, suites: ["smoke", "linear"], timeouts: timeouts)
-        #expect(selection.cells.map(\.cell.id) == ["none-tcg-debian-1024m-1cpu", "svm-tcg-debian-1024m-1cpu", "vmx-bochs-debian-1024m-1cpu"])
-        #expect(ids(selection, "none-tcg-debian-1024m-1cpu") == ["smoke/kernel-version"])
-        #expect(ids(selection, "svm-tcg-debian-1024m-1cpu")
+        #expect(selection.cells.map(\.cell.id) == ["none-tcg-debian-1024m-1cpu-4lvl", "svm-tcg-debian-1024m-1cpu-4lvl", "vmx-bochs-debian-1024m-1cpu-4lvl"])
+        #expect(ids(selection, "none-tcg-debian-1024m-1cpu-4lvl") == ["smoke/kernel-version"])
+        #expect(ids(selection, "svm-tcg-debian-1024m-1cpu-4lvl")
                 == ["smoke/kernel-version", "smoke/hypercall-lookup", "linear/cross-page-read", "linear/cross-page-write", "linear/svm-only"])
         let none = selection.cells[0]
         #expect(none.skippedCases.map(\.info.id) == ["smoke/hypercall-lookup", "linear/cross-page-read", "linear/cross-page-write", "linear/svm-only"])
         #expect(none.skippedCases.first?.reason == "needs the hypervisor (cell has backend none)")
         #expect(none.skippedCases.last?.reason == "needs backend svm (cell has backend none)")
         // The skipped vmx cell still lists what it would run.
-        #expect(ids(selection, "vmx-bochs-debian-1024m-1cpu").count == 4)
+        #expect(ids(selection, "vmx-bochs-debian-1024m-1cpu-4lvl").count == 4)
         #expect(selection.notes == [#"timeouts.perCase names "gone/case", which is not in cases.json"#])
     }
 
@@ -107,22 +109,29 @@ let catalogText = """
 
     @Test func onlyCellAndCaseCombineWithAnd() throws {
         let selection = try selectCases(plan: plan, catalog: catalog, suites: ["smoke", "linear"], timeouts: timeouts,
-                                        only: ["svm-tcg-debian-1024m-1cpu", "linear/cross-page-read"])
-        #expect(selection.cells.map(\.cell.id) == ["svm-tcg-debian-1024m-1cpu"])
-        #expect(ids(selection, "svm-tcg-debian-1024m-1cpu") == ["linear/cross-page-read"])
-        #expect(selection.notes.first == "2 cells excluded by --only/--skip: none-tcg-debian-1024m-1cpu, vmx-bochs-debian-1024m-1cpu")
+                                        only: ["svm-tcg-debian-1024m-1cpu-4lvl", "linear/cross-page-read"])
+        #expect(selection.cells.map(\.cell.id) == ["svm-tcg-debian-1024m-1cpu-4lvl"])
+        #expect(ids(selection, "svm-tcg-debian-1024m-1cpu-4lvl") == ["linear/cross-page-read"])
+        #expect(selection.notes.first == "2 cells excluded by --only/--skip: none-tcg-debian-1024m-1cpu-4lvl, vmx-bochs-debian-1024m-1cpu-4lvl")
     }
 
     @Test func globsAndSuitesAsPatterns() throws {
         let selection = try selectCases(plan: plan, catalog: catalog, suites: ["smoke", "linear"], timeouts: timeouts,
                                         only: ["*cross-page*", "smoke"], skip: ["*-write", "vmx-*"])
-        #expect(selection.cells.map(\.cell.id) == ["none-tcg-debian-1024m-1cpu", "svm-tcg-debian-1024m-1cpu"])
-        #expect(ids(selection, "svm-tcg-debian-1024m-1cpu") == ["smoke/kernel-version", "smoke/hypercall-lookup", "linear/cross-page-read"])
+        #expect(selection.cells.map(\.cell.id) == ["none-tcg-debian-1024m-1cpu-4lvl", "svm-tcg-debian-1024m-1cpu-4lvl"])
+        #expect(ids(selection, "svm-tcg-debian-1024m-1cpu-4lvl") == ["smoke/kernel-version", "smoke/hypercall-lookup", "linear/cross-page-read"])
+    }
+
+    @Test func pagingCellsByGlob() throws {
+        let paged = MatrixPlan(matrix: matrix([.none, .svm], paging: [.fiveLevel, .fourLevel]), capabilities: thisMachine)
+        let selection = try selectCases(plan: paged, catalog: catalog, suites: ["smoke"], timeouts: timeouts, only: ["*-5lvl"])
+        #expect(selection.cells.map(\.cell.id) == ["none-tcg-debian-1024m-1cpu-5lvl", "svm-tcg-debian-1024m-1cpu-5lvl"])
+        #expect(selection.notes.first == "2 cells excluded by --only/--skip: none-tcg-debian-1024m-1cpu-4lvl, svm-tcg-debian-1024m-1cpu-4lvl")
     }
 
     @Test func exactCaseOutsideConfiguredSuitesIsSelected() throws {
         let selection = try selectCases(plan: plan, catalog: catalog, suites: ["smoke"], timeouts: timeouts, only: ["selftest/hang"])
-        #expect(ids(selection, "none-tcg-debian-1024m-1cpu") == ["selftest/hang"])
+        #expect(ids(selection, "none-tcg-debian-1024m-1cpu-4lvl") == ["selftest/hang"])
     }
 
     @Test func globOutsideConfiguredSuitesIsAnError() {

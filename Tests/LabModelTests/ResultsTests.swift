@@ -8,18 +8,19 @@ import FoundationXML
 /// A run with every kind of row: pass, fail (with hostile text), timeout, error, skip, a skipped
 /// cell, an errored cell, and a planned case the lab lost.
 func sampleResults() -> RunResults {
-    let svm = MatrixCell(backend: .svm, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
+    let svm = MatrixCell(backend: .svm, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1, paging: .fiveLevel)
     let none = MatrixCell(backend: .none, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
     let vmx = MatrixCell(backend: .vmx, host: .bochs, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
     let broken = MatrixCell(backend: .none, host: .tcg, kernel: .exact("6.1.0-56-amd64"), memoryMiB: 512, vcpus: 1)
-    let logs = ["console": "svm-tcg-debian-1024m-1cpu/vm1/console.log", "agent": "svm-tcg-debian-1024m-1cpu/vm1/agent.log"]
+    let logs = ["console": "svm-tcg-debian-1024m-1cpu-5lvl/vm1/console.log", "agent": "svm-tcg-debian-1024m-1cpu-5lvl/vm1/agent.log"]
     let start = Date(timeIntervalSince1970: 1_790_000_000.25)
     let provenance = Provenance(
         labCommit: "0123abcd-dirty", imageDigests: ["hv.elf": "sha256:aa", "initramfs": "sha256:bb"],
         guestKernels: ["debian": .init(version: "6.1.0-56-amd64", packageVersion: "6.1.192-2")],
         qemuVersion: "7.2.19", libvirtLibraryVersion: "9.0.0", libvirtDaemonVersion: "9.0.0",
-        machines: ["svm-tcg-debian-1024m-1cpu": .init(accelerator: "tcg", cpuModel: "qemu64,+svm,+npt",
-                                                      guestKernel: .init(version: "6.1.0-56-amd64"))],
+        machines: ["svm-tcg-debian-1024m-1cpu-5lvl": .init(accelerator: "tcg", cpuModel: "qemu64,+svm,+npt",
+                                                           guestKernel: .init(version: "6.1.0-56-amd64"), paging: .fiveLevel,
+                                                           guestCmdline: "console=ttyS0 quiet")],
         hostCPU: "AMD EPYC 7B13", hostname: "builder", startTime: start, endTime: start + 75,
         commandLine: ["lab", "run", "--only", "svm-*"])
     let records = [
@@ -28,7 +29,7 @@ func sampleResults() -> RunResults {
         CaseRecord(caseId: "linear/cross-page-read", cellId: svm.id, status: .fail,
                    message: "byte 4096: expected <0x5a> & got \"0x00\" \u{1}", values: ["offset": .number(4096)],
                    durationSeconds: 1.5, vmName: "gml-svm-1", logs: logs,
-                   repro: "lab run --only svm-tcg-debian-1024m-1cpu --only linear/cross-page-read"),
+                   repro: "lab run --only svm-tcg-debian-1024m-1cpu-5lvl --only linear/cross-page-read"),
         CaseRecord(caseId: "selftest/hang", cellId: svm.id, status: .timeout, message: "no result within 10 s",
                    durationSeconds: 10, attempt: 1, vmName: "gml-svm-1", logs: logs, repro: "lab run --only selftest/hang"),
         CaseRecord(caseId: "smoke/after-hang", cellId: svm.id, status: .error, message: "VM died during the case",
@@ -59,9 +60,30 @@ func sampleResults() -> RunResults {
         #expect(decoded == results)
         let text = String(decoding: data, as: UTF8.self)
         #expect(text.contains(#""startTime" : "2026-09-21T"#))
-        #expect(text.contains(#""id" : "svm-tcg-debian-1024m-1cpu""#))
+        #expect(text.contains(#""id" : "svm-tcg-debian-1024m-1cpu-5lvl""#))
         #expect(text.contains(#""state" : "skipped""#))
         #expect(text.contains(#""reason" : "hypervisor backend vmx is not implemented yet""#))
+    }
+
+    /// A results.json from before the paging axis: no `paging` anywhere, ids without `-4lvl`.
+    @Test func resultsWithoutPagingReadAsFourLevel() throws {
+        var results = sampleResults()
+        results.cells[0].cell.paging = .fourLevel
+        for index in results.records.indices { results.records[index].cellId = results.records[index].cellId.replacingOccurrences(of: "-5lvl", with: "-4lvl") }
+        results.provenance.machines = ["svm-tcg-debian-1024m-1cpu-4lvl": .init(accelerator: "tcg", cpuModel: "qemu64,+svm,+npt")]
+        var text = String(decoding: try results.jsonData(), as: UTF8.self)
+        text = text.replacingOccurrences(of: "-4lvl", with: "").replacingOccurrences(of: "-5lvl", with: "")
+            .split(separator: "\n", omittingEmptySubsequences: false).filter { !$0.contains(#""paging""#) }.joined(separator: "\n")
+        #expect(!text.contains("lvl") && !text.contains("paging"))
+        let old = try RunResults.decode(Data(text.utf8))
+        #expect(old.cells.map(\.id) == ["svm-tcg-debian-1024m-1cpu-4lvl", "none-tcg-debian-1024m-1cpu-4lvl",
+                                        "vmx-bochs-debian-1024m-1cpu-4lvl", "none-tcg-6.1.0-56-amd64-512m-1cpu-4lvl"])
+        #expect(old.cells.allSatisfy { $0.cell.paging == .fourLevel })
+        #expect(Set(old.records.map(\.cellId)) == ["svm-tcg-debian-1024m-1cpu-4lvl", "none-tcg-debian-1024m-1cpu-4lvl"])
+        #expect(Array(old.provenance.machines.keys) == ["svm-tcg-debian-1024m-1cpu-4lvl"])
+        #expect(old.provenance.machines.values.first?.paging == nil)
+        #expect(old.rows(for: old.cells[0]).filter { $0.status == .pass }.count == 1, "records still meet their cell")
+        #expect(old.totals == results.totals)
     }
 
     @Test func writeAndLoadDirectory() throws {
@@ -143,12 +165,12 @@ func sampleResults() -> RunResults {
         #expect(root.attribute(forName: "skipped")?.stringValue == "3")
         let suites = root.elements(forName: "testsuite")
         #expect(suites.map { $0.attribute(forName: "name")?.stringValue ?? "" }
-                == ["svm-tcg-debian-1024m-1cpu", "none-tcg-debian-1024m-1cpu", "vmx-bochs-debian-1024m-1cpu", "none-tcg-6.1.0-56-amd64-512m-1cpu"])
+                == ["svm-tcg-debian-1024m-1cpu-5lvl", "none-tcg-debian-1024m-1cpu-4lvl", "vmx-bochs-debian-1024m-1cpu-4lvl", "none-tcg-6.1.0-56-amd64-512m-1cpu-4lvl"])
         let svm = suites[0]
         #expect(svm.attribute(forName: "tests")?.stringValue == "5")
         #expect(svm.attribute(forName: "failures")?.stringValue == "2")
         #expect(svm.attribute(forName: "errors")?.stringValue == "2")
-        #expect(svm.elements(forName: "testcase").allSatisfy { $0.attribute(forName: "classname")?.stringValue == "svm-tcg-debian-1024m-1cpu" })
+        #expect(svm.elements(forName: "testcase").allSatisfy { $0.attribute(forName: "classname")?.stringValue == "svm-tcg-debian-1024m-1cpu-5lvl" })
     }
 
     @Test func failureCarriesEscapedMessageAndRepro() throws {
@@ -158,9 +180,9 @@ func sampleResults() -> RunResults {
         // The control character is replaced; <, & and quotes survive the round trip.
         #expect(failure.attribute(forName: "message")?.stringValue == "byte 4096: expected <0x5a> & got \"0x00\" \u{FFFD}")
         #expect(failure.attribute(forName: "type")?.stringValue == "fail")
-        #expect(failure.stringValue?.contains("reproduce: lab run --only svm-tcg-debian-1024m-1cpu --only linear/cross-page-read") == true)
+        #expect(failure.stringValue?.contains("reproduce: lab run --only svm-tcg-debian-1024m-1cpu-5lvl --only linear/cross-page-read") == true)
         let out = try #require(failing.elements(forName: "system-out").first?.stringValue)
-        #expect(out.contains("console log: svm-tcg-debian-1024m-1cpu/vm1/console.log"))
+        #expect(out.contains("console log: svm-tcg-debian-1024m-1cpu-5lvl/vm1/console.log"))
         #expect(out.contains("vm: gml-svm-1 (attempt 1)"))
         let timeout = try #require(testcase(svm, "selftest/hang")?.elements(forName: "failure").first)
         #expect(timeout.attribute(forName: "type")?.stringValue == "timeout")
@@ -196,6 +218,8 @@ func sampleResults() -> RunResults {
         #expect(table["qemu.version"] == "7.2.19")
         #expect(table["cell.accelerator"] == "tcg")
         #expect(table["cell.cpu"] == "qemu64,+svm,+npt")
+        #expect(table["cell.paging"] == "5-level")
+        #expect(table["cell.cmdline"] == "console=ttyS0 quiet")
         #expect(table["cell.status"] == "ran")
         #expect(table["command"] == "lab run --only 'svm-*'")
     }
@@ -212,7 +236,7 @@ func sampleResults() -> RunResults {
         #expect(!html.contains("\u{1}"))
         #expect(html.contains("read &lt;across&gt; a page boundary"))
         #expect(html.contains("libvirt: domain &lt;gml&gt; failed to start"))
-        #expect(html.contains("reproduce: <code>lab run --only svm-tcg-debian-1024m-1cpu --only linear/cross-page-read</code>"))
+        #expect(html.contains("reproduce: <code>lab run --only svm-tcg-debian-1024m-1cpu-5lvl --only linear/cross-page-read</code>"))
         #expect(!html.contains("http://") && !html.contains("https://") && !html.contains("<script"))
         #expect(html.contains("<details open"))
     }
@@ -225,18 +249,18 @@ func sampleResults() -> RunResults {
         let text = TextReport.render(sampleResults(), color: false)
         #expect(!text.contains("\u{1B}["))
         #expect(text.contains("Totals: 2 pass, 1 fail, 3 skip, 3 error, 1 timeout (10 case runs in 4 cells)"))
-        #expect(text.contains("  FAIL  svm-tcg-debian-1024m-1cpu          1 pass, 1 fail, 2 error, 1 timeout"))
-        #expect(text.contains("  SKIP  vmx-bochs-debian-1024m-1cpu        skipped: hypervisor backend vmx is not implemented yet"))
-        #expect(text.contains("  ERROR none-tcg-6.1.0-56-amd64-512m-1cpu  could not run: libvirt: domain <gml> failed to start"))
+        #expect(text.contains("  FAIL  svm-tcg-debian-1024m-1cpu-5lvl          1 pass, 1 fail, 2 error, 1 timeout"))
+        #expect(text.contains("  SKIP  vmx-bochs-debian-1024m-1cpu-4lvl        skipped: hypervisor backend vmx is not implemented yet"))
+        #expect(text.contains("  ERROR none-tcg-6.1.0-56-amd64-512m-1cpu-4lvl  could not run: libvirt: domain <gml> failed to start"))
         #expect(text.contains("""
-          FAIL linear/cross-page-read in svm-tcg-debian-1024m-1cpu
+          FAIL linear/cross-page-read in svm-tcg-debian-1024m-1cpu-5lvl
               read <across> a page boundary
               byte 4096: expected <0x5a> & got "0x00" \\x01
-              agent log: svm-tcg-debian-1024m-1cpu/vm1/agent.log
-              console log: svm-tcg-debian-1024m-1cpu/vm1/console.log
-              reproduce: lab run --only svm-tcg-debian-1024m-1cpu --only linear/cross-page-read
+              agent log: svm-tcg-debian-1024m-1cpu-5lvl/vm1/agent.log
+              console log: svm-tcg-debian-1024m-1cpu-5lvl/vm1/console.log
+              reproduce: lab run --only svm-tcg-debian-1024m-1cpu-5lvl --only linear/cross-page-read
         """))
-        #expect(text.contains("ERROR smoke/after-hang in svm-tcg-debian-1024m-1cpu (attempt 2)"))
+        #expect(text.contains("ERROR smoke/after-hang in svm-tcg-debian-1024m-1cpu-5lvl (attempt 2)"))
         #expect(text.contains("GuestMemLab run 2026-09-21T"))
         #expect(text.contains("(1m 15s)"))
     }

@@ -6,11 +6,23 @@ import Testing
 /// Each VM takes ~1-2 s (Bochs' BIOS and GRUB); needs bochs, grub-pc-bin, xorriso, mtools.
 @Suite("Bochs sessions", .serialized)
 struct BochsSessionIntegrationTests {
+    static let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gmlab-bochs-tests-\(getpid())")
+
+    init() {
+        // Each test's files stay until the test process exits, then go (a failed test's files
+        // are printed with its expectations; rerun with GMLAB_KEEP_TEST_FILES=1 to keep them).
+        Self.cleanup
+    }
+
+    static let cleanup: Void = {
+        if ProcessInfo.processInfo.environment["GMLAB_KEEP_TEST_FILES"] == nil {
+            atexit { try? FileManager.default.removeItem(atPath: BochsSessionIntegrationTests.root.path) }
+        }
+    }()
+
     func machine(_ label: String, ending: TinyGuest.Ending, console: String = "hello console") throws -> BochsMachine {
-        // Own prefix: these directories are kept for inspection and must not collide with
-        // other suites' clean-ups.
-        let directory = URL(fileURLWithPath: NSTemporaryDirectory())
-            .appendingPathComponent("gmlab-bochs-tests-\(getpid())-\(label)-\(UUID().uuidString.prefix(8))")
+        // Under the suite's own directory (removed when the test process ends, see `cleanup`).
+        let directory = Self.root.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let image = TinyGuest.multiboot(
             writes: [(0x3f8, console + "\n"), (0x2f8, "hello results\n"), (0x3e8, "hello hv\n")], ending: ending)
@@ -102,6 +114,35 @@ struct BochsSessionIntegrationTests {
         let exit = await session.waitUntilExit(timeout: .seconds(10))
         #expect(exit.reason == .destroyedExternally)
         #expect(processGroupIsGone(session.pid))
+    }
+
+    @Test("lab doctor's Bochs probe boots a guest that sees VMX with EPT, and leaves nothing behind")
+    func doctorProbe() async throws {
+        let result = await HostProbes.bochsBootsGuest()
+        print("bochs probe: \(result.explanation)")
+        let boot = try #require(result.value, "\(result.explanation)")
+        #expect(boot.vmx && boot.ept, "corei7_skylake_x offers VMX with EPT")
+        #expect(result.status == .ok)
+        #expect(boot.seconds < 30)
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+            .filter { $0.hasPrefix("gmlab-bochs-probe-\(getpid())-") }
+        #expect(leftovers.isEmpty, "the probe removes its directory: \(leftovers)")
+    }
+
+    @Test("the probe guest's bytes: CPUID leaf 1, the two VMX capability MSRs, three answers")
+    func probeImage() {
+        let image = TinyGuest.vmxProbeMultiboot()
+        #expect(image.count == 8192)
+        #expect(Array(image[0..<4]) == [0x02, 0xB0, 0xAD, 0x1B], "multiboot magic")
+        let text = String(decoding: image, as: UTF8.self)
+        for answer in ["GMLAB-PROBE vmx=1 ept=1\n", "GMLAB-PROBE vmx=1 ept=0\n", "GMLAB-PROBE vmx=0 ept=0\n"] {
+            #expect(text.contains(answer))
+        }
+        func contains(_ bytes: [UInt8]) -> Bool {
+            image.indices.dropLast(bytes.count).contains { Array(image[$0..<$0 + bytes.count]) == bytes }
+        }
+        #expect(contains([0xB9, 0x82, 0x04, 0x00, 0x00, 0x0F, 0x32]), "rdmsr IA32_VMX_PROCBASED_CTLS")
+        #expect(contains([0xB9, 0x8B, 0x04, 0x00, 0x00, 0x0F, 0x32]), "rdmsr IA32_VMX_PROCBASED_CTLS2")
     }
 
     @Test("starting paused (a debugger session) is refused with an explanation")

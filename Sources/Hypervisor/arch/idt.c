@@ -26,9 +26,15 @@ static const char *const names[32] = {
 void trap_handler(struct trap_frame *f);
 
 /* Every exception is fatal, except a #GP at an instruction listed in the fixup table (see
- * fault_fixup.h): that one resumes at its fixup. */
+ * fault_fixup.h), which resumes at its fixup, and an NMI when a backend forwards them. */
+void (*hv_nmi_hook)(void);
+
 void trap_handler(struct trap_frame *f)
 {
+	if (f->vector == 2 && hv_nmi_hook) {
+		hv_nmi_hook();
+		return;
+	}
 	if (f->vector == 13)
 		for (const struct fault_fixup *x = _fixup_start; x < _fixup_end; x++)
 			if (x->insn == f->rip) {

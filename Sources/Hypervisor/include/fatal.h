@@ -22,5 +22,8 @@ noreturn void machine_power_off(void);
 void acpi_init(void);
 
 void idt_init(void);
+/* Set by a backend that forwards NMIs the host receives (VMX: no GIF holds them off): called
+ * from the NMI vector instead of the fatal path. */
+extern void (*hv_nmi_hook)(void);
 
 #endif

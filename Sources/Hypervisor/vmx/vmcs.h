@@ -227,6 +227,7 @@
 /* Interruption information (VM-entry injection, IDT vectoring, exit interruption info) */
 #define INTR_INFO_VALID (1u << 31)
 #define INTR_INFO_ERROR_VALID (1u << 11)
+#define INTR_TYPE_NMI (2u << 8)
 #define INTR_TYPE_HW_EXCEPTION (3u << 8)
 #define INTR_TYPE_MASK (7u << 8)
 #define INTR_TYPE_SW_INTERRUPT (4u << 8)
@@ -236,6 +237,7 @@
 /* Guest interruptibility state */
 #define INTERRUPTIBILITY_STI (1u << 0)
 #define INTERRUPTIBILITY_MOVSS (1u << 1)
+#define INTERRUPTIBILITY_NMI (1u << 3)
 /* Pending debug exceptions; #DB exit qualification (DR6 layout) */
 #define PENDING_DBG_BS (1ULL << 14)
 #define DBG_QUAL_BREAKPOINTS 0x200fULL /* B0-B3, BD */

@@ -3,11 +3,13 @@
  *   the host), INVD (done as WBINVD), GETSEC and every VMX instruction (#UD: nested VMX is not
  *   offered), triple fault (fatal), INIT/SIPI (fatal: one CPU, no reset emulation);
  *   CR0/CR4 writes that touch bits VMX pins (CR4.VMXE, CR0.NE: guest/host masks + read shadows);
- *   RDMSR/WRMSR of IA32_FEATURE_CONTROL and the VMX capability MSRs only (MSR bitmap);
+ *   RDMSR/WRMSR of IA32_FEATURE_CONTROL and the VMX capability MSRs (MSR bitmap), and of MSRs
+ *   outside the bitmap's ranges (always exit: done on the host, #GP passed on);
  *   I/O to COM3 only (I/O bitmap: the hypervisor's log); EPT violations (writes to the
  *   hypervisor's region are discarded, higher MMIO is mapped on demand; anything else fatal);
- *   the monitor trap flag while a region write is being stepped.
- * Interrupts, NMIs, HLT, every other port, MSR and CR access go straight to the guest. Controls
+ *   the monitor trap flag (or #DB, without MTF) while a region write is being stepped.
+ * Interrupts, NMIs, HLT, every other port, MSR and CR access go straight to the guest (an NMI
+ * that hits the host is forwarded). README.md "The VMX backend" has the design. Controls
  * are derived from the capability MSRs (TRUE_ variants where the CPU has them): a control this
  * backend needs and the CPU refuses fails probe() with the reason. */
 #include "vcpu.h"
@@ -49,7 +51,7 @@ struct vmx_state {
 	/* CR bits the guest may not change freely (VMX requires them); the guest sees shadows. */
 	u64 cr0_mask, cr4_mask;
 	/* ROM trick: region pages temporarily backed by scratch pages while the guest executes
-	 * the one instruction that wrote them (monitor trap flag). */
+	 * the one instruction that wrote them. */
 	bool use_mtf;  /* monitor trap flag available; else RFLAGS.TF + #DB intercept */
 	bool stepping;
 	u64 step_saved_tf, step_saved_debugctl;
@@ -57,8 +59,11 @@ struct vmx_state {
 	u64 step_gpa[STEP_MAX_PAGES];
 	u8 *scratch[STEP_MAX_PAGES];
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
-	u64 n_vmcall, n_cpuid, n_msr, n_msr_other, n_io, n_cr, n_xsetbv, n_invd, n_ept_rom, n_ept_lazy, n_step_end,
-		n_vmx_insn;
+	u64 n_vmcall, n_cpuid, n_msr, n_msr_other, n_io, n_cr, n_xsetbv, n_invd, n_ept_rom,
+		n_ept_lazy, n_step_end, n_vmx_insn;
+	/* An NMI that hit the host (VMX root): the guest's, delivered at the next entry. */
+	volatile bool nmi_pending;
+	u64 n_host_nmi;
 	u32 last_reason;
 	u64 last_qual;
 };
@@ -123,16 +128,16 @@ static void vmw(u64 field, u64 v)
 /* ---- capabilities ---- */
 
 /* A control word allowed by a capability MSR: bits 31:0 must be 1 where set (allowed-0), bits
- * 63:32 may be 1 only where set (allowed-1). `want` must survive; `nice` is added where allowed;
- * `avoid` must be clearable. Returns false (with what) if the CPU refuses. */
-static bool adjust_controls(u32 msr, u32 want, u32 nice, u32 avoid, u32 *out, const char **why,
+ * 63:32 may be 1 only where set (allowed-1). `want` must survive; `nice` is added where allowed.
+ * Returns false (why = what + the MSR) if the CPU refuses a wanted bit. */
+static bool adjust_controls(u32 msr, u32 want, u32 nice, u32 *out, const char **why,
 			    const char *what)
 {
 	static char reason[160];
 	u64 cap = rdmsr(msr);
 	u32 must = (u32)cap, may = (u32)(cap >> 32);
 	u32 v = ((want | nice) & may) | must;
-	if ((v & want) != want || (v & avoid)) {
+	if ((v & want) != want) {
 		snprintf(reason, sizeof(reason), "%s (MSR 0x%x = 0x%llx, wanted bits 0x%x)", what, msr,
 			 cap, want);
 		*why = reason;
@@ -177,13 +182,13 @@ static bool vmx_probe(const char **why)
 		return false;
 	}
 	bool t = k->basic & VMX_BASIC_TRUE_CTLS;
-	if (!adjust_controls(t ? MSR_IA32_VMX_TRUE_PINBASED_CTLS : MSR_IA32_VMX_PINBASED_CTLS, 0, 0, 0,
+	if (!adjust_controls(t ? MSR_IA32_VMX_TRUE_PINBASED_CTLS : MSR_IA32_VMX_PINBASED_CTLS, 0, 0,
 			     &k->pin, why, "pin-based controls"))
 		return false;
 	/* CR3 load/store exits are avoided where the CPU allows (TRUE controls); if forced they are
 	 * handled. The monitor trap flag is the single-step of the ROM trick. */
 	if (!adjust_controls(t ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS : MSR_IA32_VMX_PROCBASED_CTLS,
-			     CPU_IO_BITMAPS | CPU_MSR_BITMAPS | CPU_SECONDARY, CPU_MTF, 0, &k->cpu,
+			     CPU_IO_BITMAPS | CPU_MSR_BITMAPS | CPU_SECONDARY, CPU_MTF, &k->cpu,
 			     why, "processor-based controls: no I/O or MSR bitmaps or secondary controls"))
 		return false;
 	/* The monitor trap flag steps the ROM trick where the CPU has it (Bochs 2.7 does not:
@@ -195,16 +200,16 @@ static bool vmx_probe(const char **why)
 	if (!adjust_controls(MSR_IA32_VMX_PROCBASED_CTLS2, CPU2_EPT,
 			     CPU2_UNRESTRICTED | CPU2_RDTSCP | CPU2_INVPCID | CPU2_XSAVES |
 				     CPU2_USER_WAIT_PAUSE,
-			     0, &k->cpu2, why, "secondary controls: no EPT"))
+			     &k->cpu2, why, "secondary controls: no EPT"))
 		return false;
 	if (!adjust_controls(t ? MSR_IA32_VMX_TRUE_EXIT_CTLS : MSR_IA32_VMX_EXIT_CTLS,
 			     EXIT_HOST_64 | EXIT_SAVE_EFER | EXIT_LOAD_EFER | EXIT_SAVE_DEBUG,
-			     EXIT_SAVE_PAT | EXIT_LOAD_PAT, 0, &k->exit, why,
+			     EXIT_SAVE_PAT | EXIT_LOAD_PAT, &k->exit, why,
 			     "VM-exit controls: no 64-bit host or IA32_EFER save/load"))
 		return false;
 	if (!adjust_controls(t ? MSR_IA32_VMX_TRUE_ENTRY_CTLS : MSR_IA32_VMX_ENTRY_CTLS,
 			     ENTRY_IA32E_GUEST | ENTRY_LOAD_EFER | ENTRY_LOAD_DEBUG,
-			     (k->exit & EXIT_SAVE_PAT) ? ENTRY_LOAD_PAT : 0, 0, &k->entry, why,
+			     (k->exit & EXIT_SAVE_PAT) ? ENTRY_LOAD_PAT : 0, &k->entry, why,
 			     "VM-entry controls: no IA-32e guest or IA32_EFER load"))
 		return false;
 	if (!(k->entry & ENTRY_LOAD_PAT))
@@ -312,6 +317,26 @@ static void guest_seg(u32 sel_field, u16 sel, u64 base, u32 limit, u32 ar)
 	vmw(GUEST_ES_LIMIT + 2 * i, limit);
 	vmw(GUEST_ES_AR + 2 * i, ar);
 	vmw(GUEST_ES_BASE + 2 * i, base);
+}
+
+/* NMIs are not intercepted: in the guest they go through its IDT. One that arrives while the
+ * host runs (between an exit and the next entry) is the guest's too: note it here, inject it at
+ * the next entry the guest can take it (not in an NMI handler or a MOV-SS/STI shadow; otherwise
+ * it waits for a later exit). Unlike SVM, VMX has no GIF to hold it pending in hardware. */
+static void host_nmi(void)
+{
+	vmx.nmi_pending = true;
+	vmx.n_host_nmi++;
+}
+
+static void inject_pending_nmi(void)
+{
+	if (!vmx.nmi_pending || (vmr(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID) ||
+	    (vmr(GUEST_INTERRUPTIBILITY) & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS |
+					    INTERRUPTIBILITY_NMI)))
+		return;
+	vmx.nmi_pending = false;
+	vmw(VM_ENTRY_INTR_INFO, INTR_INFO_VALID | INTR_TYPE_NMI | 2);
 }
 
 static void vmx_init(struct vcpu *v, const struct guest_entry *e)
@@ -440,10 +465,12 @@ static void vmx_init(struct vcpu *v, const struct guest_entry *e)
 	v->gpr[GENERAL_REG_RSI] = e->rsi;
 	v->gpr[GENERAL_REG_RSP] = e->rsp;
 	fatal_dump_guest = dump_guest;
+	hv_nmi_hook = host_nmi;
 	printf("GMLAB-HV: VMX controls: pin %08x cpu %08x cpu2 %08x exit %08x entry %08x "
-	       "(%s capability MSRs); cr0 mask %llx, cr4 mask %llx; EPT cap %llx\n", k->pin, k->cpu,
-	       k->cpu2, k->exit, k->entry, (k->basic & VMX_BASIC_TRUE_CTLS) ? "TRUE_" : "default",
-	       vmx.cr0_mask, vmx.cr4_mask, k->ept_cap);
+	       "(%s capability MSRs); cr0 mask %llx, cr4 mask %llx; EPT cap %llx; region writes "
+	       "stepped by %s\n", k->pin, k->cpu, k->cpu2, k->exit, k->entry,
+	       (k->basic & VMX_BASIC_TRUE_CTLS) ? "TRUE_" : "default", vmx.cr0_mask, vmx.cr4_mask,
+	       k->ept_cap, vmx.use_mtf ? "the monitor trap flag" : "RFLAGS.TF + #DB (no MTF)");
 }
 
 /* ---- exit handlers ---- */
@@ -622,6 +649,13 @@ static void step_begin(void)
 	vmx.stepping = true;
 	if (vmx.use_mtf) {
 		vmw(CPU_BASED_CONTROLS, vmx.caps.cpu | CPU_MTF);
+		/* An interrupt taken before the instruction would end the step at its handler and
+		 * count the retried write twice: hold it off with an STI shadow where VM entry allows
+		 * one (IF=1, TF=0: with TF the shadow would need a pending BS, which fires first). */
+		u64 rflags = vmr(GUEST_RFLAGS), intr = vmr(GUEST_INTERRUPTIBILITY);
+		if ((rflags & RFLAGS_IF) && !(rflags & RFLAGS_TF) && !(intr & INTERRUPTIBILITY_MOVSS) &&
+		    !(vmr(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID))
+			vmw(GUEST_INTERRUPTIBILITY, intr | INTERRUPTIBILITY_STI);
 		return;
 	}
 	u64 rflags = vmr(GUEST_RFLAGS), debugctl = vmr(GUEST_IA32_DEBUGCTL);
@@ -751,6 +785,7 @@ static noreturn void vmx_run(struct vcpu *v)
 	bool warned_vmx_insn = false;
 	for (;;) {
 		vmw(GUEST_RSP, v->gpr[GENERAL_REG_RSP]);
+		inject_pending_nmi();
 		int rc = vmx_enter(v->gpr, vmx.launched);
 		if (rc == 1)
 			hv_fatal("%s failed: VMfailInvalid (no current VMCS)",
@@ -886,9 +921,11 @@ static void dump_guest(void)
 	printf("  guest: exit reason=0x%x qualification=%llx exits=%llu\n", vmx.last_reason,
 	       vmx.last_qual, v->exits);
 	printf("  exits: vmcall=%llu cpuid=%llu msr=%llu (outside the bitmap %llu) io=%llu cr=%llu xsetbv=%llu invd=%llu "
-	       "ept-rom=%llu ept-on-demand=%llu step-end=%llu vmx-insn=%llu rom-writes=%llu\n",
+	       "ept-rom=%llu ept-on-demand=%llu step-end=%llu vmx-insn=%llu rom-writes=%llu "
+	       "host-nmi=%llu\n",
 	       vmx.n_vmcall, vmx.n_cpuid, vmx.n_msr, vmx.n_msr_other, vmx.n_io, vmx.n_cr, vmx.n_xsetbv, vmx.n_invd,
-	       vmx.n_ept_rom, vmx.n_ept_lazy, vmx.n_step_end, vmx.n_vmx_insn, v->rom_writes);
+	       vmx.n_ept_rom, vmx.n_ept_lazy, vmx.n_step_end, vmx.n_vmx_insn, v->rom_writes,
+	       vmx.n_host_nmi);
 	/* Read without the fatal wrapper: the VMCS may be what failed. */
 #define F(name) (vmread_ok(name, &val) ? val : ~0ULL)
 	printf("  guest: rip=%016llx rsp=%016llx rflags=%016llx cs.ar=%llx ss.ar=%llx\n",

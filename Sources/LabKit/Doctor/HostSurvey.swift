@@ -33,6 +33,8 @@ public struct HostSurvey: Sendable {
         // Cores and memory change from run to run; measure them every time.
         caps.cores = ProcessInfo.processInfo.activeProcessorCount
         caps.availableMemoryMiB = Int((HostProbes.availableMemory().value ?? 0) >> 20)
+        // A host fact, but one line of /proc/cpuinfo: read each time rather than memoised.
+        caps.hostCPUHasLA57 = HostProbes.hostCPU().value?.flags.contains("la57") ?? false
         return caps
     }
 

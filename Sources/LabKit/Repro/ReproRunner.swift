@@ -49,12 +49,12 @@ public struct ReproRunner: Sendable {
     public init(session: LabSession) { self.session = session }
 
     public func run(_ request: ReproRequest, progress: RunProgress = RunProgress()) async throws -> RunSummary {
-        var cellId = request.cell
+        var cellId = request.cell.map(MatrixCell.canonicalId)
         var recorded: RunResults?
         if let from = request.from {
             let results = try RunResults.load(from: URL(fileURLWithPath: from))
             recorded = results
-            let cells = Array(Set(results.records.filter { $0.caseId == request.caseId }.map(\.cellId))).sorted()
+            let cells = Array(Set(results.records.filter { $0.caseId == request.caseId }.map { MatrixCell.canonicalId($0.cellId) })).sorted()
             if cells.isEmpty {
                 throw ReproError.caseNotInResults(caseId: request.caseId, from: from,
                                                   known: Array(Set(results.records.map(\.caseId))).sorted())
@@ -70,7 +70,7 @@ public struct ReproRunner: Sendable {
         if let recordedCell = recorded?.cells.first(where: { $0.id == cellId })?.cell {
             matrix = LabConfig.Matrix(backends: [recordedCell.backend], hosts: [.host(recordedCell.host)],
                                       kernels: [recordedCell.kernel], memoryMiB: [recordedCell.memoryMiB],
-                                      vcpus: [recordedCell.vcpus], suites: [])
+                                      vcpus: [recordedCell.vcpus], paging: [recordedCell.paging], suites: [])
         }
         let capabilities = try await HostSurvey(paths: session.paths).capabilities()
         let plan = MatrixPlan(matrix: matrix, capabilities: capabilities)
@@ -95,7 +95,8 @@ public struct ReproRunner: Sendable {
         let catalog = try CaseCatalog.load(from: URL(fileURLWithPath: images.casesCatalog))
         let single = MatrixPlan(matrix: LabConfig.Matrix(
             backends: [planned.cell.backend], hosts: [.host(planned.cell.host)], kernels: [planned.cell.kernel],
-            memoryMiB: [planned.cell.memoryMiB], vcpus: [planned.cell.vcpus], suites: []), capabilities: capabilities)
+            memoryMiB: [planned.cell.memoryMiB], vcpus: [planned.cell.vcpus], paging: [planned.cell.paging], suites: []),
+            capabilities: capabilities)
         // A user case keeps the timeout its description asks for, as in `lab run`.
         var timeouts = session.config.timeouts
         for (id, seconds) in images.userCases?.timeouts ?? [:] where timeouts.perCase[id] == nil { timeouts.perCase[id] = seconds }

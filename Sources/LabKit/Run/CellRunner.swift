@@ -83,15 +83,10 @@ public struct CellRunner: Sendable {
         do {
             try FileManager.default.createDirectory(atPath: vmDir, withIntermediateDirectories: true)
             var images = context.images
-            if cell.host == .bochs, cell.backend != .none, let vmlinux = images.vmlinux {
-                // Bochs runs ~80 M instructions/s: an uncompressed kernel in the bundle saves the
-                // guest a minute of decompressing itself (backend none boots through GRUB's
-                // `linux`, which needs the bzImage).
-                images.kernel = vmlinux
-            }
+            images.kernel = Self.guestKernel(for: cell, images: images)
             let media = try await BootMediaBuilder.prepare(
                 vmDir: vmDir, images: images, backend: cell.backend.rawValue,
-                guestCmdline: context.config.guest.cmdline,
+                guestCmdline: Self.guestCmdline(for: cell, configured: context.config.guest.cmdline),
                 plan: selection.agentPlan(cases: cases))
             let startPaused = context.gdbPort != nil
             if cell.host == .bochs {
@@ -196,16 +191,38 @@ public struct CellRunner: Sendable {
         host == .bochs ? 3 : 1
     }
 
-    /// The CPU a cell's guest sees: under TCG, qemu64 with SVM and nested paging (the SVM backend
-    /// needs them, and backend `none` gets the same CPU so that the two are comparable); under
-    /// KVM, the host CPU with nested virtualization.
+    /// The CPU a cell's guest sees. Under TCG: qemu64 with SVM and nested paging (the SVM backend
+    /// needs them; backend `none` gets the same CPU so that the two are comparable), plus what
+    /// the linear walk must handle: LA57 (5-level paging; also in 4-level cells, where the guest
+    /// declines it with `no5lvl`), 1 GiB pages, SMAP and SMEP. Under KVM: the host CPU with nested
+    /// virtualization, LA57 required in 5-level cells (MatrixPlan skips them without it).
     static func cpu(for cell: MatrixCell) -> DomainSpec.CPU {
         switch cell.host {
         case .kvm:
-            return cell.backend == .vmx ? .nestedHostPassthrough(vendor: .intel)
-                : cell.backend == .svm ? .nestedHostPassthrough(vendor: .amd) : .hostPassthrough(requiredFeatures: [])
+            var features = cell.backend == .vmx ? ["vmx"] : cell.backend == .svm ? ["svm"] : []
+            if cell.paging == .fiveLevel { features.append("la57") }
+            return .hostPassthrough(requiredFeatures: features)
         default:
-            return .tcgSVM
+            return .custom(model: "qemu64", requiredFeatures: ["svm", "npt", "la57", "pdpe1gb", "smap", "smep"])
+        }
+    }
+
+    /// The guest kernel file a cell boots. The bzImage everywhere but in Bochs hypervisor cells:
+    /// the switch to 5-level paging happens in the bzImage's decompressor (a vmlinux entered
+    /// directly stays at 4 levels). Bochs runs ~80 M instructions/s, so there the uncompressed
+    /// kernel in the bundle saves the guest a minute of decompressing itself (Bochs cells are
+    /// 4-level; backend none boots through GRUB's `linux`, which needs the bzImage).
+    static func guestKernel(for cell: MatrixCell, images: ImageSet) -> String {
+        if cell.host == .bochs, cell.backend != .none, cell.paging == .fourLevel, let vmlinux = images.vmlinux { return vmlinux }
+        return images.kernel
+    }
+
+    /// The guest kernel command line of a cell: lab.json's `guest.cmdline`, plus `no5lvl` in a
+    /// 4-level cell (the CPU may offer LA57; the kernel then stays at 4 levels by choice).
+    static func guestCmdline(for cell: MatrixCell, configured: String) -> String {
+        switch cell.paging {
+        case .fourLevel: return configured.split(separator: " ").contains("no5lvl") ? configured : configured + " no5lvl"
+        case .fiveLevel: return configured
         }
     }
 }

@@ -153,7 +153,8 @@ public struct LabRunner: Sendable {
             case let .hostPassthrough(features): cpu = (["host-passthrough"] + features.map { "+" + $0 }).joined(separator: ",")
             }
             machines[cell.id] = .init(accelerator: cell.host.rawValue, cpuModel: cpu,
-                                      guestKernel: kernels[cell.kernel.description])
+                                      guestKernel: kernels[cell.kernel.description], paging: cell.paging,
+                                      guestCmdline: CellRunner.guestCmdline(for: cell, configured: plan.config.guest.cmdline))
         }
         let versions = try? connection.versions()
         let qemu = try? await Command.output("qemu-system-x86_64", ["--version"])

@@ -23,7 +23,7 @@ public enum BenchHTML {
         table{border-collapse:collapse;font-size:12.5px;margin:6px 0} th,td{border:1px solid #ddd;padding:3px 7px;text-align:right}
         th{background:#f5f5f5} td.l,th.l{text-align:left}
         .met{background:#dff3df;font-weight:600}.missed{background:#fbdada;font-weight:600}.nm{background:#eee}
-        .charts{display:flex;flex-wrap:wrap;gap:14px} .chart{border:1px solid #e3e3e3;border-radius:4px;padding:4px}
+        .charts{display:flex;flex-wrap:wrap;gap:12px} .chart{border:1px solid #e3e3e3;border-radius:4px;padding:2px}
         .noisy{color:#b36b00} .note{font-size:12px;color:#555;max-width:1100px}
         </style></head><body>
         """
@@ -44,19 +44,16 @@ public enum BenchHTML {
         }
         h += "</table>\n"
 
-        // Charts
+        // Charts: every cell and direction side by side (two per row on a wide screen).
+        h += "<h2>Throughput against transfer size</h2>\n<div class=charts>\n"
         for cell in BenchReport.cells(doc) {
             let directions = Set(doc.points.filter { $0.cellId == cell && $0.method != "memcpy" }.map(\.direction))
             let shown = ["read", "write"].filter(directions.contains)
-            h += "<h2>\(e(cell)): throughput against transfer size</h2>\n<div class=charts>\n"
-            if shown.isEmpty {
-                h += "<div class=chart>\(chart(doc, cell: cell, direction: nil))</div>\n"
-            }
-            for direction in shown {
+            for direction in shown.isEmpty ? [nil] : shown.map({ Optional($0) }) {
                 h += "<div class=chart>\(chart(doc, cell: cell, direction: direction))</div>\n"
             }
-            h += "</div>\n"
         }
+        h += "</div>\n"
 
         // Baselines
         if !doc.scalars.isEmpty {
@@ -128,8 +125,8 @@ public enum BenchHTML {
 
     // MARK: SVG
 
-    static let width = 660.0, height = 400.0
-    static let left = 62.0, right = 150.0, top = 30.0, bottom = 48.0
+    static let width = 640.0, height = 400.0
+    static let left = 62.0, right = 128.0, top = 30.0, bottom = 48.0
 
     /// Throughput (log) against size (log2) for one cell and direction, memcpy dashed.
     static func chart(_ doc: BenchDocument, cell: String, direction: String?) -> String {
@@ -149,7 +146,7 @@ public enum BenchHTML {
         func y(_ mbps: Double) -> Double { top + plotH - (log10(max(mbps, 1e-9)) - yMin) / (yMax - yMin) * plotH }
         func n(_ v: Double) -> String { String(format: "%.1f", v) }
 
-        let title = direction.map { "\($0 == "read" ? "read: guest → hypervisor" : "write: hypervisor → guest")" } ?? "guest memcpy"
+        let title = "\(cell): " + (direction.map { $0 == "read" ? "read (guest → hypervisor)" : "write (hypervisor → guest)" } ?? "guest memcpy")
         var s = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(Int(width))\" height=\"\(Int(height))\" viewBox=\"0 0 \(Int(width)) \(Int(height))\" font-family=\"system-ui,Helvetica,Arial,sans-serif\" font-size=\"11\">\n"
         s += "<text x=\"\(n(left))\" y=\"18\" font-size=\"13\" font-weight=\"600\">\(HTMLReport.escape(title))</text>\n"
         // grid: decades of MB/s, powers of two of size (labels every other)
@@ -163,12 +160,12 @@ public enum BenchHTML {
             let xx = x(1 << exponent)
             s += "<line x1=\"\(n(xx))\" y1=\"\(n(top))\" x2=\"\(n(xx))\" y2=\"\(n(top + plotH))\" stroke=\"#f0f0f0\"/>\n"
             if (exponent - Int(xMin)) % 2 == 0 {
-                s += "<text x=\"\(n(xx))\" y=\"\(n(top + plotH + 15))\" text-anchor=\"middle\">\(BenchSettings.sizeLabel(1 << exponent).replacingOccurrences(of: " ", with: "&#160;"))</text>\n"
+                s += "<text x=\"\(n(xx))\" y=\"\(n(top + plotH + 15))\" text-anchor=\"middle\">\(shortSize(1 << exponent))</text>\n"
             }
             exponent += 1
         }
         s += "<rect x=\"\(n(left))\" y=\"\(n(top))\" width=\"\(n(plotW))\" height=\"\(n(plotH))\" fill=\"none\" stroke=\"#999\"/>\n"
-        s += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(height - 10))\" text-anchor=\"middle\">transfer size (log scale)</text>\n"
+        s += "<text x=\"\(n(left + plotW / 2))\" y=\"\(n(height - 10))\" text-anchor=\"middle\">transfer size in bytes (log scale)</text>\n"
         s += "<text transform=\"translate(14 \(n(top + plotH / 2))) rotate(-90)\" text-anchor=\"middle\">MB/s (log scale)</text>\n"
 
         for (index, entry) in series.enumerated() {
@@ -198,6 +195,13 @@ public enum BenchHTML {
         }
         s += "</svg>"
         return s
+    }
+
+    /// Axis labels: 8, 512, 2K, 16M (bytes, binary units).
+    static func shortSize(_ bytes: Int) -> String {
+        if bytes >= 1 << 20 { return "\(bytes >> 20)M" }
+        if bytes >= 1 << 10 { return "\(bytes >> 10)K" }
+        return "\(bytes)"
     }
 
     static func decadeLabel(_ decade: Double) -> String {

@@ -10,28 +10,31 @@ public struct ConfigOverrides: Sendable, Hashable {
     public var kernels: [String]?
     public var memoryMiB: [String]?
     public var vcpus: [String]?
+    public var paging: [String]?
     public var suites: [String]?
     public var jobs: String?
 
     /// The option spellings used in error messages; the CLI should declare the same names.
     public enum Option: String, Sendable, CaseIterable {
         case backend = "--backend", host = "--host", kernel = "--kernel", memory = "--memory",
-             vcpus = "--vcpus", suite = "--suite", jobs = "--jobs"
+             vcpus = "--vcpus", paging = "--paging", suite = "--suite", jobs = "--jobs"
     }
 
     public init(backends: [String]? = nil, hosts: [String]? = nil, kernels: [String]? = nil,
-                memoryMiB: [String]? = nil, vcpus: [String]? = nil, suites: [String]? = nil, jobs: String? = nil) {
+                memoryMiB: [String]? = nil, vcpus: [String]? = nil, paging: [String]? = nil, suites: [String]? = nil,
+                jobs: String? = nil) {
         self.backends = backends
         self.hosts = hosts
         self.kernels = kernels
         self.memoryMiB = memoryMiB
         self.vcpus = vcpus
+        self.paging = paging
         self.suites = suites
         self.jobs = jobs
     }
 
     public var isEmpty: Bool {
-        backends == nil && hosts == nil && kernels == nil && memoryMiB == nil && vcpus == nil && suites == nil && jobs == nil
+        backends == nil && hosts == nil && kernels == nil && memoryMiB == nil && vcpus == nil && paging == nil && suites == nil && jobs == nil
     }
 }
 
@@ -66,6 +69,10 @@ extension LabConfig {
         }
         if let value = axis(overrides.vcpus, .vcpus, noun: "vCPU count", element: { $0.vcpuCount($1, path: $2) }) {
             result.matrix.vcpus = value
+        }
+        if let value = axis(overrides.paging, .paging, noun: "paging mode", element: { $0.paging($1, path: $2) }) {
+            result.matrix.paging = value
+            validator.pagingAgrees(matrix: result.matrix, guest: result.guest, path: ConfigOverrides.Option.paging.rawValue)
         }
         if let value = axis(overrides.suites, .suite, noun: "suite", element: { $0.suite($1, path: $2) }) {
             result.matrix.suites = value

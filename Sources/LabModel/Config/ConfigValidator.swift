@@ -48,6 +48,8 @@ struct ConfigValidator {
             benchOK = bench != nil
         }
 
+        if let matrix, let guest { pagingAgrees(matrix: matrix, guest: guest, path: "$.guest.cmdline") }
+
         guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK else { return nil }
         return LabConfig(matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench)
     }
@@ -88,13 +90,14 @@ struct ConfigValidator {
     // MARK: Matrix
 
     mutating func matrix(_ node: JSONNode, path: String) -> LabConfig.Matrix? {
-        let keys = ["backends", "hosts", "kernels", "memoryMiB", "vcpus", "suites"]
-        guard let members = object(node, path: path, known: keys, required: keys) else { return nil }
+        let keys = ["backends", "hosts", "kernels", "memoryMiB", "vcpus", "paging", "suites"]
+        guard let members = object(node, path: path, known: keys, required: keys.filter { $0 != "paging" }) else { return nil }
         func jsonPath(_ key: String) -> (Int?) -> String {
             { index in index.map { "\(path).\(key)[\($0)]" } ?? "\(path).\(key)" }
         }
         var backends: [Backend]?, hosts: [HostRequest]?, kernels: [KernelSpec]?
         var memory: [Int]?, vcpus: [Int]?, suites: [String]?
+        var paging: [PagingMode]? = LabConfig.Matrix.defaultPaging
         if let node = members["backends"] {
             backends = axis(node, path: jsonPath("backends"), noun: "backend", element: { $0.backend($1, path: $2) })
         }
@@ -110,11 +113,15 @@ struct ConfigValidator {
         if let node = members["vcpus"] {
             vcpus = axis(node, path: jsonPath("vcpus"), noun: "vCPU count", element: { $0.vcpuCount($1, path: $2) })
         }
+        if let node = members["paging"] {
+            paging = axis(node, path: jsonPath("paging"), noun: "paging mode", element: { $0.paging($1, path: $2) })
+        }
         if let node = members["suites"] {
             suites = axis(node, path: jsonPath("suites"), noun: "suite", element: { $0.suite($1, path: $2) })
         }
-        guard let backends, let hosts, let kernels, let memory, let vcpus, let suites else { return nil }
-        return LabConfig.Matrix(backends: backends, hosts: hosts, kernels: kernels, memoryMiB: memory, vcpus: vcpus, suites: suites)
+        guard let backends, let hosts, let kernels, let memory, let vcpus, let paging, let suites else { return nil }
+        return LabConfig.Matrix(backends: backends, hosts: hosts, kernels: kernels, memoryMiB: memory, vcpus: vcpus,
+                                paging: paging, suites: suites)
     }
 
     /// A non-empty list without duplicates. `path(nil)` names the list, `path(i)` its element i.
@@ -152,6 +159,10 @@ struct ConfigValidator {
 
     mutating func host(_ node: JSONNode, path: String) -> HostRequest? {
         oneOf(node, path: path, noun: "host", names: HostRequest.allNames).flatMap(HostRequest.init(name:))
+    }
+
+    mutating func paging(_ node: JSONNode, path: String) -> PagingMode? {
+        oneOf(node, path: path, noun: "paging mode", names: PagingMode.allCases.map(\.rawValue)).flatMap(PagingMode.init(rawValue:))
     }
 
     private mutating func oneOf(_ node: JSONNode, path: String, noun: String, names: [String]) -> String? {
@@ -218,6 +229,15 @@ struct ConfigValidator {
     static func isSimpleName(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else { return false }
         return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+    }
+
+    /// `no5lvl` in the configured command line would silently turn 5-level cells into 4-level
+    /// ones; the lab adds it to 4-level cells itself (CellRunner.guestCmdline).
+    mutating func pagingAgrees(matrix: LabConfig.Matrix, guest: LabConfig.Guest, path: String) {
+        if matrix.paging.contains(.fiveLevel), guest.cmdline.split(separator: " ").contains("no5lvl") {
+            report(path, "\"no5lvl\" would make the 5-level cells of matrix.paging run 4-level; leave it out "
+                   + "(the lab adds no5lvl to 4-level cells itself)")
+        }
     }
 
     // MARK: Other sections

@@ -93,6 +93,24 @@ public enum KernelSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     }
 }
 
+/// The guest's paging mode: 4-level, or 5-level (LA57: 57-bit linear addresses). The guest
+/// CPU offers LA57 in both (where the host can); a 4-level cell boots the kernel with `no5lvl`,
+/// so 4 levels are the guest's choice, as on real hardware with LA57.
+public enum PagingMode: String, Sendable, Codable, CaseIterable, Comparable {
+    case fourLevel = "4-level"
+    case fiveLevel = "5-level"
+
+    public static func < (lhs: PagingMode, rhs: PagingMode) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+
+    /// Page-table levels the guest kernel uses.
+    public var levels: Int { self == .fourLevel ? 4 : 5 }
+
+    /// The cell id part: `4lvl`, `5lvl`.
+    public var idPart: String { "\(levels)lvl" }
+}
+
 /// How many VMs run at once: as many as the host allows (`auto`), or at most N.
 public enum JobsSetting: Sendable, Hashable, Codable, CustomStringConvertible {
     case auto
@@ -137,16 +155,35 @@ public struct LabConfig: Sendable, Hashable, Codable {
         public var kernels: [KernelSpec]
         public var memoryMiB: [Int]
         public var vcpus: [Int]
+        /// Guest paging modes (optional in lab.json; absent means `["4-level"]`).
+        public var paging: [PagingMode]
         /// Case suites to run (a suite is a group of cases in cases.json, e.g. `smoke`).
         public var suites: [String]
 
-        public init(backends: [Backend], hosts: [HostRequest], kernels: [KernelSpec], memoryMiB: [Int], vcpus: [Int], suites: [String]) {
+        public static let defaultPaging: [PagingMode] = [.fourLevel]
+
+        public init(backends: [Backend], hosts: [HostRequest], kernels: [KernelSpec], memoryMiB: [Int], vcpus: [Int],
+                    paging: [PagingMode] = Matrix.defaultPaging, suites: [String]) {
             self.backends = backends
             self.hosts = hosts
             self.kernels = kernels
             self.memoryMiB = memoryMiB
             self.vcpus = vcpus
+            self.paging = paging
             self.suites = suites
+        }
+
+        // Decoding by hand only so that a matrix written before the paging axis existed
+        // (results of older runs) still reads, as `["4-level"]`.
+        private enum CodingKeys: String, CodingKey { case backends, hosts, kernels, memoryMiB, vcpus, paging, suites }
+
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            self.init(backends: try c.decode([Backend].self, forKey: .backends), hosts: try c.decode([HostRequest].self, forKey: .hosts),
+                      kernels: try c.decode([KernelSpec].self, forKey: .kernels), memoryMiB: try c.decode([Int].self, forKey: .memoryMiB),
+                      vcpus: try c.decode([Int].self, forKey: .vcpus),
+                      paging: try c.decodeIfPresent([PagingMode].self, forKey: .paging) ?? Matrix.defaultPaging,
+                      suites: try c.decode([String].self, forKey: .suites))
         }
     }
 

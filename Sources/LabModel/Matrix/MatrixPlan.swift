@@ -36,8 +36,8 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
     /// Memory left to the host itself when planning VMs.
     public static let hostReserveMiB = 1024
 
-    /// Expands `matrix` (cartesian product of backends × hosts × kernels × memory × vCPUs, in
-    /// that order) and judges each cell against `capabilities`.
+    /// Expands `matrix` (cartesian product of backends × hosts × kernels × memory × vCPUs ×
+    /// paging, in that order) and judges each cell against `capabilities`.
     public init(matrix: LabConfig.Matrix, capabilities: HostCapabilities) {
         var cells: [PlannedCell] = []
         var indexById: [String: Int] = [:]
@@ -56,22 +56,27 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                 case .host(let kind):
                     host = kind
                 }
-                for kernel in matrix.kernels {
-                    for memory in matrix.memoryMiB {
-                        for vcpus in matrix.vcpus {
-                            let cell = MatrixCell(backend: backend, host: host, kernel: kernel, memoryMiB: memory, vcpus: vcpus)
-                            if let existing = indexById[cell.id] {
-                                let before = cells[existing].requestedHosts.map(\.description).joined(separator: ", ")
-                                cells[existing].requestedHosts.append(request)
-                                notes.append("cell \(cell.id) comes from host \(before) and host \(request); it runs once")
-                                continue
+                // kernels × memory × vCPUs × paging, in that order, for this backend and host.
+                let combinations = matrix.kernels.flatMap { kernel in
+                    matrix.memoryMiB.flatMap { memory in
+                        matrix.vcpus.flatMap { vcpus in
+                            matrix.paging.map {
+                                MatrixCell(backend: backend, host: host, kernel: kernel, memoryMiB: memory, vcpus: vcpus, paging: $0)
                             }
-                            indexById[cell.id] = cells.count
-                            let reasons = Self.skipReasons(cell, capabilities: capabilities)
-                            cells.append(PlannedCell(cell: cell, requestedHosts: [request],
-                                                     status: reasons.isEmpty ? .runnable : .skipped(reason: reasons.joined(separator: "; "))))
                         }
                     }
+                }
+                for cell in combinations {
+                    if let existing = indexById[cell.id] {
+                        let before = cells[existing].requestedHosts.map(\.description).joined(separator: ", ")
+                        cells[existing].requestedHosts.append(request)
+                        notes.append("cell \(cell.id) comes from host \(before) and host \(request); it runs once")
+                        continue
+                    }
+                    indexById[cell.id] = cells.count
+                    let reasons = Self.skipReasons(cell, capabilities: capabilities)
+                    cells.append(PlannedCell(cell: cell, requestedHosts: [request],
+                                             status: reasons.isEmpty ? .runnable : .skipped(reason: reasons.joined(separator: "; "))))
                 }
             }
         }
@@ -122,6 +127,17 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                 reasons.append("svm needs SVM: the lab runs Bochs with an Intel CPU model (VMX only); use host tcg")
             } else if cell.backend == .vmx, !capabilities.bochsEmulatesVMX {
                 reasons.append("vmx needs VMX: Bochs here does not emulate VMX with EPT (doctor tried)")
+            }
+        }
+        if cell.paging == .fiveLevel {
+            switch cell.host {
+            case .tcg: break  // QEMU TCG emulates LA57 (`-cpu qemu64,+la57`)
+            case .kvm where !capabilities.hostCPUHasLA57:
+                reasons.append("5-level paging needs LA57: the host CPU has no la57 flag (/proc/cpuinfo), so a KVM guest cannot have it; "
+                               + "use host tcg (QEMU TCG emulates LA57)")
+            case .kvm: break
+            case .bochs:
+                reasons.append("5-level paging needs LA57: Bochs 2.7's corei7_skylake_x has no LA57; use host tcg")
             }
         }
         if cell.backend != .none, cell.vcpus > capabilities.hypervisorMaxVCPUs {

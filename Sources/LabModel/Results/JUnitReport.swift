@@ -41,6 +41,8 @@ public enum JUnitReport {
                 if let kernel = machine.guestKernel {
                     list.append(("cell.kernel", kernel.version + (kernel.packageVersion.map { " (package \($0))" } ?? "")))
                 }
+                if let paging = machine.paging { list.append(("cell.paging", paging.rawValue)) }
+                if let cmdline = machine.guestCmdline { list.append(("cell.cmdline", cmdline)) }
             }
             for (name, value) in list {
                 let property = XMLElement(name: "property")

@@ -75,11 +75,18 @@ public struct Provenance: Sendable, Hashable, Codable {
         public var cpuModel: String
         /// The guest kernel the cell's kernel spec resolved to.
         public var guestKernel: GuestKernel?
+        /// The guest's paging mode (absent in results written before the paging axis: 4-level).
+        public var paging: PagingMode?
+        /// The guest kernel command line the cell used (with `no5lvl` in 4-level cells).
+        public var guestCmdline: String?
 
-        public init(accelerator: String, cpuModel: String, guestKernel: GuestKernel? = nil) {
+        public init(accelerator: String, cpuModel: String, guestKernel: GuestKernel? = nil,
+                    paging: PagingMode? = nil, guestCmdline: String? = nil) {
             self.accelerator = accelerator
             self.cpuModel = cpuModel
             self.guestKernel = guestKernel
+            self.paging = paging
+            self.guestCmdline = guestCmdline
         }
     }
 
@@ -137,7 +144,8 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("libvirt.daemon", libvirtDaemonVersion)
         for cell in machines.keys.sorted() {
             let machine = machines[cell]!
-            add("machine.\(cell)", "\(machine.accelerator), cpu \(machine.cpuModel)")
+            add("machine.\(cell)", "\(machine.accelerator), cpu \(machine.cpuModel)"
+                + (machine.paging.map { ", \($0.rawValue) paging" } ?? ""))
         }
         add("host.cpu", hostCPU)
         add("host.name", hostname)
@@ -343,7 +351,7 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     /// Reads results.json text.
     public static func decode(_ data: Data, path: String = FileName.json) throws(ResultsError) -> RunResults {
-        let results: RunResults
+        var results: RunResults
         do {
             results = try decoder().decode(RunResults.self, from: data)
         } catch let error as DecodingError {
@@ -354,6 +362,11 @@ public struct RunResults: Sendable, Hashable, Codable {
         guard results.format == formatVersion else {
             throw ResultsError(path: path, message: "results format \(results.format); this lab reads format \(formatVersion)")
         }
+        // Files from before the paging axis name cells without it; their cells decode as 4-level,
+        // so name the records and machines the same way.
+        for index in results.records.indices { results.records[index].cellId = MatrixCell.canonicalId(results.records[index].cellId) }
+        results.provenance.machines = Dictionary(results.provenance.machines.map { (MatrixCell.canonicalId($0.key), $0.value) },
+                                                 uniquingKeysWith: { first, _ in first })
         return results
     }
 

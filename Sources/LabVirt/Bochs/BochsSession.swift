@@ -61,8 +61,8 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     ) async throws(BochsError) -> BochsSession {
         guard !startPaused else {
             throw .unsupported("a VM cannot start paused under Bochs (Debian's bochs has no gdb stub, only its "
-                + "internal debugger): read the hypervisor log and bochs.log, or run the kept bochsrc by hand "
-                + "without `-rc` to get Bochs' debugger prompt")
+                + "internal debugger): run without --gdb and read hypervisor.log and bochs.log; to debug, rebuild "
+                + "the VM's boot.iso from its grub.cfg and run `bochs -f <vm dir>/bochsrc` without `-rc` for Bochs' debugger prompt")
         }
         guard DomainName.ownerPID(of: machine.name) == getpid() else {
             throw .invalid(field: "name", value: machine.name,

@@ -215,6 +215,8 @@ public enum HostProbes {
         public let model: String
         /// Logical CPUs the kernel shows (processor lines in /proc/cpuinfo).
         public let logicalCPUs: Int
+        /// The first CPU's `flags` (e.g. `la57`, `pdpe1gb`, `svm`).
+        public var flags: Set<String> = []
     }
 
     public static func hostCPU(
@@ -231,7 +233,7 @@ public enum HostProbes {
         }
         let count = cpuinfo.split(separator: "\n").filter { $0.hasPrefix("processor") }.count
         let cpu = HostCPU(vendor: field("vendor_id") ?? "unknown", model: field("model name") ?? "unknown",
-                          logicalCPUs: count)
+                          logicalCPUs: count, flags: Set((field("flags") ?? "").split(separator: " ").map(String.init)))
         return ProbeResult(name: name, value: cpu, status: .ok,
                            explanation: "\(cpu.model) (\(cpu.vendor)), \(count) logical CPU(s)")
     }
