@@ -85,7 +85,8 @@ struct Bench: AsyncParsableCommand {
     }
 
     private func rerender(_ directory: String) throws -> BenchOutcome {
-        let document = try BenchDocument.load(path: directory)
+        var document = try BenchDocument.load(path: directory)
+        document.targets = BenchTarget.evaluate(document)   // this lab's target rules
         let comparison = try compare.map { BenchComparison(old: try BenchDocument.load(path: $0), new: document, oldSource: $0) }
         let files = try document.write(to: URL(fileURLWithPath: directory), comparison: comparison)
         return BenchOutcome(directory: directory, document: document, comparison: comparison, files: files.map(\.path))

@@ -87,3 +87,31 @@ struct NestedKVMAdviceTests {
         #expect(lines[0].hasPrefix("Nested KVM: available — VMX (Intel)"))
     }
 }
+
+@Suite("Cells on host bochs (CellRunner's choices)")
+struct BochsCellChoicesTests {
+    let images = ImageSet(kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k/vmlinuz", vmlinux: "/k/vmlinux",
+                          initramfs: "/i", casesCatalog: "/c", hypervisor: "/h/hv.elf", mkbundle: "/h/mkbundle",
+                          hypervisorBuildError: nil, digests: [:])
+
+    func cell(_ backend: Backend, _ host: HostKind) -> MatrixCell {
+        MatrixCell(backend: backend, host: host, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
+    }
+
+    @Test("the bundle of a vmx-bochs cell carries the uncompressed vmlinux; GRUB's linux (backend none) and TCG get the bzImage")
+    func kernel() {
+        #expect(CellRunner.guestKernel(for: cell(.vmx, .bochs), images: images) == "/k/vmlinux")
+        #expect(CellRunner.guestKernel(for: cell(.none, .bochs), images: images) == "/k/vmlinuz")
+        #expect(CellRunner.guestKernel(for: cell(.svm, .tcg), images: images) == "/k/vmlinuz")
+        var noVmlinux = images
+        noVmlinux.vmlinux = nil
+        #expect(CellRunner.guestKernel(for: cell(.vmx, .bochs), images: noVmlinux) == "/k/vmlinuz")
+    }
+
+    @Test("Bochs gets three times the boot allowance (its BIOS, GRUB and the kernel run ~10x slower than TCG)")
+    func bootAllowance() {
+        #expect(CellRunner.bootFactor(for: .bochs) == 3)
+        #expect(CellRunner.bootFactor(for: .tcg) == 1)
+        #expect(CellRunner.bootFactor(for: .kvm) == 1)
+    }
+}

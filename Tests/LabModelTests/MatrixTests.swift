@@ -74,7 +74,8 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
         let bochs = MatrixPlan(matrix: matrix([.vmx], paging: [.fourLevel, .fiveLevel]), capabilities: intelWithKVM.with(nestedVMX: false))
         #expect(status(bochs, "vmx-bochs-debian-1024m-1cpu-4lvl") == .runnable)
         #expect(status(bochs, "vmx-bochs-debian-1024m-1cpu-5lvl")
-                == .skipped(reason: "5-level paging needs LA57: Bochs 2.7's corei7_skylake_x has no LA57; use host tcg"))
+                == .skipped(reason: "5-level paging needs LA57: Bochs 2.7's corei7_skylake_x has no LA57; "
+                            + "5-level VMX cells need a KVM host with nested VMX and la57"))
     }
 
     @Test func autoResolvesOnThisMachine() {

@@ -13,7 +13,9 @@
  *              "sizes":[8,16,…], "samples":[[ns per transfer, …] per size],
  *              "batch":[transfers per sample], "hypercalls":[per transfer], "exits":[per transfer
  *              measured with gmlab.info, -1 when not measurable], "limit":bytes,
- *              "limit_reason":"…", optional "translate_samples" (phys-user: pagemap cost alone)}
+ *              "limit_reason":"…", optional "translate_samples" (phys-user: pagemap cost alone),
+ *              "memcpy_samples" (hypervisor methods: the guest's memcpy of the same size, timed
+ *              between the method's samples)}
  *   "values": {"kind":"scalar","method":…,"series":{"<name>":[ns per call, …]}, …}
  *
  * Direction is the hypervisor's: "read" = guest -> hypervisor, "write" = hypervisor -> guest.
@@ -348,7 +350,13 @@ struct series {
 	uint64_t size, batch, hypercalls;
 	long long exits;
 	double *ns, *translate;	/* P.reps samples each */
+	double *memcpy_ns;	/* interleaved memcpy of the same size, or NULL */
 };
+
+/* Hypervisor cases also time the guest's memcpy of the same size between their own samples,
+ * so a method and its baseline see the same host conditions (other work on the host slows
+ * both alike) and their ratio stays meaningful on a busy machine. */
+static int interleave_memcpy;
 
 /* Warm-up, then P.reps samples; a sample repeats the transfer `batch` times so it lasts at
  * least sample_ms (calibrated from the first transfer). Returns 0 after fail(). */
@@ -379,6 +387,17 @@ static int measure(xfer_fn fn, uint64_t size, struct series *s, int with_transla
 			return 0;
 	s->ns = calloc(P.reps, sizeof(double));
 	s->translate = calloc(P.reps, sizeof(double));
+	s->memcpy_ns = NULL;
+	uint64_t mbatch = 1;
+	if (interleave_memcpy && buf_b) {
+		uint64_t tm = xfer_memcpy(size, 1);
+
+		mbatch = tm >= target ? 1 : (target + tm - 1) / (tm ? tm : 1);
+		if (mbatch > 1000000)
+			mbatch = 1000000;
+		xfer_memcpy(size, mbatch);	/* its warm-up */
+		s->memcpy_ns = calloc(P.reps, sizeof(double));
+	}
 	for (uint64_t r = 0; r < P.reps; r++) {
 		translate_ns = 0;
 		t = fn(size, s->batch);
@@ -386,6 +405,8 @@ static int measure(xfer_fn fn, uint64_t size, struct series *s, int with_transla
 			return 0;
 		s->ns[r] = (double)t / (double)s->batch;
 		s->translate[r] = (double)translate_ns / (double)s->batch;
+		if (s->memcpy_ns)
+			s->memcpy_ns[r] = (double)xfer_memcpy(size, mbatch) / (double)mbatch;
 	}
 	(void)with_translate;
 	return 1;
@@ -462,6 +483,17 @@ static void run_sized(const char *method, const char *direction, xfer_fn fn, uin
 		sb_putc(&a, ']');
 		value_raw("translate_samples", sb_str(&a));
 	}
+	if (n && s[0].memcpy_ns) {
+		sb_reset(&a);
+		sb_putc(&a, '[');
+		for (unsigned i = 0; i < n; i++) {
+			if (i)
+				sb_putc(&a, ',');
+			put_samples(&a, s[i].memcpy_ns, P.reps);
+		}
+		sb_putc(&a, ']');
+		value_raw("memcpy_samples", sb_str(&a));
+	}
 	sb_reset(&a);
 	sb_putc(&a, '[');
 	for (unsigned i = 0; i < n; i++)
@@ -489,6 +521,7 @@ static void run_sized(const char *method, const char *direction, xfer_fn fn, uin
 	for (unsigned i = 0; i < n; i++) {
 		free(s[i].ns);
 		free(s[i].translate);
+		free(s[i].memcpy_ns);
 	}
 }
 
@@ -522,8 +555,9 @@ static void sized_hv(const char *method, const char *svc_name, int write, xfer_f
 {
 	is_write = write;
 	xfer_flags = GML_XFER_RAW | (write ? GML_XFER_WRITE : 0);
+	interleave_memcpy = 1;
 	svc = service(svc_name);
-	if (!errors.len && setup_user(0))
+	if (!errors.len && setup_user(1))
 		run_sized(method, write ? "write" : "read", fn, limit, reason, with_translate);
 }
 
@@ -580,8 +614,9 @@ static void kernel_sized(const char *method, unsigned km, const char *svc_name, 
 	kernel_method = km;
 	is_write = write;
 	xfer_flags = GML_XFER_RAW | (write ? GML_XFER_WRITE : 0);
+	interleave_memcpy = 1;
 	svc = service(svc_name);
-	if (!errors.len)
+	if (!errors.len && setup_user(1))
 		run_sized(method, write ? "write" : "read", xfer_kernel, limit, reason, 0);
 }
 

@@ -40,10 +40,28 @@ public struct BenchComparison: Sendable, Hashable, Codable {
         self.oldStart = old.provenance.startTime
         var rows: [Row] = []
         typealias Entry = (samples: [Double], summary: BenchSummary)
-        func entries(_ doc: BenchDocument) -> [(String, Entry)] {
-            doc.points.map { ($0.key, ($0.samplesNs, $0.summary)) } + doc.scalars.map { ($0.key, ($0.samplesNs, $0.summary)) }
+        // New cells are matched to old ones by id; a cell id the old run lacks (the matrix grew
+        // an axis, e.g. `-4lvl`) falls back to the old cell of the same backend whose id the new
+        // one extends, or the only old cell of that backend.
+        let oldCells = Set(old.points.map(\.cellId) + old.scalars.map(\.cellId))
+        let oldBackend = Dictionary((old.points.map { ($0.cellId, $0.backend) } + old.scalars.map { ($0.cellId, $0.backend) }),
+                                    uniquingKeysWith: { a, _ in a })
+        func oldCell(for cell: String, backend: String) -> String {
+            if oldCells.contains(cell) { return cell }
+            let sameBackend = oldCells.filter { oldBackend[$0] == backend }
+            if let prefix = sameBackend.filter({ cell.hasPrefix($0 + "-") }).max(by: { $0.count < $1.count }) { return prefix }
+            return sameBackend.count == 1 ? sameBackend.first! : cell
         }
-        let oldEntries = entries(old), newEntries = entries(new)
+        func entries(_ doc: BenchDocument, mapped: Bool) -> [(String, Entry)] {
+            doc.points.map { p in
+                let cell = mapped ? oldCell(for: p.cellId, backend: p.backend) : p.cellId
+                return ("\(cell) \(p.method)/\(p.direction) \(p.size)", (p.samplesNs, p.summary))
+            } + doc.scalars.map { v in
+                let cell = mapped ? oldCell(for: v.cellId, backend: v.backend) : v.cellId
+                return ("\(cell) \(v.method) \(v.series)", (v.samplesNs, v.summary))
+            }
+        }
+        let oldEntries = entries(old, mapped: false), newEntries = entries(new, mapped: true)
         let oldByKey = Dictionary(oldEntries, uniquingKeysWith: { a, _ in a })
         let newKeys = Set(newEntries.map(\.0))
         for (key, now) in newEntries {

@@ -15,6 +15,10 @@ public struct BenchPoint: Sendable, Hashable, Codable {
     /// phys-user only: the pagemap translation alone (included in `samplesNs`).
     public var translateNs: [Double]?
     public var translateSummary: BenchSummary?
+    /// Hypervisor methods: the guest's memcpy of the same size, timed between this point's
+    /// samples (same host conditions; the ratio targets use it when present).
+    public var memcpyNs: [Double]?
+    public var memcpySummary: BenchSummary?
     /// Transfers per sample.
     public var batch: Int
     /// Hypercalls one transfer makes (0 for memcpy).
@@ -174,8 +178,10 @@ public struct BenchDocument: Sendable, Hashable, Codable {
             let hypercalls = try integers("hypercalls")
             let exits = try integers("exits")
             let translate = values["translate_samples"] == nil ? nil : try matrix("translate_samples")
+            let interleaved = values["memcpy_samples"] == nil ? nil : try matrix("memcpy_samples")
             guard samples.count == sizes.count, batch.count == sizes.count, hypercalls.count == sizes.count,
-                  exits.count == sizes.count, translate.map({ $0.count == sizes.count }) ?? true else {
+                  exits.count == sizes.count, translate.map({ $0.count == sizes.count }) ?? true,
+                  interleaved.map({ $0.count == sizes.count }) ?? true else {
                 throw ShapeError(message: "\"sizes\", \"samples\", \"batch\", \"hypercalls\", \"exits\" differ in length")
             }
             if sizes.isEmpty { throw ShapeError(message: "no sizes were measured") }
@@ -188,6 +194,8 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                     cellId: record.cellId, backend: backend, method: method, direction: direction, size: size,
                     samplesNs: samples[i], summary: summary, translateNs: translate?[i],
                     translateSummary: translate.flatMap { BenchStatistics.summarize($0[i], key: key + " translate") },
+                    memcpyNs: interleaved?[i],
+                    memcpySummary: interleaved.flatMap { BenchStatistics.summarize($0[i], key: key + " memcpy") },
                     batch: batch[i], hypercalls: hypercalls[i], exits: exits[i] < 0 ? nil : exits[i]))
             }
             // The guest reports 2^64-1 for "no limit of its own".

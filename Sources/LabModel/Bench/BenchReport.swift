@@ -10,7 +10,8 @@ public enum BenchReport {
 
     public static func csv(_ doc: BenchDocument) -> String {
         var lines = ["cell,backend,method,direction,size_bytes,median_ns,q1_ns,q3_ns,ci95_low_ns,ci95_high_ns,"
-                     + "mean_ns,min_ns,max_ns,samples,batch,ns_per_byte,throughput_MBps,hypercalls,exits,noisy,translate_median_ns"]
+                     + "mean_ns,min_ns,max_ns,samples,batch,ns_per_byte,throughput_MBps,hypercalls,exits,noisy,translate_median_ns,"
+                     + "interleaved_memcpy_median_ns"]
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         for p in doc.points {
             let s = p.summary
@@ -18,12 +19,12 @@ public enum BenchReport {
                           f(s.ciHigh), f(s.mean), f(s.min), f(s.max), String(s.count), String(p.batch),
                           String(format: "%.4f", p.nsPerByte), String(format: "%.2f", p.throughputMBps), String(p.hypercalls),
                           p.exits.map(String.init) ?? "", s.noisy ? "1" : "0",
-                          p.translateSummary.map { f($0.median) } ?? ""].joined(separator: ","))
+                          p.translateSummary.map { f($0.median) } ?? "", p.memcpySummary.map { f($0.median) } ?? ""].joined(separator: ","))
         }
         for v in doc.scalars {
             let s = v.summary
             lines.append([v.cellId, v.backend, v.method, v.series, "", f(s.median), f(s.q1), f(s.q3), f(s.ciLow), f(s.ciHigh),
-                          f(s.mean), f(s.min), f(s.max), String(s.count), "", "", "", "1", "", s.noisy ? "1" : "0", ""]
+                          f(s.mean), f(s.min), f(s.max), String(s.count), "", "", "", "1", "", s.noisy ? "1" : "0", "", ""]
                 .joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"

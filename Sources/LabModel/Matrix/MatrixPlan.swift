@@ -137,7 +137,10 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                                + "use host tcg (QEMU TCG emulates LA57)")
             case .kvm: break
             case .bochs:
-                reasons.append("5-level paging needs LA57: Bochs 2.7's corei7_skylake_x has no LA57; use host tcg")
+                // Where the backend is vmx, TCG is no way out (no VMX there): say what is possible.
+                reasons.append("5-level paging needs LA57: Bochs 2.7's corei7_skylake_x has no LA57; "
+                               + (cell.backend == .vmx ? "5-level VMX cells need a KVM host with nested VMX and la57"
+                                                        : "use host tcg (QEMU TCG emulates LA57)"))
             }
         }
         if cell.backend != .none, cell.vcpus > capabilities.hypervisorMaxVCPUs {
