@@ -43,7 +43,8 @@ import LabModel
         for size in [8, 64, 512, 4096] {
             let page = try #require(doc.point(cell: svm, method: "linear-page", direction: "read", size: size))
             #expect(page.samplesNs.count == 3 && page.summary.median > 0)
-            #expect(page.hypercalls == 1 && page.exits == 1, "one hypercall, one exit per page-wise transfer")
+            #expect(page.hypercalls == 1 && page.exits == 1,
+                    "one hypercall, one exit per page-wise transfer; got \(page.hypercalls), \(page.exits.map(String.init) ?? "nil") in \(page.cellId) at \(size) B")
             #expect(doc.point(cell: svm, method: "linear-byte", direction: "read", size: size) != nil)
             #expect(doc.point(cell: none, method: "memcpy", direction: "copy", size: size) != nil)
         }

@@ -103,7 +103,7 @@ struct service {
 	unsigned long calls;
 };
 
-/* Contracts: Sources/Hypervisor/README.md (gmlab.*, seed.*), include/gml_methods.h (gml.*).
+/* Contracts: Sources/Hypervisor/README.md (gmlab.*, seed.*), core/core/include/gml_methods.h (gml.*).
  * bench.* (issue 5's benchmark services) write guest memory with contracts of their own: excluded. */
 #define SVC(n, p, r, w) { .name = (n), .policy = (p), .results = (r), .weight = (w) }
 #define EXCLUDED(n) { .name = (n), .policy = P_EXCLUDED }

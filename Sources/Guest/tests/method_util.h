@@ -1,5 +1,5 @@
 /* Helpers shared by the transfer-method suites (regs, phys, pagemap, linear): calling the
- * gml.* services (lib/gml_methods.h) at CPL3 and, through /dev/gmlab, at CPL0; checking their
+ * gml.* services (core/include/gml_methods.h) at CPL3 and, through /dev/gmlab, at CPL0; checking their
  * results by name with expected vs got; the integrity pattern and hash; /proc/self/pagemap. */
 #ifndef GML_METHOD_UTIL_H
 #define GML_METHOD_UTIL_H

@@ -1,7 +1,7 @@
 /* Suite phys: method 2, guest-physical addresses from the kernel. The kernel module allocates
  * the buffer (kmalloc: contiguous, virt_to_phys; vmalloc: a page list of frame numbers) and
  * makes the hypercall at CPL0, as the seed's module does; services gml.phys.xfer and
- * gml.phys.list (lib/gml_methods.h). Each length both ways: the hypervisor reads (hash of what
+ * gml.phys.list (core/include/gml_methods.h). Each length both ways: the hypervisor reads (hash of what
  * it read against the guest's) and writes (pattern verified in the guest, guard bytes after
  * the range untouched). Bad ranges are refused with their typed error, and the hypervisor and
  * the guest carry on. */

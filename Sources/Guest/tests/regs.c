@@ -1,5 +1,5 @@
 /* Suite regs: method 1, data in the hypercall's registers (services gml.regs.*, ABI in
- * lib/gml_methods.h). Every argument and result register carries its own value, registers
+ * core/include/gml_methods.h). Every argument and result register carries its own value, registers
  * that are not results are preserved, CPL3 and CPL0 callers, and a 4 KiB bulk transfer both
  * ways, 24 bytes (rdx rsi rdi) per call. */
 #include <stdio.h>

@@ -11,7 +11,7 @@
 
 #define GMLAB_BENCH_DEVICE "/dev/gmlab_bench"
 
-/* Register use follows the method ABI (Sources/Guest/lib/gml_methods.h). */
+/* Register use follows the method ABI (Sources/Guest/core/include/gml_methods.h). */
 enum gmlab_bench_method {
 	GMLAB_BENCH_NULL = 1,		/* service(rbx..rdi = 0), e.g. gmlab.echo; size ignored */
 	GMLAB_BENCH_CONTIG = 2,		/* gml.phys.xfer(rbx = gpa, rcx = size, rdx = flags) on kmalloc */

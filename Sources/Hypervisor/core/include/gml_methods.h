@@ -1,6 +1,6 @@
 /*
  * ABI of the transfer-method services (services/method_*.c), shared with the guest:
- * Sources/Guest/lib/gml_methods.h must be an identical copy (the guest Makefile checks).
+ * The guest compiles this same file (Sources/Guest/Makefile puts core/include on its path).
  * Dependency-free. Look every service up by name; numbers depend on registration order.
  *
  * Status in rax: 0, a core gml_err (core/include/gml_errors.h, < 256), or a method error
