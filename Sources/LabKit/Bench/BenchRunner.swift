@@ -50,6 +50,10 @@ public struct BenchRunner: Sendable {
         var config = base
         config.matrix.backends = settings.backends
         config.matrix.suites = ["bench"]
+        // One paging mode: the methods cost the same per page whatever the walk depth (one more
+        // level to read), and one cell per backend keeps the default bench within its budget.
+        // `--paging` still chooses.
+        config.matrix.paging = [base.matrix.paging.contains(.fourLevel) ? .fourLevel : base.matrix.paging[0]]
         config.guest.cmdline += " " + settings.guestParameters.joined(separator: " ")
         for id in settings.caseIds { config.timeouts.perCase[id] = settings.caseSeconds }
         // Two emulated VMs on two cores compete with each other and with the host: figures from
