@@ -7,15 +7,15 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Measure the guest-memory transfer methods and their baselines; write bench.json/csv/md/html.",
         discussion: """
-            Boots one VM per bench backend (lab.json "bench".backends, default none and svm),
-            one after the other, and runs the guest program bench/: every method (registers,
-            guest-physical from the kernel — contiguous and page list —, guest-physical from user
-            space via pagemap, guest-linear byte-wise and page-wise) in both directions at every
-            power-of-two size, with the baselines: the guest's memcpy, a null hypercall through
+            Boots one VM per bench backend (lab.json "bench".backends, default none and svm), \
+            one after the other, and runs the guest program bench/: every method (registers, \
+            guest-physical from the kernel — contiguous and page list —, guest-physical from user \
+            space via pagemap, guest-linear byte-wise and page-wise) in both directions at every \
+            power-of-two size, with the baselines: the guest's memcpy, a null hypercall through \
             our hypervisor, and a null hypercall handled in the kernel by KVM running inside the
             backend-none guest. Writes, next to the run's results.json and VM logs:
-            bench.json (raw samples, summaries, provenance), bench.csv, bench.md, bench.html.
-            Settings come from lab.json's "bench" section; the options below replace them.
+            bench.json (raw samples, summaries, provenance), bench.csv, bench.md, bench.html. \
+            Settings come from lab.json's "bench" section; the options below replace them. \
             Sizes accept 8, 4K, 64KiB, 16M. Exits 1 if a bench case could not measure.
 
             Examples:
@@ -23,7 +23,7 @@ struct Bench: AsyncParsableCommand {
               lab bench --max-size 1M --repetitions 5       a quicker, rougher run
               lab bench --method linear-page,linear-byte --direction read
               lab bench --compare results/<old-run>/bench.json
-              lab bench --from results/<run> --compare results/<old-run>   re-render, no VMs
+              lab bench --from results/<run> --compare OLD.json   re-render, no VMs
             """
     )
 

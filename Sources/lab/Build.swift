@@ -6,10 +6,10 @@ struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Build the images every matrix cell boots (cached by content).",
         discussion: """
-            Builds, for each guest kernel named in lab.json: the stock Debian kernel (resolved from
-            linux-image-amd64 and cached by version), the guest payloads and the initramfs (busybox,
-            agent, test programs, kernel module), and the hypervisor image. Each is cached under
-            ~/.cache/guestmemlab (or $LAB_CACHE) by the digest of everything that goes into it, so a
+            Builds, for each guest kernel named in lab.json: the stock Debian kernel (resolved from \
+            linux-image-amd64 and cached by version), the guest payloads and the initramfs (busybox, \
+            agent, test programs, kernel module), and the hypervisor image. Each is cached under \
+            ~/.cache/guestmemlab (or $LAB_CACHE) by the digest of everything that goes into it, so a \
             second build with nothing changed takes about a second. Prints the images and digests.
             """
     )

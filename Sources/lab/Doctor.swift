@@ -6,11 +6,11 @@ struct Doctor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Say what this host can run and why, with a fix for each problem.",
         discussion: """
-            Tries things rather than guessing: QEMU and libvirt versions and whether libvirtd
-            answers; whether KVM really boots a guest (a boot sector under -accel kvm, not the mere
-            presence of /dev/kvm); nested SVM/VMX; whether QEMU TCG emulates SVM with nested paging
-            (a boot sector reading CPUID under TCG); Bochs and its VMX CPU model. Then shows which
-            cells of the configured matrix are runnable here, and how many VMs run at once.
+            Tries things rather than guessing: QEMU and libvirt versions and whether libvirtd \
+            answers; whether KVM really boots a guest (a boot sector under -accel kvm, not the mere \
+            presence of /dev/kvm); nested SVM/VMX; whether QEMU TCG emulates SVM with nested paging \
+            (a boot sector reading CPUID under TCG); Bochs and its VMX CPU model. Then shows which \
+            cells of the configured matrix are runnable here, and how many VMs run at once. \
             Exits 1 when something the lab needs is missing.
             """
     )

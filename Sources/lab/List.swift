@@ -7,8 +7,8 @@ struct List: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the expanded matrix and the case ids that `lab run` would run, without running anything.",
         discussion: """
-            Builds the images if needed (the case list comes from the guest test programs), probes
-            the host, and prints every matrix cell — runnable, or skipped with the reason — with the
+            Builds the images if needed (the case list comes from the guest test programs), probes \
+            the host, and prints every matrix cell — runnable, or skipped with the reason — with the \
             cases selected for it. Takes the same matrix options and filters as `lab run`.
             """
     )

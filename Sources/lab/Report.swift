@@ -6,9 +6,9 @@ struct Report: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Render a results directory as a readable summary (terminal text or HTML).",
         discussion: """
-            Reads DIR/results.json (written by `lab run`) and prints totals, each matrix cell, and
-            every failure with its message, its logs and the command that reproduces it.
-            With --html FILE, writes the self-contained HTML page there instead (`lab run`
+            Reads DIR/results.json (written by `lab run`) and prints totals, each matrix cell, and \
+            every failure with its message, its logs and the command that reproduces it. \
+            With --html FILE, writes the self-contained HTML page there instead (`lab run` \
             already leaves one at DIR/report.html).
             """
     )

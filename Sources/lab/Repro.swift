@@ -7,14 +7,14 @@ struct Repro: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Boot exactly one case in one matrix cell again, to reproduce or debug it.",
         discussion: """
-            With --from DIR (a results directory of an earlier run) the cell and the image digests
-            come from that run: the images are rebuilt from today's sources and must match the
-            recorded digests (else it says what differs and which commit to check out). Without
-            --from, the cell comes from lab.json (--cell picks one when several are runnable).
+            With --from DIR (a results directory of an earlier run) the cell and the image digests \
+            come from that run: the images are rebuilt from today's sources and must match the \
+            recorded digests (else it says what differs and which commit to check out). Without \
+            --from, the cell comes from lab.json (--cell picks one when several are runnable). \
             Every failure in a report carries the exact repro command.
 
-            The VM's logs are kept in results/repro-<id>/vms/<vm>/ (console.log, results.log,
-            hypervisor.log, qemu.log, domain.xml). With --gdb the VM starts paused with QEMU's gdb
+            The VM's logs are kept in results/repro-<id>/vms/<vm>/ (console.log, results.log, \
+            hypervisor.log, qemu.log, domain.xml). With --gdb the VM starts paused with QEMU's gdb \
             stub open; the command prints how to attach, and no deadline applies.
             """
     )

@@ -7,17 +7,17 @@ struct Run: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run the test matrix: build images, boot VMs through libvirt, run the cases, write results.",
         discussion: """
-            Expands the matrix from lab.json (backend × host × kernel × memory × vCPUs × paging), skips the
-            cells this host cannot run (each with its reason), boots one VM per cell (many cases
-            share a boot; if a VM dies, the cases after the one that killed it run again in a fresh
-            VM), and writes results/<run-id>/: junit.xml, results.json (with provenance), report.txt,
+            Expands the matrix from lab.json (backend × host × kernel × memory × vCPUs × paging), skips the \
+            cells this host cannot run (each with its reason), boots one VM per cell (many cases \
+            share a boot; if a VM dies, the cases after the one that killed it run again in a fresh \
+            VM), and writes results/<run-id>/: junit.xml, results.json (with provenance), report.txt, \
             report.html and every VM's logs under vms/. Exits 1 if any case failed, erred or timed out.
 
             Examples:
-              lab run --only smoke                           just the smoke suite
-              lab run --backend svm --only 'hv/*'            the hv suite on the SVM backend
-              lab run --skip none-tcg-debian-1024m-1cpu-4lvl leave one cell out
-              lab run --paging 5-level --only 'linear/*'     the linear suite, 5-level guest paging
+              lab run --only smoke                         just the smoke suite
+              lab run --backend svm --only 'hv/*'          the hv suite under SVM
+              lab run --skip 'none-*'                      leave the none cells out
+              lab run --paging 5-level --only 'linear/*'   linear suite, 5-level paging
             """
     )
 
