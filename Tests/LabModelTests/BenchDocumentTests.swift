@@ -9,7 +9,7 @@ enum BenchFixture {
 
     /// `ns(size)` gives the centre of the samples; `jitter` spreads them ±jitter (relative).
     static func sized(_ method: String, _ direction: String, sizes: [Int], jitter: Double = 0.01,
-                      limit: Double = 18446744073709551615, reason: String? = nil,
+                      limit: Double = 0x1p64, reason: String? = nil,
                       ns: (Int) -> Double) -> [String: JSONValue] {
         var values: [String: JSONValue] = [
             "kind": .string("sized"), "method": .string(method), "direction": .string(direction),

@@ -457,7 +457,7 @@ func posixRegexProblem(_ pattern: String) -> String? {
     guard code != 0 else { return nil }
     var buffer = [CChar](repeating: 0, count: 256)
     regerror(code, &regex, &buffer, buffer.count)
-    return String(cString: buffer)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     #else
     return nil
     #endif
