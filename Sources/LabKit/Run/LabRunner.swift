@@ -160,7 +160,10 @@ public struct LabRunner: Sendable {
         let qemu = try? await Command.output("qemu-system-x86_64", ["--version"])
         return Provenance(
             labCommit: await session.labCommit(), imageDigests: digests, guestKernels: kernels,
-            qemuVersion: qemu?.split(separator: "\n").first.map(String.init),
+            // "7.2.22 (Debian 1:7.2+dfsg-7+deb12u18+b3)": the reports say "QEMU" themselves.
+            qemuVersion: qemu?.split(separator: "\n").first.map {
+                String($0).replacingOccurrences(of: "QEMU emulator version ", with: "")
+            },
             libvirtLibraryVersion: versions.map { "\($0.library)" }, libvirtDaemonVersion: versions.map { "\($0.daemon)" },
             machines: machines, hostCPU: HostSurvey.hostCPUModel(), hostname: ProcessInfo.processInfo.hostName,
             startTime: started, endTime: Date(), commandLine: commandLine)
