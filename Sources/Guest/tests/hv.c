@@ -336,7 +336,57 @@ static void rom_write_discard(void)
 	       after.discarded);
 }
 
+/* ---- what the guest can see of the hypervisor --------------------------------------------- */
+
+/* The hypervisor hides the virtualization extension it uses (CPUID SVM bit on AMD, VMX bit on
+ * Intel) so that the guest cannot try to use it; /proc/cpuinfo must agree with CPUID. */
+static int cpuinfo_has_flag(const char *flag)
+{
+	char line[4096], word[64];
+	FILE *f = fopen("/proc/cpuinfo", "r");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	snprintf(word, sizeof(word), " %s", flag);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *hit;
+
+		if (strncmp(line, "flags", 5) != 0)
+			continue;
+		for (hit = strstr(line, word); hit && !found; hit = strstr(hit + 1, word)) {
+			char end = hit[strlen(word)];
+			found = end == ' ' || end == '\n' || end == 0;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+static void hidden_virtualization(void)
+{
+	unsigned int a, b, c, d;
+
+	/* The extension that matters is the one the hypercall instruction belongs to. */
+	if (hc_insn_for_cpu() == HC_INSN_VMCALL) {
+		hc_cpuid(1, &a, &b, &c, &d);
+		report_value("cpuid_vmx", (uint64_t)((c >> 5) & 1));
+		report(!(c & (1u << 5)), "CPUID.1:ECX.VMX is clear under the hypervisor (got ECX %#x)", c);
+		report(cpuinfo_has_flag("vmx") == 0, "/proc/cpuinfo lists no vmx flag");
+	} else {
+		hc_cpuid(0x80000001u, &a, &b, &c, &d);
+		report_value("cpuid_svm", (uint64_t)((c >> 2) & 1));
+		report(!(c & (1u << 2)), "CPUID.80000001:ECX.SVM is clear under the hypervisor (got ECX %#x)", c);
+		report(cpuinfo_has_flag("svm") == 0, "/proc/cpuinfo lists no svm flag");
+	}
+	/* and the hypervisor still answers: hiding is not absence */
+	report(hc_lookup("gmlab.info") != 0, "gmlab.info still looks up");
+}
+
 static const struct gml_case cases[] = {
+	{ "hv/hidden-virtualization", "the guest sees no SVM/VMX in CPUID or /proc/cpuinfo (the "
+	  "hypervisor hides the extension it uses), yet the hypercall interface answers",
+	  GML_NEEDS_HYPERVISOR, hidden_virtualization },
 	{ "hv/lookup-call-cpl3", "look up gmlab.echo from user space; rax = sum of 5 arguments",
 	  GML_NEEDS_HYPERVISOR, lookup_call_cpl3 },
 	{ "hv/preserve-cpl3", "every register that is not a result keeps its value (r8-r15, rbp, "
