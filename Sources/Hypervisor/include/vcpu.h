@@ -66,4 +66,7 @@ extern const struct backend_ops vmx_backend_ops;
 /* The single vCPU (one guest CPU: nr_cpus=1). */
 extern struct vcpu the_vcpu;
 
+/* Print the 16 general registers (backends' dump, on the fatal path). */
+void vcpu_dump_gprs(const struct vcpu *v);
+
 #endif

@@ -939,11 +939,7 @@ static void dump_guest(void)
 	       F(GUEST_IDTR_LIMIT), F(GUEST_INTERRUPTIBILITY), F(GUEST_ACTIVITY_STATE),
 	       F(IDT_VECTORING_INFO));
 #undef F
-	static const char *const n[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-					   "r8", "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
-	for (int i = 0; i < 16; i += 4)
-		printf("  guest: %-3s=%016llx %-3s=%016llx %-3s=%016llx %-3s=%016llx\n", n[i], v->gpr[i],
-		       n[i + 1], v->gpr[i + 1], n[i + 2], v->gpr[i + 2], n[i + 3], v->gpr[i + 3]);
+	vcpu_dump_gprs(v);
 }
 
 static void vmx_dump(struct vcpu *v)

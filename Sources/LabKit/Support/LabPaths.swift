@@ -48,7 +48,6 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
     case notInRepository(String)
     case imageBuild(component: String, detail: String)
     case noSuchResults(String)
-    case usage(String)
 
     public var description: String {
         switch self {
@@ -58,8 +57,6 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
             return "building \(component) failed: \(detail)"
         case .noSuchResults(let path):
             return "no results at \(path) (expected a directory written by `lab run`, holding results.json)"
-        case .usage(let text):
-            return text
         }
     }
 }

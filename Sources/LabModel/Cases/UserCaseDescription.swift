@@ -169,34 +169,11 @@ private struct DescriptionReader {
 
     /// An object with only `known` keys (each once) and every `required` one.
     mutating func object(_ node: JSONNode, path: String, known: [String], required: [String]) -> [String: JSONNode]? {
-        guard case .object(let list) = node.kind else {
-            report(node, path, "expected an object, got \(node.described)")
-            return nil
+        let checked = checkedObjectMembers(node, known: known, required: required) { key, first, _ in
+            "key \(JSONValue.quoted(key)) appears twice (also on line \(first))"
         }
-        var members: [String: JSONNode] = [:]
-        var firstLine: [String: Int] = [:]
-        for member in list {
-            if let line = firstLine[member.key] {
-                issues.append(.init(line: member.line, path: path, message: "key \(JSONValue.quoted(member.key)) appears twice (also on line \(line))"))
-                continue
-            }
-            firstLine[member.key] = member.line
-            if known.contains(member.key) {
-                members[member.key] = member.value
-            } else {
-                var message = "unknown key \(JSONValue.quoted(member.key))"
-                if let guess = closest(to: member.key, among: known) {
-                    message += " (did you mean \(JSONValue.quoted(guess))?)"
-                } else {
-                    message += "; expected keys: " + known.joined(separator: ", ")
-                }
-                issues.append(.init(line: member.line, path: path, message: message))
-            }
-        }
-        for key in required where firstLine[key] == nil {
-            report(node, path, "missing required key \(JSONValue.quoted(key))")
-        }
-        return members
+        for problem in checked.problems { issues.append(.init(line: problem.line, path: path, message: problem.message)) }
+        return checked.members
     }
 
     mutating func string(_ node: JSONNode, _ path: String, what: String = "a non-empty string") -> String? {

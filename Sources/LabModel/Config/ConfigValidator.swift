@@ -57,34 +57,11 @@ struct ConfigValidator {
     /// Checks that `node` is an object with only `known` keys (each once) and all `required`
     /// ones; returns its members by key (the first occurrence of a duplicate).
     mutating func object(_ node: JSONNode, path: String, known: [String], required: [String]) -> [String: JSONNode]? {
-        guard case .object(let list) = node.kind else {
-            report(path, "expected an object, got \(node.described)")
-            return nil
+        let checked = checkedObjectMembers(node, known: known, required: required) { key, first, line in
+            "key \(JSONValue.quoted(key)) appears twice (lines \(first) and \(line))"
         }
-        var members: [String: JSONNode] = [:]
-        var firstLine: [String: Int] = [:]
-        for member in list {
-            if let line = firstLine[member.key] {
-                report(path, "key \(JSONValue.quoted(member.key)) appears twice (lines \(line) and \(member.line))")
-                continue
-            }
-            firstLine[member.key] = member.line
-            if known.contains(member.key) {
-                members[member.key] = member.value
-            } else {
-                var message = "unknown key \(JSONValue.quoted(member.key))"
-                if let guess = closest(to: member.key, among: known) {
-                    message += " (did you mean \(JSONValue.quoted(guess))?)"
-                } else {
-                    message += "; expected keys: " + known.joined(separator: ", ")
-                }
-                report(path, message)
-            }
-        }
-        for key in required where firstLine[key] == nil {
-            report(path, "missing required key \(JSONValue.quoted(key))")
-        }
-        return members
+        for problem in checked.problems { report(path, problem.message) }
+        return checked.members
     }
 
     // MARK: Matrix
@@ -335,6 +312,43 @@ struct ConfigValidator {
 // MARK: Suggestions
 
 /// The candidate closest to `word` if it is plausibly a typo of it (case, plural, or a small edit).
+/// The rules every validator applies to a JSON object with a fixed set of keys: its members by
+/// key (the first occurrence of a duplicate wins) and each problem with the line it is on.
+/// Validators report the problems their own way and word duplicates as their files need.
+func checkedObjectMembers(
+    _ node: JSONNode, known: [String], required: [String],
+    duplicate: (_ key: String, _ firstLine: Int, _ line: Int) -> String
+) -> (members: [String: JSONNode]?, problems: [(line: Int, message: String)]) {
+    guard case .object(let list) = node.kind else {
+        return (nil, [(node.line, "expected an object, got \(node.described)")])
+    }
+    var members: [String: JSONNode] = [:]
+    var firstLine: [String: Int] = [:]
+    var problems: [(line: Int, message: String)] = []
+    for member in list {
+        if let line = firstLine[member.key] {
+            problems.append((member.line, duplicate(member.key, line, member.line)))
+            continue
+        }
+        firstLine[member.key] = member.line
+        if known.contains(member.key) {
+            members[member.key] = member.value
+        } else {
+            var message = "unknown key \(JSONValue.quoted(member.key))"
+            if let guess = closest(to: member.key, among: known) {
+                message += " (did you mean \(JSONValue.quoted(guess))?)"
+            } else {
+                message += "; expected keys: " + known.joined(separator: ", ")
+            }
+            problems.append((member.line, message))
+        }
+    }
+    for key in required where firstLine[key] == nil {
+        problems.append((node.line, "missing required key \(JSONValue.quoted(key))"))
+    }
+    return (members, problems)
+}
+
 func closest(to word: String, among candidates: [String]) -> String? {
     let lowered = word.lowercased()
     var best: (String, Int)?

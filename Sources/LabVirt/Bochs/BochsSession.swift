@@ -32,7 +32,7 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     private let keepBootCD: Bool
     private let lock = NSLock()
     private var stopReason: ExitReason?
-    private var tailers: [SerialStream: LineTailer]
+    private var tailers: StreamTailers
 
     private init(machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, reaper: DomainReaper,
                  startedAt: ContinuousClock.Instant, bootCDTime: Duration, creationTime: Duration, keepBootCD: Bool) {
@@ -45,11 +45,7 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
         self.bootCDTime = bootCDTime
         self.creationTime = creationTime
         self.keepBootCD = keepBootCD
-        tailers = [
-            .console: LineTailer(path: machine.serial.console),
-            .results: LineTailer(path: machine.serial.results),
-            .hypervisorLog: LineTailer(path: machine.serial.hypervisorLog),
-        ]
+        tailers = StreamTailers(machine.serial)
     }
 
     /// Builds the CD, writes the bochsrc and starts Bochs. The machine's name must come from
@@ -117,14 +113,7 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     }
 
     public func readNewLines(final: Bool = false) -> [StreamLine] {
-        lock.withLock {
-            var lines: [StreamLine] = []
-            for stream in SerialStream.allCases {
-                let texts = final ? tailers[stream]!.readRemainingLines() : tailers[stream]!.readNewLines()
-                lines += texts.map { StreamLine(stream: stream, text: $0) }
-            }
-            return lines
-        }
+        lock.withLock { tailers.readNewLines(final: final) }
     }
 
     /// Polls Bochs every `pollInterval` until it exits or `deadline` passes (then it is killed:

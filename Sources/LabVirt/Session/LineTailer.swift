@@ -57,3 +57,28 @@ public struct LineTailer: Sendable {
         return String(decoding: slice, as: UTF8.self)
     }
 }
+
+/// The three streams of one VM, each followed by its own `LineTailer`: what every kind of VM
+/// (libvirt domain, Bochs process) hands to the run pipeline.
+public struct StreamTailers: Sendable {
+    private var tailers: [SerialStream: LineTailer]
+
+    public init(_ files: DomainSpec.SerialFiles) {
+        tailers = [
+            .console: LineTailer(path: files.console),
+            .results: LineTailer(path: files.results),
+            .hypervisorLog: LineTailer(path: files.hypervisorLog),
+        ]
+    }
+
+    /// Complete lines written since the last call, stream by stream; with `final`, also a last
+    /// line without its newline (the VM has ended, nothing more will come).
+    public mutating func readNewLines(final: Bool) -> [StreamLine] {
+        var lines: [StreamLine] = []
+        for stream in SerialStream.allCases {
+            let texts = final ? tailers[stream]!.readRemainingLines() : tailers[stream]!.readNewLines()
+            lines += texts.map { StreamLine(stream: stream, text: $0) }
+        }
+        return lines
+    }
+}

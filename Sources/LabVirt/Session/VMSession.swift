@@ -80,7 +80,7 @@ public final class VMSession: @unchecked Sendable {
     private let reaper: DomainReaper
     private let lock = NSLock()
     private var stopReason: ExitReason?  // set when we destroy, before the destroy call
-    private var tailers: [SerialStream: LineTailer]
+    private var tailers: StreamTailers
 
     private init(spec: DomainSpec, connection: LibvirtConnection, reaper: DomainReaper,
                  startedAt: ContinuousClock.Instant, creationTime: Duration) {
@@ -90,11 +90,7 @@ public final class VMSession: @unchecked Sendable {
         self.reaper = reaper
         self.startedAt = startedAt
         self.creationTime = creationTime
-        tailers = [
-            .console: LineTailer(path: spec.serial.console),
-            .results: LineTailer(path: spec.serial.results),
-            .hypervisorLog: LineTailer(path: spec.serial.hypervisorLog),
-        ]
+        tailers = StreamTailers(spec.serial)
     }
 
     /// Creates the domain (transient, AUTODESTROY) and registers it with the reaper.
@@ -154,14 +150,7 @@ public final class VMSession: @unchecked Sendable {
     /// Complete lines written to the streams since the last call (any caller; the tailers
     /// are shared, so each line is returned once).
     public func readNewLines(final: Bool = false) -> [StreamLine] {
-        lock.withLock {
-            var lines: [StreamLine] = []
-            for stream in SerialStream.allCases {
-                let texts = final ? tailers[stream]!.readRemainingLines() : tailers[stream]!.readNewLines()
-                lines += texts.map { StreamLine(stream: stream, text: $0) }
-            }
-            return lines
-        }
+        lock.withLock { tailers.readNewLines(final: final) }
     }
 
     /// What `onTick` sees every poll (shared with the other `VirtualMachine`s).
