@@ -19,20 +19,27 @@ public struct LabSession: Sendable {
         let file = configFile ?? paths.labJSON
         let config = try LabConfig.load(from: URL(fileURLWithPath: file))
         let configDir = URL(fileURLWithPath: file).deletingLastPathComponent()
-        let fromConfig = config.caseDirectories.map { URL(fileURLWithPath: $0, relativeTo: configDir).standardizedFileURL.path }
+        let fromConfig = config.caseDirectories.map {
+            URL(fileURLWithPath: $0, relativeTo: configDir).standardizedFileURL.path
+        }
         let fromCommandLine = extra.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
-        return LabSession(paths: paths, config: config, configFile: file, caseDirectories: fromConfig + fromCommandLine,
-                          commandLineCaseDirectories: fromCommandLine)
+        return LabSession(
+            paths: paths, config: config, configFile: file, caseDirectories: fromConfig + fromCommandLine,
+            commandLineCaseDirectories: fromCommandLine)
     }
 
-    public init(paths: LabPaths, config: LabConfig, configFile: String, caseDirectories: [String] = [],
-                commandLineCaseDirectories: [String] = []) {
+    public init(
+        paths: LabPaths, config: LabConfig, configFile: String, caseDirectories: [String] = [],
+        commandLineCaseDirectories: [String] = []
+    ) {
         self.paths = paths
         self.config = config
         self.configFile = configFile
         var seen: Set<String> = []
         self.caseDirectories = caseDirectories.filter { seen.insert($0).inserted }
-        self.commandLineCaseDirectories = commandLineCaseDirectories.filter { !caseDirectories.prefix(caseDirectories.count - commandLineCaseDirectories.count).contains($0) }
+        self.commandLineCaseDirectories = commandLineCaseDirectories.filter {
+            !caseDirectories.prefix(caseDirectories.count - commandLineCaseDirectories.count).contains($0)
+        }
     }
 
     public func builder(progress: RunProgress? = nil) -> ImageBuilder {
@@ -41,8 +48,12 @@ public struct LabSession: Sendable {
 
     /// `git rev-parse HEAD` of the repository, with `-dirty` when the tree has changes.
     public func labCommit() async -> String? {
-        guard let head = try? await Command.output("git", ["-C", paths.repository, "rev-parse", "HEAD"]) else { return nil }
-        let status = (try? await Command.output("git", ["-C", paths.repository, "status", "--porcelain", "--untracked-files=no"])) ?? ""
+        guard let head = try? await Command.output("git", ["-C", paths.repository, "rev-parse", "HEAD"]) else {
+            return nil
+        }
+        let status =
+            (try? await Command.output(
+                "git", ["-C", paths.repository, "status", "--porcelain", "--untracked-files=no"])) ?? ""
         return status.isEmpty ? head : head + "-dirty"
     }
 }

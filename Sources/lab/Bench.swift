@@ -29,27 +29,50 @@ struct Bench: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var matrix: MatrixOptions
-    @Option(name: .customLong("min-size"), help: ArgumentHelp("Smallest transfer size (power of two).", valueName: "bytes"))
+    @Option(
+        name: .customLong("min-size"), help: ArgumentHelp("Smallest transfer size (power of two).", valueName: "bytes"))
     var minSize: String?
-    @Option(name: .customLong("max-size"), help: ArgumentHelp("Largest transfer size (power of two, at most 16M).", valueName: "bytes"))
+    @Option(
+        name: .customLong("max-size"),
+        help: ArgumentHelp("Largest transfer size (power of two, at most 16M).", valueName: "bytes"))
     var maxSize: String?
     @Option(name: .long, help: ArgumentHelp("Samples per point (3–1000).", valueName: "N"))
     var repetitions: String?
     @Option(name: .long, help: ArgumentHelp("Unrecorded warm-up samples per point (0–100).", valueName: "N"))
     var warmup: String?
-    @Option(name: .long, help: ArgumentHelp("Methods to measure: regs, phys-kernel, phys-kernel-list, phys-user, linear-byte, linear-page; repeat or comma-separate.", valueName: "method"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Methods to measure: regs, phys-kernel, phys-kernel-list, phys-user, linear-byte, linear-page; repeat or comma-separate.",
+            valueName: "method"))
     var method: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Directions: read (guest → hypervisor), write (hypervisor → guest).", valueName: "direction"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Directions: read (guest → hypervisor), write (hypervisor → guest).", valueName: "direction")
+    )
     var direction: [String] = []
-    @Option(name: .customLong("byte-wise-max"), help: ArgumentHelp("Largest size for the byte-wise linear method.", valueName: "bytes"))
+    @Option(
+        name: .customLong("byte-wise-max"),
+        help: ArgumentHelp("Largest size for the byte-wise linear method.", valueName: "bytes"))
     var byteWiseMax: String?
-    @Option(name: .customLong("registers-max"), help: ArgumentHelp("Largest size for the register method.", valueName: "bytes"))
+    @Option(
+        name: .customLong("registers-max"),
+        help: ArgumentHelp("Largest size for the register method.", valueName: "bytes"))
     var registersMax: String?
-    @Option(name: .long, help: ArgumentHelp("Compare with an earlier bench.json (or its directory): what got faster or slower, with significance.", valueName: "old.json"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Compare with an earlier bench.json (or its directory): what got faster or slower, with significance.",
+            valueName: "old.json"))
     var compare: String?
-    @Option(name: .long, help: ArgumentHelp("Do not measure: re-render the reports of this bench directory (with --compare).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Do not measure: re-render the reports of this bench directory (with --compare).", valueName: "dir"))
     var from: String?
-    @Option(name: .long, help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
     var results: String?
     @Flag(name: .long, help: "Print no progress lines, only the summary.")
     var quiet = false
@@ -70,9 +93,10 @@ struct Bench: AsyncParsableCommand {
             request.overrides = matrix.overrides
             request.only = matrix.only
             request.skip = matrix.skip
-            request.bench = BenchOverrides(minSize: minSize, maxSize: maxSize, repetitions: repetitions, warmup: warmup,
-                                           methods: method.isEmpty ? nil : method, directions: direction.isEmpty ? nil : direction,
-                                           byteWiseMaxSize: byteWiseMax, registersMaxSize: registersMax)
+            request.bench = BenchOverrides(
+                minSize: minSize, maxSize: maxSize, repetitions: repetitions, warmup: warmup,
+                methods: method.isEmpty ? nil : method, directions: direction.isEmpty ? nil : direction,
+                byteWiseMaxSize: byteWiseMax, registersMaxSize: registersMax)
             request.compareWith = compare
             request.resultsDirectory = results
             request.showProgress = !quiet
@@ -86,18 +110,23 @@ struct Bench: AsyncParsableCommand {
 
     private func rerender(_ directory: String) throws -> BenchOutcome {
         var document = try BenchDocument.load(path: directory)
-        document.targets = BenchTarget.evaluate(document)   // this lab's target rules
-        let comparison = try compare.map { BenchComparison(old: try BenchDocument.load(path: $0), new: document, oldSource: $0) }
+        document.targets = BenchTarget.evaluate(document)  // this lab's target rules
+        let comparison = try compare.map {
+            BenchComparison(old: try BenchDocument.load(path: $0), new: document, oldSource: $0)
+        }
         let files = try document.write(to: URL(fileURLWithPath: directory), comparison: comparison)
         return BenchOutcome(directory: directory, document: document, comparison: comparison, files: files.map(\.path))
     }
 
     /// Targets and the cases that did not measure, for the terminal.
     static func summary(_ doc: BenchDocument) -> String {
-        var lines = ["lab bench: \(doc.points.count) points, \(doc.scalars.count) baselines, \(String(format: "%.0f", doc.wallSeconds)) s"]
+        var lines = [
+            "lab bench: \(doc.points.count) points, \(doc.scalars.count) baselines, \(String(format: "%.0f", doc.wallSeconds)) s"
+        ]
         for t in doc.targets {
-            lines.append("  \(t.verdict.padding(toLength: 12, withPad: " ", startingAt: 0)) \(t.description): "
-                         + "\(t.value.map(BenchTarget.format) ?? "–") (\(t.thresholdText)) — \(t.detail)")
+            lines.append(
+                "  \(t.verdict.padding(toLength: 12, withPad: " ", startingAt: 0)) \(t.description): "
+                    + "\(t.value.map(BenchTarget.format) ?? "–") (\(t.thresholdText)) — \(t.detail)")
         }
         for o in doc.problems { lines.append("  \(o.status.rawValue): \(o.cellId) \(o.caseId): \(o.message)") }
         return lines.joined(separator: "\n")

@@ -4,9 +4,15 @@ import LabModel
 
 /// Options every command that reads lab.json shares.
 struct CommonOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Configuration file (default: lab.json at the repository root).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Configuration file (default: lab.json at the repository root).", valueName: "file"))
     var config: String?
-    @Option(name: .long, help: ArgumentHelp("A directory of your own cases (cases.json, services, programs; README \"Your own cases\"), added to lab.json's caseDirectories; repeatable.", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A directory of your own cases (cases.json, services, programs; README \"Your own cases\"), added to lab.json's caseDirectories; repeatable.",
+            valueName: "dir"))
     var cases: [String] = []
 
     func session() throws -> LabSession {
@@ -16,11 +22,17 @@ struct CommonOptions: ParsableArguments {
 
 /// Matrix overrides and case filters (`run`, `list`, `bench`).
 struct MatrixOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Replace the backends axis (none, svm, vmx); repeat or comma-separate.", valueName: "backend"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Replace the backends axis (none, svm, vmx); repeat or comma-separate.", valueName: "backend"))
     var backend: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the hosts axis (auto, kvm, tcg, bochs).", valueName: "host"))
     var host: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Replace the kernels axis (debian, or an exact version such as 6.1.0-56-amd64).", valueName: "kernel"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Replace the kernels axis (debian, or an exact version such as 6.1.0-56-amd64).", valueName: "kernel"))
     var kernel: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the guest memory axis, in MiB.", valueName: "MiB"))
     var memory: [String] = []
@@ -30,18 +42,30 @@ struct MatrixOptions: ParsableArguments {
     var paging: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the suites to run (smoke, hv, selftest, …).", valueName: "suite"))
     var suite: [String] = []
-    @Option(name: .long, help: ArgumentHelp("VMs run in parallel: auto (what the host's cores and memory allow) or a number.", valueName: "N"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "VMs run in parallel: auto (what the host's cores and memory allow) or a number.", valueName: "N"))
     var jobs: String?
-    @Option(name: .long, help: ArgumentHelp("Run only what matches: a case id, a suite or a matrix cell id (globs allowed, e.g. 'linear/*'); repeatable.", valueName: "pattern"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run only what matches: a case id, a suite or a matrix cell id (globs allowed, e.g. 'linear/*'); repeatable.",
+            valueName: "pattern"))
     var only: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Leave out what matches: a case id, a suite or a matrix cell id (globs allowed); repeatable.", valueName: "pattern"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Leave out what matches: a case id, a suite or a matrix cell id (globs allowed); repeatable.",
+            valueName: "pattern"))
     var skip: [String] = []
 
     var overrides: ConfigOverrides {
         ConfigOverrides(
             backends: backend.isEmpty ? nil : backend, hosts: host.isEmpty ? nil : host,
             kernels: kernel.isEmpty ? nil : kernel, memoryMiB: memory.isEmpty ? nil : memory,
-            vcpus: vcpus.isEmpty ? nil : vcpus, paging: paging.isEmpty ? nil : paging, suites: suite.isEmpty ? nil : suite, jobs: jobs)
+            vcpus: vcpus.isEmpty ? nil : vcpus, paging: paging.isEmpty ? nil : paging,
+            suites: suite.isEmpty ? nil : suite, jobs: jobs)
     }
 
     func request() -> RunRequest {

@@ -17,7 +17,9 @@ struct Report: AsyncParsableCommand {
     var directory: String
     @Option(name: .long, help: ArgumentHelp("Write the HTML report to this file.", valueName: "file"))
     var html: String?
-    @Flag(name: .long, inversion: .prefixedNo, help: "Colour the terminal report (default: when standard output is a terminal).")
+    @Flag(
+        name: .long, inversion: .prefixedNo,
+        help: "Colour the terminal report (default: when standard output is a terminal).")
     var color: Bool?
 
     func run() async throws {

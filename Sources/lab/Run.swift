@@ -23,7 +23,9 @@ struct Run: AsyncParsableCommand {
 
     @OptionGroup var common: CommonOptions
     @OptionGroup var matrix: MatrixOptions
-    @Option(name: .long, help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
     var results: String?
     @Flag(name: .long, help: "Print no progress lines, only the summary.")
     var quiet = false

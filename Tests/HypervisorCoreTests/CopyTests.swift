@@ -17,14 +17,18 @@ private let canary: UInt8 = 0xC5
     /// Where byte `off` of the linear range lives physically.
     static func gpa(_ off: UInt64) -> UInt64 { frames[Int(off / 0x1000)] + off % 0x1000 }
 
-    @Test(arguments: [(UInt64(0), 1), (UInt64(0xFFD), 7), (UInt64(0xFFF), 0x1002), (UInt64(0x3), 3 * 0x1000 + 0xFF0), (UInt64(0), 0x4000), (UInt64(0x7FF), 0x2000)] as [(UInt64, Int)])
+    @Test(
+        arguments: [
+            (UInt64(0), 1), (UInt64(0xFFD), 7), (UInt64(0xFFF), 0x1002), (UInt64(0x3), 3 * 0x1000 + 0xFF0),
+            (UInt64(0), 0x4000), (UInt64(0x7FF), 0x2000),
+        ] as [(UInt64, Int)])
     func roundTripAcrossPages(start: UInt64, count: Int) {
         let f = GuestFixture()
         Self.scattered(f)
         let data = pattern(count, seed: UInt8(truncatingIfNeeded: count))
         let st = f.copyTo(Self.gva + start, from: data)
         #expect(st.err == GML_OK && st.done == UInt64(count))
-        for i in 0 ..< UInt64(count) {
+        for i in 0..<UInt64(count) {
             if f.ptr(Self.gpa(start + i))[0] != data[Int(i)] {
                 Issue.record("byte \(i) at \(hex(Self.gpa(start + i))) wrong")
                 break
@@ -43,15 +47,15 @@ private let canary: UInt8 = 0xC5
         f.map(0x4000_0000, to: Layout.ram1G.lowerBound, size: .g1)
         f.map(0x001F_F000, to: 0x0080_6000)
         f.map(0x0020_0000, to: 0x0060_0000, size: .m2)
-        f.map(0x0040_0000, to: 0x0080_7000) // 4 KiB right after the 2 MiB page
+        f.map(0x0040_0000, to: 0x0080_7000)  // 4 KiB right after the 2 MiB page
         let a = pattern(0x3001, seed: 3)
         #expect(f.copyTo(0x3FFF_F800, from: a).err == GML_OK)
-        #expect(f.bytes(0x0080_4800, 0x800) == Array(a[0 ..< 0x800]))
+        #expect(f.bytes(0x0080_4800, 0x800) == Array(a[0..<0x800]))
         #expect(f.bytes(Layout.ram1G.lowerBound, 0x2801) == Array(a[0x800...]))
-        let b = pattern(0x20_1000 + 0x234, seed: 9) // 4K tail + whole 2M page + into the next 4K
+        let b = pattern(0x20_1000 + 0x234, seed: 9)  // 4K tail + whole 2M page + into the next 4K
         #expect(f.copyTo(0x001F_F000, from: b).err == GML_OK)
-        #expect(f.bytes(0x0080_6000, 0x1000) == Array(b[0 ..< 0x1000]))
-        #expect(f.bytes(0x0060_0000, 0x20_0000) == Array(b[0x1000 ..< 0x20_1000]))
+        #expect(f.bytes(0x0080_6000, 0x1000) == Array(b[0..<0x1000]))
+        #expect(f.bytes(0x0060_0000, 0x20_0000) == Array(b[0x1000..<0x20_1000]))
         #expect(f.bytes(0x0080_7000, 0x234) == Array(b[0x20_1000...]))
         var back = [UInt8](repeating: 0, count: b.count)
         #expect(f.copyFrom(0x001F_F000, into: &back).err == GML_OK)
@@ -61,7 +65,7 @@ private let canary: UInt8 = 0xC5
     @Test func oneTranslationPerLargePage() {
         let f = GuestFixture()
         f.map(0x0020_0000, to: 0x0060_0000, size: .m2)
-        #expect(f.translate(0x0020_0000, Acc.write).err == GML_OK) // A/D set beforehand
+        #expect(f.translate(0x0020_0000, Acc.write).err == GML_OK)  // A/D set beforehand
         f.resetStats()
         var buf = [UInt8](repeating: 0, count: 0x10000)
         #expect(f.copyFrom(0x0020_0000, into: &buf).err == GML_OK)
@@ -136,7 +140,7 @@ private let canary: UInt8 = 0xC5
         (Layout.hv.upperBound - 0x1000, GML_E_GPA_HV_REGION, true),
         (Layout.mmio.lowerBound + 0x5000, GML_E_GPA_MMIO, true),
         (Layout.unbacked, GML_E_GPA_OUTSIDE_RAM, true),
-        (Layout.rom.lowerBound, GML_E_GPA_READ_ONLY, false), // readable, not writable
+        (Layout.rom.lowerBound, GML_E_GPA_READ_ONLY, false),  // readable, not writable
     ])
     func frameInForbiddenPlace(frame: UInt64, want: gml_err, readFails: Bool) {
         let f = GuestFixture()
@@ -153,7 +157,7 @@ private let canary: UInt8 = 0xC5
         if readFails {
             #expect(st2.err == want && st2.done == 0x800)
         } else {
-            #expect(st2.err == GML_OK && buf[0x800 ..< 0x1800].allSatisfy { $0 == canary })
+            #expect(st2.err == GML_OK && buf[0x800..<0x1800].allSatisfy { $0 == canary })
         }
     }
 
@@ -185,15 +189,15 @@ private let canary: UInt8 = 0xC5
         #expect(f.copyTo(0xFFFF_FFFF_FFFF_F000, from: buf, len: UInt64.max).err == GML_E_LEN_WRAP)
         #expect(f.entry(0xFFFF_FFFF_FFFF_F000, level: 1) & PTE.a == 0, "wrap detected before walking")
         #expect(buf.allSatisfy { $0 == canary })
-        let top = f.copyFrom(0xFFFF_FFFF_FFFF_F000, into: &buf, len: 0x1000) // ends exactly at 2^64-1
+        let top = f.copyFrom(0xFFFF_FFFF_FFFF_F000, into: &buf, len: 0x1000)  // ends exactly at 2^64-1
         #expect(top.err == GML_OK && top.done == 0x1000)
-        let hole = f.copyFrom(0x0000_7FFF_FFFF_FF00, into: &buf, len: 0x200) // runs into the hole
+        let hole = f.copyFrom(0x0000_7FFF_FFFF_FF00, into: &buf, len: 0x200)  // runs into the hole
         #expect(hole.err == GML_E_NONCANONICAL && hole.done == 0x100 && hole.fault_addr == 0x0000_8000_0000_0000)
     }
 
     @Test func fiveLevelUpperHalfCopy() {
         let f = GuestFixture(levels: 5)
-        let gva: UInt64 = 0xFF12_3456_789F_F000 // PML5 index 0x1E2 (upper half), crosses into the next PML1 table
+        let gva: UInt64 = 0xFF12_3456_789F_F000  // PML5 index 0x1E2 (upper half), crosses into the next PML1 table
         f.map(gva, to: 0x0080_1000)
         f.map(gva + 0x1000, to: 0x0200_3000)
         let data = pattern(0x1800, seed: 11)
@@ -226,7 +230,7 @@ private let canary: UInt8 = 0xC5
     /// be): a typed error for data and for paging structures, never a dereference.
     @Test func mapHookFailureIsTyped() {
         let f = GuestFixture()
-        let ghost: UInt64 = 0x0500_0000 // RAM in the map, no backing in the synthetic memory
+        let ghost: UInt64 = 0x0500_0000  // RAM in the map, no backing in the synthetic memory
         #expect(gml_memmap_add_ram(f.map, ghost, 0x10_0000) == GML_OK)
         f.map(0x1000, to: 0x0080_1000)
         f.map(0x2000, to: ghost)
@@ -266,7 +270,10 @@ private let canary: UInt8 = 0xC5
         var w = f.walker()
         for base in [Self.gva + 0x10, Self.gva + 0xFFF, Self.gva + 0xFFD, Self.gva + 0xFF9] {
             #expect(gml_write_linear_q(&w, f.phys, base, 0x0102_0304_0506_0708) == GML_OK)
-            var q: UInt64 = 0, l: UInt32 = 0, s: UInt16 = 0, b: UInt8 = 0
+            var q: UInt64 = 0
+            var l: UInt32 = 0
+            var s: UInt16 = 0
+            var b: UInt8 = 0
             #expect(gml_read_linear_q(&w, f.phys, base, &q) == GML_OK && q == 0x0102_0304_0506_0708)
             #expect(gml_read_linear_l(&w, f.phys, base + 1, &l) == GML_OK && l == 0x0405_0607)
             #expect(gml_read_linear_w(&w, f.phys, base + 2, &s) == GML_OK && s == 0x0506)

@@ -22,10 +22,12 @@ import Testing
     }
 
     @Test func everyErrorHasADistinctNameAndText() {
-        var names = Set<String>(), texts = Set<String>()
-        for n in 0 ..< GML_E__COUNT.rawValue {
+        var names = Set<String>()
+        var texts = Set<String>()
+        for n in 0..<GML_E__COUNT.rawValue {
             let e = gml_err(rawValue: n)
-            let name = String(cString: gml_errname(e)), text = String(cString: gml_strerror(e))
+            let name = String(cString: gml_errname(e))
+            let text = String(cString: gml_strerror(e))
             #expect(name.hasPrefix("GML_") && name != "GML_E_?", "\(n)")
             #expect(!text.isEmpty && text != "unknown error number", "\(n)")
             names.insert(name)

@@ -31,7 +31,8 @@ import Testing
         let tmp = FileManager.default.temporaryDirectory.appendingPathComponent("gml-core-\(getpid())")
         try FileManager.default.createDirectory(at: tmp, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: tmp) }
-        var defined = Set<String>(), undefined = Set<String>()
+        var defined = Set<String>()
+        var undefined = Set<String>()
         for src in sources {
             let obj = tmp.appendingPathComponent(src + ".o").path
             let (rc, out) = try Self.run([

@@ -47,26 +47,34 @@ enum Acc {
 enum PageSize: CaseIterable, CustomStringConvertible {
     case k4, m2, g1
     var leafLevel: Int {
-        switch self { case .k4: 1; case .m2: 2; case .g1: 3 }
+        switch self {
+        case .k4: 1
+        case .m2: 2
+        case .g1: 3
+        }
     }
     var bytes: UInt64 { 1 << (12 + 9 * UInt64(leafLevel - 1)) }
     var description: String {
-        switch self { case .k4: "4K"; case .m2: "2M"; case .g1: "1G" }
+        switch self {
+        case .k4: "4K"
+        case .m2: "2M"
+        case .g1: "1G"
+        }
     }
 }
 
 /// Guest-physical layout of every fixture.
 enum Layout {
-    static let ramLow: Range<UInt64> = 0x0 ..< 0x0100_0000          // 16 MiB RAM
-    static let mmio: Range<UInt64> = 0x0100_0000 ..< 0x0200_0000    // MMIO gap (not backed)
-    static let ramHigh: Range<UInt64> = 0x0200_0000 ..< 0x0280_0000 // 8 MiB RAM …
-    static let hv: Range<UInt64> = 0x0240_0000 ..< 0x0260_0000      // … with the hypervisor inside
-    static let rom: Range<UInt64> = 0x0300_0000 ..< 0x0301_0000     // read-only, backed
-    static let unbacked: UInt64 = 0x0380_0000                        // in no range at all
-    static let ram1G: Range<UInt64> = 0x4000_0000 ..< 0x4040_0000   // 4 MiB at the 1 GiB frame
-    static let tables: UInt64 = 0x0010_0000                          // page-table pool start
+    static let ramLow: Range<UInt64> = 0x0..<0x0100_0000  // 16 MiB RAM
+    static let mmio: Range<UInt64> = 0x0100_0000..<0x0200_0000  // MMIO gap (not backed)
+    static let ramHigh: Range<UInt64> = 0x0200_0000..<0x0280_0000  // 8 MiB RAM …
+    static let hv: Range<UInt64> = 0x0240_0000..<0x0260_0000  // … with the hypervisor inside
+    static let rom: Range<UInt64> = 0x0300_0000..<0x0301_0000  // read-only, backed
+    static let unbacked: UInt64 = 0x0380_0000  // in no range at all
+    static let ram1G: Range<UInt64> = 0x4000_0000..<0x4040_0000  // 4 MiB at the 1 GiB frame
+    static let tables: UInt64 = 0x0010_0000  // page-table pool start
     static let tablesEnd: UInt64 = 0x0080_0000
-    static let data: UInt64 = 0x0080_0000                            // data frames from here
+    static let data: UInt64 = 0x0080_0000  // data frames from here
 }
 
 final class GuestFixture {
@@ -153,8 +161,10 @@ final class GuestFixture {
 
     /// Map gva → gpa with a leaf of `size`. Intermediate entries are created (or their flags
     /// replaced) with `upper`; the leaf gets `leaf` (PS added for large pages).
-    func map(_ gva: UInt64, to gpa: UInt64, size: PageSize = .k4, leaf: UInt64 = PTE.all,
-             upper: UInt64 = PTE.all) {
+    func map(
+        _ gva: UInt64, to gpa: UInt64, size: PageSize = .k4, leaf: UInt64 = PTE.all,
+        upper: UInt64 = PTE.all
+    ) {
         var table = root
         var level = levels
         while level > size.leafLevel {
@@ -252,5 +262,5 @@ func hex(_ v: UInt64) -> String { "0x" + String(v, radix: 16) }
 
 /// Deterministic pseudo-random bytes (so failures reproduce).
 func pattern(_ n: Int, seed: UInt8 = 1) -> [UInt8] {
-    (0 ..< n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &* 7 &+ ($0 >> 8)) }
+    (0..<n).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ Int(seed) &* 7 &+ ($0 >> 8)) }
 }

@@ -39,9 +39,9 @@ private final class Map {
 
     @Test func adjacentAndOverlappingRangesCoverTheirUnion() {
         let m = Map()
-        #expect(m.ram(0x3000, 0x1000) == GML_OK) // added out of order
+        #expect(m.ram(0x3000, 0x1000) == GML_OK)  // added out of order
         #expect(m.ram(0x1000, 0x1000) == GML_OK)
-        #expect(m.ram(0x1800, 0x1800) == GML_OK) // overlaps one neighbour, touches the other
+        #expect(m.ram(0x1800, 0x1800) == GML_OK)  // overlaps one neighbour, touches the other
         #expect(m.check(0x1000, 0x3000) == GML_OK)
         #expect(m.ram(0x5000, 0x1000) == GML_OK)
         #expect(m.checkAt(0x1000, 0x5000) == (GML_E_GPA_OUTSIDE_RAM, 0x4000))
@@ -77,14 +77,14 @@ private final class Map {
     @Test func zeroAndWrappingLengths() {
         let m = Map()
         #expect(m.ram(0, 0x1000) == GML_OK)
-        #expect(m.ram(0xFFFF_FFFF_FFFF_F000, 0x1000) == GML_OK) // ends exactly at 2^64 - 1
+        #expect(m.ram(0xFFFF_FFFF_FFFF_F000, 0x1000) == GML_OK)  // ends exactly at 2^64 - 1
         #expect(m.check(0, 0) == GML_E_LEN_ZERO)
         #expect(m.check(UInt64.max, 1) == GML_OK)
         #expect(m.check(UInt64.max, 2) == GML_E_LEN_WRAP)
         #expect(m.check(0xFFFF_FFFF_FFFF_F000, 0x1000) == GML_OK)
         #expect(m.check(0xFFFF_FFFF_FFFF_F000, 0x1001) == GML_E_LEN_WRAP)
         #expect(m.check(0, UInt64.max) == GML_E_GPA_OUTSIDE_RAM)
-        #expect(m.check(1, UInt64.max) == GML_E_GPA_OUTSIDE_RAM) // [1, 2^64) fits exactly
+        #expect(m.check(1, UInt64.max) == GML_E_GPA_OUTSIDE_RAM)  // [1, 2^64) fits exactly
         #expect(m.check(2, UInt64.max) == GML_E_LEN_WRAP)
         #expect(m.check(UInt64.max, UInt64.max) == GML_E_LEN_WRAP)
     }
@@ -95,34 +95,39 @@ private final class Map {
         #expect(m.ram(UInt64.max, 2) == GML_E_LEN_WRAP)
         #expect(m.ram(0, UInt64.max) == GML_OK)
         let n = Map()
-        for i in 0 ..< UInt64(GML_MEMMAP_MAX) { #expect(n.ram(i * 0x2000, 0x1000) == GML_OK) }
+        for i in 0..<UInt64(GML_MEMMAP_MAX) { #expect(n.ram(i * 0x2000, 0x1000) == GML_OK) }
         #expect(n.ram(0x1000_0000, 0x1000) == GML_E_MEMMAP_FULL)
-        #expect(gml_memmap_add_hv(n.p, 0x1000_0000, 0x1000) == GML_OK) // per-kind capacity
+        #expect(gml_memmap_add_hv(n.p, 0x1000_0000, 0x1000) == GML_OK)  // per-kind capacity
     }
 
     /// Random byte-granular maps over a small space, compared with a per-byte classification.
     @Test func randomizedAgainstBruteForce() {
         var rng = SplitMix(seed: 0x6D656D6D6170)
         print("memmap randomized seed 0x6D656D6D6170")
-        for round in 0 ..< 200 {
+        for round in 0..<200 {
             let m = Map()
-            var kind = [Int](repeating: 0, count: 600) // bit0 ram, bit1 rom, bit2 mmio, bit3 hv
-            for (bit, add) in [(1, gml_memmap_add_ram), (2, gml_memmap_add_rom),
-                               (4, gml_memmap_add_mmio), (8, gml_memmap_add_hv)] {
-                for _ in 0 ..< Int(rng.next() % 4) {
-                    let b = Int(rng.next() % 480), l = Int(rng.next() % 64) + 1
+            var kind = [Int](repeating: 0, count: 600)  // bit0 ram, bit1 rom, bit2 mmio, bit3 hv
+            for (bit, add) in [
+                (1, gml_memmap_add_ram), (2, gml_memmap_add_rom),
+                (4, gml_memmap_add_mmio), (8, gml_memmap_add_hv),
+            ] {
+                for _ in 0..<Int(rng.next() % 4) {
+                    let b = Int(rng.next() % 480)
+                    let l = Int(rng.next() % 64) + 1
                     #expect(add(m.p, UInt64(b), UInt64(l)) == GML_OK)
-                    for i in b ..< b + l { kind[i] |= bit }
+                    for i in b..<b + l { kind[i] |= bit }
                 }
             }
-            for _ in 0 ..< 100 {
-                let g = Int(rng.next() % 500), l = Int(rng.next() % 40) + 1, w = rng.next() % 2 == 1
+            for _ in 0..<100 {
+                let g = Int(rng.next() % 500)
+                let l = Int(rng.next() % 40) + 1
+                let w = rng.next() % 2 == 1
                 var want = (GML_OK, UInt64(g))
-                if let h = (g ..< g + l).first(where: { kind[$0] & 8 != 0 }) {
+                if let h = (g..<g + l).first(where: { kind[$0] & 8 != 0 }) {
                     want = (GML_E_GPA_HV_REGION, UInt64(h))
-                } else if let u = (g ..< g + l).first(where: { kind[$0] & 3 == 0 }) {
+                } else if let u = (g..<g + l).first(where: { kind[$0] & 3 == 0 }) {
                     want = (kind[u] & 4 != 0 ? GML_E_GPA_MMIO : GML_E_GPA_OUTSIDE_RAM, UInt64(u))
-                } else if w, let r = (g ..< g + l).first(where: { kind[$0] & 1 == 0 }) {
+                } else if w, let r = (g..<g + l).first(where: { kind[$0] & 1 == 0 }) {
                     want = (GML_E_GPA_READ_ONLY, UInt64(r))
                 }
                 let got = m.checkAt(UInt64(g), UInt64(l), write: w)

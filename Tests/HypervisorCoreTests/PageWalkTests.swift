@@ -7,9 +7,9 @@ import Testing
 /// the wrong index or level would read an empty entry.
 func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
     var gva: UInt64 = user ? 0 : (levels == 5 ? 0xFF00_0000_0000_0000 : 0xFFFF_8000_0000_0000)
-    let idx: [UInt64] = [0, 0x011, 0x022, 0x033, 0x044, user ? 0x055 : 0x1AA] // by level
-    for level in 1 ... levels { gva |= idx[level] << (12 + 9 * UInt64(level - 1)) }
-    if levels == 4 && !user { gva |= 0x1AA << 39 } // keeps bit 47 set → canonical upper half
+    let idx: [UInt64] = [0, 0x011, 0x022, 0x033, 0x044, user ? 0x055 : 0x1AA]  // by level
+    for level in 1...levels { gva |= idx[level] << (12 + 9 * UInt64(level - 1)) }
+    if levels == 4 && !user { gva |= 0x1AA << 39 }  // keeps bit 47 set → canonical upper half
     gva &= ~(size.bytes - 1)
     return gva
 }
@@ -30,12 +30,12 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
 
     @Test func legacyAndPAEPagingAreRefusedAsUnsupported() {
         let f = GuestFixture()
-        f.cpu.efer = 0          // no long mode
-        f.cpu.cr4 = 0           // legacy 32-bit
+        f.cpu.efer = 0  // no long mode
+        f.cpu.cr4 = 0  // legacy 32-bit
         #expect(f.translate(0x1000).err == GML_E_UNSUPPORTED_MODE)
-        f.cpu.cr4 = CR.cr4PAE   // PAE
+        f.cpu.cr4 = CR.cr4PAE  // PAE
         #expect(f.translate(0x1000).err == GML_E_UNSUPPORTED_MODE)
-        f.cpu.efer = CR.eferLME | CR.eferLMA // long mode, fine
+        f.cpu.efer = CR.eferLME | CR.eferLMA  // long mode, fine
         f.map(0x1000, to: Layout.data)
         #expect(f.translate(0x1000).err == GML_OK)
     }
@@ -61,7 +61,7 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
 
     @Test func fiveLevelUsesBits48To56() {
         let f = GuestFixture(levels: 5)
-        let a: UInt64 = 0x0001_0000_0000_0000 // differs from b only in PML5 index
+        let a: UInt64 = 0x0001_0000_0000_0000  // differs from b only in PML5 index
         let b: UInt64 = 0x0002_0000_0000_0000
         f.map(a, to: 0x0080_1000)
         f.map(b, to: 0x0080_2000)
@@ -69,12 +69,13 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
         #expect(f.translate(b).gpa == 0x0080_2000)
         #expect(f.translate(0x0003_0000_0000_0000).err == GML_E_NOT_PRESENT)
         #expect(f.translate(0x0003_0000_0000_0000).level == 5)
-        let g = GuestFixture(levels: 4) // the same address is not canonical with 4 levels
+        let g = GuestFixture(levels: 4)  // the same address is not canonical with 4 levels
         #expect(g.translate(a).err == GML_E_NONCANONICAL)
     }
 
     @Test func canonicalChecks() {
-        let f4 = GuestFixture(levels: 4), f5 = GuestFixture(levels: 5)
+        let f4 = GuestFixture(levels: 4)
+        let f5 = GuestFixture(levels: 5)
         let cases4: [(UInt64, Bool)] = [
             (0, true), (0x0000_7FFF_FFFF_FFFF, true), (0x0000_8000_0000_0000, false),
             (0x7FFF_FFFF_FFFF_FFFF, false), (0xFFFF_7FFF_FFFF_FFFF, false),
@@ -104,9 +105,9 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
         f.map(0x40_0000, to: 0x0080_5000)
         if pcide {
             f.cpu.cr4 |= CR.cr4PCIDE
-            f.cpu.cr3 = f.root | 0xABC | (1 << 63) // PCID 0xABC, no-flush hint
+            f.cpu.cr3 = f.root | 0xABC | (1 << 63)  // PCID 0xABC, no-flush hint
         } else {
-            f.cpu.cr3 = f.root | PTE.pwt | (1 << 4) // PWT, PCD
+            f.cpu.cr3 = f.root | PTE.pwt | (1 << 4)  // PWT, PCD
         }
         let w = f.translate(0x40_0123)
         #expect(w.err == GML_OK)
@@ -120,7 +121,7 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
         let w = f.translate(0x40_0000)
         #expect(w.err == GML_E_RESERVED_BIT)
         #expect(w.level == 0)
-        f.cpu.cr3 = f.root | (1 << 39) // below MAXPHYADDR: a real (absent) address
+        f.cpu.cr3 = f.root | (1 << 39)  // below MAXPHYADDR: a real (absent) address
         #expect(f.translate(0x40_0000).err == GML_E_PT_OUTSIDE_RAM)
     }
 
@@ -132,7 +133,7 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
         f.cpu.cpl = 0
         f.cpu.maxphyaddr = 20
         #expect(f.translate(0x40_0000).err == GML_E_INVALID_ARG)
-        f.cpu.maxphyaddr = 0 // means 52
+        f.cpu.maxphyaddr = 0  // means 52
         #expect(f.translate(0x40_0000).err == GML_OK)
     }
 }
@@ -140,12 +141,12 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
 @Suite struct NotPresentAndReservedTests {
     @Test(arguments: [4, 5])
     func notPresentAtEveryLevel(levels: Int) {
-        for level in 1 ... levels {
+        for level in 1...levels {
             let f = GuestFixture(levels: levels)
             let gva = sampleGVA(levels: levels, size: .k4)
             f.map(gva, to: 0x0080_1000)
             let egpa = f.entryGPA(gva, level: level)
-            f.w64(egpa, f.r64(egpa) & ~PTE.p) // everything else kept
+            f.w64(egpa, f.r64(egpa) & ~PTE.p)  // everything else kept
             let w = f.translate(gva)
             #expect(w.err == GML_E_NOT_PRESENT, "level \(level)")
             #expect(Int(w.level) == level)
@@ -156,7 +157,7 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
     /// Address bit 45 with MAXPHYADDR 40 is reserved in every entry at every level.
     @Test(arguments: [4, 5])
     func addressBitsAboveMaxPhyAddrAreReservedAtEveryLevel(levels: Int) {
-        for level in 1 ... levels {
+        for level in 1...levels {
             let f = GuestFixture(levels: levels, maxphyaddr: 40)
             let gva = sampleGVA(levels: levels, size: .k4)
             f.map(gva, to: 0x0080_1000)
@@ -172,7 +173,7 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
 
     @Test(arguments: [4, 5])
     func psIsReservedInPML4AndPML5(levels: Int) {
-        for level in 4 ... levels {
+        for level in 4...levels {
             let f = GuestFixture(levels: levels)
             let gva = sampleGVA(levels: levels, size: .k4)
             f.map(gva, to: 0x0080_1000)
@@ -225,7 +226,9 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
     @Test func ignoredBitsAreIgnored() {
         let f = GuestFixture()
         f.map(0x1000, to: 0x0080_1000)
-        for level in 1 ... 4 { f.modify(0x1000, level: level, set: (1 << 9) | (1 << 10) | (1 << 11) | (1 << 52) | (1 << 58)) }
+        for level in 1...4 {
+            f.modify(0x1000, level: level, set: (1 << 9) | (1 << 10) | (1 << 11) | (1 << 52) | (1 << 58))
+        }
         let w = f.translate(0x1000)
         #expect(w.err == GML_OK && w.gpa == 0x0080_1000)
     }
@@ -242,11 +245,11 @@ func sampleGVA(levels: Int, size: PageSize, user: Bool = false) -> UInt64 {
             (Layout.mmio.lowerBound, GML_E_PT_OUTSIDE_RAM),
             (Layout.unbacked, GML_E_PT_OUTSIDE_RAM),
             (Layout.rom.lowerBound, GML_E_PT_OUTSIDE_RAM),
-            (0x000F_FFFF_F000, GML_E_PT_OUTSIDE_RAM), // below MAXPHYADDR, far beyond RAM
+            (0x000F_FFFF_F000, GML_E_PT_OUTSIDE_RAM),  // below MAXPHYADDR, far beyond RAM
         ]
         for (place, want) in places {
             // the table *below* `level` is moved: the entry at `level` points at `place`
-            for level in 2 ... levels {
+            for level in 2...levels {
                 let f = GuestFixture(levels: levels)
                 let gva = sampleGVA(levels: levels, size: .k4)
                 f.map(gva, to: 0x0080_1000)

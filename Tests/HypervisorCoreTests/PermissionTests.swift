@@ -10,20 +10,26 @@ import Testing
     /// CR0.WP 0/1, read/write — 128 combinations against the architectural rules.
     @Test func readWriteUserSupervisorMatrix() {
         var checked = 0
-        for bits in 0 ..< 128 {
-            let rwUp = bits & 1 != 0, rwLeaf = bits & 2 != 0, usUp = bits & 4 != 0
-            let usLeaf = bits & 8 != 0, cpl3 = bits & 16 != 0, wp = bits & 32 != 0
+        for bits in 0..<128 {
+            let rwUp = bits & 1 != 0
+            let rwLeaf = bits & 2 != 0
+            let usUp = bits & 4 != 0
+            let usLeaf = bits & 8 != 0
+            let cpl3 = bits & 16 != 0
+            let wp = bits & 32 != 0
             let write = bits & 64 != 0
             let f = GuestFixture()
             let upper = PTE.p | (rwUp ? PTE.rw : 0) | (usUp ? PTE.us : 0)
-            f.map(Self.gva, to: 0x0080_1000, leaf: PTE.p | (rwLeaf ? PTE.rw : 0) | (usLeaf ? PTE.us : 0),
-                  upper: PTE.all)
+            f.map(
+                Self.gva, to: 0x0080_1000, leaf: PTE.p | (rwLeaf ? PTE.rw : 0) | (usLeaf ? PTE.us : 0),
+                upper: PTE.all)
             f.modify(Self.gva, level: 3, clear: PTE.all)
             f.modify(Self.gva, level: 3, set: upper)
             f.cpu.cpl = cpl3 ? 3 : 0
             f.cpu.cr0 = wp ? f.cpu.cr0 | CR.cr0WP : f.cpu.cr0 & ~CR.cr0WP
 
-            var want = GML_OK, wantLevel = 1
+            var want = GML_OK
+            var wantLevel = 1
             if cpl3 && !(usUp && usLeaf) {
                 want = GML_E_USER_SUPERVISOR
                 wantLevel = usUp ? 1 : 3
@@ -32,7 +38,8 @@ import Testing
                 wantLevel = rwUp ? 1 : 3
             }
             let w = f.translate(Self.gva, write ? Acc.write : Acc.read)
-            let label = "rwUp=\(rwUp) rwLeaf=\(rwLeaf) usUp=\(usUp) usLeaf=\(usLeaf) cpl3=\(cpl3) wp=\(wp) write=\(write)"
+            let label =
+                "rwUp=\(rwUp) rwLeaf=\(rwLeaf) usUp=\(usUp) usLeaf=\(usLeaf) cpl3=\(cpl3) wp=\(wp) write=\(write)"
             #expect(w.err == want, "\(label)")
             #expect(Int(w.level) == wantLevel, "\(label)")
             if want == GML_OK { #expect(w.gpa == 0x0080_1000, "\(label)") }
@@ -43,7 +50,7 @@ import Testing
 
     @Test(arguments: [4, 5])
     func supervisorBitAtAnySingleLevelStopsCPL3(levels: Int) {
-        for level in 1 ... levels {
+        for level in 1...levels {
             let f = GuestFixture(levels: levels)
             let gva = sampleGVA(levels: levels, size: .k4, user: true)
             f.map(gva, to: 0x0080_1000)
@@ -53,7 +60,7 @@ import Testing
                 let w = f.translate(gva, acc)
                 #expect(w.err == GML_E_USER_SUPERVISOR && Int(w.level) == level, "level \(level)")
             }
-            f.cpu.cpl = 0 // the kernel may
+            f.cpu.cpl = 0  // the kernel may
             #expect(f.translate(gva, Acc.write).err == GML_OK)
         }
     }
@@ -70,7 +77,7 @@ import Testing
             #expect(f.translate(Self.gva, Acc.write).err == GML_OK)
         }
         f.modify(Self.gva, level: 1, clear: PTE.xd)
-        f.modify(Self.gva, level: 4, set: PTE.xd) // XD high up forbids the whole subtree
+        f.modify(Self.gva, level: 4, set: PTE.xd)  // XD high up forbids the whole subtree
         #expect(f.translate(Self.gva, Acc.exec).err == GML_E_NX)
         #expect(f.translate(Self.gva, Acc.exec).level == 4)
         f.modify(Self.gva, level: 4, clear: PTE.xd)
@@ -79,11 +86,11 @@ import Testing
 
     @Test func smep() {
         let f = GuestFixture()
-        f.map(Self.gva, to: 0x0080_1000)                               // user page
-        f.map(Self.gva + 0x1000, to: 0x0080_2000, leaf: PTE.p | PTE.rw) // supervisor page
+        f.map(Self.gva, to: 0x0080_1000)  // user page
+        f.map(Self.gva + 0x1000, to: 0x0080_2000, leaf: PTE.p | PTE.rw)  // supervisor page
         f.cpu.cr4 |= CR.cr4SMEP
         #expect(f.translate(Self.gva, Acc.exec).err == GML_E_SMEP)
-        #expect(f.translate(Self.gva, Acc.read).err == GML_OK)         // SMEP is execute only
+        #expect(f.translate(Self.gva, Acc.read).err == GML_OK)  // SMEP is execute only
         #expect(f.translate(Self.gva + 0x1000, Acc.exec).err == GML_OK)
         f.cpu.cpl = 3
         #expect(f.translate(Self.gva, Acc.exec).err == GML_OK)
@@ -95,8 +102,11 @@ import Testing
 
     /// SMAP × RFLAGS.AC × CPL × page owner × access kind.
     @Test func smapMatrix() {
-        for bits in 0 ..< 48 {
-            let smap = bits & 1 != 0, ac = bits & 2 != 0, cpl3 = bits & 4 != 0, userPage = bits & 8 != 0
+        for bits in 0..<48 {
+            let smap = bits & 1 != 0
+            let ac = bits & 2 != 0
+            let cpl3 = bits & 4 != 0
+            let userPage = bits & 8 != 0
             let access = [Acc.read, Acc.write, Acc.exec][bits >> 4]
             let f = GuestFixture()
             f.map(Self.gva, to: 0x0080_1000, leaf: PTE.p | PTE.rw | (userPage ? PTE.us : 0))
@@ -118,8 +128,8 @@ import Testing
         let key: UInt64 = 5
         let f = GuestFixture()
         f.map(Self.gva, to: 0x0080_1000, leaf: PTE.all | (key << 59))
-        f.map(Self.gva + 0x1000, to: 0x0080_2000, leaf: PTE.p | PTE.rw | (key << 59)) // supervisor
-        f.cpu.pkru = 1 << (2 * 5) // access-disable key 5
+        f.map(Self.gva + 0x1000, to: 0x0080_2000, leaf: PTE.p | PTE.rw | (key << 59))  // supervisor
+        f.cpu.pkru = 1 << (2 * 5)  // access-disable key 5
         #expect(f.translate(Self.gva).err == GML_OK, "PKE off: keys ignored")
         f.cpu.cr4 |= CR.cr4PKE
         for cpl: UInt8 in [0, 3] {
@@ -130,7 +140,7 @@ import Testing
         }
         f.cpu.cpl = 0
         #expect(f.translate(Self.gva + 0x1000, Acc.read).err == GML_OK, "supervisor pages have no key")
-        f.cpu.pkru = 2 << (2 * 5) // write-disable key 5
+        f.cpu.pkru = 2 << (2 * 5)  // write-disable key 5
         f.cpu.cpl = 3
         #expect(f.translate(Self.gva, Acc.read).err == GML_OK)
         #expect(f.translate(Self.gva, Acc.write).err == GML_E_PKEY)
@@ -138,7 +148,7 @@ import Testing
         #expect(f.translate(Self.gva, Acc.write).err == GML_E_PKEY, "CPL0 with WP=1")
         f.cpu.cr0 &= ~CR.cr0WP
         #expect(f.translate(Self.gva, Acc.write).err == GML_OK, "CPL0 with WP=0")
-        f.cpu.pkru = 3 << (2 * 4) // another key's bits do not matter
+        f.cpu.pkru = 3 << (2 * 4)  // another key's bits do not matter
         f.cpu.cr0 |= CR.cr0WP
         #expect(f.translate(Self.gva, Acc.write).err == GML_OK)
     }
@@ -150,7 +160,7 @@ import Testing
     /// Entries as built have A=0, D=0. Returns each level's entry.
     static func entries(_ f: GuestFixture, _ gva: UInt64, leaf: Int) -> [Int: UInt64] {
         var r: [Int: UInt64] = [:]
-        for l in leaf ... f.levels { r[l] = f.entry(gva, level: l) }
+        for l in leaf...f.levels { r[l] = f.entry(gva, level: l) }
         return r
     }
 
@@ -186,14 +196,14 @@ import Testing
 
     @Test func faultingOrProbingWalkChangesNothing() {
         let f = GuestFixture()
-        f.map(Self.gva, to: 0x0080_1000, leaf: PTE.p | PTE.us) // read-only user page
+        f.map(Self.gva, to: 0x0080_1000, leaf: PTE.p | PTE.us)  // read-only user page
         let before = Self.entries(f, Self.gva, leaf: 1)
         f.cpu.cpl = 3
         #expect(f.translate(Self.gva, Acc.write).err == GML_E_READ_ONLY)
         #expect(f.translate(Self.gva, Acc.exec | Acc.noAD).err == GML_OK)
         #expect(f.translate(Self.gva, Acc.read | Acc.noAD).err == GML_OK)
         #expect(Self.entries(f, Self.gva, leaf: 1) == before)
-        f.modify(Self.gva, level: 1, clear: PTE.p) // not present at the leaf: upper A stay clear
+        f.modify(Self.gva, level: 1, clear: PTE.p)  // not present at the leaf: upper A stay clear
         let before2 = Self.entries(f, Self.gva, leaf: 1)
         #expect(f.translate(Self.gva, Acc.read).err == GML_E_NOT_PRESENT)
         #expect(Self.entries(f, Self.gva, leaf: 1) == before2)

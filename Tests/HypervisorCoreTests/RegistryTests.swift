@@ -48,7 +48,7 @@ private final class Registry {
         let r = Registry()
         let cap = Int(GML_REGISTRY_CAPACITY)
         #expect(cap >= 128)
-        for i in 1 ... cap { #expect(r.register("svc\(i)") == (GML_OK, UInt64(i))) }
+        for i in 1...cap { #expect(r.register("svc\(i)") == (GML_OK, UInt64(i))) }
         #expect(r.register("one-too-many") == (GML_E_REGISTRY_FULL, 0))
         #expect(r.register("svc1") == (GML_E_NAME_DUPLICATE, 0), "duplicate reported before full")
         #expect(r.lookup("svc\(cap)") == UInt64(cap))
@@ -57,7 +57,8 @@ private final class Registry {
 
     @Test func nameRules() {
         let r = Registry()
-        let n255 = String(repeating: "x", count: 255), n256 = String(repeating: "y", count: 256)
+        let n255 = String(repeating: "x", count: 255)
+        let n256 = String(repeating: "y", count: 256)
         #expect(r.register(n255) == (GML_OK, 1))
         #expect(r.lookup(n255) == 1)
         #expect(r.register(n256) == (GML_E_NAME_TOO_LONG, 0))
@@ -74,7 +75,7 @@ private final class Registry {
 }
 
 @Suite struct GuestNameLookupTests {
-    static let gva: UInt64 = 0x0000_0040_0000_0000 // two mapped pages, third not present
+    static let gva: UInt64 = 0x0000_0040_0000_0000  // two mapped pages, third not present
 
     private static func setup() -> (GuestFixture, Registry) {
         let f = GuestFixture()
@@ -91,7 +92,10 @@ private final class Registry {
         var w = f.walker()
         for (i, b) in s.enumerated() {
             let e = gml_write_linear_b(&w, f.phys, gva + UInt64(i), b)
-            if e != GML_OK { Issue.record("setting up the name at \(hex(gva &+ UInt64(i))): \(e)"); return }
+            if e != GML_OK {
+                Issue.record("setting up the name at \(hex(gva &+ UInt64(i))): \(e)")
+                return
+            }
         }
     }
 
@@ -106,7 +110,7 @@ private final class Registry {
         let (f, r) = Self.setup()
         Self.put(f, at: Self.gva + 0x10, Array("hello".utf8) + [0])
         #expect(Self.lookup(f, r, Self.gva + 0x10) == (2, GML_OK))
-        Self.put(f, at: Self.gva + 0xFFE, Array("hello".utf8) + [0]) // "he" | "llo\0"
+        Self.put(f, at: Self.gva + 0xFFE, Array("hello".utf8) + [0])  // "he" | "llo\0"
         #expect(Self.lookup(f, r, Self.gva + 0xFFE) == (2, GML_OK))
         Self.put(f, at: Self.gva + 0x100, Array("hellO".utf8) + [0])
         #expect(Self.lookup(f, r, Self.gva + 0x100) == (0, GML_E_UNKNOWN_SERVICE))
@@ -126,10 +130,10 @@ private final class Registry {
     @Test func longestNameAndUnterminated() {
         let (f, r) = Self.setup()
         let n = Array(String(repeating: "n", count: 255).utf8)
-        Self.put(f, at: Self.gva + 0xF80, n + [0]) // 255 chars + NUL, crossing a page
+        Self.put(f, at: Self.gva + 0xF80, n + [0])  // 255 chars + NUL, crossing a page
         #expect(Self.lookup(f, r, Self.gva + 0xF80) == (3, GML_OK))
-        Self.put(f, at: Self.gva + 0xF80, n + [UInt8(ascii: "n")]) // 256 bytes, no NUL
-        Self.put(f, at: Self.gva + 0xF80 + 256, [0])               // NUL one byte too late
+        Self.put(f, at: Self.gva + 0xF80, n + [UInt8(ascii: "n")])  // 256 bytes, no NUL
+        Self.put(f, at: Self.gva + 0xF80 + 256, [0])  // NUL one byte too late
         #expect(Self.lookup(f, r, Self.gva + 0xF80) == (0, GML_E_NAME_UNTERMINATED))
     }
 
@@ -140,7 +144,7 @@ private final class Registry {
         #expect(Self.lookup(f, r, UInt64.max) == (0, GML_E_NOT_PRESENT))
         Self.put(f, at: Self.gva, Array("log".utf8) + [0])
         f.modify(Self.gva, level: 1, clear: PTE.us)
-        f.cpu.cpl = 3 // a user program naming a kernel address
+        f.cpu.cpl = 3  // a user program naming a kernel address
         #expect(Self.lookup(f, r, Self.gva) == (0, GML_E_USER_SUPERVISOR))
         f.cpu.cpl = 0
         #expect(Self.lookup(f, r, Self.gva) == (1, GML_OK))
@@ -151,9 +155,9 @@ private final class Registry {
     @Test func nameWrappingPast2To64() {
         let (f, r) = Self.setup()
         f.map(0xFFFF_FFFF_FFFF_F000, to: 0x0080_3000)
-        Self.put(f, at: UInt64.max - 1, Array("lo".utf8)) // would continue at address 0
+        Self.put(f, at: UInt64.max - 1, Array("lo".utf8))  // would continue at address 0
         #expect(Self.lookup(f, r, UInt64.max - 1) == (0, GML_E_LEN_WRAP))
-        Self.put(f, at: UInt64.max - 3, Array("log".utf8) + [0]) // ends exactly at 2^64 - 1
+        Self.put(f, at: UInt64.max - 3, Array("log".utf8) + [0])  // ends exactly at 2^64 - 1
         #expect(Self.lookup(f, r, UInt64.max - 3) == (1, GML_OK))
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LabKit
 import LabModel
+import Testing
+
+@testable import LabKit
 
 /// `lab bench` end to end, reduced (sizes 8 B – 4 KiB, 3 samples, two methods, one direction):
 /// real images, one backend-none VM (memcpy, peer KVM) and one SVM VM (our hypervisor), then
@@ -22,15 +23,18 @@ import LabModel
             .appendingPathComponent("gmlab-it-bench-\(UUID().uuidString.prefix(8))").path
 
         var request = BenchRequest()
-        request.bench = BenchOverrides(minSize: "8", maxSize: "4K", repetitions: "3", warmup: "1",
-                                       methods: ["linear-page,linear-byte"], directions: ["read"])
+        request.bench = BenchOverrides(
+            minSize: "8", maxSize: "4K", repetitions: "3", warmup: "1",
+            methods: ["linear-page,linear-byte"], directions: ["read"])
         request.resultsDirectory = directory
         request.commandLine = ["lab", "bench", "(integration test)"]
         let outcome = try await BenchRunner(session: session).run(request)
 
         // The files exist and parse.
-        for name in [BenchDocument.FileName.json, BenchDocument.FileName.csv, BenchDocument.FileName.markdown,
-                     BenchDocument.FileName.html, RunResults.FileName.json] {
+        for name in [
+            BenchDocument.FileName.json, BenchDocument.FileName.csv, BenchDocument.FileName.markdown,
+            BenchDocument.FileName.html, RunResults.FileName.json,
+        ] {
             #expect(FileManager.default.fileExists(atPath: directory + "/" + name), "\(name) missing")
         }
         let doc = try BenchDocument.load(path: directory)
@@ -43,8 +47,10 @@ import LabModel
         for size in [8, 64, 512, 4096] {
             let page = try #require(doc.point(cell: svm, method: "linear-page", direction: "read", size: size))
             #expect(page.samplesNs.count == 3 && page.summary.median > 0)
-            #expect(page.hypercalls == 1 && page.exits == 1,
-                    "one hypercall, one exit per page-wise transfer; got \(page.hypercalls), \(page.exits.map(String.init) ?? "nil") in \(page.cellId) at \(size) B")
+            #expect(
+                page.hypercalls == 1 && page.exits == 1,
+                "one hypercall, one exit per page-wise transfer; got \(page.hypercalls), \(page.exits.map(String.init) ?? "nil") in \(page.cellId) at \(size) B"
+            )
             #expect(doc.point(cell: svm, method: "linear-byte", direction: "read", size: size) != nil)
             #expect(doc.point(cell: none, method: "memcpy", direction: "copy", size: size) != nil)
         }
@@ -52,7 +58,8 @@ import LabModel
         #expect(doc.scalar(method: "null-hypercall", series: "cpl3") != nil)
         #expect(doc.scalar(method: "kvm-vmmcall", series: "l2-vmmcall-in-kernel") != nil)
         // Methods are skipped (not failed) in the none cell, KVM in the svm cell.
-        #expect(doc.outcomes.contains { $0.cellId == none && $0.caseId == "bench/linear-page/read" && $0.status == .skip })
+        #expect(
+            doc.outcomes.contains { $0.cellId == none && $0.caseId == "bench/linear-page/read" && $0.status == .skip })
         #expect(doc.outcomes.contains { $0.cellId == svm && $0.caseId == "bench/kvm-vmmcall" && $0.status == .skip })
         #expect(doc.targets.first { $0.id == "linear-page-vs-byte" }?.met == nil, "64 KiB is beyond this run's sizes")
         #expect(doc.targets.first { $0.id == "null-hypercall" }?.value != nil)

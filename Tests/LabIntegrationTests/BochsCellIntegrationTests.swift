@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import LabKit
 import LabModel
 import LabVirt
+import Testing
+
+@testable import LabKit
 
 /// End-to-end on host bochs: real images, the VMX hypervisor under Bochs (LabVirt/Bochs), the
 /// same pipeline as the TCG cells. Runs once the hypervisor declares `vmx` in its Makefile's
@@ -25,9 +26,10 @@ import LabVirt
         return output.split(whereSeparator: \.isWhitespace).contains("vmx")
     }()
 
-    @Test("the smoke suite passes in a vmx-bochs cell within the CI budget, every Bochs file kept, no Bochs left",
-          .enabled(if: vmxDeclared, "the hypervisor does not declare the vmx backend yet (Makefile BACKENDS)"),
-          .timeLimit(.minutes(12)))
+    @Test(
+        "the smoke suite passes in a vmx-bochs cell within the CI budget, every Bochs file kept, no Bochs left",
+        .enabled(if: vmxDeclared, "the hypervisor does not declare the vmx backend yet (Makefile BACKENDS)"),
+        .timeLimit(.minutes(12)))
     func smokeUnderVMXOnBochs() async throws {
         guard getuid() == 0 else {
             Issue.record("integration tests must run as root (sudo make test)")
@@ -36,7 +38,9 @@ import LabVirt
         let paths = LabPaths(repository: Self.repository, cache: LabPaths.defaultCache())
         let config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
         let lab = LabSession(paths: paths, config: config, configFile: paths.labJSON)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-it-bochs-\(UUID().uuidString.prefix(8))").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-bochs-\(UUID().uuidString.prefix(8))"
+        ).path
         var request = RunRequest()
         request.only = ["smoke"]
         request.overrides = ConfigOverrides(backends: ["vmx"], hosts: ["bochs"])
@@ -52,8 +56,11 @@ import LabVirt
         // A VM directory holds the bundle with the uncompressed kernel (~75 MiB): keep it only
         // when something failed, for its logs.
         defer {
-            if records.allSatisfy({ $0.status == .pass }) { try? FileManager.default.removeItem(atPath: dir) }
-            else { print("results kept in \(dir)") }
+            if records.allSatisfy({ $0.status == .pass }) {
+                try? FileManager.default.removeItem(atPath: dir)
+            } else {
+                print("results kept in \(dir)")
+            }
         }
         #expect(!records.isEmpty && records.allSatisfy { $0.cellId.hasPrefix("vmx-bochs-") })
         for r in records { #expect(r.status == .pass, "\(r.caseId): \(r.status) \(r.message)") }
@@ -75,7 +82,8 @@ import LabVirt
         // No Bochs outlives its VM: no process whose parent is this one runs bochs.
         for entry in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(entry) != nil {
             guard let stat = try? String(contentsOfFile: "/proc/\(entry)/stat", encoding: .utf8),
-                  let close = stat.lastIndex(of: ")") else { continue }
+                let close = stat.lastIndex(of: ")")
+            else { continue }
             let comm = stat[stat.index(after: stat.firstIndex(of: "(")!)..<close]
             let parent = stat[stat.index(close, offsetBy: 2)...].split(separator: " ").dropFirst().first
             #expect(!(comm.hasPrefix("bochs") && parent == "\(getpid())"), "bochs pid \(entry) survived")

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LabKit
 import LabVirt
+import Testing
+
+@testable import LabKit
 
 /// A `lab run` that is killed (SIGKILL: no handler runs) or interrupted (Ctrl-C) leaves no VM
 /// behind. Runs the real `lab` executable on a case that hangs the guest, waits until its VM
@@ -29,8 +30,10 @@ import LabVirt
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try Self.labExecutable())
         process.currentDirectoryURL = URL(fileURLWithPath: LabRunIntegrationTests.repository)
-        process.arguments = ["run", "--backend", "none", "--only", "selftest/hang-guest", "--quiet",
-                             "--results", LabRunIntegrationTests.temporaryDirectory("killed")]
+        process.arguments = [
+            "run", "--backend", "none", "--only", "selftest/hang-guest", "--quiet",
+            "--results", LabRunIntegrationTests.temporaryDirectory("killed"),
+        ]
         process.standardOutput = FileHandle.nullDevice
         try process.run()
         for _ in 0..<600 {
@@ -39,7 +42,9 @@ import LabVirt
             try await Task.sleep(for: .milliseconds(100))
         }
         process.terminate()
-        Issue.record("lab run never started a VM (exit status \(process.isRunning ? "running" : "\(process.terminationStatus)"))")
+        Issue.record(
+            "lab run never started a VM (exit status \(process.isRunning ? "running" : "\(process.terminationStatus)"))"
+        )
         throw CancellationError()
     }
 

@@ -1,9 +1,10 @@
 import Foundation
 import FoundationXML
-import Testing
-@testable import LabKit
 import LabModel
 import LabVirt
+import Testing
+
+@testable import LabKit
 
 /// End-to-end: real images, real VMs under QEMU TCG through libvirt. Needs root and a running
 /// libvirtd (`scripts/setup-host`, which `make test` runs first). Serialized: each test boots
@@ -37,7 +38,9 @@ import LabVirt
     }
 
     static func temporaryDirectory(_ name: String) -> String {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-it-\(name)-\(UUID().uuidString.prefix(8))").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-\(name)-\(UUID().uuidString.prefix(8))"
+        ).path
         try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -62,8 +65,9 @@ import LabVirt
             #expect(!r.status.isProblem, "\(r.cellId) \(r.caseId): \(r.status) \(r.message)")
         }
         for suite in lab.config.matrix.suites {
-            #expect(results.records.contains { $0.caseId.hasPrefix(suite + "/") && $0.status == .pass },
-                    "suite \(suite) has no passing case")
+            #expect(
+                results.records.contains { $0.caseId.hasPrefix(suite + "/") && $0.status == .pass },
+                "suite \(suite) has no passing case")
         }
 
         // Every case has a record in both cells; smoke passes everywhere, hv passes under svm and
@@ -120,7 +124,8 @@ import LabVirt
         let lab = try session { $0.timeouts.perCase["selftest/hang-guest"] = 3 }
         let dir = Self.temporaryDirectory("hang")
         let started = ContinuousClock.now
-        let summary = try await LabRunner(session: lab).run(request(["selftest/hang-guest"], backends: ["none"], results: dir))
+        let summary = try await LabRunner(session: lab).run(
+            request(["selftest/hang-guest"], backends: ["none"], results: dir))
         let record = try #require(summary.results.records.first)
         #expect(record.status == .timeout, "\(record.status): \(record.message)")
         #expect(record.message.contains("ran past its deadline"))
@@ -166,8 +171,11 @@ import LabVirt
         }
         #expect(paused, "the repro VM was not seen paused")
         try await Task.sleep(for: .seconds(3))
-        let vmDir = try #require(FileManager.default.contentsOfDirectory(atPath: request.resultsDirectory! + "/vms").first)
-        let console = (try? String(contentsOfFile: request.resultsDirectory! + "/vms/\(vmDir)/console.log", encoding: .utf8)) ?? ""
+        let vmDir = try #require(
+            FileManager.default.contentsOfDirectory(atPath: request.resultsDirectory! + "/vms").first)
+        let console =
+            (try? String(contentsOfFile: request.resultsDirectory! + "/vms/\(vmDir)/console.log", encoding: .utf8))
+            ?? ""
         #expect(console.isEmpty, "the guest ran before a debugger attached")
 
         // A debugger attaches to the stub and lets it go: the case then runs to its result.

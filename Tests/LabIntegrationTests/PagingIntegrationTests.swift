@@ -1,8 +1,9 @@
 import Foundation
-import Testing
-@testable import LabKit
 import LabModel
 import LabVirt
+import Testing
+
+@testable import LabKit
 
 /// The paging axis end to end (real VMs under QEMU TCG, root and libvirtd as for
 /// LabRunIntegrationTests): the 5-level cell's guest really runs 5-level paging and the
@@ -20,7 +21,9 @@ import LabVirt
         var config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
         config.timeouts.bootSeconds = 150
         let lab = LabSession(paths: paths, config: config, configFile: paths.labJSON)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-it-paging-\(UUID().uuidString.prefix(8))").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-paging-\(UUID().uuidString.prefix(8))"
+        ).path
         defer { try? FileManager.default.removeItem(atPath: dir) }
         var request = RunRequest()
         request.only = ["linear/*/paging-mode", "smoke/kernel-version"]
@@ -28,8 +31,11 @@ import LabVirt
         request.resultsDirectory = dir
         let results = try await LabRunner(session: lab).run(request).results
 
-        #expect(results.cells.map(\.id) == ["none-tcg-debian-1024m-1cpu-5lvl", "none-tcg-debian-1024m-1cpu-4lvl",
-                                            "svm-tcg-debian-1024m-1cpu-5lvl", "svm-tcg-debian-1024m-1cpu-4lvl"])
+        #expect(
+            results.cells.map(\.id) == [
+                "none-tcg-debian-1024m-1cpu-5lvl", "none-tcg-debian-1024m-1cpu-4lvl",
+                "svm-tcg-debian-1024m-1cpu-5lvl", "svm-tcg-debian-1024m-1cpu-4lvl",
+            ])
         func records(_ cell: String, _ prefix: String) -> [CaseRecord] {
             results.records.filter { $0.cellId == cell && $0.caseId.hasPrefix(prefix) }
         }
@@ -42,8 +48,11 @@ import LabVirt
         for r in fiveLevel {
             #expect(r.status == .pass, "\(r.caseId): \(r.message)")
             #expect(r.values["paging_levels"] == .number(5))
-            if case .number(let address)? = r.values["high_address"] { #expect(address >= 0x8000_0000_0000) }
-            else { Issue.record("\(r.caseId): no high_address: \(r.values)") }
+            if case .number(let address)? = r.values["high_address"] {
+                #expect(address >= 0x8000_0000_0000)
+            } else {
+                Issue.record("\(r.caseId): no high_address: \(r.values)")
+            }
         }
         let fourLevel = records("svm-tcg-debian-1024m-1cpu-4lvl", "linear/")
         #expect(fourLevel.count == 2)

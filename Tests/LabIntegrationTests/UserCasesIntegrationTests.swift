@@ -1,9 +1,10 @@
 import Foundation
 import FoundationXML
-import Testing
-@testable import LabKit
 import LabModel
 import LabVirt
+import Testing
+
+@testable import LabKit
 
 /// User case directories end to end (README "Your own cases"): the shipped example
 /// (Sources/Guest/usercases/seed-example: two services in the hypervisor, C programs, a script run as nobody, a
@@ -16,31 +17,36 @@ import LabVirt
 
     /// Two broken case directories in a temporary directory.
     static func brokenDirectories() throws -> (service: String, description: String) {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-it-usercases-\(UUID().uuidString.prefix(8))").path
-        let service = root + "/bad-service", description = root + "/bad-description"
-        for dir in [service, description] { try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-usercases-\(UUID().uuidString.prefix(8))"
+        ).path
+        let service = root + "/bad-service"
+        let description = root + "/bad-description"
+        for dir in [service, description] {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        }
         try #"""
-            {
-              "schema": 1,
-              "services": ["broken.c"],
-              "cases": [ { "name": "uses-broken", "description": "relies on a service that does not compile", "run": ["true"] } ]
-            }
-            """#.write(toFile: service + "/cases.json", atomically: true, encoding: .utf8)
+        {
+          "schema": 1,
+          "services": ["broken.c"],
+          "cases": [ { "name": "uses-broken", "description": "relies on a service that does not compile", "run": ["true"] } ]
+        }
+        """#.write(toFile: service + "/cases.json", atomically: true, encoding: .utf8)
         try """
-            #include "vmmcall.h"
-            #include "initfunc.h"
-            static void f(void) { int x = ; }
-            static void init(void) { vmmcall_register("bad.f", f); }
-            INITFUNC("vmmcal0", init);
-            """.write(toFile: service + "/broken.c", atomically: true, encoding: .utf8)
+        #include "vmmcall.h"
+        #include "initfunc.h"
+        static void f(void) { int x = ; }
+        static void init(void) { vmmcall_register("bad.f", f); }
+        INITFUNC("vmmcal0", init);
+        """.write(toFile: service + "/broken.c", atomically: true, encoding: .utf8)
         try """
-            {
-              "schema": 1,
-              "cases": [
-                { "name": "x", "descripton": "typo", "run": ["true"] }
-              ]
-            }
-            """.write(toFile: description + "/cases.json", atomically: true, encoding: .utf8)
+        {
+          "schema": 1,
+          "cases": [
+            { "name": "x", "descripton": "typo", "run": ["true"] }
+          ]
+        }
+        """.write(toFile: description + "/cases.json", atomically: true, encoding: .utf8)
         return (service, description)
     }
 
@@ -56,16 +62,21 @@ import LabVirt
         var config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
         config.timeouts.bootSeconds = 150
         let dirs = [example, broken.service, broken.description]
-        let lab = LabSession(paths: paths, config: config, configFile: paths.labJSON,
-                             caseDirectories: dirs, commandLineCaseDirectories: dirs)
-        let results = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-it-usercases-run-\(UUID().uuidString.prefix(8))").path
+        let lab = LabSession(
+            paths: paths, config: config, configFile: paths.labJSON,
+            caseDirectories: dirs, commandLineCaseDirectories: dirs)
+        let results = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-usercases-run-\(UUID().uuidString.prefix(8))"
+        ).path
         var request = RunRequest()
         request.only = ["user", "smoke/kernel-version"]
         request.overrides = ConfigOverrides(backends: ["svm"], paging: ["4-level"])  // one cell, one VM
         request.resultsDirectory = results
         let summary = try await LabRunner(session: lab).run(request)
         let records = summary.results.records
-        func record(_ id: String) throws -> CaseRecord { try #require(records.first { $0.caseId == id }, "no record for \(id)") }
+        func record(_ id: String) throws -> CaseRecord {
+            try #require(records.first { $0.caseId == id }, "no record for \(id)")
+        }
 
         // The lab's own case and every example case pass, in one VM.
         #expect(try record("smoke/kernel-version").status == .pass)
@@ -82,8 +93,11 @@ import LabVirt
         #expect(service.message.contains(broken.service + "/broken.c:3:"), "\(service.message)")
         let description = try record("user/bad-description/cases.json")
         #expect(description.status == .error)
-        #expect(description.message.contains(broken.description + #"/cases.json:4: $.cases[0]: unknown key "descripton" (did you mean "description"?)"#),
-                "\(description.message)")
+        #expect(
+            description.message.contains(
+                broken.description
+                    + #"/cases.json:4: $.cases[0]: unknown key "descripton" (did you mean "description"?)"#),
+            "\(description.message)")
         #expect(description.message.contains(#"$.cases[0]: missing required key "description""#))
         #expect(summary.results.notes.contains { $0.contains(broken.service) && $0.contains("broken.c:3:") })
 

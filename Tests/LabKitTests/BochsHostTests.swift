@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import LabKit
 import LabModel
+import Testing
+
+@testable import LabKit
 @testable import LabVirt
 
 @Suite("Hypervisor backends from the build")
@@ -25,13 +26,15 @@ struct HypervisorBackendsTests {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-backends-\(getpid())")
         defer { try? FileManager.default.removeItem(at: directory) }
         for (name, text) in [("a", "svm vmx\n"), ("b", "svm\n")] {
-            try FileManager.default.createDirectory(at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: directory.appendingPathComponent(name), withIntermediateDirectories: true)
             try text.write(to: directory.appendingPathComponent(name + "/backends"), atomically: true, encoding: .utf8)
         }
         func image(_ dir: String?) -> ImageSet {
-            ImageSet(kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k", vmlinux: nil, initramfs: "/i",
-                     casesCatalog: "/c", hypervisor: dir.map { directory.path + "/\($0)/hv.elf" }, mkbundle: nil,
-                     hypervisorBuildError: nil, digests: [:])
+            ImageSet(
+                kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k", vmlinux: nil, initramfs: "/i",
+                casesCatalog: "/c", hypervisor: dir.map { directory.path + "/\($0)/hv.elf" }, mkbundle: nil,
+                hypervisorBuildError: nil, digests: [:])
         }
         #expect(image("a").hypervisorBackends == [.svm, .vmx])
         #expect(image(nil).hypervisorBackends == [], "no hypervisor image: no backend")
@@ -54,26 +57,33 @@ struct NestedKVMAdviceTests {
 
     @Test("this build machine: paravirtual /dev/kvm, no vmx/svm flag — says why and what a host needs")
     func buildMachine() {
-        let lines = NestedKVMAdvice.lines(.init(
-            devKVMExists: true, kvmBootsGuest: false,
-            nested: Nested(cpuHasSVM: false, cpuHasVMX: false, kvmAMDNested: nil, kvmIntelNested: nil)))
+        let lines = NestedKVMAdvice.lines(
+            .init(
+                devKVMExists: true, kvmBootsGuest: false,
+                nested: Nested(cpuHasSVM: false, cpuHasVMX: false, kvmAMDNested: nil, kvmIntelNested: nil)))
         let text = lines.joined(separator: "\n")
         #expect(lines.first?.hasPrefix("Nested KVM: unavailable here") == true)
         #expect(text.contains("/dev/kvm exists but KVM does not boot a guest"))
         #expect(text.contains("show neither vmx nor svm"))
-        for needed in ["grep -wc vmx /proc/cpuinfo", "/sys/module/kvm_intel/parameters/nested",
-                       "modprobe kvm_intel nested=1", "/etc/modprobe.d/", "host-passthrough", "name='vmx'"] {
+        for needed in [
+            "grep -wc vmx /proc/cpuinfo", "/sys/module/kvm_intel/parameters/nested",
+            "modprobe kvm_intel nested=1", "/etc/modprobe.d/", "host-passthrough", "name='vmx'",
+        ] {
             #expect(text.contains(needed), "names \(needed)")
         }
     }
 
     @Test("Intel host with nested off, AMD host without kvm_amd, no /dev/kvm: the specific reason")
     func specificReasons() {
-        let intelOff = NestedKVMAdvice.lines(.init(devKVMExists: true, kvmBootsGuest: true,
-            nested: Nested(cpuHasSVM: false, cpuHasVMX: true, kvmAMDNested: nil, kvmIntelNested: false)))
+        let intelOff = NestedKVMAdvice.lines(
+            .init(
+                devKVMExists: true, kvmBootsGuest: true,
+                nested: Nested(cpuHasSVM: false, cpuHasVMX: true, kvmAMDNested: nil, kvmIntelNested: false)))
         #expect(intelOff.contains("  why: the CPU has vmx but kvm_intel has nested=0"))
-        let amdUnloaded = NestedKVMAdvice.lines(.init(devKVMExists: true, kvmBootsGuest: true,
-            nested: Nested(cpuHasSVM: true, cpuHasVMX: false, kvmAMDNested: nil, kvmIntelNested: nil)))
+        let amdUnloaded = NestedKVMAdvice.lines(
+            .init(
+                devKVMExists: true, kvmBootsGuest: true,
+                nested: Nested(cpuHasSVM: true, cpuHasVMX: false, kvmAMDNested: nil, kvmIntelNested: nil)))
         #expect(amdUnloaded.contains("  why: the CPU has svm but kvm_amd is not loaded"))
         let noKVM = NestedKVMAdvice.lines(.init(devKVMExists: false, kvmBootsGuest: false, nested: nil))
         #expect(noKVM.contains { $0.contains("there is no /dev/kvm") })
@@ -81,8 +91,10 @@ struct NestedKVMAdviceTests {
 
     @Test("a host with working nested VMX: available, one line")
     func available() {
-        let lines = NestedKVMAdvice.lines(.init(devKVMExists: true, kvmBootsGuest: true,
-            nested: Nested(cpuHasSVM: false, cpuHasVMX: true, kvmAMDNested: nil, kvmIntelNested: true)))
+        let lines = NestedKVMAdvice.lines(
+            .init(
+                devKVMExists: true, kvmBootsGuest: true,
+                nested: Nested(cpuHasSVM: false, cpuHasVMX: true, kvmAMDNested: nil, kvmIntelNested: true)))
         #expect(lines.count == 1)
         #expect(lines[0].hasPrefix("Nested KVM: available — VMX (Intel)"))
     }
@@ -90,15 +102,18 @@ struct NestedKVMAdviceTests {
 
 @Suite("Cells on host bochs (CellRunner's choices)")
 struct BochsCellChoicesTests {
-    let images = ImageSet(kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k/vmlinuz", vmlinux: "/k/vmlinux",
-                          initramfs: "/i", casesCatalog: "/c", hypervisor: "/h/hv.elf", mkbundle: "/h/mkbundle",
-                          hypervisorBuildError: nil, digests: [:])
+    let images = ImageSet(
+        kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k/vmlinuz", vmlinux: "/k/vmlinux",
+        initramfs: "/i", casesCatalog: "/c", hypervisor: "/h/hv.elf", mkbundle: "/h/mkbundle",
+        hypervisorBuildError: nil, digests: [:])
 
     func cell(_ backend: Backend, _ host: HostKind) -> MatrixCell {
         MatrixCell(backend: backend, host: host, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
     }
 
-    @Test("the bundle of a vmx-bochs cell carries the uncompressed vmlinux; GRUB's linux (backend none) and TCG get the bzImage")
+    @Test(
+        "the bundle of a vmx-bochs cell carries the uncompressed vmlinux; GRUB's linux (backend none) and TCG get the bzImage"
+    )
     func kernel() {
         #expect(CellRunner.guestKernel(for: cell(.vmx, .bochs), images: images) == "/k/vmlinux")
         #expect(CellRunner.guestKernel(for: cell(.none, .bochs), images: images) == "/k/vmlinuz")

@@ -1,20 +1,23 @@
 import Foundation
-import Testing
-@testable import LabKit
 import LabModel
+import Testing
+
+@testable import LabKit
 
 /// The deadline and rerun rules of one VM, fed with stream lines and times (no VM needed).
 @Suite struct CaseTrackerTests {
     /// SelectedCase is made by LabModel's selection; here through its Codable form.
     static func cases(_ ids: [(String, Double)]) -> [SelectedCase] {
         ids.map { id, timeout in
-            let json = #"{"info":{"id":"\#(id)","suite":"t","description":"d","needs":[]},"timeoutSeconds":\#(timeout)}"#
+            let json =
+                #"{"info":{"id":"\#(id)","suite":"t","description":"d","needs":[]},"timeoutSeconds":\#(timeout)}"#
             return try! JSONDecoder().decode(SelectedCase.self, from: Data(json.utf8))
         }
     }
 
     func tracker(_ ids: [(String, Double)] = [("t/a", 10), ("t/b", 10), ("t/c", 10)], boot: Int = 30) -> CaseTracker {
-        CaseTracker(planned: Self.cases(ids), deadlines: .init(boot: .seconds(boot), grace: .seconds(5), powerOff: .seconds(7)))
+        CaseTracker(
+            planned: Self.cases(ids), deadlines: .init(boot: .seconds(boot), grace: .seconds(5), powerOff: .seconds(7)))
     }
 
     static let start = #"GMLAB-AGENT {"event":"start","kernel":"6.1","vendor":"AuthenticAMD","cases":3}"#
@@ -25,9 +28,12 @@ import LabModel
     @Test func runsToCompletionWithoutStopping() {
         var t = tracker()
         t.consume(console: ["[ 1.0] boot", "GMLAB-GUEST: userspace up"], at: .seconds(3))
-        t.consume(results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"),
-                            "GMLAB-BEGIN t/b", Self.result("t/b", "fail"),
-                            "GMLAB-BEGIN t/c", Self.result("t/c", "skip"), #"GMLAB-AGENT {"event":"done"}"#], at: .seconds(4))
+        t.consume(
+            results: [
+                Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"),
+                "GMLAB-BEGIN t/b", Self.result("t/b", "fail"),
+                "GMLAB-BEGIN t/c", Self.result("t/c", "skip"), #"GMLAB-AGENT {"event":"done"}"#,
+            ], at: .seconds(4))
         #expect(t.check(at: .seconds(5)) == nil)
         #expect(t.userspaceAt == .seconds(3))
         let o = t.outcome(exit: "powered off")
@@ -55,7 +61,7 @@ import LabModel
         var t = tracker([("t/a", 10), ("t/hang", 4), ("t/c", 10)])
         t.consume(results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass")], at: .seconds(5))
         t.consume(results: ["GMLAB-BEGIN t/hang"], at: .seconds(6))
-        #expect(t.check(at: .seconds(14)) == nil)           // 6 + 4 + 5 grace = 15
+        #expect(t.check(at: .seconds(14)) == nil)  // 6 + 4 + 5 grace = 15
         let reason = t.check(at: .seconds(16))
         #expect(reason?.contains("t/hang ran past its deadline of 9 s") == true)
         let o = t.outcome(exit: "stopped")
@@ -67,9 +73,12 @@ import LabModel
 
     @Test func vmThatDiesMidCaseBlamesThatCaseOnly() {
         var t = tracker()
-        t.consume(results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"), "GMLAB-BEGIN t/b"], at: .seconds(5))
+        t.consume(
+            results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"), "GMLAB-BEGIN t/b"], at: .seconds(5))
         t.consume(hypervisorLog: ["GMLAB-HV: entering guest", "GMLAB-HV-FATAL: guest triple fault"], at: .seconds(6))
-        #expect(t.check(at: .seconds(6))?.contains("hypervisor reported a fatal error: GMLAB-HV-FATAL: guest triple fault") == true)
+        #expect(
+            t.check(at: .seconds(6))?.contains("hypervisor reported a fatal error: GMLAB-HV-FATAL: guest triple fault")
+                == true)
         let o = t.outcome(exit: "powered off")
         #expect(o.finished.map(\.status) == [.pass, .error])
         #expect(o.finished[1].message.contains("the VM died during this case"))
@@ -79,7 +88,9 @@ import LabModel
 
     @Test func guestThatDoesNotPowerOffAfterDoneIsStopped() {
         var t = tracker([("t/a", 10)])
-        t.consume(results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"), #"GMLAB-AGENT {"event":"done"}"#], at: .seconds(5))
+        t.consume(
+            results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"), #"GMLAB-AGENT {"event":"done"}"#],
+            at: .seconds(5))
         #expect(t.check(at: .seconds(11)) == nil)
         #expect(t.check(at: .seconds(13))?.contains("did not power off") == true)
         let o = t.outcome(exit: "stopped")
@@ -89,7 +100,9 @@ import LabModel
 
     @Test func casesTheAgentSkippedOverAreErrorsNotReruns() {
         var t = tracker()
-        t.consume(results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"), #"GMLAB-AGENT {"event":"done"}"#], at: .seconds(5))
+        t.consume(
+            results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"), #"GMLAB-AGENT {"event":"done"}"#],
+            at: .seconds(5))
         let o = t.outcome(exit: "powered off")
         #expect(o.notRun.isEmpty)
         #expect(o.finished.filter { $0.status == .error }.map(\.id) == ["t/b", "t/c"])
@@ -97,7 +110,9 @@ import LabModel
 
     @Test func resultsForCasesNotPlannedAreIgnored() {
         var t = tracker([("t/a", 10)])
-        t.consume(results: [Self.start, Self.result("t/zzz", "pass"), "GMLAB-BEGIN t/a", Self.result("t/a", "pass")], at: .seconds(5))
+        t.consume(
+            results: [Self.start, Self.result("t/zzz", "pass"), "GMLAB-BEGIN t/a", Self.result("t/a", "pass")],
+            at: .seconds(5))
         #expect(t.outcome(exit: "x").finished.map(\.id) == ["t/a"])
     }
 }

@@ -1,9 +1,10 @@
 import Foundation
 import FoundationXML
-import Testing
-@testable import LabKit
 import LabModel
 import LabVirt
+import Testing
+
+@testable import LabKit
 
 /// Nested KVM cannot run on the build machines (their /dev/kvm does not boot guests), so the
 /// domain a KVM cell would get is checked against what libvirt documents
@@ -34,8 +35,9 @@ struct NestedKVMDomainTests {
         try #require(try XMLDocument(xmlString: xml, options: []).rootElement())
     }
 
-    @Test("vmx-kvm and svm-kvm cells: type kvm, host-passthrough, the vendor's feature required, no TCG bits",
-          arguments: [(Backend.vmx, "vmx"), (Backend.svm, "svm")])
+    @Test(
+        "vmx-kvm and svm-kvm cells: type kvm, host-passthrough, the vendor's feature required, no TCG bits",
+        arguments: [(Backend.vmx, "vmx"), (Backend.svm, "svm")])
     func nestedCells(backend: Backend, feature: String) throws {
         let xml = try spec(for: cell(backend, .kvm)).xml()
         let root = try parse(xml)
@@ -48,8 +50,9 @@ struct NestedKVMDomainTests {
         let features = try root.nodes(forXPath: "/domain/cpu/feature").compactMap { $0 as? XMLElement }
         #expect(features.map { $0.attribute(forName: "name")?.stringValue } == [feature])
         #expect(features.first?.attribute(forName: "policy")?.stringValue == "require")
-        #expect(!xml.contains("qemu64") && !xml.contains("npt") && !xml.contains("mode=\"custom\""),
-                "no TCG-only CPU bits:\n\(xml)")
+        #expect(
+            !xml.contains("qemu64") && !xml.contains("npt") && !xml.contains("mode=\"custom\""),
+            "no TCG-only CPU bits:\n\(xml)")
     }
 
     @Test("none-kvm: host-passthrough without required features; TCG cells keep qemu64+svm+npt")
@@ -69,9 +72,11 @@ struct NestedKVMDomainTests {
         #expect(throws: DomainSpecError.self) { try tcgSpec.xml() }
     }
 
-    @Test("the nested domains validate against libvirt's domain schema (virt-xml-validate)",
-          .enabled(if: ToolRunner.findInPath("virt-xml-validate") != nil && ToolRunner.findInPath("xmllint") != nil,
-                   "needs virt-xml-validate (libvirt-clients) and xmllint (libxml2-utils)"))
+    @Test(
+        "the nested domains validate against libvirt's domain schema (virt-xml-validate)",
+        .enabled(
+            if: ToolRunner.findInPath("virt-xml-validate") != nil && ToolRunner.findInPath("xmllint") != nil,
+            "needs virt-xml-validate (libvirt-clients) and xmllint (libxml2-utils)"))
     func libvirtSchema() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-nested-xml-\(getpid())")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
@@ -79,7 +84,8 @@ struct NestedKVMDomainTests {
         for backend in [Backend.vmx, .svm, .none] {
             let file = directory.appendingPathComponent("\(backend.rawValue)-kvm.xml")
             try spec(for: cell(backend, .kvm)).xml().write(to: file, atomically: true, encoding: .utf8)
-            let outcome = await ToolRunner.run("/usr/bin/virt-xml-validate", [file.path, "domain"], timeout: .seconds(30))
+            let outcome = await ToolRunner.run(
+                "/usr/bin/virt-xml-validate", [file.path, "domain"], timeout: .seconds(30))
             #expect(outcome.exitCode == 0, "\(backend.rawValue)-kvm: \(outcome.standardError)\(outcome.standardOutput)")
         }
     }

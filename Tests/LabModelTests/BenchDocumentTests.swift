@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LabModel
 
 /// Synthetic bench runs: RESULT values shaped like Sources/Guest/bench/bench.c writes them.
@@ -8,15 +9,18 @@ enum BenchFixture {
     static let svmCell = MatrixCell(backend: .svm, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
 
     /// `ns(size)` gives the centre of the samples; `jitter` spreads them ±jitter (relative).
-    static func sized(_ method: String, _ direction: String, sizes: [Int], jitter: Double = 0.01,
-                      limit: Double = 0x1p64, reason: String? = nil,
-                      ns: (Int) -> Double) -> [String: JSONValue] {
+    static func sized(
+        _ method: String, _ direction: String, sizes: [Int], jitter: Double = 0.01,
+        limit: Double = 0x1p64, reason: String? = nil,
+        ns: (Int) -> Double
+    ) -> [String: JSONValue] {
         var values: [String: JSONValue] = [
             "kind": .string("sized"), "method": .string(method), "direction": .string(direction),
             "sizes": .array(sizes.map { .number(Double($0)) }),
-            "samples": .array(sizes.map { size in
-                .array((0..<9).map { i in .number(ns(size) * (1 + jitter * (Double(i % 3) - 1))) })
-            }),
+            "samples": .array(
+                sizes.map { size in
+                    .array((0..<9).map { i in .number(ns(size) * (1 + jitter * (Double(i % 3) - 1))) })
+                }),
             "batch": .array(sizes.map { _ in .number(1) }),
             "hypercalls": .array(sizes.map { _ in .number(method == "memcpy" ? 0 : 1) }),
             "exits": .array(sizes.map { _ in .number(method == "memcpy" ? -1 : 1) }),
@@ -27,44 +31,63 @@ enum BenchFixture {
     }
 
     static func scalar(_ method: String, _ series: [String: Double]) -> [String: JSONValue] {
-        ["kind": .string("scalar"), "method": .string(method),
-         "series": .object(series.mapValues { v in .array((0..<9).map { i in .number(v * (1 + 0.01 * Double(i % 3))) }) })]
+        [
+            "kind": .string("scalar"), "method": .string(method),
+            "series": .object(
+                series.mapValues { v in .array((0..<9).map { i in .number(v * (1 + 0.01 * Double(i % 3))) }) }),
+        ]
     }
 
     /// A whole run: memcpy at 1 GB/s, linear-page at `pageSpeed` × memcpy, byte-wise 1000× slower
     /// than page-wise, phys-kernel at 0.7 × memcpy, our null call 10 µs, KVM's 40 µs.
     static func results(pageSpeed: Double = 0.8, nullNs: Double = 10_000) -> RunResults {
         let sizes = [8, 65536, 1 << 20, 2 << 20]
-        func record(_ cell: MatrixCell, _ id: String, _ values: [String: JSONValue], status: CaseStatus = .pass,
-                    message: String = "") -> CaseRecord {
+        func record(
+            _ cell: MatrixCell, _ id: String, _ values: [String: JSONValue], status: CaseStatus = .pass,
+            message: String = ""
+        ) -> CaseRecord {
             CaseRecord(caseId: id, cellId: cell.id, status: status, message: message, values: values)
         }
-        let memcpy: (Int) -> Double = { Double($0) + 20 }   // ~1 byte/ns
+        let memcpy: (Int) -> Double = { Double($0) + 20 }  // ~1 byte/ns
         var records = [
             record(noneCell, "bench/memcpy", sized("memcpy", "copy", sizes: sizes, ns: memcpy)),
             record(noneCell, "bench/kvm-vmmcall", scalar("kvm-vmmcall", ["l2-vmmcall-in-kernel": 40_000])),
             record(svmCell, "bench/memcpy", sized("memcpy", "copy", sizes: sizes, ns: memcpy)),
             record(svmCell, "bench/null-hypercall", scalar("null-hypercall", ["cpl3": nullNs * 1.1, "cpl0": nullNs])),
-            record(svmCell, "bench/linear-byte/read",
-                   sized("linear-byte", "read", sizes: [8, 65536], limit: 65536, reason: "a walk per byte", ns: { Double($0) * 1000 / pageSpeed })),
-            record(svmCell, "bench/phys-kernel/read", sized("phys-kernel", "read", sizes: sizes, ns: { memcpy($0) / 0.7 })),
-            record(noneCell, "bench/linear-page/read", [:], status: .skip, message: "no hypervisor (GMLAB_BACKEND=none)"),
+            record(
+                svmCell, "bench/linear-byte/read",
+                sized(
+                    "linear-byte", "read", sizes: [8, 65536], limit: 65536, reason: "a walk per byte",
+                    ns: { Double($0) * 1000 / pageSpeed })),
+            record(
+                svmCell, "bench/phys-kernel/read", sized("phys-kernel", "read", sizes: sizes, ns: { memcpy($0) / 0.7 })),
+            record(
+                noneCell, "bench/linear-page/read", [:], status: .skip, message: "no hypervisor (GMLAB_BACKEND=none)"),
         ]
         for direction in ["read", "write"] {
             var values = sized("linear-page", direction, sizes: sizes, ns: { memcpy($0) / pageSpeed })
             // the guest's memcpy timed between the samples: here 10 % slower than bench/memcpy
-            values["memcpy_samples"] = .array(sizes.map { size in .array((0..<9).map { _ in .number(memcpy(size) * 1.1) }) })
+            values["memcpy_samples"] = .array(
+                sizes.map { size in .array((0..<9).map { _ in .number(memcpy(size) * 1.1) }) })
             records.append(record(svmCell, "bench/linear-page/\(direction)", values))
         }
         let cells = [noneCell, svmCell].map { cell in
             CellOutcome(cell: cell, status: .ran, plannedCases: records.filter { $0.cellId == cell.id }.map(\.caseId))
         }
-        return RunResults(provenance: Provenance(startTime: Date(timeIntervalSince1970: 1_800_000_000), commandLine: ["lab", "bench"]),
-                          cells: cells, records: records)
+        return RunResults(
+            provenance: Provenance(
+                startTime: Date(timeIntervalSince1970: 1_800_000_000), commandLine: ["lab", "bench"]),
+            cells: cells, records: records)
     }
 
-    static func document(pageSpeed: Double = 0.8, nullNs: Double = 10_000, settings: BenchSettings = {
-        var s = BenchSettings(); s.maxSize = 2 << 20; return s }()) -> BenchDocument {
+    static func document(
+        pageSpeed: Double = 0.8, nullNs: Double = 10_000,
+        settings: BenchSettings = {
+            var s = BenchSettings()
+            s.maxSize = 2 << 20
+            return s
+        }()
+    ) -> BenchDocument {
         BenchDocument.from(results: results(pageSpeed: pageSpeed, nullNs: nullNs), settings: settings, wallSeconds: 300)
     }
 }
@@ -72,17 +95,23 @@ enum BenchFixture {
 @Suite struct BenchDocumentTests {
     @Test func resultValuesBecomePointsAndScalars() throws {
         let doc = BenchFixture.document()
-        let point = try #require(doc.point(cell: BenchFixture.svmCell.id, method: "linear-page", direction: "read", size: 1 << 20))
+        let point = try #require(
+            doc.point(cell: BenchFixture.svmCell.id, method: "linear-page", direction: "read", size: 1 << 20))
         #expect(point.samplesNs.count == 9)
         #expect(point.hypercalls == 1 && point.exits == 1)
         #expect(abs(point.summary.median - (Double(1 << 20) + 20) / 0.8) < 1)
         #expect(abs(point.throughputMBps - 800) < 1)
-        let memcpy = try #require(doc.point(cell: BenchFixture.noneCell.id, method: "memcpy", direction: "copy", size: 8))
-        #expect(memcpy.exits == nil)   // -1 from the guest: not measurable
+        let memcpy = try #require(
+            doc.point(cell: BenchFixture.noneCell.id, method: "memcpy", direction: "copy", size: 8))
+        #expect(memcpy.exits == nil)  // -1 from the guest: not measurable
         #expect(doc.scalar(method: "kvm-vmmcall", series: "l2-vmmcall-in-kernel")?.summary.median == 40_000 * 1.01)
         // The byte-wise method stopped below the 2 MiB maximum and said why.
-        #expect(doc.limits == [BenchLimit(cellId: BenchFixture.svmCell.id, method: "linear-byte", direction: "read",
-                                          limit: 65536, reason: "a walk per byte")])
+        #expect(
+            doc.limits == [
+                BenchLimit(
+                    cellId: BenchFixture.svmCell.id, method: "linear-byte", direction: "read",
+                    limit: 65536, reason: "a walk per byte")
+            ])
         // The skip is kept as an outcome but is not a problem.
         #expect(doc.outcomes.map(\.caseId) == ["bench/linear-page/read"])
         #expect(doc.problems.isEmpty)
@@ -90,21 +119,34 @@ enum BenchFixture {
 
     @Test func malformedValuesAreReportedNotCrashed() {
         var results = BenchFixture.results()
-        results.records.append(CaseRecord(caseId: "bench/regs/read", cellId: BenchFixture.svmCell.id, status: .pass,
-                                          values: ["kind": .string("sized"), "method": .string("regs"), "direction": .string("read"),
-                                                   "sizes": .array([.number(8), .number(16)]), "samples": .array([.array([.number(1)])]),
-                                                   "batch": .array([]), "hypercalls": .array([]), "exits": .array([])]))
-        results.records.append(CaseRecord(caseId: "bench/regs/write", cellId: BenchFixture.svmCell.id, status: .pass,
-                                          values: ["kind": .string("histogram"), "method": .string("regs")]))
-        results.records.append(CaseRecord(caseId: "bench/phys-user/read", cellId: BenchFixture.svmCell.id, status: .pass,
-                                          values: ["kind": .string("sized"), "method": .string("phys-user"), "direction": .string("read"),
-                                                   "sizes": .array([.number(1e300)]), "samples": .array([.array([.number(1)])]),
-                                                   "batch": .array([.number(1)]), "hypercalls": .array([.number(1)]), "exits": .array([.number(1)])]))
+        results.records.append(
+            CaseRecord(
+                caseId: "bench/regs/read", cellId: BenchFixture.svmCell.id, status: .pass,
+                values: [
+                    "kind": .string("sized"), "method": .string("regs"), "direction": .string("read"),
+                    "sizes": .array([.number(8), .number(16)]), "samples": .array([.array([.number(1)])]),
+                    "batch": .array([]), "hypercalls": .array([]), "exits": .array([]),
+                ]))
+        results.records.append(
+            CaseRecord(
+                caseId: "bench/regs/write", cellId: BenchFixture.svmCell.id, status: .pass,
+                values: ["kind": .string("histogram"), "method": .string("regs")]))
+        results.records.append(
+            CaseRecord(
+                caseId: "bench/phys-user/read", cellId: BenchFixture.svmCell.id, status: .pass,
+                values: [
+                    "kind": .string("sized"), "method": .string("phys-user"), "direction": .string("read"),
+                    "sizes": .array([.number(1e300)]), "samples": .array([.array([.number(1)])]),
+                    "batch": .array([.number(1)]), "hypercalls": .array([.number(1)]), "exits": .array([.number(1)]),
+                ]))
         results.cells[1].plannedCases += ["bench/regs/read", "bench/regs/write", "bench/phys-user/read"]
         let doc = BenchDocument.from(results: results, settings: BenchSettings(), wallSeconds: 1)
         let messages = doc.problems.map { "\($0.caseId): \($0.message)" }
         #expect(messages.count == 3)
-        #expect(messages.contains { $0.hasPrefix("bench/regs/read: values not understood") && $0.contains("differ in length") })
+        #expect(
+            messages.contains {
+                $0.hasPrefix("bench/regs/read: values not understood") && $0.contains("differ in length")
+            })
         #expect(messages.contains { $0.contains("unknown kind \"histogram\"") })
         #expect(messages.contains { $0.contains("not a count") })
         #expect(!doc.points.contains { $0.method == "regs" || $0.method == "phys-user" })
@@ -115,11 +157,11 @@ enum BenchFixture {
         let byId = Dictionary(uniqueKeysWithValues: doc.targets.map { ($0.id, $0) })
         let null = try #require(byId["null-hypercall"])
         let nullRatio: Double = try #require(null.value)
-        #expect(abs(nullRatio - 0.25) < 1e-9)   // cpl0 (10 µs) preferred over cpl3, against KVM's 40 µs
+        #expect(abs(nullRatio - 0.25) < 1e-9)  // cpl0 (10 µs) preferred over cpl3, against KVM's 40 µs
         #expect(null.met == true)
         let page = try #require(byId["linear-page-vs-memcpy"])
         let pageRatio: Double = try #require(page.value)
-        #expect(abs(pageRatio - 0.88) < 1e-6)   // against the interleaved memcpy, not bench/memcpy
+        #expect(abs(pageRatio - 0.88) < 1e-6)  // against the interleaved memcpy, not bench/memcpy
         #expect(page.detail.contains("interleaved"))
         #expect(page.met == true)
         let physRatio: Double = try #require(byId["phys-contiguous-vs-memcpy"]?.value)
@@ -136,17 +178,21 @@ enum BenchFixture {
     }
 
     @Test func nullTargetPairsCellsThatDifferOnlyInTheBackend() throws {
-        func scalar(_ cell: String, _ backend: String, _ method: String, _ series: String, _ ns: Double) -> BenchScalar {
-            BenchScalar(cellId: cell, backend: backend, method: method, series: series, samplesNs: [ns],
-                        summary: BenchStatistics.summarize([ns], key: cell)!, note: nil)
+        func scalar(_ cell: String, _ backend: String, _ method: String, _ series: String, _ ns: Double) -> BenchScalar
+        {
+            BenchScalar(
+                cellId: cell, backend: backend, method: method, series: series, samplesNs: [ns],
+                summary: BenchStatistics.summarize([ns], key: cell)!, note: nil)
         }
-        let doc = BenchDocument(provenance: Provenance(startTime: Date()), settings: BenchSettings(), wallSeconds: 1, scalars: [
-            scalar("none-tcg-a-4lvl", "none", "kvm-vmmcall", "l2-vmmcall-in-kernel", 40),
-            scalar("none-tcg-a-5lvl", "none", "kvm-vmmcall", "l2-vmmcall-in-kernel", 60),
-            scalar("svm-tcg-a-4lvl", "svm", "null-hypercall", "cpl0", 10),
-            scalar("svm-tcg-a-5lvl", "svm", "null-hypercall", "cpl0", 30),
-            scalar("svm-tcg-a-5lvl", "svm", "null-hypercall", "cpl3", 99),
-        ])
+        let doc = BenchDocument(
+            provenance: Provenance(startTime: Date()), settings: BenchSettings(), wallSeconds: 1,
+            scalars: [
+                scalar("none-tcg-a-4lvl", "none", "kvm-vmmcall", "l2-vmmcall-in-kernel", 40),
+                scalar("none-tcg-a-5lvl", "none", "kvm-vmmcall", "l2-vmmcall-in-kernel", 60),
+                scalar("svm-tcg-a-4lvl", "svm", "null-hypercall", "cpl0", 10),
+                scalar("svm-tcg-a-5lvl", "svm", "null-hypercall", "cpl0", 30),
+                scalar("svm-tcg-a-5lvl", "svm", "null-hypercall", "cpl3", 99),
+            ])
         let null = try #require(BenchTarget.evaluate(doc).first { $0.id == "null-hypercall" })
         // 4lvl: 10/40 = 0.25, 5lvl: 30/60 = 0.5 (pairing 5lvl with the 4lvl KVM would give 0.75).
         #expect(null.value == 0.5)
@@ -176,12 +222,14 @@ enum BenchFixture {
         #expect(lines.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 22 })
 
         let md = BenchReport.markdown(doc)
-        #expect(md.contains("| page-wise linear copy at ≥ 1 MiB vs guest memcpy (throughput ratio) | 0.88 | ≥ 0.50 | met |"))
+        #expect(
+            md.contains("| page-wise linear copy at ≥ 1 MiB vs guest memcpy (throughput ratio) | 0.88 | ≥ 0.50 | met |")
+        )
         #expect(md.contains("linear-byte read: up to 64 KiB — a walk per byte"))
 
         let html = BenchHTML.render(doc)
         #expect(html.hasPrefix("<!DOCTYPE html>"))
-        #expect(html.contains("<svg") && html.contains("stroke-dasharray"))   // charts with the memcpy line
+        #expect(html.contains("<svg") && html.contains("stroke-dasharray"))  // charts with the memcpy line
         #expect(!html.contains("<script") && !html.contains("http://") || html.contains("http://www.w3.org/2000/svg"))
         for bad in ["\"nan", ">nan", "NaN", "\"inf", ">inf"] { #expect(!html.contains(bad), "\(bad) in the HTML") }
     }
@@ -244,8 +292,10 @@ enum BenchFixture {
         let old = BenchFixture.document()
         var new = old
         new.points.removeAll { $0.method == "phys-kernel" }
-        new.scalars.append(BenchScalar(cellId: "x", backend: "svm", method: "null-hypercall", series: "cpl9",
-                                       samplesNs: [1, 2, 3], summary: BenchStatistics.summarize([1, 2, 3], key: "x")!, note: nil))
+        new.scalars.append(
+            BenchScalar(
+                cellId: "x", backend: "svm", method: "null-hypercall", series: "cpl9",
+                samplesNs: [1, 2, 3], summary: BenchStatistics.summarize([1, 2, 3], key: "x")!, note: nil))
         let comparison = BenchComparison(old: old, new: new, oldSource: "old")
         #expect(comparison.count(.removed) == old.points.filter { $0.method == "phys-kernel" }.count)
         #expect(comparison.count(.added) == 1)
@@ -254,12 +304,15 @@ enum BenchFixture {
 
 @Suite struct BenchSettingsTests {
     func parse(_ bench: String) throws -> LabConfig {
-        let text = validConfigText.replacingOccurrences(of: "\"caseDirectories\": []", with: "\"caseDirectories\": [],\n  \"bench\": \(bench)")
+        let text = validConfigText.replacingOccurrences(
+            of: "\"caseDirectories\": []", with: "\"caseDirectories\": [],\n  \"bench\": \(bench)")
         return try LabConfig.parse(Data(text.utf8))
     }
 
     func issues(_ bench: String) -> [String] {
-        configIssues(validConfigText.replacingOccurrences(of: "\"caseDirectories\": []", with: "\"caseDirectories\": [],\n  \"bench\": \(bench)"))
+        configIssues(
+            validConfigText.replacingOccurrences(
+                of: "\"caseDirectories\": []", with: "\"caseDirectories\": [],\n  \"bench\": \(bench)"))
     }
 
     @Test func defaultsWithoutASection() throws {
@@ -272,7 +325,8 @@ enum BenchFixture {
     }
 
     @Test func aSectionIsReadWithSizeSuffixes() throws {
-        let config = try parse("""
+        let config = try parse(
+            """
             {"minSize": "1K", "maxSize": "4MiB", "repetitions": 5, "methods": ["linear-page", "regs"],
              "directions": ["read"], "byteWiseMaxSize": 65536, "backends": ["svm"], "caseSeconds": 120}
             """)
@@ -281,18 +335,25 @@ enum BenchFixture {
         #expect(s.methods == [.linearPage, .regs] && s.directions == [.read] && s.backends == [.svm])
         #expect(s.byteWiseMaxSize == 65536 && s.caseSeconds == 120)
         #expect(s.caseIds == BenchBaseline.all + ["bench/linear-page/read", "bench/regs/read"])
-        #expect(s.guestParameters.contains("gmlab.bench.min=1024") && s.guestParameters.contains("gmlab.bench.byte_max=65536"))
+        #expect(
+            s.guestParameters.contains("gmlab.bench.min=1024")
+                && s.guestParameters.contains("gmlab.bench.byte_max=65536"))
     }
 
     @Test func everyBadValueIsReportedWithItsPath() {
-        let found = issues("""
+        let found = issues(
+            """
             {"minSize": 12, "maxSize": "32M", "repetitions": 1, "methods": ["linear-pages", "regs", "regs"],
              "directions": [], "warmup": -1, "colour": 1, "backends": ["kvm"]}
             """)
         #expect(found.contains { $0.hasPrefix("$.bench.minSize: expected a power of two") && $0.contains("got 12") })
         #expect(found.contains { $0.hasPrefix("$.bench.maxSize: expected a power of two") && $0.contains("\"32M\"") })
         #expect(found.contains { $0.hasPrefix("$.bench.repetitions: expected a whole number from 3 to 1000, got 1") })
-        #expect(found.contains { $0.hasPrefix("$.bench.methods[0]: \"linear-pages\" is not a bench method") && $0.contains("did you mean \"linear-page\"") })
+        #expect(
+            found.contains {
+                $0.hasPrefix("$.bench.methods[0]: \"linear-pages\" is not a bench method")
+                    && $0.contains("did you mean \"linear-page\"")
+            })
         #expect(found.contains { $0.hasPrefix("$.bench.methods[2]: \"regs\" is listed twice") })
         #expect(found.contains { $0.hasPrefix("$.bench.directions: empty") })
         #expect(found.contains { $0.hasPrefix("$.bench.warmup:") })
@@ -301,11 +362,15 @@ enum BenchFixture {
     }
 
     @Test func minAboveMaxIsAnError() {
-        #expect(issues("{\"minSize\": \"1M\", \"maxSize\": \"64K\"}").contains { $0.contains("minSize 1048576 is larger than maxSize 65536") })
+        #expect(
+            issues("{\"minSize\": \"1M\", \"maxSize\": \"64K\"}").contains {
+                $0.contains("minSize 1048576 is larger than maxSize 65536")
+            })
     }
 
     @Test func commandLineOverridesAreCheckedAndNameTheOption() throws {
-        let s = try BenchSettings().applying(BenchOverrides(maxSize: "1M", repetitions: "5", methods: ["linear-page,linear-byte"]))
+        let s = try BenchSettings().applying(
+            BenchOverrides(maxSize: "1M", repetitions: "5", methods: ["linear-page,linear-byte"]))
         #expect(s.maxSize == 1 << 20 && s.repetitions == 5 && s.methods == [.linearPage, .linearByte])
         do {
             _ = try BenchSettings().applying(BenchOverrides(minSize: "3", repetitions: "x", methods: ["dma"]))
@@ -322,7 +387,11 @@ enum BenchFixture {
         #expect(BenchSettings.parseSize("64K") == 65536)
         #expect(BenchSettings.parseSize("16MiB") == 16 << 20)
         #expect(BenchSettings.parseSize("8") == 8 && BenchSettings.parseSize("8B") == 8)
-        #expect(BenchSettings.parseSize("-1") == nil && BenchSettings.parseSize("1G") == nil && BenchSettings.parseSize("") == nil)
-        #expect(BenchSettings.sizeLabel(8) == "8 B" && BenchSettings.sizeLabel(65536) == "64 KiB" && BenchSettings.sizeLabel(16 << 20) == "16 MiB")
+        #expect(
+            BenchSettings.parseSize("-1") == nil && BenchSettings.parseSize("1G") == nil
+                && BenchSettings.parseSize("") == nil)
+        #expect(
+            BenchSettings.sizeLabel(8) == "8 B" && BenchSettings.sizeLabel(65536) == "64 KiB"
+                && BenchSettings.sizeLabel(16 << 20) == "16 MiB")
     }
 }

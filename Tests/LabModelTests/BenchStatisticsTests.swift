@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LabModel
 
 @Suite struct BenchStatisticsTests {
@@ -8,13 +9,13 @@ import Testing
         #expect(BenchStatistics.quantile(sorted: sorted, 0) == 1)
         #expect(BenchStatistics.quantile(sorted: sorted, 1) == 4)
         #expect(BenchStatistics.quantile(sorted: sorted, 0.5) == 2.5)
-        #expect(BenchStatistics.quantile(sorted: sorted, 0.25) == 1.75)   // R type 7
+        #expect(BenchStatistics.quantile(sorted: sorted, 0.25) == 1.75)  // R type 7
         #expect(BenchStatistics.median([5, 1, 3]) == 3)
         #expect(BenchStatistics.median([7]) == 7)
     }
 
     @Test func summaryOfATightSampleIsNotNoisy() throws {
-        let samples = (0..<15).map { 1000.0 + Double($0 % 5) }   // 1000…1004
+        let samples = (0..<15).map { 1000.0 + Double($0 % 5) }  // 1000…1004
         let s = try #require(BenchStatistics.summarize(samples, key: "tight"))
         #expect(s.count == 15)
         #expect(s.median == 1002)
@@ -48,7 +49,7 @@ import Testing
         let b = try #require(BenchStatistics.summarize(samples, key: "k"))
         #expect(a == b)
         #expect(a.ciLow <= a.median && a.median <= a.ciHigh)
-        #expect(a.ciHigh < 30)   // the outlier is not the interval's edge
+        #expect(a.ciHigh < 30)  // the outlier is not the interval's edge
     }
 
     @Test func emptyAndNonFiniteSamples() {
@@ -58,7 +59,9 @@ import Testing
     }
 
     @Test func splitMixIsReproducible() {
-        var a = SplitMix64(seed: 42), b = SplitMix64(seed: 42), c = SplitMix64(seed: 43)
+        var a = SplitMix64(seed: 42)
+        var b = SplitMix64(seed: 42)
+        var c = SplitMix64(seed: 43)
         let x = (0..<4).map { _ in a.next() }
         #expect(x == (0..<4).map { _ in b.next() })
         #expect(x != (0..<4).map { _ in c.next() })
@@ -69,7 +72,7 @@ import Testing
         let fast = (0..<15).map { 100.0 + Double($0) }
         let slow = (0..<15).map { 130.0 + Double($0) }
         let test = BenchStatistics.mannWhitney(fast, slow)
-        #expect(test.u == 0)            // every fast sample below every slow one
+        #expect(test.u == 0)  // every fast sample below every slow one
         #expect(test.p < 0.001)
         #expect(test.z < 0)
         #expect(BenchStatistics.mannWhitney(slow, fast).z > 0)
@@ -79,7 +82,7 @@ import Testing
         let a = (0..<15).map { Double($0 * 2) }
         let b = (0..<15).map { Double($0 * 2 + 1) }
         #expect(BenchStatistics.mannWhitney(a, b).p > 0.5)
-        #expect(BenchStatistics.mannWhitney([1, 1, 1], [1, 1, 1]).p == 1)   // all tied
+        #expect(BenchStatistics.mannWhitney([1, 1, 1], [1, 1, 1]).p == 1)  // all tied
         #expect(BenchStatistics.mannWhitney([], [1, 2]).p == 1)
     }
 

@@ -1,25 +1,26 @@
 import Foundation
 import Testing
+
 @testable import LabModel
 
 /// A valid lab.json used as the base of the bad-input variants.
 let validConfigText = """
-{
-  "schema": 1,
-  "matrix": {
-    "backends": ["none", "svm"],
-    "hosts": ["auto"],
-    "kernels": ["debian"],
-    "memoryMiB": [1024],
-    "vcpus": [1],
-    "suites": ["smoke", "hv"]
-  },
-  "timeouts": { "bootSeconds": 120, "caseSeconds": 60, "perCase": { "selftest/hang": 10 } },
-  "guest": { "cmdline": "console=ttyS0 nokaslr panic=-1 quiet" },
-  "jobs": "auto",
-  "caseDirectories": []
-}
-"""
+    {
+      "schema": 1,
+      "matrix": {
+        "backends": ["none", "svm"],
+        "hosts": ["auto"],
+        "kernels": ["debian"],
+        "memoryMiB": [1024],
+        "vcpus": [1],
+        "suites": ["smoke", "hv"]
+      },
+      "timeouts": { "bootSeconds": 120, "caseSeconds": 60, "perCase": { "selftest/hang": 10 } },
+      "guest": { "cmdline": "console=ttyS0 nokaslr panic=-1 quiet" },
+      "jobs": "auto",
+      "caseDirectories": []
+    }
+    """
 
 /// Parses `text` expecting failure; returns the issues as "path: message" strings.
 func configIssues(_ text: String, file: String = "lab.json") -> [String] {
@@ -54,7 +55,8 @@ func variant(_ old: String, _ new: String) -> String {
     }
 
     @Test func repositoryDefaultConfigIsValid() throws {
-        let url = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent().appendingPathComponent("../../lab.json").standardized
+        let url = URL(fileURLWithPath: #filePath).resolvingSymlinksInPath().deletingLastPathComponent()
+            .appendingPathComponent("../../lab.json").standardized
         let config = try LabConfig.load(from: url)
         #expect(config.schema == 1)
         #expect(!config.matrix.backends.isEmpty)
@@ -62,9 +64,9 @@ func variant(_ old: String, _ new: String) -> String {
 
     @Test func optionalSectionsDefault() throws {
         let text = """
-        {"schema": 1, "matrix": {"backends": ["svm"], "hosts": ["tcg"], "kernels": ["6.1.0-56-amd64"],
-         "memoryMiB": [2048], "vcpus": [1], "suites": ["smoke"]}, "timeouts": {"bootSeconds": 90, "caseSeconds": 30}}
-        """
+            {"schema": 1, "matrix": {"backends": ["svm"], "hosts": ["tcg"], "kernels": ["6.1.0-56-amd64"],
+             "memoryMiB": [2048], "vcpus": [1], "suites": ["smoke"]}, "timeouts": {"bootSeconds": 90, "caseSeconds": 30}}
+            """
         let config = try LabConfig.parse(Data(text.utf8))
         #expect(config.guest.cmdline == LabConfig.defaultCmdline)
         #expect(config.jobs == .auto)
@@ -91,13 +93,19 @@ func variant(_ old: String, _ new: String) -> String {
 
     @Test func unknownKeyWithSuggestion() {
         let issues = configIssues(variant(#""backends": ["none", "svm"],"#, #""backend": ["none", "svm"],"#))
-        #expect(issues == [#"$.matrix: unknown key "backend" (did you mean "backends"?)"#,
-                           #"$.matrix: missing required key "backends""#])
+        #expect(
+            issues == [
+                #"$.matrix: unknown key "backend" (did you mean "backends"?)"#,
+                #"$.matrix: missing required key "backends""#,
+            ])
     }
 
     @Test func unknownKeyWithoutSuggestion() {
         let issues = configIssues(variant(#""jobs": "auto","#, #""jobs": "auto", "colour": true,"#))
-        #expect(issues == [#"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories, bench"#])
+        #expect(
+            issues == [
+                #"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories, bench"#
+            ])
     }
 
     @Test func missingRequiredKeys() {
@@ -110,15 +118,21 @@ func variant(_ old: String, _ new: String) -> String {
         text = text.replacingOccurrences(of: #""memoryMiB": [1024]"#, with: #""memoryMiB": ["1024"]"#)
         text = text.replacingOccurrences(of: #""vcpus": [1]"#, with: #""vcpus": [true]"#)
         let issues = configIssues(text)
-        #expect(issues == [#"$.matrix.backends: expected an array of backends, got "svm""#,
-                           #"$.matrix.memoryMiB[0]: expected a whole number of MiB from 256 to 1048576, got "1024""#,
-                           "$.matrix.vcpus[0]: expected a whole number of vCPUs from 1 to 64, got true"])
+        #expect(
+            issues == [
+                #"$.matrix.backends: expected an array of backends, got "svm""#,
+                #"$.matrix.memoryMiB[0]: expected a whole number of MiB from 256 to 1048576, got "1024""#,
+                "$.matrix.vcpus[0]: expected a whole number of vCPUs from 1 to 64, got true",
+            ])
     }
 
     @Test func fractionalMemoryIsRejected() {
         let issues = configIssues(variant(#""memoryMiB": [1024]"#, #""memoryMiB": [1024.5, 1e3]"#))
-        #expect(issues == ["$.matrix.memoryMiB[0]: expected a whole number of MiB from 256 to 1048576, got 1024.5",
-                           "$.matrix.memoryMiB[1]: expected a whole number of MiB from 256 to 1048576, got 1e3"])
+        #expect(
+            issues == [
+                "$.matrix.memoryMiB[0]: expected a whole number of MiB from 256 to 1048576, got 1024.5",
+                "$.matrix.memoryMiB[1]: expected a whole number of MiB from 256 to 1048576, got 1e3",
+            ])
     }
 
     @Test func emptyAxis() {
@@ -141,32 +155,38 @@ func variant(_ old: String, _ new: String) -> String {
         text = text.replacingOccurrences(of: #""hosts": ["auto"]"#, with: #""hosts": ["auto", "TCG"]"#)
         text = text.replacingOccurrences(of: #""suites": ["smoke", "hv"]"#, with: #""suites": ["smoke", "Bad Suite"]"#)
         let issues = configIssues(text)
-        #expect(issues == [
-            #"$.matrix.hosts[1]: "TCG" is not a host; expected one of auto, kvm, tcg, bochs (did you mean "tcg"?)"#,
-            #"$.matrix.kernels[1]: "latest" is not a kernel; expected "debian" (the current linux-image-amd64) or a Debian kernel version such as "6.1.0-56-amd64""#,
-            #"$.matrix.suites[1]: "Bad Suite" is not a suite name; expected lowercase letters, digits, "-" and "_", starting with a letter or digit"#,
-        ])
+        #expect(
+            issues == [
+                #"$.matrix.hosts[1]: "TCG" is not a host; expected one of auto, kvm, tcg, bochs (did you mean "tcg"?)"#,
+                #"$.matrix.kernels[1]: "latest" is not a kernel; expected "debian" (the current linux-image-amd64) or a Debian kernel version such as "6.1.0-56-amd64""#,
+                #"$.matrix.suites[1]: "Bad Suite" is not a suite name; expected lowercase letters, digits, "-" and "_", starting with a letter or digit"#,
+            ])
     }
 
     @Test func badJobsSchemaGuestAndDirectories() {
         var text = variant(#""jobs": "auto""#, #""jobs": 0"#)
         text = text.replacingOccurrences(of: #""schema": 1"#, with: #""schema": 2"#)
-        text = text.replacingOccurrences(of: #""cmdline": "console=ttyS0 nokaslr panic=-1 quiet""#, with: #""cmdline": 7"#)
+        text = text.replacingOccurrences(
+            of: #""cmdline": "console=ttyS0 nokaslr panic=-1 quiet""#, with: #""cmdline": 7"#)
         text = text.replacingOccurrences(of: #""caseDirectories": []"#, with: #""caseDirectories": ["a", "", "a"]"#)
         let issues = configIssues(text)
-        #expect(issues == [
-            "$.schema: unsupported schema 2; this lab reads schema 1",
-            "$.guest.cmdline: expected the guest kernel command line as a string, got 7",
-            #"$.jobs: expected "auto" or a positive integer, got 0"#,
-            #"$.caseDirectories[1]: expected a directory path (a non-empty string), got """#,
-            #"$.caseDirectories[2]: "a" is listed twice (also at [0])"#,
-        ])
+        #expect(
+            issues == [
+                "$.schema: unsupported schema 2; this lab reads schema 1",
+                "$.guest.cmdline: expected the guest kernel command line as a string, got 7",
+                #"$.jobs: expected "auto" or a positive integer, got 0"#,
+                #"$.caseDirectories[1]: expected a directory path (a non-empty string), got """#,
+                #"$.caseDirectories[2]: "a" is listed twice (also at [0])"#,
+            ])
     }
 
     @Test func badPerCaseTimeout() {
         let issues = configIssues(variant(#""selftest/hang": 10"#, #""selftest/hang": "10", "": 5"#))
-        #expect(issues == [#"$.timeouts.perCase["selftest/hang"]: expected a positive number, got "10""#,
-                           #"$.timeouts.perCase[""]: expected a case id (no spaces), e.g. "selftest/hang""#])
+        #expect(
+            issues == [
+                #"$.timeouts.perCase["selftest/hang"]: expected a positive number, got "10""#,
+                #"$.timeouts.perCase[""]: expected a case id (no spaces), e.g. "selftest/hang""#,
+            ])
     }
 
     @Test func rootNotAnObject() {
@@ -191,16 +211,18 @@ func variant(_ old: String, _ new: String) -> String {
             _ = try LabConfig.parse(Data(variant(#""vcpus": [1]"#, #""vcpus": [0, 65]"#).utf8), fileName: "my.json")
             Issue.record("expected an error")
         } catch {
-            #expect(error.description == """
-            my.json: $.matrix.vcpus[0]: expected a whole number of vCPUs from 1 to 64, got 0
-            my.json: $.matrix.vcpus[1]: expected a whole number of vCPUs from 1 to 64, got 65
-            """)
+            #expect(
+                error.description == """
+                    my.json: $.matrix.vcpus[0]: expected a whole number of vCPUs from 1 to 64, got 0
+                    my.json: $.matrix.vcpus[1]: expected a whole number of vCPUs from 1 to 64, got 65
+                    """)
         }
     }
 
     @Test func malformedJSONHasLineAndColumn() {
         let text = "{\n  \"schema\": 1,\n  \"matrix\": {,\n}"
-        #expect(configIssues(text) == [#"line 3, column 14: unexpected character ','; expected a key in double quotes"#])
+        #expect(
+            configIssues(text) == [#"line 3, column 14: unexpected character ','; expected a key in double quotes"#])
     }
 
     @Test func trailingCommaAndComments() {
@@ -226,8 +248,10 @@ func variant(_ old: String, _ new: String) -> String {
     let base = try! LabConfig.parse(Data(validConfigText.utf8))
 
     @Test func overridesReplaceAxes() throws {
-        let config = try base.applying(ConfigOverrides(backends: ["svm"], hosts: ["tcg"], memoryMiB: ["2048", "512"],
-                                                       suites: ["smoke"], jobs: "2"))
+        let config = try base.applying(
+            ConfigOverrides(
+                backends: ["svm"], hosts: ["tcg"], memoryMiB: ["2048", "512"],
+                suites: ["smoke"], jobs: "2"))
         #expect(config.matrix.backends == [.svm])
         #expect(config.matrix.hosts == [.host(.tcg)])
         #expect(config.matrix.memoryMiB == [2048, 512])
@@ -244,18 +268,21 @@ func variant(_ old: String, _ new: String) -> String {
 
     @Test func badOverridesAreAllReported() {
         do {
-            _ = try base.applying(ConfigOverrides(backends: ["kvm"], kernels: ["newest"], memoryMiB: ["lots"],
-                                                  vcpus: ["1", "1"], jobs: "-1"))
+            _ = try base.applying(
+                ConfigOverrides(
+                    backends: ["kvm"], kernels: ["newest"], memoryMiB: ["lots"],
+                    vcpus: ["1", "1"], jobs: "-1"))
             Issue.record("expected an error")
         } catch {
             #expect(error.file == "command line")
-            #expect(error.issues.map(\.description) == [
-                #"--backend: "kvm" is not a backend; expected one of none, svm, vmx"#,
-                #"--kernel: "newest" is not a kernel; expected "debian" (the current linux-image-amd64) or a Debian kernel version such as "6.1.0-56-amd64""#,
-                #"--memory: expected a whole number of MiB from 256 to 1048576, got "lots""#,
-                "--vcpus: 1 is listed twice",
-                #"--jobs: expected "auto" or a positive integer, got -1"#,
-            ])
+            #expect(
+                error.issues.map(\.description) == [
+                    #"--backend: "kvm" is not a backend; expected one of none, svm, vmx"#,
+                    #"--kernel: "newest" is not a kernel; expected "debian" (the current linux-image-amd64) or a Debian kernel version such as "6.1.0-56-amd64""#,
+                    #"--memory: expected a whole number of MiB from 256 to 1048576, got "lots""#,
+                    "--vcpus: 1 is listed twice",
+                    #"--jobs: expected "auto" or a positive integer, got -1"#,
+                ])
         }
     }
 
@@ -264,7 +291,10 @@ func variant(_ old: String, _ new: String) -> String {
             _ = try base.applying(ConfigOverrides(suites: [""]))
             Issue.record("expected an error")
         } catch {
-            #expect(error.issues.map(\.description) == [#"--suite: "" is not a suite name; expected lowercase letters, digits, "-" and "_", starting with a letter or digit"#])
+            #expect(
+                error.issues.map(\.description) == [
+                    #"--suite: "" is not a suite name; expected lowercase letters, digits, "-" and "_", starting with a letter or digit"#
+                ])
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LabModel
 
 @Suite struct JSONDocumentTests {
@@ -13,7 +14,8 @@ import Testing
     }
 
     @Test func parsesValuesWithPositionsAndOrder() throws {
-        let node = try JSONDocumentParser.parse("{\n  \"b\": [1, 2.5, -3e2],\n  \"a\": \"x\\u00e9\\ud83d\\ude00\\n\", \"c\": null, \"d\": false}")
+        let node = try JSONDocumentParser.parse(
+            "{\n  \"b\": [1, 2.5, -3e2],\n  \"a\": \"x\\u00e9\\ud83d\\ude00\\n\", \"c\": null, \"d\": false}")
         guard case .object(let members) = node.kind else {
             Issue.record("expected an object")
             return

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LabModel
 
 /// The optional `matrix.paging` axis: values, defaults, errors with their JSON path or option,
@@ -29,15 +30,22 @@ import Testing
     }
 
     @Test func badValuesNameTheirPath() {
-        #expect(configIssues(withPaging(#"["5-level", "5lvl", 5, "5-level"]"#)) == [
-            #"$.matrix.paging[1]: "5lvl" is not a paging mode; expected one of 4-level, 5-level"#,
-            "$.matrix.paging[2]: expected a paging mode name (one of 4-level, 5-level), got 5",
-            #"$.matrix.paging[3]: "5-level" is listed twice (also at [0])"#,
-        ])
+        #expect(
+            configIssues(withPaging(#"["5-level", "5lvl", 5, "5-level"]"#)) == [
+                #"$.matrix.paging[1]: "5lvl" is not a paging mode; expected one of 4-level, 5-level"#,
+                "$.matrix.paging[2]: expected a paging mode name (one of 4-level, 5-level), got 5",
+                #"$.matrix.paging[3]: "5-level" is listed twice (also at [0])"#,
+            ])
         #expect(configIssues(withPaging("[]")) == ["$.matrix.paging: empty; list at least one paging mode"])
-        #expect(configIssues(withPaging(#""5-level""#)) == [#"$.matrix.paging: expected an array of paging modes, got "5-level""#])
-        #expect(configIssues(withPaging(#"["5-Level"]"#))
-                == [#"$.matrix.paging[0]: "5-Level" is not a paging mode; expected one of 4-level, 5-level (did you mean "5-level"?)"#])
+        #expect(
+            configIssues(withPaging(#""5-level""#)) == [
+                #"$.matrix.paging: expected an array of paging modes, got "5-level""#
+            ])
+        #expect(
+            configIssues(withPaging(#"["5-Level"]"#))
+                == [
+                    #"$.matrix.paging[0]: "5-Level" is not a paging mode; expected one of 4-level, 5-level (did you mean "5-level"?)"#
+                ])
     }
 
     @Test func misspeltKeyIsCaught() {
@@ -47,9 +55,10 @@ import Testing
 
     @Test func no5lvlInTheCommandLineContradictsFiveLevelCells() {
         let text = withPaging(#"["5-level"]"#).replacingOccurrences(of: "quiet\"", with: "quiet no5lvl\"")
-        #expect(configIssues(text) == [
-            #"$.guest.cmdline: "no5lvl" would make the 5-level cells of matrix.paging run 4-level; leave it out (the lab adds no5lvl to 4-level cells itself)"#,
-        ])
+        #expect(
+            configIssues(text) == [
+                #"$.guest.cmdline: "no5lvl" would make the 5-level cells of matrix.paging run 4-level; leave it out (the lab adds no5lvl to 4-level cells itself)"#
+            ])
         // With 4-level cells only it is redundant, not wrong.
         let fourOnly = withPaging(#"["4-level"]"#).replacingOccurrences(of: "quiet\"", with: "quiet no5lvl\"")
         #expect((try? LabConfig.parse(Data(fourOnly.utf8))) != nil)
@@ -65,10 +74,11 @@ import Testing
             Issue.record("expected an error")
         } catch {
             #expect(error.file == "command line")
-            #expect(error.issues.map(\.description) == [
-                #"--paging: "pae" is not a paging mode; expected one of 4-level, 5-level"#,
-                #"--paging: "4-level" is listed twice"#,
-            ])
+            #expect(
+                error.issues.map(\.description) == [
+                    #"--paging: "pae" is not a paging mode; expected one of 4-level, 5-level"#,
+                    #"--paging: "4-level" is listed twice"#,
+                ])
         }
         var no5lvl = base
         no5lvl.guest.cmdline += " no5lvl"
@@ -76,7 +86,9 @@ import Testing
             _ = try no5lvl.applying(ConfigOverrides(paging: ["5-level"]))
             Issue.record("expected an error")
         } catch {
-            #expect(error.issues.map(\.description).first?.hasPrefix(#"--paging: "no5lvl" would make the 5-level cells"#) == true)
+            #expect(
+                error.issues.map(\.description).first?.hasPrefix(#"--paging: "no5lvl" would make the 5-level cells"#)
+                    == true)
         }
     }
 }

@@ -1,12 +1,14 @@
 import Foundation
 import Testing
+
 @testable import LabVirt
 
 /// Real Bochs (Debian's bochs 2.7), real GRUB CDs, tiny multiboot guests generated in code.
 /// Each VM takes ~1-2 s (Bochs' BIOS and GRUB); needs bochs, grub-pc-bin, xorriso, mtools.
 @Suite("Bochs sessions", .serialized)
 struct BochsSessionIntegrationTests {
-    static let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("gmlab-bochs-tests-\(getpid())")
+    static let root = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+        "gmlab-bochs-tests-\(getpid())")
 
     init() {
         // Each test's files stay until the test process exits, then go (a failed test's files
@@ -45,7 +47,9 @@ struct BochsSessionIntegrationTests {
     func poweredOff() async throws {
         let machine = try machine("poweroff", ending: .powerOff)
         let session = try await BochsSession.start(machine: machine)
-        print("bochs pid \(session.pid), CD built in \(session.bootCDTime): \(session.commandLine.joined(separator: " "))")
+        print(
+            "bochs pid \(session.pid), CD built in \(session.bootCDTime): \(session.commandLine.joined(separator: " "))"
+        )
         #expect(DomainReaper.shared.registeredNames.contains(machine.name))
         let collected = LinesBox()
         let exit = await session.waitUntilExit(timeout: .seconds(60)) { tick in
@@ -57,11 +61,12 @@ struct BochsSessionIntegrationTests {
         #expect(readFile(machine.serial.console) == "hello console\n")
         #expect(readFile(machine.serial.results) == "hello results\n")
         #expect(readFile(machine.serial.hypervisorLog) == "hello hv\n")
-        #expect(collected.lines == [
-            StreamLine(stream: .console, text: "hello console"),
-            StreamLine(stream: .results, text: "hello results"),
-            StreamLine(stream: .hypervisorLog, text: "hello hv"),
-        ])
+        #expect(
+            collected.lines == [
+                StreamLine(stream: .console, text: "hello console"),
+                StreamLine(stream: .results, text: "hello results"),
+                StreamLine(stream: .hypervisorLog, text: "hello hv"),
+            ])
         #expect(readFile(machine.logPath).contains(">>PANIC<< ACPI control: soft power off"))
         #expect(readFile(machine.grubConfigPath).contains("multiboot /hv.elf"))
         #expect(readFile(machine.bochsrcPath).contains("cpu: model=corei7_skylake_x"))

@@ -1,6 +1,7 @@
 import Foundation
 import FoundationXML
 import Testing
+
 @testable import LabVirt
 
 private func baseSpec(
@@ -80,7 +81,8 @@ struct DomainXMLTests {
         }
 
         #expect(try one(root, "/domain/devices/memballoon").attribute(forName: "model")?.stringValue == "none")
-        #expect(try one(root, "/domain/devices/controller[@type='usb']").attribute(forName: "model")?.stringValue == "none")
+        #expect(
+            try one(root, "/domain/devices/controller[@type='usb']").attribute(forName: "model")?.stringValue == "none")
         #expect(try all(root, "/domain/devices/interface").isEmpty, "no network")
         #expect(try all(root, "/domain/devices/graphics").isEmpty, "no graphics")
         #expect(try all(root, "/domain/devices/rng").isEmpty, "no RNG")
@@ -160,32 +162,53 @@ struct DomainXMLTests {
         var spec = baseSpec()
         spec.kernel = "relative/hv.elf"
         #expect(throws: DomainSpecError.self) { try spec.xml() }
-        do { _ = try spec.xml() } catch { #expect("\(error)".contains("kernel")); #expect("\(error)".contains("absolute")) }
+        do { _ = try spec.xml() } catch {
+            #expect("\(error)".contains("kernel"))
+            #expect("\(error)".contains("absolute"))
+        }
 
         spec = baseSpec(accelerator: .tcg, cpu: .hostPassthrough(requiredFeatures: []))
-        do { _ = try spec.xml(); Issue.record("host-passthrough under TCG accepted") } catch {
+        do {
+            _ = try spec.xml()
+            Issue.record("host-passthrough under TCG accepted")
+        } catch {
             #expect("\(error)".contains("kvm"))
         }
 
         spec = baseSpec(cmdline: "a\u{1}b")
-        do { _ = try spec.xml(); Issue.record("control character accepted") } catch {
+        do {
+            _ = try spec.xml()
+            Issue.record("control character accepted")
+        } catch {
             #expect("\(error)".contains("cmdline"))
         }
 
         spec = baseSpec()
         spec.name = "gmlab/../x"
-        do { _ = try spec.xml(); Issue.record("bad name accepted") } catch { #expect("\(error)".contains("name")) }
+        do {
+            _ = try spec.xml()
+            Issue.record("bad name accepted")
+        } catch { #expect("\(error)".contains("name")) }
 
         spec = baseSpec(cpu: .custom(model: "qemu64", requiredFeatures: ["svm' or '1"]))
-        do { _ = try spec.xml(); Issue.record("bad feature accepted") } catch { #expect("\(error)".contains("cpu.requiredFeatures")) }
+        do {
+            _ = try spec.xml()
+            Issue.record("bad feature accepted")
+        } catch { #expect("\(error)".contains("cpu.requiredFeatures")) }
 
         spec = baseSpec()
         spec.serial.results = spec.serial.console
-        do { _ = try spec.xml(); Issue.record("shared serial file accepted") } catch { #expect("\(error)".contains("serial")) }
+        do {
+            _ = try spec.xml()
+            Issue.record("shared serial file accepted")
+        } catch { #expect("\(error)".contains("serial")) }
 
         spec = baseSpec()
         spec.memoryMiB = 0
-        do { _ = try spec.xml(); Issue.record("0 MiB accepted") } catch { #expect("\(error)".contains("memoryMiB")) }
+        do {
+            _ = try spec.xml()
+            Issue.record("0 MiB accepted")
+        } catch { #expect("\(error)".contains("memoryMiB")) }
     }
 
     @Test("without an initrd there is no <initrd> element")

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LabVirt
 
 /// The probes run for real on this host (QEMU boots, libvirt is asked).
@@ -7,15 +8,18 @@ import Testing
 struct HostProbeTests {
     private var cpuFlags: Set<String> {
         let cpuinfo = (try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8)) ?? ""
-        return Set(cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?
-            .split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
+        return Set(
+            cpuinfo.split(separator: "\n").first { $0.hasPrefix("flags") }?
+                .split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
     }
 
     @Test("QEMU TCG emulates SVM with nested paging (tried: CPUID in a boot sector)")
     func tcgSVM() async {
         let start = ContinuousClock.now
         let result = await HostProbes.tcgSVM()
-        print("tcgSVM: \(result.value.map(\.rawValue) ?? "nil") \(result.status) in \(ContinuousClock.now - start): \(result.explanation)")
+        print(
+            "tcgSVM: \(result.value.map(\.rawValue) ?? "nil") \(result.status) in \(ContinuousClock.now - start): \(result.explanation)"
+        )
         #expect(result.value == .svmWithNPT, "\(result.explanation)")
         #expect(result.status == .ok)
     }
@@ -24,7 +28,9 @@ struct HostProbeTests {
     func kvm() async {
         let start = ContinuousClock.now
         let result = await HostProbes.kvmBootsGuest()
-        print("kvmBootsGuest: \(String(describing: result.value)) \(result.status) in \(ContinuousClock.now - start): \(result.explanation)")
+        print(
+            "kvmBootsGuest: \(String(describing: result.value)) \(result.status) in \(ContinuousClock.now - start): \(result.explanation)"
+        )
         #expect(result.value != nil)
         if cpuFlags.isDisjoint(with: ["svm", "vmx"]) {
             // This host: a paravirtual /dev/kvm on a CPU without svm/vmx (docs/host-notes.md).
@@ -49,8 +55,9 @@ struct HostProbeTests {
         #expect(versions.library.major >= 9)
         #expect(versions.daemon.major >= 9)
         #expect(versions.hypervisorType == "QEMU")
-        #expect(versions.hypervisor.description.hasPrefix(version.split(separator: ".").prefix(2).joined(separator: ".")),
-                "libvirt's QEMU version \(versions.hypervisor) agrees with qemu --version \(version)")
+        #expect(
+            versions.hypervisor.description.hasPrefix(version.split(separator: ".").prefix(2).joined(separator: ".")),
+            "libvirt's QEMU version \(versions.hypervisor) agrees with qemu --version \(version)")
     }
 
     @Test("libvirt boots a TCG guest end to end (three serial lines, power-off)")
@@ -64,7 +71,8 @@ struct HostProbeTests {
 
     @Test("libvirt probe on a socket nobody listens on: a problem with the fix, within its timeout")
     func libvirtDown() async {
-        let result = await HostProbes.libvirt(uri: "qemu+unix:///system?socket=/nonexistent/gmlab.sock", timeout: .seconds(5))
+        let result = await HostProbes.libvirt(
+            uri: "qemu+unix:///system?socket=/nonexistent/gmlab.sock", timeout: .seconds(5))
         #expect(result.value == nil)
         #expect(result.status == .problem)
         #expect(result.fix?.contains("scripts/setup-host") == true)

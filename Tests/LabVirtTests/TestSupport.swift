@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import LabVirt
 
 /// One libvirt connection for the integration tests (as the lab has one per process).

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LabVirt
 
 @Suite("LineTailer")
@@ -53,8 +54,9 @@ struct DomainNameTests {
     @Test("the spec accepts generated names")
     func validNames() throws {
         let directory = URL(fileURLWithPath: "/tmp/x")
-        let spec = DomainSpec(name: DomainName.next(runID: "r"), kernel: "/k", serial: .init(directory: directory),
-                              metadata: .init(runID: "r", labVersion: "t"))
+        let spec = DomainSpec(
+            name: DomainName.next(runID: "r"), kernel: "/k", serial: .init(directory: directory),
+            metadata: .init(runID: "r", labVersion: "t"))
         try spec.validate()
     }
 }
@@ -99,7 +101,8 @@ struct ProbeParsingTests {
         let params = sys.appendingPathComponent("kvm_amd/parameters")
         try FileManager.default.createDirectory(at: params, withIntermediateDirectories: true)
         try Data("1\n".utf8).write(to: params.appendingPathComponent("nested"))
-        let yes = HostProbes.nestedVirtualization(cpuinfo: "processor\t: 0\nflags\t\t: fpu svm npt\n", sysModule: sys.path)
+        let yes = HostProbes.nestedVirtualization(
+            cpuinfo: "processor\t: 0\nflags\t\t: fpu svm npt\n", sysModule: sys.path)
         #expect(yes.value?.nestedSVM == true)
         #expect(yes.value?.nestedVMX == false)
         #expect(yes.status == .ok)
@@ -117,7 +120,8 @@ struct ProbeParsingTests {
         #expect(memory.status == .ok)
         #expect(HostProbes.availableMemory(meminfo: "MemAvailable: 1024 kB\n").status == .problem)
         #expect(HostProbes.availableMemory(meminfo: "nothing").status == .problem)
-        let cpu = HostProbes.hostCPU(cpuinfo: "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\n")
+        let cpu = HostProbes.hostCPU(
+            cpuinfo: "processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 7B13\nprocessor\t: 1\n")
         #expect(cpu.value == HostProbes.HostCPU(vendor: "AuthenticAMD", model: "AMD EPYC 7B13", logicalCPUs: 2))
     }
 }
@@ -146,7 +150,8 @@ struct ToolRunnerTests {
 struct ErrorTextTests {
     @Test("a daemon that does not answer says how to start it, and why")
     func daemonMessage() {
-        let text = "\(LibvirtError.daemonNotAnswering(uri: "qemu:///system", libvirtMessage: "Failed to connect socket"))"
+        let text =
+            "\(LibvirtError.daemonNotAnswering(uri: "qemu:///system", libvirtMessage: "Failed to connect socket"))"
         #expect(text.contains("sudo scripts/setup-host"))
         #expect(text.contains("Failed to connect socket"))
         #expect(text.contains("/dev/kvm"))
@@ -158,7 +163,10 @@ struct ErrorTextTests {
             _ = try LibvirtConnection(uri: "qemu+unix:///system?socket=/nonexistent/gmlab.sock")
             Issue.record("connection to a missing socket succeeded")
         } catch {
-            guard case let .daemonNotAnswering(_, message) = error else { Issue.record("wrong error \(error)"); return }
+            guard case let .daemonNotAnswering(_, message) = error else {
+                Issue.record("wrong error \(error)")
+                return
+            }
             #expect(message.contains("/nonexistent/gmlab.sock"))
         }
     }

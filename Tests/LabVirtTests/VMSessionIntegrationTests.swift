@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import LabVirt
 
 /// Real libvirt, real TCG VMs (tiny multiboot guests generated in code). Needs libvirtd:
@@ -24,11 +25,12 @@ struct VMSessionIntegrationTests {
         #expect(readFile(spec.serial.console) == "hello console\n")
         #expect(readFile(spec.serial.results) == "hello results\n")
         #expect(readFile(spec.serial.hypervisorLog) == "hello hv\n")
-        #expect(collected.lines == [
-            StreamLine(stream: .console, text: "hello console"),
-            StreamLine(stream: .results, text: "hello results"),
-            StreamLine(stream: .hypervisorLog, text: "hello hv"),
-        ])
+        #expect(
+            collected.lines == [
+                StreamLine(stream: .console, text: "hello console"),
+                StreamLine(stream: .results, text: "hello results"),
+                StreamLine(stream: .hypervisorLog, text: "hello hv"),
+            ])
         #expect(try connection.state(ofDomain: spec.name) == nil)
     }
 
@@ -44,8 +46,9 @@ struct VMSessionIntegrationTests {
         #expect(try await session.status()?.state == .paused)
         #expect(somethingListens(onPort: spec.gdbPort!), "QEMU's gdb stub listens on 127.0.0.1:\(spec.gdbPort!)")
         try? await Task.sleep(for: .milliseconds(300))
-        #expect(!FileManager.default.fileExists(atPath: spec.serial.console)
-                    || readFile(spec.serial.console).isEmpty, "a paused guest has written nothing")
+        #expect(
+            !FileManager.default.fileExists(atPath: spec.serial.console)
+                || readFile(spec.serial.console).isEmpty, "a paused guest has written nothing")
         try await session.resume()
         #expect(try await session.status()?.state == .running)
 

@@ -83,15 +83,19 @@ public struct BenchRunner: Sendable {
         runRequest.showProgress = request.showProgress
         let summary = try await LabRunner(session: benchSession).run(runRequest)
 
-        var document = BenchDocument.from(results: summary.results, settings: settings,
-                                          wallSeconds: Date().timeIntervalSince(started))
-        if let note = Self.loadNote(before: loadBefore, after: Self.loadAverage(), cores: ProcessInfo.processInfo.activeProcessorCount) {
+        var document = BenchDocument.from(
+            results: summary.results, settings: settings,
+            wallSeconds: Date().timeIntervalSince(started))
+        if let note = Self.loadNote(
+            before: loadBefore, after: Self.loadAverage(), cores: ProcessInfo.processInfo.activeProcessorCount)
+        {
             document.notes.append(note)
         }
         let comparison = old.map { BenchComparison(old: $0, new: document, oldSource: request.compareWith!) }
         let written = try document.write(to: URL(fileURLWithPath: summary.directory), comparison: comparison)
-        return BenchOutcome(directory: summary.directory, document: document, comparison: comparison,
-                            files: written.map(\.path) + summary.files)
+        return BenchOutcome(
+            directory: summary.directory, document: document, comparison: comparison,
+            files: written.map(\.path) + summary.files)
     }
 
     /// The 1-minute load average (/proc/loadavg), nil where there is none.
@@ -105,8 +109,10 @@ public struct BenchRunner: Sendable {
     static func loadNote(before: Double?, after: Double?, cores: Int) -> String? {
         let worst = [before, after].compactMap { $0 }.max() ?? 0
         guard worst > 1.5 else { return nil }
-        return String(format: "the host was busy (1-minute load average %.1f at the start, %.1f at the end, %d cores; the bench itself accounts for about 1): "
-                      + "emulated time includes the host's other work, so figures are inflated and noisy; rerun on an idle host for numbers to quote",
-                      before ?? 0, after ?? 0, cores)
+        return String(
+            format:
+                "the host was busy (1-minute load average %.1f at the start, %.1f at the end, %d cores; the bench itself accounts for about 1): "
+                + "emulated time includes the host's other work, so figures are inflated and noisy; rerun on an idle host for numbers to quote",
+            before ?? 0, after ?? 0, cores)
     }
 }

@@ -33,8 +33,11 @@ public struct Doctor: Sendable {
                 if let fix = p.fix, p.status != .ok { out.append("        fix: \(fix)") }
             }
             out.append("")
-            out.append("Hypervisor backends implemented: " + capabilities.implementedBackends.map(\.rawValue).sorted().joined(separator: ", ")
-                       + (HostSurvey.bochsDriverImplemented ? "" : "; Bochs host driver: not implemented yet (VMX cells are skipped)"))
+            out.append(
+                "Hypervisor backends implemented: "
+                    + capabilities.implementedBackends.map(\.rawValue).sorted().joined(separator: ", ")
+                    + (HostSurvey.bochsDriverImplemented
+                        ? "" : "; Bochs host driver: not implemented yet (VMX cells are skipped)"))
             out += nestedKVM
             out.append("")
             out.append("Images (cache \(cacheDirectory))")
@@ -60,10 +63,13 @@ public struct Doctor: Sendable {
         for kernel in session.config.matrix.kernels {
             let version = (try? await builder.resolveKernel(kernel.description)) ?? "unresolved"
             let cached = FileManager.default.fileExists(atPath: session.paths.cache + "/kernel/\(version)/version")
-            images.append("guest kernel \(kernel) → \(version): " + (cached ? "cached" : "not built yet (`lab build` fetches it)"))
+            images.append(
+                "guest kernel \(kernel) → \(version): " + (cached ? "cached" : "not built yet (`lab build` fetches it)")
+            )
         }
-        return Report(probes: probes, capabilities: caps, matrix: matrix, jobs: jobs, images: images,
-                      cacheDirectory: session.paths.cache, configFile: session.configFile,
-                      nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)))
+        return Report(
+            probes: probes, capabilities: caps, matrix: matrix, jobs: jobs, images: images,
+            cacheDirectory: session.paths.cache, configFile: session.configFile,
+            nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)))
     }
 }

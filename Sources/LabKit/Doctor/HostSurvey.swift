@@ -13,18 +13,22 @@ public struct HostSurvey: Sendable {
     public static let bochsDriverImplemented = true
 
     public func capabilities(fresh: Bool = false) async throws -> HostCapabilities {
-        let bootID = (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
+        let bootID =
+            (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
         let qemu = await HostProbes.qemuVersion().value ?? "none"
         let memo = paths.cache + "/host/\(bootID)-qemu\(qemu).json"
         var caps: HostCapabilities
         if !fresh, let data = FileManager.default.contents(atPath: memo),
-           let cached = try? JSONDecoder().decode(HostCapabilities.self, from: data) {
+            let cached = try? JSONDecoder().decode(HostCapabilities.self, from: data)
+        {
             caps = cached
         } else {
             caps = await Self.measure()
             try? FileManager.default.createDirectory(atPath: paths.cache + "/host", withIntermediateDirectories: true)
-            if let data = try? JSONEncoder().encode(caps) { _ = FileManager.default.createFile(atPath: memo, contents: data) }
+            if let data = try? JSONEncoder().encode(caps) {
+                _ = FileManager.default.createFile(atPath: memo, contents: data)
+            }
         }
         // What the lab and the hypervisor implement is not a host fact: never from the memo.
         // (`lab run` narrows the backends further to what the built images announce.)
@@ -46,7 +50,8 @@ public struct HostSurvey: Sendable {
         let bochsModel = await HostProbes.bochs().value?.hasVMXModel == true
         let bochs = bochsModel ? (await HostProbes.bochsBootsGuest().value?.runsVMXBackend ?? false) : false
         return HostCapabilities(
-            kvmBootsGuest: kvm, nestedSVM: kvm && (nested?.nestedSVM ?? false), nestedVMX: kvm && (nested?.nestedVMX ?? false),
+            kvmBootsGuest: kvm, nestedSVM: kvm && (nested?.nestedSVM ?? false),
+            nestedVMX: kvm && (nested?.nestedVMX ?? false),
             tcgEmulatesSVM: tcg, bochsEmulatesVMX: bochs, implementedBackends: [],
             bochsDriverImplemented: bochsDriverImplemented, hypervisorMaxVCPUs: 1,
             cores: ProcessInfo.processInfo.activeProcessorCount,

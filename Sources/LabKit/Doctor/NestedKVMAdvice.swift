@@ -13,12 +13,15 @@ public enum NestedKVMAdvice {
         public var nested: HostProbes.NestedVirtualization?
 
         public init(devKVMExists: Bool, kvmBootsGuest: Bool, nested: HostProbes.NestedVirtualization?) {
-            self.devKVMExists = devKVMExists; self.kvmBootsGuest = kvmBootsGuest; self.nested = nested
+            self.devKVMExists = devKVMExists
+            self.kvmBootsGuest = kvmBootsGuest
+            self.nested = nested
         }
 
         public static func measure(kvmBootsGuest: Bool) -> Findings {
-            Findings(devKVMExists: FileManager.default.fileExists(atPath: "/dev/kvm"), kvmBootsGuest: kvmBootsGuest,
-                     nested: HostProbes.nestedVirtualization().value)
+            Findings(
+                devKVMExists: FileManager.default.fileExists(atPath: "/dev/kvm"), kvmBootsGuest: kvmBootsGuest,
+                nested: HostProbes.nestedVirtualization().value)
         }
     }
 
@@ -27,24 +30,30 @@ public enum NestedKVMAdvice {
         let nestedVMX = f.kvmBootsGuest && f.nested?.nestedVMX == true
         let nestedSVM = f.kvmBootsGuest && f.nested?.nestedSVM == true
         if nestedVMX || nestedSVM {
-            return ["Nested KVM: available — " + [nestedVMX ? "VMX (Intel)" : nil, nestedSVM ? "SVM (AMD)" : nil]
-                        .compactMap { $0 }.joined(separator: " and ")
-                    + ": host auto runs those backends as KVM domains (host-passthrough CPU, the feature required)"]
+            return [
+                "Nested KVM: available — "
+                    + [nestedVMX ? "VMX (Intel)" : nil, nestedSVM ? "SVM (AMD)" : nil]
+                    .compactMap { $0 }.joined(separator: " and ")
+                    + ": host auto runs those backends as KVM domains (host-passthrough CPU, the feature required)"
+            ]
         }
         var why: [String] = []
         if !f.devKVMExists {
             why.append("there is no /dev/kvm (no KVM module loaded, or no hardware virtualization)")
         } else if !f.kvmBootsGuest {
-            why.append("/dev/kvm exists but KVM does not boot a guest (tried: QEMU -accel kvm -cpu host on a boot "
-                       + "sector); on this kind of machine it is a paravirtual KVM of the outer hypervisor")
+            why.append(
+                "/dev/kvm exists but KVM does not boot a guest (tried: QEMU -accel kvm -cpu host on a boot "
+                    + "sector); on this kind of machine it is a paravirtual KVM of the outer hypervisor")
         }
         if let n = f.nested {
             if !n.cpuHasVMX && !n.cpuHasSVM {
-                why.append("the CPU flags (/proc/cpuinfo) show neither vmx nor svm: this machine is itself a guest "
-                           + "whose hypervisor does not pass virtualization through")
+                why.append(
+                    "the CPU flags (/proc/cpuinfo) show neither vmx nor svm: this machine is itself a guest "
+                        + "whose hypervisor does not pass virtualization through")
             }
             if n.cpuHasVMX && n.kvmIntelNested != true {
-                why.append("the CPU has vmx but kvm_intel " + (n.kvmIntelNested == nil ? "is not loaded" : "has nested=0"))
+                why.append(
+                    "the CPU has vmx but kvm_intel " + (n.kvmIntelNested == nil ? "is not loaded" : "has nested=0"))
             }
             if n.cpuHasSVM && n.kvmAMDNested != true {
                 why.append("the CPU has svm but kvm_amd " + (n.kvmAMDNested == nil ? "is not loaded" : "has nested=0"))

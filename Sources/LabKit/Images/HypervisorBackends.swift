@@ -10,7 +10,8 @@ public enum HypervisorBackends {
         var backends: Set<Backend> = []
         for word in text.split(whereSeparator: \.isWhitespace) {
             guard let backend = Backend(rawValue: String(word)), backend != .none else {
-                throw LabError.imageBuild(component: "hypervisor",
+                throw LabError.imageBuild(
+                    component: "hypervisor",
                     detail: "\(source) names \"\(word)\", which is not a hypervisor backend (expected svm or vmx)")
             }
             backends.insert(backend)
@@ -21,7 +22,9 @@ public enum HypervisorBackends {
     /// What the hypervisor sources declare (`make -s -C Sources/Hypervisor print-backends`),
     /// for planning before any image is built (`lab doctor`, `lab repro`). Empty when make fails.
     public static func declared(hypervisorSources: String) async -> Set<Backend> {
-        guard let output = try? await Command.output("make", ["-s", "-C", hypervisorSources, "print-backends"]) else { return [] }
+        guard let output = try? await Command.output("make", ["-s", "-C", hypervisorSources, "print-backends"]) else {
+            return []
+        }
         return (try? parse(output, source: "make print-backends")) ?? []
     }
 

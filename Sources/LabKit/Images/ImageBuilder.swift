@@ -2,13 +2,13 @@ import Foundation
 
 /// The images one matrix cell boots, with their provenance. Paths point into the cache.
 public struct ImageSet: Codable, Sendable, Equatable {
-    public var kernelVersion: String          // e.g. 6.1.0-56-amd64
-    public var kernelPackageVersion: String   // Debian package version of linux-image-<version>
-    public var kernel: String                 // bzImage (vmlinuz)
-    public var vmlinux: String?               // uncompressed kernel, when the recipe extracted it
-    public var initramfs: String              // base initramfs (busybox, agent, tests, modules)
-    public var casesCatalog: String           // cases.json listed from the test programs
-    public var hypervisor: String?            // hv.elf, nil when its build failed
+    public var kernelVersion: String  // e.g. 6.1.0-56-amd64
+    public var kernelPackageVersion: String  // Debian package version of linux-image-<version>
+    public var kernel: String  // bzImage (vmlinuz)
+    public var vmlinux: String?  // uncompressed kernel, when the recipe extracted it
+    public var initramfs: String  // base initramfs (busybox, agent, tests, modules)
+    public var casesCatalog: String  // cases.json listed from the test programs
+    public var hypervisor: String?  // hv.elf, nil when its build failed
     public var mkbundle: String?
     public var hypervisorBuildError: String?  // why `hypervisor` is nil
     /// Content digests (`sha256:…`) by image name: kernel, initramfs, hypervisor.
@@ -26,7 +26,9 @@ public struct ImageBuilder: Sendable {
     /// User case directories (absolute paths) built into every image set (UserCases/).
     public var userCaseDirectories: [String]
 
-    public init(paths: LabPaths, userCaseDirectories: [String] = [], log: @escaping @Sendable (String) -> Void = { _ in }) {
+    public init(
+        paths: LabPaths, userCaseDirectories: [String] = [], log: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
         self.paths = paths
         self.userCaseDirectories = userCaseDirectories
         self.log = log
@@ -76,7 +78,8 @@ public struct ImageBuilder: Sendable {
         guard kernel == "debian" else { return kernel }
         // apt-cache takes about a second here; its answer only changes when the package lists
         // do (`apt-get update`), so remember it against their modification time.
-        let lists = (try? FileManager.default.attributesOfItem(atPath: "/var/lib/apt/lists")[.modificationDate] as? Date)?
+        let lists =
+            (try? FileManager.default.attributesOfItem(atPath: "/var/lib/apt/lists")[.modificationDate] as? Date)?
             .timeIntervalSince1970 ?? 0
         let memo = paths.cache + "/kernel/debian-resolved-\(Int(lists))"
         if let known = read(memo), !known.isEmpty { return known }
@@ -94,8 +97,10 @@ public struct ImageBuilder: Sendable {
                 return String(t.dropFirst("Depends: linux-image-".count))
             }
         }
-        throw LabError.imageBuild(component: "guest kernel",
-            detail: "apt-cache depends linux-image-amd64 names no linux-image-<version> (run `apt-get update`?):\n\(deps)")
+        throw LabError.imageBuild(
+            component: "guest kernel",
+            detail:
+                "apt-cache depends linux-image-amd64 names no linux-image-<version> (run `apt-get update`?):\n\(deps)")
     }
 
     func buildKernel(version: String) async throws -> String {
@@ -117,10 +122,12 @@ public struct ImageBuilder: Sendable {
         if FileManager.default.fileExists(atPath: dir + "/initramfs.cpio.gz") { return dir }
         log("building guest payloads and initramfs")
         return try await buildAtomically(into: dir, component: "guest payloads / initramfs") { tmp, logFile in
-            try await Command.logged("make", ["-C", paths.guestSources, "O=\(tmp)/build", "KVER=\(kernelVersion)", "-j2"],
-                                     logFile: logFile)
-            try await Command.logged(paths.imagesRecipes + "/initramfs.sh", [tmp, kernelDir, tmp + "/build"],
-                                     logFile: logFile + ".initramfs")
+            try await Command.logged(
+                "make", ["-C", paths.guestSources, "O=\(tmp)/build", "KVER=\(kernelVersion)", "-j2"],
+                logFile: logFile)
+            try await Command.logged(
+                paths.imagesRecipes + "/initramfs.sh", [tmp, kernelDir, tmp + "/build"],
+                logFile: logFile + ".initramfs")
         }
     }
 
@@ -129,18 +136,23 @@ public struct ImageBuilder: Sendable {
     /// `extraServices`: absolute paths of service sources from user case directories (the
     /// hypervisor Makefile's EXTRA_SERVICES); they and the headers beside them join the key.
     func buildHypervisor(compiler: String, extraServices: [String] = []) async throws -> String {
-        let extraHeaders = Set(extraServices.map { ($0 as NSString).deletingLastPathComponent }).sorted().flatMap { dir in
-            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".h") }.sorted().map { dir + "/" + $0 }
+        let extraHeaders = Set(extraServices.map { ($0 as NSString).deletingLastPathComponent }).sorted().flatMap {
+            dir in
+            ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { $0.hasSuffix(".h") }.sorted()
+                .map { dir + "/" + $0 }
         }
-        let key = try await Digest.tree([paths.hypervisorSources] + extraServices + extraHeaders, relativeTo: paths.repository,
-                                        extra: [compiler] + extraServices)
+        let key = try await Digest.tree(
+            [paths.hypervisorSources] + extraServices + extraHeaders, relativeTo: paths.repository,
+            extra: [compiler] + extraServices)
         let dir = paths.cache + "/hv/" + shortKey(key)
         if FileManager.default.fileExists(atPath: dir + "/hv.elf") { return dir }
         log("building the hypervisor")
         return try await buildAtomically(into: dir, component: "hypervisor") { tmp, logFile in
-            try await Command.logged("make", ["-C", paths.hypervisorSources, "O=\(tmp)", "-j2"]
-                                     + (extraServices.isEmpty ? [] : ["EXTRA_SERVICES=" + extraServices.joined(separator: " ")]),
-                                     logFile: logFile)
+            try await Command.logged(
+                "make",
+                ["-C", paths.hypervisorSources, "O=\(tmp)", "-j2"]
+                    + (extraServices.isEmpty ? [] : ["EXTRA_SERVICES=" + extraServices.joined(separator: " ")]),
+                logFile: logFile)
         }
     }
 
@@ -159,7 +171,8 @@ public struct ImageBuilder: Sendable {
         let tmp = dir + ".tmp-\(getpid())"
         try? fm.removeItem(atPath: tmp)
         try fm.createDirectory(atPath: tmp, withIntermediateDirectories: true)
-        let logFile = paths.cache + "/logs/" + (dir as NSString).lastPathComponent + "-"
+        let logFile =
+            paths.cache + "/logs/" + (dir as NSString).lastPathComponent + "-"
             + component.replacingOccurrences(of: " ", with: "_").replacingOccurrences(of: "/", with: "_") + ".log"
         do {
             try await body(tmp, logFile)
@@ -167,7 +180,10 @@ public struct ImageBuilder: Sendable {
             try? fm.removeItem(atPath: tmp)
             throw LabError.imageBuild(component: component, detail: "\(error)")
         }
-        if fm.fileExists(atPath: dir) { try? fm.removeItem(atPath: tmp); return dir }  // a concurrent build won
+        if fm.fileExists(atPath: dir) {
+            try? fm.removeItem(atPath: tmp)
+            return dir
+        }  // a concurrent build won
         try fm.moveItem(atPath: tmp, toPath: dir)
         return dir
     }

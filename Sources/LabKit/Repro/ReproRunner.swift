@@ -29,7 +29,8 @@ public enum ReproError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case let .caseNotInResults(id, from, known):
-            return "case \(id) has no record in \(from)/results.json" + (known.isEmpty ? "" : "; cases there: " + known.prefix(20).joined(separator: ", "))
+            return "case \(id) has no record in \(from)/results.json"
+                + (known.isEmpty ? "" : "; cases there: " + known.prefix(20).joined(separator: ", "))
         case let .ambiguousCell(id, cells):
             return "case \(id) ran in several cells; pick one with --cell: " + cells.joined(separator: ", ")
         case let .unknownCell(cell, known):
@@ -54,10 +55,13 @@ public struct ReproRunner: Sendable {
         if let from = request.from {
             let results = try RunResults.load(from: URL(fileURLWithPath: from))
             recorded = results
-            let cells = Array(Set(results.records.filter { $0.caseId == request.caseId }.map { MatrixCell.canonicalId($0.cellId) })).sorted()
+            let cells = Array(
+                Set(results.records.filter { $0.caseId == request.caseId }.map { MatrixCell.canonicalId($0.cellId) })
+            ).sorted()
             if cells.isEmpty {
-                throw ReproError.caseNotInResults(caseId: request.caseId, from: from,
-                                                  known: Array(Set(results.records.map(\.caseId))).sorted())
+                throw ReproError.caseNotInResults(
+                    caseId: request.caseId, from: from,
+                    known: Array(Set(results.records.map(\.caseId))).sorted())
             }
             if cellId == nil {
                 guard cells.count == 1 else { throw ReproError.ambiguousCell(caseId: request.caseId, cells: cells) }
@@ -68,9 +72,10 @@ public struct ReproRunner: Sendable {
         // The cell: from the earlier results, else from lab.json's matrix.
         var matrix = session.config.matrix
         if let recordedCell = recorded?.cells.first(where: { $0.id == cellId })?.cell {
-            matrix = LabConfig.Matrix(backends: [recordedCell.backend], hosts: [.host(recordedCell.host)],
-                                      kernels: [recordedCell.kernel], memoryMiB: [recordedCell.memoryMiB],
-                                      vcpus: [recordedCell.vcpus], paging: [recordedCell.paging], suites: [])
+            matrix = LabConfig.Matrix(
+                backends: [recordedCell.backend], hosts: [.host(recordedCell.host)],
+                kernels: [recordedCell.kernel], memoryMiB: [recordedCell.memoryMiB],
+                vcpus: [recordedCell.vcpus], paging: [recordedCell.paging], suites: [])
         }
         let capabilities = try await HostSurvey(paths: session.paths).capabilities()
         let plan = MatrixPlan(matrix: matrix, capabilities: capabilities)
@@ -79,7 +84,8 @@ public struct ReproRunner: Sendable {
             throw ReproError.unknownCell(cellId ?? "?", known: plan.cells.map(\.id))
         }
         if cellId == nil, candidates.filter({ $0.status == .runnable }).count > 1 {
-            throw ReproError.ambiguousCell(caseId: request.caseId, cells: candidates.filter { $0.status == .runnable }.map(\.id))
+            throw ReproError.ambiguousCell(
+                caseId: request.caseId, cells: candidates.filter { $0.status == .runnable }.map(\.id))
         }
         if let reason = planned.status.skipReason { throw ReproError.cellNotRunnable(planned.id, reason: reason) }
 
@@ -93,15 +99,20 @@ public struct ReproRunner: Sendable {
         }
 
         let catalog = try CaseCatalog.load(from: URL(fileURLWithPath: images.casesCatalog))
-        let single = MatrixPlan(matrix: LabConfig.Matrix(
-            backends: [planned.cell.backend], hosts: [.host(planned.cell.host)], kernels: [planned.cell.kernel],
-            memoryMiB: [planned.cell.memoryMiB], vcpus: [planned.cell.vcpus], paging: [planned.cell.paging], suites: []),
+        let single = MatrixPlan(
+            matrix: LabConfig.Matrix(
+                backends: [planned.cell.backend], hosts: [.host(planned.cell.host)], kernels: [planned.cell.kernel],
+                memoryMiB: [planned.cell.memoryMiB], vcpus: [planned.cell.vcpus], paging: [planned.cell.paging],
+                suites: []),
             capabilities: capabilities)
         // A user case keeps the timeout its description asks for, as in `lab run`.
         var timeouts = session.config.timeouts
-        for (id, seconds) in images.userCases?.timeouts ?? [:] where timeouts.perCase[id] == nil { timeouts.perCase[id] = seconds }
-        let selection = try selectCases(plan: single, catalog: catalog, suites: [], timeouts: timeouts,
-                                        only: [request.caseId])
+        for (id, seconds) in images.userCases?.timeouts ?? [:] where timeouts.perCase[id] == nil {
+            timeouts.perCase[id] = seconds
+        }
+        let selection = try selectCases(
+            plan: single, catalog: catalog, suites: [], timeouts: timeouts,
+            only: [request.caseId])
         guard let cellSelection = selection.cells.first(where: { $0.cell.id == planned.id }) else {
             throw ReproError.unknownCell(planned.id, known: selection.cells.map(\.cell.id))
         }
@@ -117,19 +128,22 @@ public struct ReproRunner: Sendable {
         defer { connection.close() }
         DomainReaper.shared.installSignalHandlers()
         progress.planned(cases: cellSelection.cases.count)
-        let runner = CellRunner(context: .init(
-            runID: runID, resultsDirectory: directory, images: images, config: session.config,
-            connection: connection, labVersion: await session.labCommit() ?? "unknown", progress: progress,
-            reproCommand: ["swift", "run", "lab", "repro"], gdbPort: request.gdbPort))
+        let runner = CellRunner(
+            context: .init(
+                runID: runID, resultsDirectory: directory, images: images, config: session.config,
+                connection: connection, labVersion: await session.labCommit() ?? "unknown", progress: progress,
+                reproCommand: ["swift", "run", "lab", "repro"], gdbPort: request.gdbPort))
         let records = await runner.run(cellSelection)
-        let labPlan = LabRunner.Plan(config: session.config, capabilities: capabilities, matrix: single, selection: selection,
-                                     jobs: plannedJobs(requested: .fixed(1), cells: [planned.cell], capabilities: capabilities),
-                                     images: [planned.cell.kernel: images], catalog: catalog)
+        let labPlan = LabRunner.Plan(
+            config: session.config, capabilities: capabilities, matrix: single, selection: selection,
+            jobs: plannedJobs(requested: .fixed(1), cells: [planned.cell], capabilities: capabilities),
+            images: [planned.cell.kernel: images], catalog: catalog)
         let provenance = await LabRunner(session: session).makeProvenance(
             plan: labPlan, connection: connection, started: started, commandLine: CommandLine.arguments)
-        let results = RunResults(provenance: provenance,
-                                 cells: [CellOutcome(cell: planned.cell, status: .ran, plannedCases: [request.caseId])],
-                                 records: records, cases: catalog.cases)
+        let results = RunResults(
+            provenance: provenance,
+            cells: [CellOutcome(cell: planned.cell, status: .ran, plannedCases: [request.caseId])],
+            records: records, cases: catalog.cases)
         let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
         return RunSummary(directory: directory, results: results, files: files)
     }

@@ -21,8 +21,12 @@ public enum BootMediaBuilder {
         try plan.write(toFile: staging + "/gmlab/plan", atomically: true, encoding: .utf8)
         let planCpio = vmDir + "/plan.cpio"
         // `cpio -o` reads the file list on stdin; a shell keeps that to one line.
-        try await Command.output("sh", ["-c", "cd \"$1\" && printf 'gmlab\\ngmlab/plan\\n' | cpio -o -H newc --quiet > \"$2\"",
-                                        "sh", staging, planCpio])
+        try await Command.output(
+            "sh",
+            [
+                "-c", "cd \"$1\" && printf 'gmlab\\ngmlab/plan\\n' | cpio -o -H newc --quiet > \"$2\"",
+                "sh", staging, planCpio,
+            ])
         let initrd = vmDir + "/initrd.img"
         var data = try Data(contentsOf: URL(fileURLWithPath: images.initramfs))
         // Pad to 4 bytes: the kernel expects each appended archive to start aligned.
@@ -35,11 +39,13 @@ public enum BootMediaBuilder {
             return BootMedia(kernel: images.kernel, initrd: initrd, cmdline: guestCmdline)
         }
         guard let hv = images.hypervisor, let mkbundle = images.mkbundle else {
-            throw LabError.imageBuild(component: "hypervisor",
-                                      detail: images.hypervisorBuildError ?? "no hypervisor image was built")
+            throw LabError.imageBuild(
+                component: "hypervisor",
+                detail: images.hypervisorBuildError ?? "no hypervisor image was built")
         }
         let bundle = vmDir + "/bundle.img"
-        try await Command.output(mkbundle, [bundle, "--kernel", images.kernel, "--initrd", initrd, "--cmdline", guestCmdline])
+        try await Command.output(
+            mkbundle, [bundle, "--kernel", images.kernel, "--initrd", initrd, "--cmdline", guestCmdline])
         return BootMedia(kernel: hv, initrd: bundle, cmdline: "")
     }
 }

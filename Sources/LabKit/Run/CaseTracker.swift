@@ -18,7 +18,9 @@ public struct CaseTracker: Sendable {
         public var powerOff: Duration
 
         public init(boot: Duration, grace: Duration = .seconds(15), powerOff: Duration = .seconds(20)) {
-            self.boot = boot; self.grace = grace; self.powerOff = powerOff
+            self.boot = boot
+            self.grace = grace
+            self.powerOff = powerOff
         }
     }
 
@@ -73,12 +75,15 @@ public struct CaseTracker: Sendable {
             // The hypervisor powers the machine off itself; this only cuts the wait short.
             reason = "hypervisor reported a fatal error: \(fatal)"
         } else if !transcript.started, elapsed > deadlines.boot {
-            reason = "the guest did not start the test agent within \(Self.seconds(deadlines.boot))"
-                + (userspaceAt == nil ? " (it never reached userspace)" : " (userspace came up at \(Self.seconds(userspaceAt!)))")
+            reason =
+                "the guest did not start the test agent within \(Self.seconds(deadlines.boot))"
+                + (userspaceAt == nil
+                    ? " (it never reached userspace)" : " (userspace came up at \(Self.seconds(userspaceAt!)))")
         } else if let running = transcript.running, let since = runningSince {
             let limit = timeout(of: running) + deadlines.grace
             if elapsed - since > limit {
-                reason = "case \(running) ran past its deadline of \(Self.seconds(limit)) (its timeout plus \(Self.seconds(deadlines.grace)) grace); the guest stopped answering"
+                reason =
+                    "case \(running) ran past its deadline of \(Self.seconds(limit)) (its timeout plus \(Self.seconds(deadlines.grace)) grace); the guest stopped answering"
                 timedOutCase = running
             }
         } else if let doneAt, elapsed - doneAt > deadlines.powerOff {
@@ -107,16 +112,22 @@ public struct CaseTracker: Sendable {
     public func outcome(exit: String) -> Outcome {
         var finished: [FinishedCase] = []
         for result in transcript.results where planned.contains(where: { $0.id == result.id }) {
-            finished.append(FinishedCase(id: result.id, status: CaseStatus(result.status), message: result.message,
-                                         values: result.values, seconds: result.durationMs.map { $0 / 1000 }))
+            finished.append(
+                FinishedCase(
+                    id: result.id, status: CaseStatus(result.status), message: result.message,
+                    values: result.values, seconds: result.durationMs.map { $0 / 1000 }))
         }
-        let vmProblem = stopReason ?? (transcript.done ? nil : "the VM ended before the agent finished (\(exit))")
+        let vmProblem =
+            stopReason
+            ?? (transcript.done ? nil : "the VM ended before the agent finished (\(exit))")
             .map { p in hypervisorFatal.map { "\(p); hypervisor log: \($0)" } ?? p }
         if let running = transcript.running, !finished.contains(where: { $0.id == running }) {
             if timedOutCase == running {
                 finished.append(FinishedCase(id: running, status: .timeout, message: vmProblem ?? "timed out"))
             } else {
-                finished.append(FinishedCase(id: running, status: .error, message: "the VM died during this case: " + (vmProblem ?? exit)))
+                finished.append(
+                    FinishedCase(
+                        id: running, status: .error, message: "the VM died during this case: " + (vmProblem ?? exit)))
             }
         }
         let seen = Set(finished.map(\.id))
@@ -125,7 +136,9 @@ public struct CaseTracker: Sendable {
         if transcript.done {
             // The agent says it finished: whatever it did not report, it never will.
             for missing in notRun {
-                finished.append(FinishedCase(id: missing.id, status: .error, message: "the agent finished without reporting this case"))
+                finished.append(
+                    FinishedCase(
+                        id: missing.id, status: .error, message: "the agent finished without reporting this case"))
             }
             notRun = []
         }

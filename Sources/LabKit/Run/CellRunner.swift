@@ -39,10 +39,11 @@ public struct CellRunner: Sendable {
             if vm.bootFailed || !progressed {
                 // The same VM would fail the same way again: report the rest with this VM's logs.
                 records += remaining.map {
-                    record(cell: cell, caseId: $0.id, status: .error,
-                           message: "not run: \(vm.problem ?? "the VM made no progress")", attempt: attempt, vm: vm)
+                    record(
+                        cell: cell, caseId: $0.id, status: .error,
+                        message: "not run: \(vm.problem ?? "the VM made no progress")", attempt: attempt, vm: vm)
                 }
-                records.suffix(remaining.count).forEach { context.progress.caseFinished($0) }
+                for finished in records.suffix(remaining.count) { context.progress.caseFinished(finished) }
                 break
             }
         }
@@ -73,7 +74,9 @@ public struct CellRunner: Sendable {
         ]
         var result = VMResult(name: name, logs: logs, records: [], notRun: [], bootFailed: true, problem: nil)
         func failAll(_ message: String) -> VMResult {
-            result.records = cases.map { record(cell: cell, caseId: $0.id, status: .error, message: message, attempt: attempt, vm: result) }
+            result.records = cases.map {
+                record(cell: cell, caseId: $0.id, status: .error, message: message, attempt: attempt, vm: result)
+            }
             result.problem = message
             return result
         }
@@ -126,14 +129,17 @@ public struct CellRunner: Sendable {
 
         let bootAllowance = Duration.seconds(context.config.timeouts.bootSeconds) * Self.bootFactor(for: cell.host)
         var deadlines = CaseTracker.Deadlines(boot: bootAllowance)
-        var backstop = bootAllowance
+        var backstop =
+            bootAllowance
             + cases.reduce(Duration.zero) { $0 + .seconds($1.timeoutSeconds) + .seconds(20) } + .seconds(60)
         if let port = context.gdbPort {
             let forever = Duration.seconds(365 * 24 * 3600)
             deadlines = .init(boot: forever, grace: forever, powerOff: forever)
             backstop = forever
-            context.progress.say(GDBInstructions.text(port: port, vmName: name, images: context.images,
-                                                      backend: cell.backend, logs: vmDir))
+            context.progress.say(
+                GDBInstructions.text(
+                    port: port, vmName: name, images: context.images,
+                    backend: cell.backend, logs: vmDir))
         }
         let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
         let exit = await session.waitUntilExit(timeout: backstop) { tick in
@@ -161,14 +167,17 @@ public struct CellRunner: Sendable {
         let final = tracker.value
         let outcome = final.outcome(exit: "\(exit.reason)")
         result.bootFailed = outcome.bootFailed
-        result.problem = outcome.vmProblem ?? (outcome.bootFailed ? "the VM ended (\(exit.reason)) before the agent started" : nil)
+        result.problem =
+            outcome.vmProblem ?? (outcome.bootFailed ? "the VM ended (\(exit.reason)) before the agent started" : nil)
         // Where the time went, for boot-time comparisons between backends.
         let userspace: String = final.userspaceAt.map { CaseTracker.seconds($0) } ?? "never seen"
-        let timing = "first userspace line after \(userspace)\n"
+        let timing =
+            "first userspace line after \(userspace)\n"
             + "ended (\(exit.reason)) after \(CaseTracker.seconds(exit.elapsed))\n"
         try? timing.write(toFile: vmDir + "/timing.txt", atomically: true, encoding: .utf8)
         result.records = outcome.finished.map {
-            var r = record(cell: cell, caseId: $0.id, status: $0.status, message: $0.message, attempt: attempt, vm: result)
+            var r = record(
+                cell: cell, caseId: $0.id, status: $0.status, message: $0.message, attempt: attempt, vm: result)
             r.values = $0.values
             r.durationSeconds = $0.seconds
             return r
@@ -177,7 +186,9 @@ public struct CellRunner: Sendable {
         return result
     }
 
-    private func record(cell: MatrixCell, caseId: String, status: CaseStatus, message: String, attempt: Int, vm: VMResult) -> CaseRecord {
+    private func record(
+        cell: MatrixCell, caseId: String, status: CaseStatus, message: String, attempt: Int, vm: VMResult
+    ) -> CaseRecord {
         CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs,
@@ -213,7 +224,9 @@ public struct CellRunner: Sendable {
     /// kernel in the bundle saves the guest a minute of decompressing itself (Bochs cells are
     /// 4-level; backend none boots through GRUB's `linux`, which needs the bzImage).
     static func guestKernel(for cell: MatrixCell, images: ImageSet) -> String {
-        if cell.host == .bochs, cell.backend != .none, cell.paging == .fourLevel, let vmlinux = images.vmlinux { return vmlinux }
+        if cell.host == .bochs, cell.backend != .none, cell.paging == .fourLevel, let vmlinux = images.vmlinux {
+            return vmlinux
+        }
         return images.kernel
     }
 
@@ -221,7 +234,8 @@ public struct CellRunner: Sendable {
     /// 4-level cell (the CPU may offer LA57; the kernel then stays at 4 levels by choice).
     static func guestCmdline(for cell: MatrixCell, configured: String) -> String {
         switch cell.paging {
-        case .fourLevel: return configured.split(separator: " ").contains("no5lvl") ? configured : configured + " no5lvl"
+        case .fourLevel:
+            return configured.split(separator: " ").contains("no5lvl") ? configured : configured + " no5lvl"
         case .fiveLevel: return configured
         }
     }

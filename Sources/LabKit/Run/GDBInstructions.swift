@@ -10,10 +10,14 @@ enum GDBInstructions {
             "Attach from another terminal:",
         ]
         if backend != .none, let hv = images.hypervisor {
-            lines.append("  gdb -ex 'set architecture i386:x86-64' -ex 'file \(hv)' -ex 'target remote 127.0.0.1:\(port)'   # hypervisor symbols")
+            lines.append(
+                "  gdb -ex 'set architecture i386:x86-64' -ex 'file \(hv)' -ex 'target remote 127.0.0.1:\(port)'   # hypervisor symbols"
+            )
         }
         if let vmlinux = images.vmlinux {
-            lines.append("  gdb -ex 'file \(vmlinux)' -ex 'target remote 127.0.0.1:\(port)'   # guest kernel (no debug info in Debian's build)")
+            lines.append(
+                "  gdb -ex 'file \(vmlinux)' -ex 'target remote 127.0.0.1:\(port)'   # guest kernel (no debug info in Debian's build)"
+            )
         } else {
             lines.append("  gdb -ex 'target remote 127.0.0.1:\(port)'")
         }

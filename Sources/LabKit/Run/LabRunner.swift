@@ -53,20 +53,24 @@ public struct LabRunner: Sendable {
         // User case directories given means: run their cases (suite "user"), with the timeouts
         // their descriptions ask for unless lab.json's perCase says otherwise.
         let userCases = images.values.first?.userCases
-        if userCases != nil, catalog.suites.contains(UserCaseDescription.suite), !config.matrix.suites.contains(UserCaseDescription.suite) {
+        if userCases != nil, catalog.suites.contains(UserCaseDescription.suite),
+            !config.matrix.suites.contains(UserCaseDescription.suite)
+        {
             config.matrix.suites.append(UserCaseDescription.suite)
         }
         for (id, seconds) in userCases?.timeouts ?? [:] where config.timeouts.perCase[id] == nil {
             config.timeouts.perCase[id] = seconds
         }
         let matrix = MatrixPlan(matrix: config.matrix, capabilities: capabilities)
-        var selection = try selectCases(plan: matrix, catalog: catalog, suites: config.matrix.suites,
-                                        timeouts: config.timeouts, only: request.only, skip: request.skip)
+        var selection = try selectCases(
+            plan: matrix, catalog: catalog, suites: config.matrix.suites,
+            timeouts: config.timeouts, only: request.only, skip: request.skip)
         selection.notes += userCases?.problems ?? []
         let runnable = selection.cells.filter { $0.cell.status == .runnable && !$0.cases.isEmpty }.map(\.cell.cell)
         let jobs = plannedJobs(requested: config.jobs, cells: runnable, capabilities: capabilities)
-        return Plan(config: config, capabilities: capabilities, matrix: matrix, selection: selection,
-                    jobs: jobs, images: images, catalog: catalog)
+        return Plan(
+            config: config, capabilities: capabilities, matrix: matrix, selection: selection,
+            jobs: jobs, images: images, catalog: catalog)
     }
 
     public func run(_ request: RunRequest) async throws -> RunSummary {
@@ -77,7 +81,9 @@ public struct LabRunner: Sendable {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
 
         let plan = try await plan(request, progress: progress)
-        for note in plan.matrix.notes + plan.selection.notes + [plan.jobs.note].compactMap({ $0 }) { progress.say("note: \(note)") }
+        for note in plan.matrix.notes + plan.selection.notes + [plan.jobs.note].compactMap({ $0 }) {
+            progress.say("note: \(note)")
+        }
 
         let connection = try LibvirtConnection()
         defer { connection.close() }
@@ -98,7 +104,9 @@ public struct LabRunner: Sendable {
                 progress.planned(cases: selected.cases.count)
             }
         }
-        progress.say("running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(plan.jobs.jobs) VM\(plan.jobs.jobs == 1 ? "" : "s") at once (limit: \(plan.jobs.limitedBy)); results in \(directory)")
+        progress.say(
+            "running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(plan.jobs.jobs) VM\(plan.jobs.jobs == 1 ? "" : "s") at once (limit: \(plan.jobs.limitedBy)); results in \(directory)"
+        )
 
         var records: [CaseRecord] = []
         // Cases a cell does not support (needs) are reported as skips with their reason.
@@ -112,10 +120,12 @@ public struct LabRunner: Sendable {
             var iterator = work.makeIterator()
             func startNext() -> Bool {
                 guard let (selection, images) = iterator.next() else { return false }
-                let runner = CellRunner(context: .init(
-                    runID: runID, resultsDirectory: directory, images: images, config: plan.config,
-                    connection: connection, labVersion: labVersion, progress: progress,
-                    reproCommand: ["swift", "run", "lab", "repro"] + session.commandLineCaseDirectories.flatMap { ["--cases", $0] }))
+                let runner = CellRunner(
+                    context: .init(
+                        runID: runID, resultsDirectory: directory, images: images, config: plan.config,
+                        connection: connection, labVersion: labVersion, progress: progress,
+                        reproCommand: ["swift", "run", "lab", "repro"]
+                            + session.commandLineCaseDirectories.flatMap { ["--cases", $0] }))
                 group.addTask { await runner.run(selection) }
                 return true
             }
@@ -128,33 +138,42 @@ public struct LabRunner: Sendable {
             return all
         }
 
-        let provenance = await makeProvenance(plan: plan, connection: connection, started: started, commandLine: request.commandLine)
-        let results = RunResults(provenance: provenance, cells: cells, records: records,
-                                 cases: plan.catalog.cases,
-                                 notes: plan.matrix.notes + plan.selection.notes + [plan.jobs.note].compactMap { $0 })
+        let provenance = await makeProvenance(
+            plan: plan, connection: connection, started: started, commandLine: request.commandLine)
+        let results = RunResults(
+            provenance: provenance, cells: cells, records: records,
+            cases: plan.catalog.cases,
+            notes: plan.matrix.notes + plan.selection.notes + [plan.jobs.note].compactMap { $0 })
         let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
         return RunSummary(directory: directory, results: results, files: files)
     }
 
     // MARK: - Provenance
 
-    func makeProvenance(plan: Plan, connection: LibvirtConnection, started: Date, commandLine: [String]) async -> Provenance {
+    func makeProvenance(
+        plan: Plan, connection: LibvirtConnection, started: Date, commandLine: [String]
+    ) async -> Provenance {
         var digests: [String: String] = [:]
         var kernels: [String: Provenance.GuestKernel] = [:]
         for (spec, images) in plan.images {
-            for (name, digest) in images.digests { digests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest }
-            kernels[spec.description] = .init(version: images.kernelVersion, packageVersion: images.kernelPackageVersion)
+            for (name, digest) in images.digests {
+                digests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest
+            }
+            kernels[spec.description] = .init(
+                version: images.kernelVersion, packageVersion: images.kernelPackageVersion)
         }
         var machines: [String: Provenance.Machine] = [:]
         for cell in plan.matrix.runnableCells {
             let cpu: String
             switch CellRunner.cpu(for: cell) {
             case let .custom(model, features): cpu = ([model] + features.map { "+" + $0 }).joined(separator: ",")
-            case let .hostPassthrough(features): cpu = (["host-passthrough"] + features.map { "+" + $0 }).joined(separator: ",")
+            case let .hostPassthrough(features):
+                cpu = (["host-passthrough"] + features.map { "+" + $0 }).joined(separator: ",")
             }
-            machines[cell.id] = .init(accelerator: cell.host.rawValue, cpuModel: cpu,
-                                      guestKernel: kernels[cell.kernel.description], paging: cell.paging,
-                                      guestCmdline: CellRunner.guestCmdline(for: cell, configured: plan.config.guest.cmdline))
+            machines[cell.id] = .init(
+                accelerator: cell.host.rawValue, cpuModel: cpu,
+                guestKernel: kernels[cell.kernel.description], paging: cell.paging,
+                guestCmdline: CellRunner.guestCmdline(for: cell, configured: plan.config.guest.cmdline))
         }
         let versions = try? connection.versions()
         let qemu = try? await Command.output("qemu-system-x86_64", ["--version"])
@@ -164,7 +183,8 @@ public struct LabRunner: Sendable {
             qemuVersion: qemu?.split(separator: "\n").first.map {
                 String($0).replacingOccurrences(of: "QEMU emulator version ", with: "")
             },
-            libvirtLibraryVersion: versions.map { "\($0.library)" }, libvirtDaemonVersion: versions.map { "\($0.daemon)" },
+            libvirtLibraryVersion: versions.map { "\($0.library)" },
+            libvirtDaemonVersion: versions.map { "\($0.daemon)" },
             machines: machines, hostCPU: HostSurvey.hostCPUModel(), hostname: ProcessInfo.processInfo.hostName,
             startTime: started, endTime: Date(), commandLine: commandLine)
     }

@@ -19,16 +19,27 @@ public final class RunProgress: @unchecked Sendable {
     public func planned(cases: Int) { lock.withLock { total += cases } }
 
     func vmStarting(name: String, cell: String, cases: Int, attempt: Int) {
-        say("▶ \(cell): VM \(name) for \(cases) case\(cases == 1 ? "" : "s")" + (attempt > 1 ? " (rerun \(attempt - 1) after a VM ended early)" : ""))
+        say(
+            "▶ \(cell): VM \(name) for \(cases) case\(cases == 1 ? "" : "s")"
+                + (attempt > 1 ? " (rerun \(attempt - 1) after a VM ended early)" : ""))
     }
 
     func caseFinished(_ record: CaseRecord) {
-        let count = lock.withLock { () -> String in done += 1; return "[\(done)/\(total)]" }
+        let count = lock.withLock { () -> String in
+            done += 1
+            return "[\(done)/\(total)]"
+        }
         let status = record.status.rawValue.uppercased()
-        let painted = colour ? (record.status.isProblem ? "\u{1b}[31m\(status)\u{1b}[0m" : record.status == .pass ? "\u{1b}[32m\(status)\u{1b}[0m" : "\u{1b}[33m\(status)\u{1b}[0m") : status
+        let painted =
+            colour
+            ? (record.status.isProblem
+                ? "\u{1b}[31m\(status)\u{1b}[0m"
+                : record.status == .pass ? "\u{1b}[32m\(status)\u{1b}[0m" : "\u{1b}[33m\(status)\u{1b}[0m") : status
         var line = "\(count) \(painted) \(record.caseId) (\(record.cellId))"
         if let d = record.durationSeconds { line += String(format: " %.2fs", d) }
-        if record.status != .pass, !record.message.isEmpty { line += ": " + (record.message.split(separator: "\n").first.map(String.init) ?? "") }
+        if record.status != .pass, !record.message.isEmpty {
+            line += ": " + (record.message.split(separator: "\n").first.map(String.init) ?? "")
+        }
         say(line)
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import Subprocess
+
 #if canImport(System)
 import System
 #else
@@ -18,7 +19,9 @@ public struct CommandError: Error, CustomStringConvertible, Sendable {
         var text = "command failed (\(status)): \(command)"
         if let logFile { text += "\n  full log: \(logFile)" }
         if !outputTail.isEmpty {
-            text += "\n  last lines:\n" + outputTail.split(separator: "\n", omittingEmptySubsequences: false)
+            text +=
+                "\n  last lines:\n"
+                + outputTail.split(separator: "\n", omittingEmptySubsequences: false)
                 .map { "    " + $0 }.joined(separator: "\n")
         }
         return text

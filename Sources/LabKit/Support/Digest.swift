@@ -18,11 +18,17 @@ public enum Digest {
         for root in roots {
             var isDir: ObjCBool = false
             guard fm.fileExists(atPath: root, isDirectory: &isDir) else { continue }
-            if !isDir.boolValue { files.append(root); continue }
+            if !isDir.boolValue {
+                files.append(root)
+                continue
+            }
             let walker = fm.enumerator(atPath: root)
             while let rel = walker?.nextObject() as? String {
                 let parts = rel.split(separator: "/")
-                if parts.contains(where: { $0.hasPrefix(".") || $0 == "build" }) { walker?.skipDescendants(); continue }
+                if parts.contains(where: { $0.hasPrefix(".") || $0 == "build" }) {
+                    walker?.skipDescendants()
+                    continue
+                }
                 let full = root + "/" + rel
                 if fm.fileExists(atPath: full, isDirectory: &isDir), !isDir.boolValue { files.append(full) }
             }

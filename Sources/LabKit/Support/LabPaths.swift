@@ -25,7 +25,8 @@ public struct LabPaths: Sendable {
         while true {
             let fm = FileManager.default
             if fm.fileExists(atPath: dir.appendingPathComponent("Package.swift").path),
-               fm.fileExists(atPath: dir.appendingPathComponent("lab.json").path) {
+                fm.fileExists(atPath: dir.appendingPathComponent("lab.json").path)
+            {
                 return LabPaths(repository: dir.path, cache: defaultCache())
             }
             let parent = dir.deletingLastPathComponent()
@@ -52,7 +53,8 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .notInRepository(let dir):
-            return "no GuestMemLab repository (Package.swift + lab.json) at or above \(dir); run lab from inside the repository"
+            return
+                "no GuestMemLab repository (Package.swift + lab.json) at or above \(dir); run lab from inside the repository"
         case .imageBuild(let component, let detail):
             return "building \(component) failed: \(detail)"
         case .noSuchResults(let path):

@@ -41,29 +41,39 @@ struct UserCaseBuilder {
 
     /// Adds the user cases to `images` (base initramfs and catalog already built).
     func apply(to images: inout ImageSet, kernelDir: String, compiler: String) async throws {
-        let applets = Set(((try? await Command.output("busybox", ["--list"])) ?? "").split(separator: "\n").map(String.init))
+        let applets = Set(
+            ((try? await Command.output("busybox", ["--list"])) ?? "").split(separator: "\n").map(String.init))
         var dirs = load(commands: applets.isEmpty ? nil : applets)
 
         let key = try await Digest.tree(
-            directories + [paths.hypervisorSources, usercasesSources, paths.guestSources + "/lib", paths.guestSources + "/kmod"],
+            directories + [
+                paths.hypervisorSources, usercasesSources, paths.guestSources + "/lib", paths.guestSources + "/kmod",
+            ],
             relativeTo: paths.repository,
-            extra: ["user cases v1", images.digests["initramfs"] ?? "", images.kernelVersion, compiler,
-                    applets.sorted().joined(separator: " ")] + directories)
+            extra: [
+                "user cases v1", images.digests["initramfs"] ?? "", images.kernelVersion, compiler,
+                applets.sorted().joined(separator: " "),
+            ] + directories)
         let out = paths.cache + "/user/" + builder.shortKey(key)
-        let servicesFile = out + "/services.txt", summaryFile = out + "/summary.json"
+        let servicesFile = out + "/services.txt"
+        let summaryFile = out + "/summary.json"
 
         if !FileManager.default.fileExists(atPath: summaryFile) {
             builder.log("building user cases from \(directories.count) director\(directories.count == 1 ? "y" : "ies")")
             _ = try await builder.buildAtomically(into: out, component: "user cases") { tmp, logFile in
                 try await checkServices(&dirs, work: tmp + "/hv-check", logFile: logFile)
                 let services = try await linkServices(&dirs, compiler: compiler)
-                try services.joined(separator: "\n").write(toFile: tmp + "/services.txt", atomically: true, encoding: .utf8)
+                try services.joined(separator: "\n").write(
+                    toFile: tmp + "/services.txt", atomically: true, encoding: .utf8)
                 try await buildGuestSide(&dirs, work: tmp, kernelVersion: images.kernelVersion, logFile: logFile)
-                try await writeOverlay(dirs, work: tmp, baseInitramfs: images.initramfs, baseCatalog: images.casesCatalog)
+                try await writeOverlay(
+                    dirs, work: tmp, baseInitramfs: images.initramfs, baseCatalog: images.casesCatalog)
                 let summary = UserCaseSummary(
                     directories: directories,
                     problems: dirs.compactMap { d in
-                        d.problem.map { "user case directory \(d.path): " + $0.replacingOccurrences(of: "\n", with: "\n      ") }
+                        d.problem.map {
+                            "user case directory \(d.path): " + $0.replacingOccurrences(of: "\n", with: "\n      ")
+                        }
                     },
                     timeouts: dirs.reduce(into: [:]) { t, d in
                         for c in d.description?.cases ?? [] { if let s = c.timeoutSeconds { t[c.id] = s } }
@@ -74,7 +84,8 @@ struct UserCaseBuilder {
         images.initramfs = out + "/initramfs.cpio.gz"
         images.casesCatalog = out + "/cases.json"
         images.digests["initramfs"] = try await builder.cachedDigest(images.initramfs)
-        images.userCases = try JSONDecoder().decode(UserCaseSummary.self, from: Data(contentsOf: URL(fileURLWithPath: summaryFile)))
+        images.userCases = try JSONDecoder().decode(
+            UserCaseSummary.self, from: Data(contentsOf: URL(fileURLWithPath: summaryFile)))
         // The problems are not logged here: `lab run`/`lab list` print them as notes, `lab build` itself.
 
         // The hypervisor with the services that built (cached by content: normally a cache hit).
@@ -105,9 +116,10 @@ struct UserCaseBuilder {
                 dir.problem = "bad description:\n\(error)"
             }
             if let other = byPrefix[dir.prefix] {
-                dir.problem = "the id prefix \"\(dir.prefix)\" is also used by \(other); set a different \"prefix\" in one \(UserCaseDescription.fileName)"
+                dir.problem =
+                    "the id prefix \"\(dir.prefix)\" is also used by \(other); set a different \"prefix\" in one \(UserCaseDescription.fileName)"
                 dir.description = nil
-                dir.prefix += "-\(result.count + 1)"   // keeps this error case's id unique
+                dir.prefix += "-\(result.count + 1)"  // keeps this error case's id unique
             }
             byPrefix[dir.prefix] = path
             result.append(dir)
@@ -118,7 +130,10 @@ struct UserCaseBuilder {
     /// The prefix of a directory whose description could not be read: its name made valid.
     static func fallbackPrefix(_ path: String) -> String {
         let name = (path as NSString).lastPathComponent.lowercased()
-        let cleaned = String(name.unicodeScalars.map { UserCaseDescription.isName(String($0)) || "-_.".unicodeScalars.contains($0) ? Character($0) : "-" })
+        let cleaned = String(
+            name.unicodeScalars.map {
+                UserCaseDescription.isName(String($0)) || "-_.".unicodeScalars.contains($0) ? Character($0) : "-"
+            })
         return UserCaseDescription.isName(cleaned) ? cleaned : "dir-" + cleaned
     }
 
@@ -134,11 +149,16 @@ struct UserCaseBuilder {
             guard let d = dirs[i].description, !d.services.isEmpty else { continue }
             let log = logFile + ".hv-\(dirs[i].prefix)"
             do {
-                try await Command.logged("make", ["-C", paths.hypervisorSources, "O=\(work)/\(dirs[i].prefix)",
-                                                  "EXTRA_SERVICES=" + d.services.map { d.directory + "/" + $0 }.joined(separator: " "),
-                                                  "extra-objs", "-k", "-j2"], logFile: log)
+                try await Command.logged(
+                    "make",
+                    [
+                        "-C", paths.hypervisorSources, "O=\(work)/\(dirs[i].prefix)",
+                        "EXTRA_SERVICES=" + d.services.map { d.directory + "/" + $0 }.joined(separator: " "),
+                        "extra-objs", "-k", "-j2",
+                    ], logFile: log)
             } catch {
-                dirs[i].problem = "a hypervisor service does not compile (the hypervisor is built without this directory's services):\n"
+                dirs[i].problem =
+                    "a hypervisor service does not compile (the hypervisor is built without this directory's services):\n"
                     + diagnostics(of: error)
             }
         }
@@ -163,8 +183,14 @@ struct UserCaseBuilder {
                     dirs[i].problem == nil && !(dirs[i].description?.services.isEmpty ?? true)
                         && (attempt == 2 || message.contains(dirs[i].path + "/"))
                 }
-                for i in (suspects.isEmpty ? dirs.indices.filter { dirs[$0].problem == nil && !(dirs[$0].description?.services.isEmpty ?? true) } : suspects) {
-                    dirs[i].problem = "linking this directory's services into the hypervisor failed (it is built without them):\n\(message)"
+                for i
+                    in (suspects.isEmpty
+                    ? dirs.indices.filter {
+                        dirs[$0].problem == nil && !(dirs[$0].description?.services.isEmpty ?? true)
+                    } : suspects)
+                {
+                    dirs[i].problem =
+                        "linking this directory's services into the hypervisor failed (it is built without them):\n\(message)"
                 }
                 services = suspects.isEmpty ? [] : servicesOf(dirs)
             }
@@ -176,19 +202,24 @@ struct UserCaseBuilder {
 
     func buildGuestSide(_ dirs: inout [Directory], work: String, kernelVersion: String, logFile: String) async throws {
         // The runner is the lab's own program: failing to build it is the lab's bug, not the user's.
-        try await Command.logged("make", ["-C", usercasesSources, "O=\(work)/runner-build", "runner", "-j2"],
-                                 logFile: logFile + ".runner")
+        try await Command.logged(
+            "make", ["-C", usercasesSources, "O=\(work)/runner-build", "runner", "-j2"],
+            logFile: logFile + ".runner")
         for i in dirs.indices where dirs[i].problem == nil {
             guard let d = dirs[i].description else { continue }
             let cPrograms = d.programs.filter { $0.kind == .c }.map { d.directory + "/" + $0.path }
             let modules = d.modules.map { d.directory + "/" + $0 }
             guard !cPrograms.isEmpty || !modules.isEmpty else { continue }
             do {
-                try await Command.logged("make", ["-C", usercasesSources, "O=\(work)/dirs/\(d.prefix)", "KVER=\(kernelVersion)",
-                                                  "PROGRAMS=" + cPrograms.joined(separator: " "),
-                                                  "MODULES=" + modules.joined(separator: " "),
-                                                  "programs", "modules", "-k", "-j2"],
-                                         logFile: logFile + ".guest-\(d.prefix)")
+                try await Command.logged(
+                    "make",
+                    [
+                        "-C", usercasesSources, "O=\(work)/dirs/\(d.prefix)", "KVER=\(kernelVersion)",
+                        "PROGRAMS=" + cPrograms.joined(separator: " "),
+                        "MODULES=" + modules.joined(separator: " "),
+                        "programs", "modules", "-k", "-j2",
+                    ],
+                    logFile: logFile + ".guest-\(d.prefix)")
             } catch {
                 dirs[i].problem = "a guest program or kernel module does not build:\n" + diagnostics(of: error)
             }
@@ -210,9 +241,11 @@ struct UserCaseBuilder {
             guard let description = d.description else {
                 // Nothing readable: one error case stands for the directory.
                 let id = UserCaseDescription.caseId(prefix: d.prefix, name: UserCaseDescription.fileName)
-                let info = CaseInfo(id: id, suite: UserCaseDescription.suite, description: "the description of \(d.path)")
+                let info = CaseInfo(
+                    id: id, suite: UserCaseDescription.suite, description: "the description of \(d.path)")
                 catalog.append(info)
-                spec += Self.specBlock(info: info, dir: nil, broken: d.problem ?? "unreadable", run: [], user: .root, expect: .init())
+                spec += Self.specBlock(
+                    info: info, dir: nil, broken: d.problem ?? "unreadable", run: [], user: .root, expect: .init())
                 continue
             }
             if d.problem == nil {
@@ -227,37 +260,54 @@ struct UserCaseBuilder {
                     try fm.createDirectory(atPath: root + guestDir + "/modules", withIntermediateDirectories: true)
                     for m in description.modules {
                         let name = ((m as NSString).lastPathComponent as NSString).deletingPathExtension + ".ko"
-                        try fm.copyItem(atPath: work + "/dirs/\(d.prefix)/modules/\(name)", toPath: root + guestDir + "/modules/" + name)
+                        try fm.copyItem(
+                            atPath: work + "/dirs/\(d.prefix)/modules/\(name)",
+                            toPath: root + guestDir + "/modules/" + name)
                     }
                 }
-                try fm.copyItem(atPath: d.path + "/" + UserCaseDescription.fileName, toPath: root + guestDir + "/" + UserCaseDescription.fileName)
+                try fm.copyItem(
+                    atPath: d.path + "/" + UserCaseDescription.fileName,
+                    toPath: root + guestDir + "/" + UserCaseDescription.fileName)
             }
             for c in description.cases {
-                let info = CaseInfo(id: c.id, suite: UserCaseDescription.suite, description: c.description, needs: c.needs)
+                let info = CaseInfo(
+                    id: c.id, suite: UserCaseDescription.suite, description: c.description, needs: c.needs)
                 catalog.append(info)
                 var run = c.run
                 if let program = c.program(in: description) { run[0] = guestDir + "/bin/" + program.name }
-                spec += Self.specBlock(info: info, dir: guestDir, broken: d.problem, run: run, user: c.user, expect: c.expect)
+                spec += Self.specBlock(
+                    info: info, dir: guestDir, broken: d.problem, run: run, user: c.user, expect: c.expect)
             }
         }
         try fm.createDirectory(atPath: root + "/gmlab/user", withIntermediateDirectories: true)
         try spec.write(toFile: root + "/gmlab/user/spec", atomically: true, encoding: .utf8)
 
         // Overlay: reproducible gzip'd newc cpio, padded to 512 like the base, appended to it.
-        try await Command.output("sh", ["-c", """
-            set -e; cd "$1"; find . -exec touch -h -d @0 {} +
-            find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n > "$2"
-            size=$(stat -c %s "$2"); pad=$(( (512 - size % 512) % 512 ))
-            [ $pad -eq 0 ] || head -c $pad /dev/zero >> "$2"
-            cat "$3" "$2" > "$4"
-            """, "sh", root, work + "/overlay.cpio.gz", baseInitramfs, work + "/initramfs.cpio.gz"])
-        for scratch in [root, work + "/hv-check", work + "/runner-build", work + "/dirs"] { try? fm.removeItem(atPath: scratch) }
+        try await Command.output(
+            "sh",
+            [
+                "-c",
+                """
+                set -e; cd "$1"; find . -exec touch -h -d @0 {} +
+                find . -mindepth 1 | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -9n > "$2"
+                size=$(stat -c %s "$2"); pad=$(( (512 - size % 512) % 512 ))
+                [ $pad -eq 0 ] || head -c $pad /dev/zero >> "$2"
+                cat "$3" "$2" > "$4"
+                """, "sh", root, work + "/overlay.cpio.gz", baseInitramfs, work + "/initramfs.cpio.gz",
+            ])
+        for scratch in [root, work + "/hv-check", work + "/runner-build", work + "/dirs"] {
+            try? fm.removeItem(atPath: scratch)
+        }
 
         // Catalog: the lab's cases, then the user's (program "user").
         let base = try CaseCatalog.load(from: URL(fileURLWithPath: baseCatalog))
-        if let clash = base.cases.first(where: { $0.suite == UserCaseDescription.suite || $0.id.hasPrefix(UserCaseDescription.suite + "/") }) {
-            throw LabError.imageBuild(component: "user cases",
-                                      detail: "the lab's own case \(clash.id) (suite \(clash.suite)) uses the namespace reserved for user cases")
+        if let clash = base.cases.first(where: {
+            $0.suite == UserCaseDescription.suite || $0.id.hasPrefix(UserCaseDescription.suite + "/")
+        }) {
+            throw LabError.imageBuild(
+                component: "user cases",
+                detail:
+                    "the lab's own case \(clash.id) (suite \(clash.suite)) uses the namespace reserved for user cases")
         }
         struct Entry: Encodable {
             var program: String?
@@ -266,20 +316,31 @@ struct UserCaseBuilder {
         let baseData = try Data(contentsOf: URL(fileURLWithPath: baseCatalog))
         let baseEntries = (try JSONSerialization.jsonObject(with: baseData) as? [[String: Any]]) ?? []
         let programs = baseEntries.map { $0["program"] as? String }
-        let entries = base.cases.enumerated().map { i, c in
-            Entry(program: i < programs.count ? programs[i] : nil, id: c.id, suite: c.suite, description: c.description, needs: c.needs.map(\.rawValue))
-        } + catalog.map { Entry(program: "user", id: $0.id, suite: $0.suite, description: $0.description, needs: $0.needs.map(\.rawValue)) }
+        let entries =
+            base.cases.enumerated().map { i, c in
+                Entry(
+                    program: i < programs.count ? programs[i] : nil, id: c.id, suite: c.suite,
+                    description: c.description, needs: c.needs.map(\.rawValue))
+            }
+            + catalog.map {
+                Entry(
+                    program: "user", id: $0.id, suite: $0.suite, description: $0.description,
+                    needs: $0.needs.map(\.rawValue))
+            }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try encoder.encode(entries).write(to: URL(fileURLWithPath: work + "/cases.json"))
-        _ = try CaseCatalog.load(from: URL(fileURLWithPath: work + "/cases.json"))   // what the run will read must parse
+        _ = try CaseCatalog.load(from: URL(fileURLWithPath: work + "/cases.json"))  // what the run will read must parse
     }
 
     /// One case in the runner's spec format (Sources/Guest/usercases/runner.c).
-    static func specBlock(info: CaseInfo, dir: String?, broken: String?, run: [String],
-                          user: UserCaseDescription.User, expect: UserCaseDescription.Expectation) -> String {
+    static func specBlock(
+        info: CaseInfo, dir: String?, broken: String?, run: [String],
+        user: UserCaseDescription.User, expect: UserCaseDescription.Expectation
+    ) -> String {
         // The --list line, in the lab's programs' key order (specString escapes are valid JSON).
-        let list = "{\"id\":\(specString(info.id)),\"suite\":\(specString(info.suite)),\"description\":\(specString(info.description)),"
+        let list =
+            "{\"id\":\(specString(info.id)),\"suite\":\(specString(info.suite)),\"description\":\(specString(info.description)),"
             + "\"needs\":[" + info.needs.map { specString($0.rawValue) }.joined(separator: ",") + "]}"
         var lines = ["case \(specString(info.id))", "list \(list)"]
         if let broken {
@@ -320,13 +381,15 @@ struct UserCaseBuilder {
         let wrappedLog = text.range(of: #"full log: (\S+)"#, options: .regularExpression)
             .map { String(text[$0].dropFirst("full log: ".count)) }
         guard let logFile = (error as? CommandError)?.logFile ?? wrappedLog,
-              let log = try? String(contentsOfFile: logFile, encoding: .utf8) else { return text }
+            let log = try? String(contentsOfFile: logFile, encoding: .utf8)
+        else { return text }
         // make's own "*** [target] Error 1" lines only repeat that something failed; lines naming
         // the build's scratch files (the module wrapper that #includes the user's file) are noise.
         let interesting = log.split(separator: "\n").filter { line in
-            !line.hasPrefix("make") && !(line.contains("In file included from") && line.contains(paths.cache)) && (line.contains("error:") || line.contains("undefined reference")
-                || line.contains("multiple definition") || line.contains("In file included from")
-                || line.contains("first defined here"))
+            !line.hasPrefix("make") && !(line.contains("In file included from") && line.contains(paths.cache))
+                && (line.contains("error:") || line.contains("undefined reference")
+                    || line.contains("multiple definition") || line.contains("In file included from")
+                    || line.contains("first defined here"))
         }
         let body = interesting.isEmpty ? Command.tail(log, lines: 20) : interesting.prefix(30).joined(separator: "\n")
         return body + "\n(full log: \(logFile))"

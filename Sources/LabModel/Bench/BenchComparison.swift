@@ -44,43 +44,54 @@ public struct BenchComparison: Sendable, Hashable, Codable {
         // an axis, e.g. `-4lvl`) falls back to the old cell of the same backend whose id the new
         // one extends, or the only old cell of that backend.
         let oldCells = Set(old.points.map(\.cellId) + old.scalars.map(\.cellId))
-        let oldBackend = Dictionary((old.points.map { ($0.cellId, $0.backend) } + old.scalars.map { ($0.cellId, $0.backend) }),
-                                    uniquingKeysWith: { a, _ in a })
+        let oldBackend = Dictionary(
+            (old.points.map { ($0.cellId, $0.backend) } + old.scalars.map { ($0.cellId, $0.backend) }),
+            uniquingKeysWith: { a, _ in a })
         func oldCell(for cell: String, backend: String) -> String {
             if oldCells.contains(cell) { return cell }
             let sameBackend = oldCells.filter { oldBackend[$0] == backend }
-            if let prefix = sameBackend.filter({ cell.hasPrefix($0 + "-") }).max(by: { $0.count < $1.count }) { return prefix }
+            if let prefix = sameBackend.filter({ cell.hasPrefix($0 + "-") }).max(by: { $0.count < $1.count }) {
+                return prefix
+            }
             return sameBackend.count == 1 ? sameBackend.first! : cell
         }
         func entries(_ doc: BenchDocument, mapped: Bool) -> [(String, Entry)] {
             doc.points.map { p in
                 let cell = mapped ? oldCell(for: p.cellId, backend: p.backend) : p.cellId
                 return ("\(cell) \(p.method)/\(p.direction) \(p.size)", (p.samplesNs, p.summary))
-            } + doc.scalars.map { v in
-                let cell = mapped ? oldCell(for: v.cellId, backend: v.backend) : v.cellId
-                return ("\(cell) \(v.method) \(v.series)", (v.samplesNs, v.summary))
             }
+                + doc.scalars.map { v in
+                    let cell = mapped ? oldCell(for: v.cellId, backend: v.backend) : v.cellId
+                    return ("\(cell) \(v.method) \(v.series)", (v.samplesNs, v.summary))
+                }
         }
-        let oldEntries = entries(old, mapped: false), newEntries = entries(new, mapped: true)
+        let oldEntries = entries(old, mapped: false)
+        let newEntries = entries(new, mapped: true)
         let oldByKey = Dictionary(oldEntries, uniquingKeysWith: { a, _ in a })
         let newKeys = Set(newEntries.map(\.0))
         for (key, now) in newEntries {
             guard let before = oldByKey[key] else {
-                rows.append(Row(key: key, oldMedianNs: nil, newMedianNs: now.summary.median, ratio: nil, pValue: nil,
-                                intervalsOverlap: nil, verdict: .added))
+                rows.append(
+                    Row(
+                        key: key, oldMedianNs: nil, newMedianNs: now.summary.median, ratio: nil, pValue: nil,
+                        intervalsOverlap: nil, verdict: .added))
                 continue
             }
             rows.append(Self.compare(key: key, old: before, new: now))
         }
         for (key, before) in oldEntries where !newKeys.contains(key) {
-            rows.append(Row(key: key, oldMedianNs: before.summary.median, newMedianNs: nil, ratio: nil, pValue: nil,
-                            intervalsOverlap: nil, verdict: .removed))
+            rows.append(
+                Row(
+                    key: key, oldMedianNs: before.summary.median, newMedianNs: nil, ratio: nil, pValue: nil,
+                    intervalsOverlap: nil, verdict: .removed))
         }
         self.rows = rows
     }
 
-    static func compare(key: String, old: (samples: [Double], summary: BenchSummary),
-                        new: (samples: [Double], summary: BenchSummary)) -> Row {
+    static func compare(
+        key: String, old: (samples: [Double], summary: BenchSummary),
+        new: (samples: [Double], summary: BenchSummary)
+    ) -> Row {
         let ratio = old.summary.median > 0 ? new.summary.median / old.summary.median : 1
         let p = BenchStatistics.mannWhitney(old.samples, new.samples).p
         let overlap = old.summary.ciLow <= new.summary.ciHigh && new.summary.ciLow <= old.summary.ciHigh
@@ -88,19 +99,23 @@ public struct BenchComparison: Sendable, Hashable, Codable {
         if p < alpha, !overlap, abs(ratio - 1) > minimumChange {
             verdict = ratio < 1 ? .faster : .slower
         }
-        return Row(key: key, oldMedianNs: old.summary.median, newMedianNs: new.summary.median, ratio: ratio, pValue: p,
-                   intervalsOverlap: overlap, verdict: verdict)
+        return Row(
+            key: key, oldMedianNs: old.summary.median, newMedianNs: new.summary.median, ratio: ratio, pValue: p,
+            intervalsOverlap: overlap, verdict: verdict)
     }
 
     /// Terminal summary: counts, then every significant change.
     public func text() -> String {
-        var lines = ["compared with \(oldSource): \(count(.faster)) faster, \(count(.slower)) slower, "
-                     + "\(count(.unchanged)) unchanged, \(count(.added)) new, \(count(.removed)) gone "
-                     + "(significant: Mann–Whitney p < \(Self.alpha), 95 % intervals apart, change > \(Int(Self.minimumChange * 100)) %)"]
+        var lines = [
+            "compared with \(oldSource): \(count(.faster)) faster, \(count(.slower)) slower, "
+                + "\(count(.unchanged)) unchanged, \(count(.added)) new, \(count(.removed)) gone "
+                + "(significant: Mann–Whitney p < \(Self.alpha), 95 % intervals apart, change > \(Int(Self.minimumChange * 100)) %)"
+        ]
         for row in changed.sorted(by: { ($0.ratio ?? 1) < ($1.ratio ?? 1) }) {
-            lines.append("  \(row.verdict.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(row.key): "
-                         + "\(BenchTarget.formatNs(row.oldMedianNs ?? 0)) → \(BenchTarget.formatNs(row.newMedianNs ?? 0)) "
-                         + String(format: "(×%.2f, p=%.2g)", row.ratio ?? 1, row.pValue ?? 1))
+            lines.append(
+                "  \(row.verdict.rawValue.padding(toLength: 6, withPad: " ", startingAt: 0)) \(row.key): "
+                    + "\(BenchTarget.formatNs(row.oldMedianNs ?? 0)) → \(BenchTarget.formatNs(row.newMedianNs ?? 0)) "
+                    + String(format: "(×%.2f, p=%.2g)", row.ratio ?? 1, row.pValue ?? 1))
         }
         return lines.joined(separator: "\n")
     }

@@ -84,9 +84,11 @@ public struct BenchDocument: Sendable, Hashable, Codable {
     public var targets: [BenchTarget]
     public var notes: [String]
 
-    public init(provenance: Provenance, settings: BenchSettings, wallSeconds: Double, runDirectory: String = ".",
-                points: [BenchPoint] = [], scalars: [BenchScalar] = [], limits: [BenchLimit] = [],
-                outcomes: [BenchCaseOutcome] = [], targets: [BenchTarget] = [], notes: [String] = []) {
+    public init(
+        provenance: Provenance, settings: BenchSettings, wallSeconds: Double, runDirectory: String = ".",
+        points: [BenchPoint] = [], scalars: [BenchScalar] = [], limits: [BenchLimit] = [],
+        outcomes: [BenchCaseOutcome] = [], targets: [BenchTarget] = [], notes: [String] = []
+    ) {
         self.format = Self.formatVersion
         self.provenance = provenance
         self.settings = settings
@@ -114,24 +116,32 @@ public struct BenchDocument: Sendable, Hashable, Codable {
 
     /// Reads the bench cases' RESULT values out of a run. A case whose values do not have the
     /// expected shape is reported as an error outcome naming what was wrong.
-    public static func from(results: RunResults, settings: BenchSettings, wallSeconds: Double,
-                            runDirectory: String = ".") -> BenchDocument {
-        var document = BenchDocument(provenance: results.provenance, settings: settings, wallSeconds: wallSeconds,
-                                     runDirectory: runDirectory, notes: results.notes)
-        let backends = Dictionary(results.cells.map { ($0.id, $0.cell.backend.rawValue) }, uniquingKeysWith: { a, _ in a })
+    public static func from(
+        results: RunResults, settings: BenchSettings, wallSeconds: Double,
+        runDirectory: String = "."
+    ) -> BenchDocument {
+        var document = BenchDocument(
+            provenance: results.provenance, settings: settings, wallSeconds: wallSeconds,
+            runDirectory: runDirectory, notes: results.notes)
+        let backends = Dictionary(
+            results.cells.map { ($0.id, $0.cell.backend.rawValue) }, uniquingKeysWith: { a, _ in a })
         for cell in results.cells {
             for record in results.rows(for: cell) where record.caseId.hasPrefix("bench/") {
                 let backend = backends[record.cellId] ?? "?"
                 guard record.status == .pass else {
-                    document.outcomes.append(.init(cellId: record.cellId, caseId: record.caseId, status: record.status,
-                                                   message: record.message))
+                    document.outcomes.append(
+                        .init(
+                            cellId: record.cellId, caseId: record.caseId, status: record.status,
+                            message: record.message))
                     continue
                 }
                 do {
                     try document.add(record: record, backend: backend)
                 } catch {
-                    document.outcomes.append(.init(cellId: record.cellId, caseId: record.caseId, status: .error,
-                                                   message: "values not understood: \(error.message)"))
+                    document.outcomes.append(
+                        .init(
+                            cellId: record.cellId, caseId: record.caseId, status: .error,
+                            message: "values not understood: \(error.message)"))
                 }
             }
         }
@@ -158,7 +168,9 @@ public struct BenchDocument: Sendable, Hashable, Codable {
         }
         func integers(_ key: String) throws(ShapeError) -> [Int] {
             try numbers(values[key], "\"\(key)\"").map { (value: Double) throws(ShapeError) -> Int in
-                guard value == value.rounded(), abs(value) < 1e15 else { throw ShapeError(message: "\"\(key)\" holds \(value), not a count") }
+                guard value == value.rounded(), abs(value) < 1e15 else {
+                    throw ShapeError(message: "\"\(key)\" holds \(value), not a count")
+                }
                 return Int(value)
             }
         }
@@ -180,9 +192,11 @@ public struct BenchDocument: Sendable, Hashable, Codable {
             let translate = values["translate_samples"] == nil ? nil : try matrix("translate_samples")
             let interleaved = values["memcpy_samples"] == nil ? nil : try matrix("memcpy_samples")
             guard samples.count == sizes.count, batch.count == sizes.count, hypercalls.count == sizes.count,
-                  exits.count == sizes.count, translate.map({ $0.count == sizes.count }) ?? true,
-                  interleaved.map({ $0.count == sizes.count }) ?? true else {
-                throw ShapeError(message: "\"sizes\", \"samples\", \"batch\", \"hypercalls\", \"exits\" differ in length")
+                exits.count == sizes.count, translate.map({ $0.count == sizes.count }) ?? true,
+                interleaved.map({ $0.count == sizes.count }) ?? true
+            else {
+                throw ShapeError(
+                    message: "\"sizes\", \"samples\", \"batch\", \"hypercalls\", \"exits\" differ in length")
             }
             if sizes.isEmpty { throw ShapeError(message: "no sizes were measured") }
             for (i, size) in sizes.enumerated() {
@@ -190,19 +204,24 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                 guard let summary = BenchStatistics.summarize(samples[i], key: key) else {
                     throw ShapeError(message: "no samples for size \(size)")
                 }
-                points.append(BenchPoint(
-                    cellId: record.cellId, backend: backend, method: method, direction: direction, size: size,
-                    samplesNs: samples[i], summary: summary, translateNs: translate?[i],
-                    translateSummary: translate.flatMap { BenchStatistics.summarize($0[i], key: key + " translate") },
-                    memcpyNs: interleaved?[i],
-                    memcpySummary: interleaved.flatMap { BenchStatistics.summarize($0[i], key: key + " memcpy") },
-                    batch: batch[i], hypercalls: hypercalls[i], exits: exits[i] < 0 ? nil : exits[i]))
+                points.append(
+                    BenchPoint(
+                        cellId: record.cellId, backend: backend, method: method, direction: direction, size: size,
+                        samplesNs: samples[i], summary: summary, translateNs: translate?[i],
+                        translateSummary: translate.flatMap {
+                            BenchStatistics.summarize($0[i], key: key + " translate")
+                        },
+                        memcpyNs: interleaved?[i],
+                        memcpySummary: interleaved.flatMap { BenchStatistics.summarize($0[i], key: key + " memcpy") },
+                        batch: batch[i], hypercalls: hypercalls[i], exits: exits[i] < 0 ? nil : exits[i]))
             }
             // The guest reports 2^64-1 for "no limit of its own".
             if case .number(let limit)? = values["limit"], limit < Double(settings.maxSize) {
                 var reason = "the method's own limit"
                 if case .string(let text)? = values["limit_reason"] { reason = text }
-                limits.append(BenchLimit(cellId: record.cellId, method: method, direction: direction, limit: Int(limit), reason: reason))
+                limits.append(
+                    BenchLimit(
+                        cellId: record.cellId, method: method, direction: direction, limit: Int(limit), reason: reason))
             }
         case "scalar":
             guard case .object(let series)? = values["series"], !series.isEmpty else {
@@ -216,8 +235,10 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                 guard let summary = BenchStatistics.summarize(samples, key: key) else {
                     throw ShapeError(message: "no samples in series \(name)")
                 }
-                scalars.append(BenchScalar(cellId: record.cellId, backend: backend, method: method, series: name,
-                                           samplesNs: samples, summary: summary, note: note))
+                scalars.append(
+                    BenchScalar(
+                        cellId: record.cellId, backend: backend, method: method, series: name,
+                        samplesNs: samples, summary: summary, note: note))
             }
         case let other:
             throw ShapeError(message: "unknown kind \(JSONValue.quoted(other)); expected sized or scalar")
@@ -227,7 +248,9 @@ public struct BenchDocument: Sendable, Hashable, Codable {
     // MARK: Look-ups
 
     public func point(cell: String? = nil, method: String, direction: String, size: Int) -> BenchPoint? {
-        points.first { ($0.cellId == cell || cell == nil) && $0.method == method && $0.direction == direction && $0.size == size }
+        points.first {
+            ($0.cellId == cell || cell == nil) && $0.method == method && $0.direction == direction && $0.size == size
+        }
     }
 
     public func scalar(method: String, series: String) -> BenchScalar? {
@@ -246,7 +269,8 @@ public struct BenchDocument: Sendable, Hashable, Codable {
             throw ResultsError(path: path, message: "not a bench.json this lab can read: \(error)")
         }
         guard document.format == formatVersion else {
-            throw ResultsError(path: path, message: "bench format \(document.format); this lab reads format \(formatVersion)")
+            throw ResultsError(
+                path: path, message: "bench format \(document.format); this lab reads format \(formatVersion)")
         }
         return document
     }

@@ -9,22 +9,31 @@ public enum BenchReport {
     }
 
     public static func csv(_ doc: BenchDocument) -> String {
-        var lines = ["cell,backend,method,direction,size_bytes,median_ns,q1_ns,q3_ns,ci95_low_ns,ci95_high_ns,"
-                     + "mean_ns,min_ns,max_ns,samples,batch,ns_per_byte,throughput_MBps,hypercalls,exits,noisy,translate_median_ns,"
-                     + "interleaved_memcpy_median_ns"]
+        var lines = [
+            "cell,backend,method,direction,size_bytes,median_ns,q1_ns,q3_ns,ci95_low_ns,ci95_high_ns,"
+                + "mean_ns,min_ns,max_ns,samples,batch,ns_per_byte,throughput_MBps,hypercalls,exits,noisy,translate_median_ns,"
+                + "interleaved_memcpy_median_ns"
+        ]
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         for p in doc.points {
             let s = p.summary
-            lines.append([p.cellId, p.backend, p.method, p.direction, String(p.size), f(s.median), f(s.q1), f(s.q3), f(s.ciLow),
-                          f(s.ciHigh), f(s.mean), f(s.min), f(s.max), String(s.count), String(p.batch),
-                          String(format: "%.4f", p.nsPerByte), String(format: "%.2f", p.throughputMBps), String(p.hypercalls),
-                          p.exits.map(String.init) ?? "", s.noisy ? "1" : "0",
-                          p.translateSummary.map { f($0.median) } ?? "", p.memcpySummary.map { f($0.median) } ?? ""].joined(separator: ","))
+            lines.append(
+                [
+                    p.cellId, p.backend, p.method, p.direction, String(p.size), f(s.median), f(s.q1), f(s.q3),
+                    f(s.ciLow),
+                    f(s.ciHigh), f(s.mean), f(s.min), f(s.max), String(s.count), String(p.batch),
+                    String(format: "%.4f", p.nsPerByte), String(format: "%.2f", p.throughputMBps), String(p.hypercalls),
+                    p.exits.map(String.init) ?? "", s.noisy ? "1" : "0",
+                    p.translateSummary.map { f($0.median) } ?? "", p.memcpySummary.map { f($0.median) } ?? "",
+                ].joined(separator: ","))
         }
         for v in doc.scalars {
             let s = v.summary
-            lines.append([v.cellId, v.backend, v.method, v.series, "", f(s.median), f(s.q1), f(s.q3), f(s.ciLow), f(s.ciHigh),
-                          f(s.mean), f(s.min), f(s.max), String(s.count), "", "", "", "1", "", s.noisy ? "1" : "0", "", ""]
+            lines.append(
+                [
+                    v.cellId, v.backend, v.method, v.series, "", f(s.median), f(s.q1), f(s.q3), f(s.ciLow), f(s.ciHigh),
+                    f(s.mean), f(s.min), f(s.max), String(s.count), "", "", "", "1", "", s.noisy ? "1" : "0", "", "",
+                ]
                 .joined(separator: ","))
         }
         return lines.joined(separator: "\n") + "\n"
@@ -35,9 +44,10 @@ public enum BenchReport {
         let command = doc.provenance.commandLine.isEmpty ? "lab bench" : shellQuoted(doc.provenance.commandLine)
         out.append("# lab bench")
         out.append("")
-        out.append("`\(command)` — \(doc.provenance.startTime.formatted(.iso8601)), \(String(format: "%.0f", doc.wallSeconds)) s, "
-                   + "lab \(doc.provenance.labCommit ?? "unknown"), \(doc.provenance.qemuVersion ?? "QEMU ?"), "
-                   + "\(doc.settings.repetitions) samples per point after \(doc.settings.warmup) warm-up.")
+        out.append(
+            "`\(command)` — \(doc.provenance.startTime.formatted(.iso8601)), \(String(format: "%.0f", doc.wallSeconds)) s, "
+                + "lab \(doc.provenance.labCommit ?? "unknown"), \(doc.provenance.qemuVersion ?? "QEMU ?"), "
+                + "\(doc.settings.repetitions) samples per point after \(doc.settings.warmup) warm-up.")
         out.append("")
         for note in doc.notes { out.append("> note: \(note)") }
         if !doc.notes.isEmpty { out.append("") }
@@ -46,7 +56,9 @@ public enum BenchReport {
         out.append("| target | measured | required | verdict | how |")
         out.append("| --- | ---: | ---: | --- | --- |")
         for t in doc.targets {
-            out.append("| \(t.description) | \(t.value.map(BenchTarget.format) ?? "–") | \(t.thresholdText) | \(t.verdict) | \(t.detail) |")
+            out.append(
+                "| \(t.description) | \(t.value.map(BenchTarget.format) ?? "–") | \(t.thresholdText) | \(t.verdict) | \(t.detail) |"
+            )
         }
         out.append("")
         out.append("## Baselines (time per call, median [95 % interval])")
@@ -54,9 +66,10 @@ public enum BenchReport {
         out.append("| cell | what | series | median | 95 % interval | IQR/median |")
         out.append("| --- | --- | --- | ---: | --- | ---: |")
         for v in doc.scalars {
-            out.append("| \(v.cellId) | \(v.method) | \(v.series) | \(BenchTarget.formatNs(v.summary.median)) | "
-                       + "\(BenchTarget.formatNs(v.summary.ciLow)) – \(BenchTarget.formatNs(v.summary.ciHigh)) | "
-                       + String(format: "%.1f %%", v.summary.relativeSpread * 100) + (v.summary.noisy ? " ⚠" : "") + " |")
+            out.append(
+                "| \(v.cellId) | \(v.method) | \(v.series) | \(BenchTarget.formatNs(v.summary.median)) | "
+                    + "\(BenchTarget.formatNs(v.summary.ciLow)) – \(BenchTarget.formatNs(v.summary.ciHigh)) | "
+                    + String(format: "%.1f %%", v.summary.relativeSpread * 100) + (v.summary.noisy ? " ⚠" : "") + " |")
         }
         for cell in cells(doc) {
             out.append("")
@@ -70,7 +83,8 @@ public enum BenchReport {
                 var row = "| \(BenchSettings.sizeLabel(size)) |"
                 for s in series {
                     if let p = doc.point(cell: cell, method: s.method, direction: s.direction, size: size) {
-                        row += " " + throughputText(p.throughputMBps) + (p.summary.noisy ? " ⚠" : "")
+                        row +=
+                            " " + throughputText(p.throughputMBps) + (p.summary.noisy ? " ⚠" : "")
                             + " (\(BenchTarget.formatNs(p.summary.median)))"
                         if p.hypercalls > 1 { row += " \(p.hypercalls) calls" }
                         if let t = p.translateSummary { row += ", pagemap \(BenchTarget.formatNs(t.median))" }
@@ -88,7 +102,8 @@ public enum BenchReport {
             out.append("## Where methods stop")
             out.append("")
             for l in limits {
-                out.append("- \(l.cellId) \(l.method) \(l.direction): up to \(BenchSettings.sizeLabel(l.limit)) — \(l.reason)")
+                out.append(
+                    "- \(l.cellId) \(l.method) \(l.direction): up to \(BenchSettings.sizeLabel(l.limit)) — \(l.reason)")
             }
         }
         let notRun = doc.outcomes
@@ -107,19 +122,24 @@ public enum BenchReport {
             out.append("| point | old | new | new/old | p | verdict |")
             out.append("| --- | ---: | ---: | ---: | ---: | --- |")
             for row in comparison.rows where row.verdict != .unchanged {
-                out.append("| \(row.key) | \(row.oldMedianNs.map(BenchTarget.formatNs) ?? "–") | \(row.newMedianNs.map(BenchTarget.formatNs) ?? "–") | "
-                           + "\(row.ratio.map { String(format: "%.2f", $0) } ?? "–") | \(row.pValue.map { String(format: "%.2g", $0) } ?? "–") | \(row.verdict.rawValue) |")
+                out.append(
+                    "| \(row.key) | \(row.oldMedianNs.map(BenchTarget.formatNs) ?? "–") | \(row.newMedianNs.map(BenchTarget.formatNs) ?? "–") | "
+                        + "\(row.ratio.map { String(format: "%.2f", $0) } ?? "–") | \(row.pValue.map { String(format: "%.2g", $0) } ?? "–") | \(row.verdict.rawValue) |"
+                )
             }
         }
         out.append("")
-        out.append("Direction is the hypervisor's: read = guest → hypervisor, write = hypervisor → guest. "
-                   + "Throughput = size / median time per transfer; a sample averages a batch of transfers lasting ≥ \(doc.settings.sampleMilliseconds) ms. "
-                   + "Noisy: IQR or 95 % interval of the median above \(Int(BenchStatistics.noiseThreshold * 100)) % of the median.")
+        out.append(
+            "Direction is the hypervisor's: read = guest → hypervisor, write = hypervisor → guest. "
+                + "Throughput = size / median time per transfer; a sample averages a batch of transfers lasting ≥ \(doc.settings.sampleMilliseconds) ms. "
+                + "Noisy: IQR or 95 % interval of the median above \(Int(BenchStatistics.noiseThreshold * 100)) % of the median."
+        )
         return out.joined(separator: "\n") + "\n"
     }
 
     static func throughputText(_ mbps: Double) -> String {
-        mbps >= 100 ? String(format: "%.0f", mbps) : mbps >= 1 ? String(format: "%.1f", mbps) : String(format: "%.3f", mbps)
+        mbps >= 100
+            ? String(format: "%.0f", mbps) : mbps >= 1 ? String(format: "%.1f", mbps) : String(format: "%.3f", mbps)
     }
 
     /// Cells with sized points, in the document's order.
@@ -132,7 +152,8 @@ public enum BenchReport {
     /// (method, direction) pairs measured in a cell, memcpy first.
     static func seriesList(_ doc: BenchDocument, cell: String) -> [(method: String, direction: String)] {
         var seen: [(method: String, direction: String)] = []
-        for p in doc.points where p.cellId == cell && !seen.contains(where: { $0.method == p.method && $0.direction == p.direction }) {
+        for p in doc.points
+        where p.cellId == cell && !seen.contains(where: { $0.method == p.method && $0.direction == p.direction }) {
             seen.append((p.method, p.direction))
         }
         return seen.sorted { (methodOrder($0.method), $0.direction) < (methodOrder($1.method), $1.direction) }

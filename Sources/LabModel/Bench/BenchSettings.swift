@@ -67,7 +67,10 @@ public struct BenchSettings: Sendable, Hashable, Codable {
     public var sizes: [Int] {
         var out: [Int] = []
         var size = minSize
-        while size <= maxSize { out.append(size); size *= 2 }
+        while size <= maxSize {
+            out.append(size)
+            size *= 2
+        }
         return out
     }
 
@@ -78,14 +81,17 @@ public struct BenchSettings: Sendable, Hashable, Codable {
 
     /// Words for the guest kernel command line, read by the guest program (bench.c).
     public var guestParameters: [String] {
-        ["min=\(minSize)", "max=\(maxSize)", "reps=\(repetitions)", "warmup=\(warmup)",
-         "sample_ms=\(sampleMilliseconds)", "byte_max=\(byteWiseMaxSize)", "reg_max=\(registersMaxSize)",
-         "kvm_calls=\(kvmCalls)"].map { "gmlab.bench." + $0 }
+        [
+            "min=\(minSize)", "max=\(maxSize)", "reps=\(repetitions)", "warmup=\(warmup)",
+            "sample_ms=\(sampleMilliseconds)", "byte_max=\(byteWiseMaxSize)", "reg_max=\(registersMaxSize)",
+            "kvm_calls=\(kvmCalls)",
+        ].map { "gmlab.bench." + $0 }
     }
 
     /// Problems a combination of valid values has (each value alone was checked already).
     public var consistencyIssues: [ConfigIssue] {
-        minSize > maxSize ? [ConfigIssue(path: "sizes", message: "minSize \(minSize) is larger than maxSize \(maxSize)")] : []
+        minSize > maxSize
+            ? [ConfigIssue(path: "sizes", message: "minSize \(minSize) is larger than maxSize \(maxSize)")] : []
     }
 
     /// `8`, `4K`, `16M`, `1KiB`, `2MiB` → bytes (binary units).
@@ -111,8 +117,10 @@ public struct BenchSettings: Sendable, Hashable, Codable {
 // MARK: - lab.json validation
 
 extension ConfigValidator {
-    static let benchKeys = ["minSize", "maxSize", "repetitions", "warmup", "sampleMilliseconds", "methods", "directions",
-                            "byteWiseMaxSize", "registersMaxSize", "kvmCalls", "backends", "caseSeconds"]
+    static let benchKeys = [
+        "minSize", "maxSize", "repetitions", "warmup", "sampleMilliseconds", "methods", "directions",
+        "byteWiseMaxSize", "registersMaxSize", "kvmCalls", "backends", "caseSeconds",
+    ]
 
     /// `$.bench`: every key optional; each bad value reported with its path.
     mutating func bench(_ node: JSONNode, path: String) -> BenchSettings? {
@@ -121,13 +129,21 @@ extension ConfigValidator {
         var ok = true
         func size(_ key: String, into keyPath: WritableKeyPath<BenchSettings, Int>, validator: inout ConfigValidator) {
             guard let node = members[key] else { return }
-            if let value = validator.benchSize(node, path: "\(path).\(key)") { settings[keyPath: keyPath] = value } else { ok = false }
+            if let value = validator.benchSize(node, path: "\(path).\(key)") {
+                settings[keyPath: keyPath] = value
+            } else {
+                ok = false
+            }
         }
-        func count(_ key: String, _ range: ClosedRange<Int>, into keyPath: WritableKeyPath<BenchSettings, Int>,
-                   validator: inout ConfigValidator) {
+        func count(
+            _ key: String, _ range: ClosedRange<Int>, into keyPath: WritableKeyPath<BenchSettings, Int>,
+            validator: inout ConfigValidator
+        ) {
             guard let node = members[key] else { return }
             guard let value = node.integerValue, range.contains(value) else {
-                validator.report("\(path).\(key)", "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(node.described)")
+                validator.report(
+                    "\(path).\(key)",
+                    "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(node.described)")
                 ok = false
                 return
             }
@@ -143,26 +159,46 @@ extension ConfigValidator {
         count("kvmCalls", 2...100_000, into: \.kvmCalls, validator: &self)
         if let node = members["methods"] {
             let names = BenchMethod.allCases.map(\.rawValue)
-            if let value = axis(node, path: { $0.map { "\(path).methods[\($0)]" } ?? "\(path).methods" }, noun: "method",
-                                element: { $0.benchName($1, path: $2, noun: "bench method", names: names).flatMap(BenchMethod.init(rawValue:)) }) {
+            if let value = axis(
+                node, path: { $0.map { "\(path).methods[\($0)]" } ?? "\(path).methods" }, noun: "method",
+                element: {
+                    $0.benchName($1, path: $2, noun: "bench method", names: names).flatMap(BenchMethod.init(rawValue:))
+                })
+            {
                 settings.methods = value
-            } else { ok = false }
+            } else {
+                ok = false
+            }
         }
         if let node = members["directions"] {
             let names = BenchDirection.allCases.map(\.rawValue)
-            if let value = axis(node, path: { $0.map { "\(path).directions[\($0)]" } ?? "\(path).directions" }, noun: "direction",
-                                element: { $0.benchName($1, path: $2, noun: "direction", names: names).flatMap(BenchDirection.init(rawValue:)) }) {
+            if let value = axis(
+                node, path: { $0.map { "\(path).directions[\($0)]" } ?? "\(path).directions" }, noun: "direction",
+                element: {
+                    $0.benchName($1, path: $2, noun: "direction", names: names).flatMap(BenchDirection.init(rawValue:))
+                })
+            {
                 settings.directions = value
-            } else { ok = false }
+            } else {
+                ok = false
+            }
         }
         if let node = members["backends"] {
-            if let value = axis(node, path: { $0.map { "\(path).backends[\($0)]" } ?? "\(path).backends" }, noun: "backend",
-                                element: { $0.backend($1, path: $2) }) {
+            if let value = axis(
+                node, path: { $0.map { "\(path).backends[\($0)]" } ?? "\(path).backends" }, noun: "backend",
+                element: { $0.backend($1, path: $2) })
+            {
                 settings.backends = value
-            } else { ok = false }
+            } else {
+                ok = false
+            }
         }
         if let node = members["caseSeconds"] {
-            if let value = seconds(node, path: "\(path).caseSeconds") { settings.caseSeconds = value } else { ok = false }
+            if let value = seconds(node, path: "\(path).caseSeconds") {
+                settings.caseSeconds = value
+            } else {
+                ok = false
+            }
         }
         for issue in settings.consistencyIssues where ok {
             report("\(path).\(issue.path == "sizes" ? "minSize" : issue.path)", issue.message)
@@ -173,7 +209,8 @@ extension ConfigValidator {
 
     /// A transfer size: a power of two from 1 byte to 16 MiB, as a number or "64K"/"16MiB".
     mutating func benchSize(_ node: JSONNode, path: String) -> Int? {
-        let expected = "expected a power of two from 1 to 16777216 bytes (a number, or a string such as \"64K\" or \"16MiB\")"
+        let expected =
+            "expected a power of two from 1 to 16777216 bytes (a number, or a string such as \"64K\" or \"16MiB\")"
         var value: Int?
         switch node.kind {
         case .number: value = node.integerValue
@@ -214,9 +251,11 @@ public struct BenchOverrides: Sendable, Hashable {
     public var byteWiseMaxSize: String?
     public var registersMaxSize: String?
 
-    public init(minSize: String? = nil, maxSize: String? = nil, repetitions: String? = nil, warmup: String? = nil,
-                methods: [String]? = nil, directions: [String]? = nil, byteWiseMaxSize: String? = nil,
-                registersMaxSize: String? = nil) {
+    public init(
+        minSize: String? = nil, maxSize: String? = nil, repetitions: String? = nil, warmup: String? = nil,
+        methods: [String]? = nil, directions: [String]? = nil, byteWiseMaxSize: String? = nil,
+        registersMaxSize: String? = nil
+    ) {
         self.minSize = minSize
         self.maxSize = maxSize
         self.repetitions = repetitions
@@ -234,21 +273,30 @@ extension BenchSettings {
         var validator = ConfigValidator()
         var result = self
         func word(_ text: String) -> JSONNode { LabConfig.commandLineNode(text.trimmingCharacters(in: .whitespaces)) }
-        if let text = overrides.minSize, let value = validator.benchSize(word(text), path: "--min-size") { result.minSize = value }
-        if let text = overrides.maxSize, let value = validator.benchSize(word(text), path: "--max-size") { result.maxSize = value }
+        if let text = overrides.minSize, let value = validator.benchSize(word(text), path: "--min-size") {
+            result.minSize = value
+        }
+        if let text = overrides.maxSize, let value = validator.benchSize(word(text), path: "--max-size") {
+            result.maxSize = value
+        }
         if let text = overrides.byteWiseMaxSize, let value = validator.benchSize(word(text), path: "--byte-wise-max") {
             result.byteWiseMaxSize = value
         }
         if let text = overrides.registersMaxSize, let value = validator.benchSize(word(text), path: "--registers-max") {
             result.registersMaxSize = value
         }
-        for (text, option, range, keyPath) in [(overrides.repetitions, "--repetitions", 3...1000, \BenchSettings.repetitions),
-                                               (overrides.warmup, "--warmup", 0...100, \BenchSettings.warmup)] {
+        for (text, option, range, keyPath) in [
+            (overrides.repetitions, "--repetitions", 3...1000, \BenchSettings.repetitions),
+            (overrides.warmup, "--warmup", 0...100, \BenchSettings.warmup),
+        ] {
             guard let text else { continue }
             if let value = Int(text.trimmingCharacters(in: .whitespaces)), range.contains(value) {
                 result[keyPath: keyPath] = value
             } else {
-                validator.report(option, "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(JSONValue.quoted(text))")
+                validator.report(
+                    option,
+                    "expected a whole number from \(range.lowerBound) to \(range.upperBound), got \(JSONValue.quoted(text))"
+                )
             }
         }
         func list(_ raw: [String]?) -> JSONNode? {
@@ -258,15 +306,23 @@ extension BenchSettings {
         }
         if let node = list(overrides.methods) {
             let names = BenchMethod.allCases.map(\.rawValue)
-            if let value = validator.axis(node, path: { _ in "--method" }, noun: "method",
-                                          element: { $0.benchName($1, path: $2, noun: "bench method", names: names).flatMap(BenchMethod.init(rawValue:)) }) {
+            if let value = validator.axis(
+                node, path: { _ in "--method" }, noun: "method",
+                element: {
+                    $0.benchName($1, path: $2, noun: "bench method", names: names).flatMap(BenchMethod.init(rawValue:))
+                })
+            {
                 result.methods = value
             }
         }
         if let node = list(overrides.directions) {
             let names = BenchDirection.allCases.map(\.rawValue)
-            if let value = validator.axis(node, path: { _ in "--direction" }, noun: "direction",
-                                          element: { $0.benchName($1, path: $2, noun: "direction", names: names).flatMap(BenchDirection.init(rawValue:)) }) {
+            if let value = validator.axis(
+                node, path: { _ in "--direction" }, noun: "direction",
+                element: {
+                    $0.benchName($1, path: $2, noun: "direction", names: names).flatMap(BenchDirection.init(rawValue:))
+                })
+            {
                 result.directions = value
             }
         }

@@ -53,7 +53,8 @@ public enum BenchStatistics {
     public static func quantile(sorted values: [Double], _ p: Double) -> Double {
         precondition(!values.isEmpty, "quantile of no values")
         let position = p * Double(values.count - 1)
-        let lower = Int(position.rounded(.down)), upper = Int(position.rounded(.up))
+        let lower = Int(position.rounded(.down))
+        let upper = Int(position.rounded(.up))
         return values[lower] + (values[upper] - values[lower]) * (position - Double(lower))
     }
 
@@ -68,13 +69,15 @@ public enum BenchStatistics {
         guard !sorted.isEmpty else { return nil }
         let median = quantile(sorted: sorted, 0.5)
         let (low, high) = bootstrapMedianInterval(sorted, seed: SplitMix64.seed(for: key))
-        let q1 = quantile(sorted: sorted, 0.25), q3 = quantile(sorted: sorted, 0.75)
+        let q1 = quantile(sorted: sorted, 0.25)
+        let q3 = quantile(sorted: sorted, 0.75)
         let scale = median > 0 ? median : 1
         let spread = (q3 - q1) / scale
-        return BenchSummary(count: sorted.count, median: median, q1: q1, q3: q3,
-                            mean: sorted.reduce(0, +) / Double(sorted.count), min: sorted.first!, max: sorted.last!,
-                            ciLow: low, ciHigh: high, relativeSpread: spread,
-                            noisy: spread > noiseThreshold || (high - low) / scale > noiseThreshold)
+        return BenchSummary(
+            count: sorted.count, median: median, q1: q1, q3: q3,
+            mean: sorted.reduce(0, +) / Double(sorted.count), min: sorted.first!, max: sorted.last!,
+            ciLow: low, ciHigh: high, relativeSpread: spread,
+            noisy: spread > noiseThreshold || (high - low) / scale > noiseThreshold)
     }
 
     /// 95 % percentile interval of the median over `bootstrapResamples` resamples.
@@ -96,7 +99,8 @@ public enum BenchStatistics {
     /// Two-sided Mann–Whitney U test (normal approximation with tie correction and continuity
     /// correction). p is 1 when either side has no samples or all values are equal.
     public static func mannWhitney(_ a: [Double], _ b: [Double]) -> (u: Double, z: Double, p: Double) {
-        let n1 = Double(a.count), n2 = Double(b.count)
+        let n1 = Double(a.count)
+        let n2 = Double(b.count)
         guard n1 > 0, n2 > 0 else { return (0, 0, 1) }
         // Ranks of the pooled samples, ties get their average rank.
         let pooled = (a.map { ($0, 0) } + b.map { ($0, 1) }).sorted { $0.0 < $1.0 }

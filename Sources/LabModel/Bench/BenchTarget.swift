@@ -30,7 +30,9 @@ public struct BenchTarget: Sendable, Hashable, Codable {
     public var thresholdText: String { (comparison == .atMost ? "≤ " : "≥ ") + BenchTarget.format(threshold) }
 
     public static func format(_ value: Double) -> String {
-        value >= 100 ? String(format: "%.0f", value) : value >= 10 ? String(format: "%.1f", value) : String(format: "%.2f", value)
+        value >= 100
+            ? String(format: "%.0f", value)
+            : value >= 10 ? String(format: "%.1f", value) : String(format: "%.2f", value)
     }
 
     /// The five targets on one document. Throughput ratios compare medians of the same size in
@@ -39,44 +41,63 @@ public struct BenchTarget: Sendable, Hashable, Codable {
         var targets: [BenchTarget] = []
 
         // 1. Null hypercall: ours (CPL0, like the L2 kernel's vmmcall) vs peer KVM in-kernel.
-        var null = BenchTarget(id: "null-hypercall", description: "null hypercall through our hypervisor vs the peer KVM's in-kernel hypercall (time ratio)",
-                               value: nil, threshold: 0.5, comparison: .atMost, detail: "")
+        var null = BenchTarget(
+            id: "null-hypercall",
+            description: "null hypercall through our hypervisor vs the peer KVM's in-kernel hypercall (time ratio)",
+            value: nil, threshold: 0.5, comparison: .atMost, detail: "")
         // Pairs of cells that differ only in the backend (svm-X with none-X); the worst pair counts.
         func rest(_ cell: String) -> Substring { cell.drop { $0 != "-" } }
         var pairs: [(BenchScalar, BenchScalar)] = []
         let kvms = doc.scalars.filter { $0.method == "kvm-vmmcall" && $0.series == "l2-vmmcall-in-kernel" }
         for cell in Set(doc.scalars.filter { $0.method == "null-hypercall" }.map(\.cellId)).sorted() {
-            guard let mine = doc.scalars.first(where: { $0.cellId == cell && $0.method == "null-hypercall" && $0.series == "cpl0" })
+            guard
+                let mine = doc.scalars.first(where: {
+                    $0.cellId == cell && $0.method == "null-hypercall" && $0.series == "cpl0"
+                })
                     ?? doc.scalars.first(where: { $0.cellId == cell && $0.method == "null-hypercall" }),
-                  let peer = kvms.first(where: { rest($0.cellId) == rest(cell) }) ?? (kvms.count == 1 ? kvms.first : nil),
-                  peer.summary.median > 0 else { continue }
+                let peer = kvms.first(where: { rest($0.cellId) == rest(cell) }) ?? (kvms.count == 1 ? kvms.first : nil),
+                peer.summary.median > 0
+            else { continue }
             pairs.append((mine, peer))
         }
-        if let worst = pairs.max(by: { $0.0.summary.median / $0.1.summary.median < $1.0.summary.median / $1.1.summary.median }) {
+        if let worst = pairs.max(by: {
+            $0.0.summary.median / $0.1.summary.median < $1.0.summary.median / $1.1.summary.median
+        }) {
             null.value = worst.0.summary.median / worst.1.summary.median
-            null.detail = pairs.map { "\($0.0.cellId): ours (\($0.0.series)) \(formatNs($0.0.summary.median)) / KVM \(formatNs($0.1.summary.median))" }
-                .joined(separator: "; ")
+            null.detail = pairs.map {
+                "\($0.0.cellId): ours (\($0.0.series)) \(formatNs($0.0.summary.median)) / KVM \(formatNs($0.1.summary.median))"
+            }
+            .joined(separator: "; ")
         } else {
             let hasOurs = doc.scalars.contains { $0.method == "null-hypercall" }
-            null.detail = "missing: " + [hasOurs ? nil : "bench/null-hypercall", kvms.isEmpty ? "bench/kvm-vmmcall" : nil]
+            null.detail =
+                "missing: "
+                + [hasOurs ? nil : "bench/null-hypercall", kvms.isEmpty ? "bench/kvm-vmmcall" : nil]
                 .compactMap { $0 }.joined(separator: " and ")
             if hasOurs && !kvms.isEmpty { null.detail = "no svm cell has a none cell with the same other axes" }
         }
         targets.append(null)
 
         // 2 and 4. Copies of ≥ 1 MiB against the guest's memcpy.
-        targets.append(copyTarget(doc, id: "linear-page-vs-memcpy", method: BenchMethod.linearPage.rawValue, threshold: 0.5,
-                                  description: "page-wise linear copy at ≥ 1 MiB vs guest memcpy (throughput ratio)"))
-        targets.append(copyTarget(doc, id: "phys-contiguous-vs-memcpy", method: BenchMethod.physKernel.rawValue, threshold: 0.6,
-                                  description: "contiguous physical copy at ≥ 1 MiB vs guest memcpy (throughput ratio)"))
+        targets.append(
+            copyTarget(
+                doc, id: "linear-page-vs-memcpy", method: BenchMethod.linearPage.rawValue, threshold: 0.5,
+                description: "page-wise linear copy at ≥ 1 MiB vs guest memcpy (throughput ratio)"))
+        targets.append(
+            copyTarget(
+                doc, id: "phys-contiguous-vs-memcpy", method: BenchMethod.physKernel.rawValue, threshold: 0.6,
+                description: "contiguous physical copy at ≥ 1 MiB vs guest memcpy (throughput ratio)"))
 
         // 3. Page-wise vs byte-wise at 64 KiB.
-        var walk = BenchTarget(id: "linear-page-vs-byte", description: "page-wise vs byte-wise linear copy at 64 KiB (speed-up)",
-                               value: nil, threshold: 50, comparison: .atLeast, detail: "")
+        var walk = BenchTarget(
+            id: "linear-page-vs-byte", description: "page-wise vs byte-wise linear copy at 64 KiB (speed-up)",
+            value: nil, threshold: 50, comparison: .atLeast, detail: "")
         var ratios: [(String, Double)] = []
         for direction in BenchDirection.allCases.map(\.rawValue) {
             if let page = doc.point(method: BenchMethod.linearPage.rawValue, direction: direction, size: 65536),
-               let byte = doc.point(cell: page.cellId, method: BenchMethod.linearByte.rawValue, direction: direction, size: 65536) {
+                let byte = doc.point(
+                    cell: page.cellId, method: BenchMethod.linearByte.rawValue, direction: direction, size: 65536)
+            {
                 ratios.append((direction, byte.summary.median / page.summary.median))
             }
         }
@@ -89,14 +110,21 @@ public struct BenchTarget: Sendable, Hashable, Codable {
         targets.append(walk)
 
         // 5. The whole run.
-        targets.append(BenchTarget(id: "run-time", description: "the whole lab bench run (seconds)", value: doc.wallSeconds,
-                                   threshold: 600, comparison: .atMost,
-                                   detail: "\(doc.settings.repetitions) samples per point, sizes \(BenchSettings.sizeLabel(doc.settings.minSize))–\(BenchSettings.sizeLabel(doc.settings.maxSize))"))
+        targets.append(
+            BenchTarget(
+                id: "run-time", description: "the whole lab bench run (seconds)", value: doc.wallSeconds,
+                threshold: 600, comparison: .atMost,
+                detail:
+                    "\(doc.settings.repetitions) samples per point, sizes \(BenchSettings.sizeLabel(doc.settings.minSize))–\(BenchSettings.sizeLabel(doc.settings.maxSize))"
+            ))
         return targets
     }
 
-    private static func copyTarget(_ doc: BenchDocument, id: String, method: String, threshold: Double, description: String) -> BenchTarget {
-        var target = BenchTarget(id: id, description: description, value: nil, threshold: threshold, comparison: .atLeast, detail: "")
+    private static func copyTarget(
+        _ doc: BenchDocument, id: String, method: String, threshold: Double, description: String
+    ) -> BenchTarget {
+        var target = BenchTarget(
+            id: id, description: description, value: nil, threshold: threshold, comparison: .atLeast, detail: "")
         var ratios: [(BenchPoint, Double)] = []
         var interleaved = 0
         for point in doc.points where point.method == method && point.size >= 1 << 20 {
@@ -104,7 +132,8 @@ public struct BenchTarget: Sendable, Hashable, Codable {
             if let memcpy = point.memcpySummary {
                 interleaved += 1
                 ratios.append((point, memcpy.median / point.summary.median))
-            } else if let memcpy = doc.point(cell: point.cellId, method: "memcpy", direction: "copy", size: point.size) {
+            } else if let memcpy = doc.point(cell: point.cellId, method: "memcpy", direction: "copy", size: point.size)
+            {
                 ratios.append((point, memcpy.summary.median / point.summary.median))
             }
         }
@@ -114,9 +143,11 @@ public struct BenchTarget: Sendable, Hashable, Codable {
         }
         target.value = worst.1
         let best = ratios.max(by: { $0.1 < $1.1 })!
-        target.detail = "worst \(worst.0.direction) \(BenchSettings.sizeLabel(worst.0.size)) \(format(worst.1)), "
+        target.detail =
+            "worst \(worst.0.direction) \(BenchSettings.sizeLabel(worst.0.size)) \(format(worst.1)), "
             + "best \(best.0.direction) \(BenchSettings.sizeLabel(best.0.size)) \(format(best.1)) over \(ratios.count) points"
-            + (interleaved == ratios.count ? " (memcpy interleaved with the method)" : interleaved == 0 ? " (memcpy from bench/memcpy)" : "")
+            + (interleaved == ratios.count
+                ? " (memcpy interleaved with the method)" : interleaved == 0 ? " (memcpy from bench/memcpy)" : "")
         return target
     }
 

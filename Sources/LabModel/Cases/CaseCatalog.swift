@@ -38,7 +38,8 @@ public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
         switch self {
         case .hypervisor: return cell.backend.usesHypervisor ? nil : "needs the hypervisor (cell has backend none)"
         case .none, .svm, .vmx:
-            return cell.backend.rawValue == rawValue ? nil : "needs backend \(rawValue) (cell has backend \(cell.backend.rawValue))"
+            return cell.backend.rawValue == rawValue
+                ? nil : "needs backend \(rawValue) (cell has backend \(cell.backend.rawValue))"
         case .kvm, .tcg, .bochs:
             return cell.host.rawValue == rawValue ? nil : "needs host \(rawValue) (cell has host \(cell.host.rawValue))"
         case .smp: return cell.vcpus >= 2 ? nil : "needs 2 or more vCPUs (cell has \(cell.vcpus))"
@@ -80,8 +81,9 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw CatalogError(file: url.lastPathComponent,
-                               issues: [ConfigIssue(path: "", message: "cannot read \(url.path): \(error.localizedDescription)")])
+            throw CatalogError(
+                file: url.lastPathComponent,
+                issues: [ConfigIssue(path: "", message: "cannot read \(url.path): \(error.localizedDescription)")])
         }
         return try parse(data, fileName: url.lastPathComponent)
     }
@@ -93,18 +95,25 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
         do {
             root = try JSONDocumentParser.parse(data)
         } catch {
-            throw CatalogError(file: fileName, issues: [ConfigIssue(path: "line \(error.line), column \(error.column)", message: error.message)])
+            throw CatalogError(
+                file: fileName,
+                issues: [ConfigIssue(path: "line \(error.line), column \(error.column)", message: error.message)])
         }
         var validator = ConfigValidator()
         guard case .array(let items) = root.kind else {
-            throw CatalogError(file: fileName, issues: [ConfigIssue(path: "$", message: "expected an array of cases, got \(root.described)")])
+            throw CatalogError(
+                file: fileName,
+                issues: [ConfigIssue(path: "$", message: "expected an array of cases, got \(root.described)")])
         }
         var cases: [CaseInfo] = []
         var firstIndex: [String: Int] = [:]
         for (index, item) in items.enumerated() {
             let path = "$[\(index)]"
-            guard let members = validator.object(item, path: path, known: ["id", "suite", "description", "needs", "program"],
-                                                 required: ["id", "suite", "description"]) else { continue }
+            guard
+                let members = validator.object(
+                    item, path: path, known: ["id", "suite", "description", "needs", "program"],
+                    required: ["id", "suite", "description"])
+            else { continue }
             func string(_ key: String) -> String? {
                 guard let node = members[key] else { return nil }
                 guard case .string(let value) = node.kind, !value.isEmpty else {
@@ -113,10 +122,15 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
                 }
                 return value
             }
-            let id = string("id"), suite = string("suite"), description = string("description")
+            let id = string("id")
+            let suite = string("suite")
+            let description = string("description")
             if let id {
-                if id.contains(where: { $0.isWhitespace || $0.isNewline }) || id.unicodeScalars.contains(where: { $0.value < 0x20 }) {
-                    validator.report("\(path).id", "\(JSONValue.quoted(id)) contains whitespace; case ids are single words")
+                if id.contains(where: { $0.isWhitespace || $0.isNewline })
+                    || id.unicodeScalars.contains(where: { $0.value < 0x20 })
+                {
+                    validator.report(
+                        "\(path).id", "\(JSONValue.quoted(id)) contains whitespace; case ids are single words")
                 } else if let first = firstIndex[id] {
                     validator.report("\(path).id", "\(JSONValue.quoted(id)) is listed twice (also at $[\(first)])")
                 } else {

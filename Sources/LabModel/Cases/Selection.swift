@@ -19,15 +19,22 @@ public struct GlobPattern: Sendable, Hashable, CustomStringConvertible {
     public func matches(_ candidate: String) -> Bool {
         let subject = Array(candidate)
         // Iterative matcher with single backtrack point for the last `*` (linear in practice).
-        var p = 0, s = 0
-        var starP = -1, starS = 0
+        var p = 0
+        var s = 0
+        var starP = -1
+        var starS = 0
         while s < subject.count {
             if p < characters.count, characters[p] == "?" || characters[p] == subject[s] {
-                p += 1; s += 1
+                p += 1
+                s += 1
             } else if p < characters.count, characters[p] == "*" {
-                starP = p; starS = s; p += 1
+                starP = p
+                starS = s
+                p += 1
             } else if starP >= 0 {
-                p = starP + 1; starS += 1; s = starS
+                p = starP + 1
+                starS += 1
+                s = starS
             } else {
                 return false
             }
@@ -102,12 +109,16 @@ extension SelectionError: LocalizedError {
 /// - A pattern that matches nothing anywhere, an `--only` glob whose cases all lie outside the
 ///   configured suites, or a configured suite with no cases, is an error.
 /// - Cases whose `needs` a cell does not meet are listed in `skippedCases` with the reason.
-public func selectCases(plan: MatrixPlan, catalog: CaseCatalog, suites: [String], timeouts: LabConfig.Timeouts,
-                        only: [String] = [], skip: [String] = []) throws(SelectionError) -> CaseSelection {
+public func selectCases(
+    plan: MatrixPlan, catalog: CaseCatalog, suites: [String], timeouts: LabConfig.Timeouts,
+    only: [String] = [], skip: [String] = []
+) throws(SelectionError) -> CaseSelection {
     var issues: [String] = []
     let knownSuites = Set(catalog.suites)
     for suite in suites where !knownSuites.contains(suite) {
-        let available = catalog.suites.isEmpty ? "cases.json lists no cases" : "suites there: " + catalog.suites.joined(separator: ", ")
+        let available =
+            catalog.suites.isEmpty
+            ? "cases.json lists no cases" : "suites there: " + catalog.suites.joined(separator: ", ")
         issues.append("suite \(JSONValue.quoted(suite)) has no cases in cases.json (\(available))")
     }
 
@@ -132,13 +143,16 @@ public func selectCases(plan: MatrixPlan, catalog: CaseCatalog, suites: [String]
     let configuredSuites = Set(suites)
     // A case pattern whose every match lies outside the configured suites would select
     // nothing; say so instead of running an empty plan.
-    for classified in onlyPatterns where classified.matchesCase && !classified.matchesCell && !classified.pattern.isLiteral {
+    for classified in onlyPatterns
+    where classified.matchesCase && !classified.matchesCell && !classified.pattern.isLiteral {
         let matched = catalog.cases.filter { classified.pattern.matches($0.id) || classified.pattern.matches($0.suite) }
         if !matched.contains(where: { configuredSuites.contains($0.suite) }) {
             var outside: [String] = []
             for info in matched where !outside.contains(info.suite) { outside.append(info.suite) }
-            issues.append("--only \(JSONValue.quoted(classified.pattern.text)) matches only cases of suites that are not selected ("
-                          + outside.joined(separator: ", ") + "); add --suite " + outside.joined(separator: ",") + " or name a case exactly")
+            issues.append(
+                "--only \(JSONValue.quoted(classified.pattern.text)) matches only cases of suites that are not selected ("
+                    + outside.joined(separator: ", ") + "); add --suite " + outside.joined(separator: ",")
+                    + " or name a case exactly")
         }
     }
     if !issues.isEmpty { throw SelectionError(issues: issues) }
@@ -183,7 +197,9 @@ public func selectCases(plan: MatrixPlan, catalog: CaseCatalog, suites: [String]
         cells.append(CellSelection(cell: planned, cases: selected, skippedCases: skipped))
     }
     if !excluded.isEmpty {
-        notes.append("\(excluded.count) cell\(excluded.count == 1 ? "" : "s") excluded by --only/--skip: " + excluded.joined(separator: ", "))
+        notes.append(
+            "\(excluded.count) cell\(excluded.count == 1 ? "" : "s") excluded by --only/--skip: "
+                + excluded.joined(separator: ", "))
     }
     for caseId in timeouts.perCase.keys.sorted() where catalog[caseId] == nil {
         notes.append("timeouts.perCase names \(JSONValue.quoted(caseId)), which is not in cases.json")

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -78,8 +79,12 @@ public struct UserCaseDescription: Sendable, Hashable {
 
     /// Ids and prefixes: lowercase letters, digits, `-`, `_` and `.`, starting with a letter or digit.
     public static func isName(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else { return false }
-        return text.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0) }
+        guard let first = text.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else {
+            return false
+        }
+        return text.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || "-_.".unicodeScalars.contains($0)
+        }
     }
 
     /// The prefix a directory gets without `"prefix"`: its name, when that is a valid name.
@@ -91,25 +96,37 @@ public struct UserCaseDescription: Sendable, Hashable {
     /// Reads and validates `<directory>/cases.json`. `commands` are the names `run[0]` may use
     /// besides the directory's programs and absolute paths (the guest's busybox applets); nil
     /// accepts any name.
-    public static func load(directory: String, commands: Set<String>? = nil) throws(UserCaseError) -> UserCaseDescription {
+    public static func load(
+        directory: String, commands: Set<String>? = nil
+    ) throws(UserCaseError) -> UserCaseDescription {
         let file = directory + "/" + fileName
         var isDir: ObjCBool = false
         guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDir), isDir.boolValue else {
             throw UserCaseError(file: directory, issues: [.init(message: "no such directory")])
         }
         guard let data = FileManager.default.contents(atPath: file) else {
-            throw UserCaseError(file: file, issues: [.init(message: "missing: a case directory holds its description in \(fileName) (README: \"Your own cases\")")])
+            throw UserCaseError(
+                file: file,
+                issues: [
+                    .init(
+                        message:
+                            "missing: a case directory holds its description in \(fileName) (README: \"Your own cases\")"
+                    )
+                ])
         }
         return try parse(data, file: file, directory: directory, commands: commands)
     }
 
     /// Validates description text; files it names are looked up in `directory`.
-    public static func parse(_ data: Data, file: String, directory: String, commands: Set<String>? = nil) throws(UserCaseError) -> UserCaseDescription {
+    public static func parse(
+        _ data: Data, file: String, directory: String, commands: Set<String>? = nil
+    ) throws(UserCaseError) -> UserCaseDescription {
         let root: JSONNode
         do {
             root = try JSONDocumentParser.parse(data)
         } catch {
-            throw UserCaseError(file: file, issues: [.init(line: error.line, path: "column \(error.column)", message: error.message)])
+            throw UserCaseError(
+                file: file, issues: [.init(line: error.line, path: "column \(error.column)", message: error.message)])
         }
         var reader = DescriptionReader(directory: directory, commands: commands)
         let description = reader.description(root)
@@ -172,7 +189,9 @@ private struct DescriptionReader {
         let checked = checkedObjectMembers(node, known: known, required: required) { key, first, _ in
             "key \(JSONValue.quoted(key)) appears twice (also on line \(first))"
         }
-        for problem in checked.problems { issues.append(.init(line: problem.line, path: path, message: problem.message)) }
+        for problem in checked.problems {
+            issues.append(.init(line: problem.line, path: path, message: problem.message))
+        }
         return checked.members
     }
 
@@ -206,8 +225,11 @@ private struct DescriptionReader {
     // MARK: Document
 
     mutating func description(_ root: JSONNode) -> UserCaseDescription? {
-        guard let members = object(root, path: "$", known: ["schema", "prefix", "services", "programs", "modules", "cases"],
-                                   required: ["schema", "cases"]) else { return nil }
+        guard
+            let members = object(
+                root, path: "$", known: ["schema", "prefix", "services", "programs", "modules", "cases"],
+                required: ["schema", "cases"])
+        else { return nil }
         if let node = members["schema"] {
             if node.integerValue != UserCaseDescription.schemaVersion {
                 report(node, "$.schema", "expected \(UserCaseDescription.schemaVersion), got \(node.described)")
@@ -216,36 +238,62 @@ private struct DescriptionReader {
         var prefix: String?
         if let node = members["prefix"] {
             if let value = string(node, "$.prefix") {
-                if UserCaseDescription.isName(value) { prefix = value } else {
-                    report(node, "$.prefix", "\(JSONValue.quoted(value)) is not a prefix; expected lowercase letters, digits, \"-\", \"_\" and \".\", starting with a letter or digit")
+                if UserCaseDescription.isName(value) {
+                    prefix = value
+                } else {
+                    report(
+                        node, "$.prefix",
+                        "\(JSONValue.quoted(value)) is not a prefix; expected lowercase letters, digits, \"-\", \"_\" and \".\", starting with a letter or digit"
+                    )
                 }
             }
         } else if let name = UserCaseDescription.defaultPrefix(directory: directory) {
             prefix = name
         } else {
-            report(root, "$", "the directory's name \(JSONValue.quoted((directory as NSString).lastPathComponent)) cannot be the id prefix (lowercase letters, digits, \"-\", \"_\", \".\"); set \"prefix\"")
+            report(
+                root, "$",
+                "the directory's name \(JSONValue.quoted((directory as NSString).lastPathComponent)) cannot be the id prefix (lowercase letters, digits, \"-\", \"_\", \".\"); set \"prefix\""
+            )
         }
 
         var seenFiles: [String: String] = [:]
-        let services = members["services"].map { files($0, "$.services", ext: ".c", what: "hypervisor service source", seen: &seenFiles) } ?? []
-        let modules = members["modules"].map { files($0, "$.modules", ext: ".c", what: "kernel module source", seen: &seenFiles) } ?? []
+        let services =
+            members["services"].map {
+                files($0, "$.services", ext: ".c", what: "hypervisor service source", seen: &seenFiles)
+            } ?? []
+        let modules =
+            members["modules"].map { files($0, "$.modules", ext: ".c", what: "kernel module source", seen: &seenFiles) }
+            ?? []
         var programs: [UserCaseDescription.Program] = []
         if let node = members["programs"] {
             var byName: [String: String] = [:]
-            for (path, element, elementPath) in filesWithNodes(node, "$.programs", ext: nil, what: "guest program", seen: &seenFiles) {
+            for (path, element, elementPath) in filesWithNodes(
+                node, "$.programs", ext: nil, what: "guest program", seen: &seenFiles)
+            {
                 let file = (path as NSString).lastPathComponent
                 let isC = file.hasSuffix(".c")
                 let name = isC ? String(file.dropLast(2)) : file
-                if !isC, let head = FileManager.default.contents(atPath: directory + "/" + path)?.prefix(2), head != Data("#!".utf8) {
-                    report(element, elementPath, "\(path) is neither a C source (.c) nor a script starting with \"#!\" (e.g. #!/bin/sh)")
+                if !isC, let head = FileManager.default.contents(atPath: directory + "/" + path)?.prefix(2),
+                    head != Data("#!".utf8)
+                {
+                    report(
+                        element, elementPath,
+                        "\(path) is neither a C source (.c) nor a script starting with \"#!\" (e.g. #!/bin/sh)")
                     continue
                 }
-                if !name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.+".unicodeScalars.contains($0) }) {
-                    report(element, elementPath, "program name \(JSONValue.quoted(name)) may only use letters, digits, \"-\", \"_\", \".\" and \"+\"")
+                if !name.unicodeScalars.allSatisfy({
+                    CharacterSet.alphanumerics.contains($0) && $0.isASCII || "-_.+".unicodeScalars.contains($0)
+                }) {
+                    report(
+                        element, elementPath,
+                        "program name \(JSONValue.quoted(name)) may only use letters, digits, \"-\", \"_\", \".\" and \"+\""
+                    )
                     continue
                 }
                 if let other = byName[name] {
-                    report(element, elementPath, "\(path) and \(other) would both be the program \(JSONValue.quoted(name))")
+                    report(
+                        element, elementPath, "\(path) and \(other) would both be the program \(JSONValue.quoted(name))"
+                    )
                     continue
                 }
                 byName[name] = path
@@ -272,20 +320,26 @@ private struct DescriptionReader {
             }
         }
         guard issues.isEmpty, let prefix else { return nil }
-        return UserCaseDescription(directory: directory, prefix: prefix, services: services, programs: programs,
-                                   modules: modules, cases: cases)
+        return UserCaseDescription(
+            directory: directory, prefix: prefix, services: services, programs: programs,
+            modules: modules, cases: cases)
     }
 
-    mutating func files(_ node: JSONNode, _ path: String, ext: String, what: String, seen: inout [String: String]) -> [String] {
+    mutating func files(
+        _ node: JSONNode, _ path: String, ext: String, what: String, seen: inout [String: String]
+    ) -> [String] {
         filesWithNodes(node, path, ext: ext, what: what, seen: &seen).map(\.0)
     }
 
     /// Relative paths of existing regular files inside the directory, without characters a
     /// Makefile or the guest's shell would split on.
-    mutating func filesWithNodes(_ node: JSONNode, _ path: String, ext: String?, what: String,
-                                 seen: inout [String: String]) -> [(String, JSONNode, String)] {
+    mutating func filesWithNodes(
+        _ node: JSONNode, _ path: String, ext: String?, what: String,
+        seen: inout [String: String]
+    ) -> [(String, JSONNode, String)] {
         guard case .array(let items) = node.kind else {
-            report(node, path, "expected an array of file paths (relative to the case directory), got \(node.described)")
+            report(
+                node, path, "expected an array of file paths (relative to the case directory), got \(node.described)")
             return []
         }
         var result: [(String, JSONNode, String)] = []
@@ -293,11 +347,18 @@ private struct DescriptionReader {
             let elementPath = "\(path)[\(index)]"
             guard let file = string(item, elementPath, what: "a \(what) path") else { continue }
             if file.hasPrefix("/") || file.split(separator: "/").contains("..") {
-                report(item, elementPath, "\(JSONValue.quoted(file)) must be a path inside the case directory (relative, without \"..\")")
+                report(
+                    item, elementPath,
+                    "\(JSONValue.quoted(file)) must be a path inside the case directory (relative, without \"..\")")
                 continue
             }
-            if file.unicodeScalars.contains(where: { !($0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.+/".unicodeScalars.contains($0))) }) {
-                report(item, elementPath, "\(JSONValue.quoted(file)): file paths may only use letters, digits, \"-\", \"_\", \".\", \"+\" and \"/\" (they go through make and the guest's shell)")
+            if file.unicodeScalars.contains(where: {
+                !($0.isASCII && (CharacterSet.alphanumerics.contains($0) || "-_.+/".unicodeScalars.contains($0)))
+            }) {
+                report(
+                    item, elementPath,
+                    "\(JSONValue.quoted(file)): file paths may only use letters, digits, \"-\", \"_\", \".\", \"+\" and \"/\" (they go through make and the guest's shell)"
+                )
                 continue
             }
             if let ext, !file.hasSuffix(ext) {
@@ -326,49 +387,76 @@ private struct DescriptionReader {
 
     // MARK: One case
 
-    mutating func oneCase(_ node: JSONNode, path: String, prefix: String,
-                          programs: [UserCaseDescription.Program]) -> UserCaseDescription.Case? {
-        guard let members = object(node, path: path, known: ["name", "description", "run", "user", "needs", "timeoutSeconds", "expect"],
-                                   required: ["name", "description", "run"]) else { return nil }
+    mutating func oneCase(
+        _ node: JSONNode, path: String, prefix: String,
+        programs: [UserCaseDescription.Program]
+    ) -> UserCaseDescription.Case? {
+        guard
+            let members = object(
+                node, path: path, known: ["name", "description", "run", "user", "needs", "timeoutSeconds", "expect"],
+                required: ["name", "description", "run"])
+        else { return nil }
         let before = issues.count
         var name: String?
         if let n = members["name"], let value = string(n, "\(path).name") {
-            if UserCaseDescription.isName(value) { name = value } else {
-                report(n, "\(path).name", "\(JSONValue.quoted(value)) is not a case name; expected lowercase letters, digits, \"-\", \"_\" and \".\", starting with a letter or digit")
+            if UserCaseDescription.isName(value) {
+                name = value
+            } else {
+                report(
+                    n, "\(path).name",
+                    "\(JSONValue.quoted(value)) is not a case name; expected lowercase letters, digits, \"-\", \"_\" and \".\", starting with a letter or digit"
+                )
             }
         }
         var text: String?
         if let n = members["description"], let value = string(n, "\(path).description") {
-            if value.contains(where: \.isNewline) { report(n, "\(path).description", "must be one line") } else { text = value }
+            if value.contains(where: \.isNewline) {
+                report(n, "\(path).description", "must be one line")
+            } else {
+                text = value
+            }
         }
         var run: [String] = []
         if let n = members["run"] {
             if case .array(let items) = n.kind, !items.isEmpty {
                 for (i, item) in items.enumerated() {
                     // Arguments may be empty strings; the program itself may not.
-                    if case .string(let arg) = item.kind, !arg.unicodeScalars.contains(where: { $0.value == 0 }), i > 0 || !arg.isEmpty {
+                    if case .string(let arg) = item.kind, !arg.unicodeScalars.contains(where: { $0.value == 0 }),
+                        i > 0 || !arg.isEmpty
+                    {
                         run.append(arg)
                     } else {
-                        report(item, "\(path).run[\(i)]", "expected \(i == 0 ? "a program name" : "an argument (a string)"), got \(item.described)")
+                        report(
+                            item, "\(path).run[\(i)]",
+                            "expected \(i == 0 ? "a program name" : "an argument (a string)"), got \(item.described)")
                     }
                 }
                 if let program = run.first, items.count == run.count {
                     let known = programs.contains { $0.name == program || $0.path == program }
                     if !known, !program.hasPrefix("/"), let commands, !commands.contains(program) {
                         let names = programs.map(\.name)
-                        let hint = closest(to: program, among: names + commands.sorted()).map { " (did you mean \(JSONValue.quoted($0))?)" } ?? ""
-                        report(items[0], "\(path).run[0]", "\(JSONValue.quoted(program)) is not a program of this directory"
-                               + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
-                               + ", an absolute path or a busybox command\(hint)")
+                        let hint =
+                            closest(to: program, among: names + commands.sorted()).map {
+                                " (did you mean \(JSONValue.quoted($0))?)"
+                            } ?? ""
+                        report(
+                            items[0], "\(path).run[0]",
+                            "\(JSONValue.quoted(program)) is not a program of this directory"
+                                + (names.isEmpty ? "" : " (\(names.joined(separator: ", ")))")
+                                + ", an absolute path or a busybox command\(hint)")
                     }
                 }
             } else {
-                report(n, "\(path).run", "expected the command as a non-empty array [program, arguments…], got \(n.described)")
+                report(
+                    n, "\(path).run",
+                    "expected the command as a non-empty array [program, arguments…], got \(n.described)")
             }
         }
         var user = UserCaseDescription.User.root
         if let n = members["user"] {
-            if case .string(let value) = n.kind, let u = UserCaseDescription.User(rawValue: value) { user = u } else {
+            if case .string(let value) = n.kind, let u = UserCaseDescription.User(rawValue: value) {
+                user = u
+            } else {
                 report(n, "\(path).user", "\(n.described) is not a user; expected root or nobody")
             }
         }
@@ -385,19 +473,27 @@ private struct DescriptionReader {
         }
         var timeout: Double?
         if let n = members["timeoutSeconds"] {
-            if case .number(let value, _) = n.kind, value > 0, value <= 86400 { timeout = value } else {
-                report(n, "\(path).timeoutSeconds", "expected seconds (a number above 0, at most 86400), got \(n.described)")
+            if case .number(let value, _) = n.kind, value > 0, value <= 86400 {
+                timeout = value
+            } else {
+                report(
+                    n, "\(path).timeoutSeconds",
+                    "expected seconds (a number above 0, at most 86400), got \(n.described)")
             }
         }
         var expect = UserCaseDescription.Expectation()
         if let n = members["expect"] { expect = expectation(n, path: "\(path).expect") ?? expect }
         guard issues.count == before, let name, let text else { return nil }
-        return .init(name: name, id: UserCaseDescription.caseId(prefix: prefix, name: name), description: text, run: run,
-                     user: user, needs: needs, timeoutSeconds: timeout, expect: expect, line: node.line)
+        return .init(
+            name: name, id: UserCaseDescription.caseId(prefix: prefix, name: name), description: text, run: run,
+            user: user, needs: needs, timeoutSeconds: timeout, expect: expect, line: node.line)
     }
 
     mutating func expectation(_ node: JSONNode, path: String) -> UserCaseDescription.Expectation? {
-        guard let members = object(node, path: path, known: ["exitStatus", "stdoutContains", "stdoutMatches"], required: []) else { return nil }
+        guard
+            let members = object(
+                node, path: path, known: ["exitStatus", "stdoutContains", "stdoutMatches"], required: [])
+        else { return nil }
         var result = UserCaseDescription.Expectation()
         if let n = members["exitStatus"] {
             if case .string("any") = n.kind {
@@ -412,9 +508,12 @@ private struct DescriptionReader {
             result.stdoutContains = stringList(n, "\(path).stdoutContains", what: "a non-empty string").map(\.0)
         }
         if let n = members["stdoutMatches"] {
-            for (pattern, element, elementPath) in stringList(n, "\(path).stdoutMatches", what: "a regular expression") {
+            for (pattern, element, elementPath) in stringList(n, "\(path).stdoutMatches", what: "a regular expression")
+            {
                 if let problem = posixRegexProblem(pattern) {
-                    report(element, elementPath, "\(JSONValue.quoted(pattern)) is not a POSIX extended regular expression: \(problem)")
+                    report(
+                        element, elementPath,
+                        "\(JSONValue.quoted(pattern)) is not a POSIX extended regular expression: \(problem)")
                 } else {
                     result.stdoutMatches.append(pattern)
                 }

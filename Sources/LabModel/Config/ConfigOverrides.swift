@@ -17,12 +17,14 @@ public struct ConfigOverrides: Sendable, Hashable {
     /// The option spellings used in error messages; the CLI should declare the same names.
     public enum Option: String, Sendable, CaseIterable {
         case backend = "--backend", host = "--host", kernel = "--kernel", memory = "--memory",
-             vcpus = "--vcpus", paging = "--paging", suite = "--suite", jobs = "--jobs"
+            vcpus = "--vcpus", paging = "--paging", suite = "--suite", jobs = "--jobs"
     }
 
-    public init(backends: [String]? = nil, hosts: [String]? = nil, kernels: [String]? = nil,
-                memoryMiB: [String]? = nil, vcpus: [String]? = nil, paging: [String]? = nil, suites: [String]? = nil,
-                jobs: String? = nil) {
+    public init(
+        backends: [String]? = nil, hosts: [String]? = nil, kernels: [String]? = nil,
+        memoryMiB: [String]? = nil, vcpus: [String]? = nil, paging: [String]? = nil, suites: [String]? = nil,
+        jobs: String? = nil
+    ) {
         self.backends = backends
         self.hosts = hosts
         self.kernels = kernels
@@ -34,7 +36,8 @@ public struct ConfigOverrides: Sendable, Hashable {
     }
 
     public var isEmpty: Bool {
-        backends == nil && hosts == nil && kernels == nil && memoryMiB == nil && vcpus == nil && paging == nil && suites == nil && jobs == nil
+        backends == nil && hosts == nil && kernels == nil && memoryMiB == nil && vcpus == nil && paging == nil
+            && suites == nil && jobs == nil
     }
 }
 
@@ -45,8 +48,10 @@ extension LabConfig {
         var result = self
 
         /// Validates one option's values as a lab.json array would be.
-        func axis<T: Hashable>(_ raw: [String]?, _ option: ConfigOverrides.Option, noun: String,
-                               element: (inout ConfigValidator, JSONNode, String) -> T?) -> [T]? {
+        func axis<T: Hashable>(
+            _ raw: [String]?, _ option: ConfigOverrides.Option, noun: String,
+            element: (inout ConfigValidator, JSONNode, String) -> T?
+        ) -> [T]? {
             guard let raw else { return nil }
             let values = raw.flatMap { $0.split(separator: ",", omittingEmptySubsequences: false) }
                 .map { $0.trimmingCharacters(in: .whitespaces) }
@@ -64,7 +69,8 @@ extension LabConfig {
         if let value = axis(overrides.kernels, .kernel, noun: "kernel", element: { $0.kernel($1, path: $2) }) {
             result.matrix.kernels = value
         }
-        if let value = axis(overrides.memoryMiB, .memory, noun: "memory size", element: { $0.memoryMiB($1, path: $2) }) {
+        if let value = axis(overrides.memoryMiB, .memory, noun: "memory size", element: { $0.memoryMiB($1, path: $2) })
+        {
             result.matrix.memoryMiB = value
         }
         if let value = axis(overrides.vcpus, .vcpus, noun: "vCPU count", element: { $0.vcpuCount($1, path: $2) }) {
@@ -72,13 +78,17 @@ extension LabConfig {
         }
         if let value = axis(overrides.paging, .paging, noun: "paging mode", element: { $0.paging($1, path: $2) }) {
             result.matrix.paging = value
-            validator.pagingAgrees(matrix: result.matrix, guest: result.guest, path: ConfigOverrides.Option.paging.rawValue)
+            validator.pagingAgrees(
+                matrix: result.matrix, guest: result.guest, path: ConfigOverrides.Option.paging.rawValue)
         }
         if let value = axis(overrides.suites, .suite, noun: "suite", element: { $0.suite($1, path: $2) }) {
             result.matrix.suites = value
         }
         if let raw = overrides.jobs,
-           let value = validator.jobs(Self.commandLineNode(raw.trimmingCharacters(in: .whitespaces)), path: ConfigOverrides.Option.jobs.rawValue) {
+            let value = validator.jobs(
+                Self.commandLineNode(raw.trimmingCharacters(in: .whitespaces)),
+                path: ConfigOverrides.Option.jobs.rawValue)
+        {
             result.jobs = value
         }
         if !validator.issues.isEmpty {

@@ -16,16 +16,20 @@ struct ConfigValidator {
     // MARK: Document
 
     mutating func config(from root: JSONNode) -> LabConfig? {
-        guard let members = object(root, path: "$",
-                                   known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench"],
-                                   required: ["schema", "matrix", "timeouts"]) else { return nil }
+        guard
+            let members = object(
+                root, path: "$",
+                known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench"],
+                required: ["schema", "matrix", "timeouts"])
+        else { return nil }
         var schemaOK = false
         if let node = members["schema"] {
             if let version = node.integerValue {
                 if version == LabConfig.schemaVersion {
                     schemaOK = true
                 } else {
-                    report("$.schema", "unsupported schema \(version); this lab reads schema \(LabConfig.schemaVersion)")
+                    report(
+                        "$.schema", "unsupported schema \(version); this lab reads schema \(LabConfig.schemaVersion)")
                 }
             } else {
                 report("$.schema", "expected the schema version \(LabConfig.schemaVersion), got \(node.described)")
@@ -51,7 +55,8 @@ struct ConfigValidator {
         if let matrix, let guest { pagingAgrees(matrix: matrix, guest: guest, path: "$.guest.cmdline") }
 
         guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK else { return nil }
-        return LabConfig(matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench)
+        return LabConfig(
+            matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench)
     }
 
     /// Checks that `node` is an object with only `known` keys (each once) and all `required`
@@ -68,12 +73,18 @@ struct ConfigValidator {
 
     mutating func matrix(_ node: JSONNode, path: String) -> LabConfig.Matrix? {
         let keys = ["backends", "hosts", "kernels", "memoryMiB", "vcpus", "paging", "suites"]
-        guard let members = object(node, path: path, known: keys, required: keys.filter { $0 != "paging" }) else { return nil }
+        guard let members = object(node, path: path, known: keys, required: keys.filter { $0 != "paging" }) else {
+            return nil
+        }
         func jsonPath(_ key: String) -> (Int?) -> String {
             { index in index.map { "\(path).\(key)[\($0)]" } ?? "\(path).\(key)" }
         }
-        var backends: [Backend]?, hosts: [HostRequest]?, kernels: [KernelSpec]?
-        var memory: [Int]?, vcpus: [Int]?, suites: [String]?
+        var backends: [Backend]?
+        var hosts: [HostRequest]?
+        var kernels: [KernelSpec]?
+        var memory: [Int]?
+        var vcpus: [Int]?
+        var suites: [String]?
         var paging: [PagingMode]? = LabConfig.Matrix.defaultPaging
         if let node = members["backends"] {
             backends = axis(node, path: jsonPath("backends"), noun: "backend", element: { $0.backend($1, path: $2) })
@@ -85,7 +96,8 @@ struct ConfigValidator {
             kernels = axis(node, path: jsonPath("kernels"), noun: "kernel", element: { $0.kernel($1, path: $2) })
         }
         if let node = members["memoryMiB"] {
-            memory = axis(node, path: jsonPath("memoryMiB"), noun: "memory size", element: { $0.memoryMiB($1, path: $2) })
+            memory = axis(
+                node, path: jsonPath("memoryMiB"), noun: "memory size", element: { $0.memoryMiB($1, path: $2) })
         }
         if let node = members["vcpus"] {
             vcpus = axis(node, path: jsonPath("vcpus"), noun: "vCPU count", element: { $0.vcpuCount($1, path: $2) })
@@ -97,13 +109,16 @@ struct ConfigValidator {
             suites = axis(node, path: jsonPath("suites"), noun: "suite", element: { $0.suite($1, path: $2) })
         }
         guard let backends, let hosts, let kernels, let memory, let vcpus, let paging, let suites else { return nil }
-        return LabConfig.Matrix(backends: backends, hosts: hosts, kernels: kernels, memoryMiB: memory, vcpus: vcpus,
-                                paging: paging, suites: suites)
+        return LabConfig.Matrix(
+            backends: backends, hosts: hosts, kernels: kernels, memoryMiB: memory, vcpus: vcpus,
+            paging: paging, suites: suites)
     }
 
     /// A non-empty list without duplicates. `path(nil)` names the list, `path(i)` its element i.
-    mutating func axis<T: Hashable>(_ node: JSONNode, path: (Int?) -> String, noun: String,
-                                    element: (inout ConfigValidator, JSONNode, String) -> T?) -> [T]? {
+    mutating func axis<T: Hashable>(
+        _ node: JSONNode, path: (Int?) -> String, noun: String,
+        element: (inout ConfigValidator, JSONNode, String) -> T?
+    ) -> [T]? {
         guard case .array(let items) = node.kind else {
             report(path(nil), "expected an array of \(noun)s, got \(node.described)")
             return nil
@@ -116,10 +131,14 @@ struct ConfigValidator {
         var firstIndex: [T: Int] = [:]
         var ok = true
         for (index, item) in items.enumerated() {
-            guard let value = element(&self, item, path(index)) else { ok = false; continue }
+            guard let value = element(&self, item, path(index)) else {
+                ok = false
+                continue
+            }
             if let first = firstIndex[value] {
                 let firstPath = path(first)
-                let suffix = firstPath == path(index) ? "" : " (also at \(firstPath.hasPrefix("$") ? "[\(first)]" : firstPath))"
+                let suffix =
+                    firstPath == path(index) ? "" : " (also at \(firstPath.hasPrefix("$") ? "[\(first)]" : firstPath))"
                 report(path(index), "\(item.described) is listed twice\(suffix)")
                 ok = false
                 continue
@@ -131,7 +150,8 @@ struct ConfigValidator {
     }
 
     mutating func backend(_ node: JSONNode, path: String) -> Backend? {
-        oneOf(node, path: path, noun: "backend", names: Backend.allCases.map(\.rawValue)).flatMap(Backend.init(rawValue:))
+        oneOf(node, path: path, noun: "backend", names: Backend.allCases.map(\.rawValue)).flatMap(
+            Backend.init(rawValue:))
     }
 
     mutating func host(_ node: JSONNode, path: String) -> HostRequest? {
@@ -139,7 +159,8 @@ struct ConfigValidator {
     }
 
     mutating func paging(_ node: JSONNode, path: String) -> PagingMode? {
-        oneOf(node, path: path, noun: "paging mode", names: PagingMode.allCases.map(\.rawValue)).flatMap(PagingMode.init(rawValue:))
+        oneOf(node, path: path, noun: "paging mode", names: PagingMode.allCases.map(\.rawValue)).flatMap(
+            PagingMode.init(rawValue:))
     }
 
     private mutating func oneOf(_ node: JSONNode, path: String, noun: String, names: [String]) -> String? {
@@ -152,7 +173,8 @@ struct ConfigValidator {
             var message = "\(node.described) is not a \(noun); expected one of \(list)"
             // Names here are short (svm/kvm/tcg): only suggest on a case slip or a typo in a longer word.
             if let guess = closest(to: name, among: names),
-               guess.lowercased() == name.lowercased() || (name.count >= 5 && editDistance(name, guess) <= 1) {
+                guess.lowercased() == name.lowercased() || (name.count >= 5 && editDistance(name, guess) <= 1)
+            {
                 message += " (did you mean \(JSONValue.quoted(guess))?)"
             }
             report(path, message)
@@ -162,7 +184,8 @@ struct ConfigValidator {
     }
 
     mutating func kernel(_ node: JSONNode, path: String) -> KernelSpec? {
-        let expected = "expected \"debian\" (the current linux-image-amd64) or a Debian kernel version such as \"6.1.0-56-amd64\""
+        let expected =
+            "expected \"debian\" (the current linux-image-amd64) or a Debian kernel version such as \"6.1.0-56-amd64\""
         guard case .string(let name) = node.kind else {
             report(path, "\(expected), got \(node.described)")
             return nil
@@ -184,7 +207,10 @@ struct ConfigValidator {
 
     private mutating func wholeNumber(_ node: JSONNode, path: String, range: ClosedRange<Int>, unit: String) -> Int? {
         guard let value = node.integerValue, range.contains(value) else {
-            report(path, "expected a whole number of \(unit) from \(range.lowerBound) to \(range.upperBound), got \(node.described)")
+            report(
+                path,
+                "expected a whole number of \(unit) from \(range.lowerBound) to \(range.upperBound), got \(node.described)"
+            )
             return nil
         }
         return value
@@ -196,7 +222,10 @@ struct ConfigValidator {
             return nil
         }
         guard Self.isSimpleName(name) else {
-            report(path, "\(node.described) is not a suite name; expected lowercase letters, digits, \"-\" and \"_\", starting with a letter or digit")
+            report(
+                path,
+                "\(node.described) is not a suite name; expected lowercase letters, digits, \"-\" and \"_\", starting with a letter or digit"
+            )
             return nil
         }
         return name
@@ -204,25 +233,35 @@ struct ConfigValidator {
 
     /// Suite names and the first segment of case ids: `[a-z0-9][a-z0-9_-]*`.
     static func isSimpleName(_ name: String) -> Bool {
-        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else { return false }
-        return name.unicodeScalars.allSatisfy { ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" }
+        guard let first = name.unicodeScalars.first, ("a"..."z").contains(first) || ("0"..."9").contains(first) else {
+            return false
+        }
+        return name.unicodeScalars.allSatisfy {
+            ("a"..."z").contains($0) || ("0"..."9").contains($0) || $0 == "-" || $0 == "_"
+        }
     }
 
     /// `no5lvl` in the configured command line would silently turn 5-level cells into 4-level
     /// ones; the lab adds it to 4-level cells itself (CellRunner.guestCmdline).
     mutating func pagingAgrees(matrix: LabConfig.Matrix, guest: LabConfig.Guest, path: String) {
         if matrix.paging.contains(.fiveLevel), guest.cmdline.split(separator: " ").contains("no5lvl") {
-            report(path, "\"no5lvl\" would make the 5-level cells of matrix.paging run 4-level; leave it out "
-                   + "(the lab adds no5lvl to 4-level cells itself)")
+            report(
+                path,
+                "\"no5lvl\" would make the 5-level cells of matrix.paging run 4-level; leave it out "
+                    + "(the lab adds no5lvl to 4-level cells itself)")
         }
     }
 
     // MARK: Other sections
 
     mutating func timeouts(_ node: JSONNode, path: String) -> LabConfig.Timeouts? {
-        guard let members = object(node, path: path, known: ["bootSeconds", "caseSeconds", "perCase"],
-                                   required: ["bootSeconds", "caseSeconds"]) else { return nil }
-        var boot: Double?, perCaseDefault: Double?
+        guard
+            let members = object(
+                node, path: path, known: ["bootSeconds", "caseSeconds", "perCase"],
+                required: ["bootSeconds", "caseSeconds"])
+        else { return nil }
+        var boot: Double?
+        var perCaseDefault: Double?
         if let node = members["bootSeconds"] { boot = seconds(node, path: "\(path).bootSeconds") }
         if let node = members["caseSeconds"] { perCaseDefault = seconds(node, path: "\(path).caseSeconds") }
         var perCase: [String: Double]? = [:]
@@ -362,7 +401,8 @@ func closest(to word: String, among candidates: [String]) -> String? {
 
 /// Levenshtein distance over characters.
 func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
+    let a = Array(a)
+    let b = Array(b)
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
     var previous = Array(0...b.count)

@@ -31,7 +31,13 @@ public enum HostRequest: Sendable, Hashable, Codable, CustomStringConvertible {
     public static let allNames = ["auto"] + HostKind.allCases.map(\.rawValue)
 
     public init?(name: String) {
-        if name == "auto" { self = .auto } else if let host = HostKind(rawValue: name) { self = .host(host) } else { return nil }
+        if name == "auto" {
+            self = .auto
+        } else if let host = HostKind(rawValue: name) {
+            self = .host(host)
+        } else {
+            return nil
+        }
     }
 
     public var description: String {
@@ -44,7 +50,8 @@ public enum HostRequest: Sendable, Hashable, Codable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let name = try decoder.singleValueContainer().decode(String.self)
         guard let request = HostRequest(name: name) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "unknown host \(name)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "unknown host \(name)"))
         }
         self = request
     }
@@ -65,9 +72,14 @@ public enum KernelSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     /// including backports such as `6.12.12+bpo-amd64`). Restricting the alphabet keeps cell
     /// ids and file names safe.
     public init?(name: String) {
-        if name == "debian" { self = .debianCurrent; return }
+        if name == "debian" {
+            self = .debianCurrent
+            return
+        }
         guard let first = name.unicodeScalars.first, ("0"..."9").contains(first), name.hasSuffix("-amd64"),
-              name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) && $0.isASCII || "+.-".unicodeScalars.contains($0) })
+            name.unicodeScalars.allSatisfy({
+                CharacterSet.alphanumerics.contains($0) && $0.isASCII || "+.-".unicodeScalars.contains($0)
+            })
         else { return nil }
         self = .exact(name)
     }
@@ -82,7 +94,8 @@ public enum KernelSpec: Sendable, Hashable, Codable, CustomStringConvertible {
     public init(from decoder: any Decoder) throws {
         let name = try decoder.singleValueContainer().decode(String.self)
         guard let spec = KernelSpec(name: name) else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "bad kernel \(name)"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "bad kernel \(name)"))
         }
         self = spec
     }
@@ -130,7 +143,9 @@ public enum JobsSetting: Sendable, Hashable, Codable, CustomStringConvertible {
         } else if (try? container.decode(String.self)) == "auto" {
             self = .auto
         } else {
-            throw DecodingError.dataCorrupted(.init(codingPath: decoder.codingPath, debugDescription: "jobs: expected \"auto\" or a positive integer"))
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "jobs: expected \"auto\" or a positive integer")
+            )
         }
     }
 
@@ -162,8 +177,10 @@ public struct LabConfig: Sendable, Hashable, Codable {
 
         public static let defaultPaging: [PagingMode] = [.fourLevel]
 
-        public init(backends: [Backend], hosts: [HostRequest], kernels: [KernelSpec], memoryMiB: [Int], vcpus: [Int],
-                    paging: [PagingMode] = Matrix.defaultPaging, suites: [String]) {
+        public init(
+            backends: [Backend], hosts: [HostRequest], kernels: [KernelSpec], memoryMiB: [Int], vcpus: [Int],
+            paging: [PagingMode] = Matrix.defaultPaging, suites: [String]
+        ) {
             self.backends = backends
             self.hosts = hosts
             self.kernels = kernels
@@ -179,11 +196,14 @@ public struct LabConfig: Sendable, Hashable, Codable {
 
         public init(from decoder: any Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            self.init(backends: try c.decode([Backend].self, forKey: .backends), hosts: try c.decode([HostRequest].self, forKey: .hosts),
-                      kernels: try c.decode([KernelSpec].self, forKey: .kernels), memoryMiB: try c.decode([Int].self, forKey: .memoryMiB),
-                      vcpus: try c.decode([Int].self, forKey: .vcpus),
-                      paging: try c.decodeIfPresent([PagingMode].self, forKey: .paging) ?? Matrix.defaultPaging,
-                      suites: try c.decode([String].self, forKey: .suites))
+            self.init(
+                backends: try c.decode([Backend].self, forKey: .backends),
+                hosts: try c.decode([HostRequest].self, forKey: .hosts),
+                kernels: try c.decode([KernelSpec].self, forKey: .kernels),
+                memoryMiB: try c.decode([Int].self, forKey: .memoryMiB),
+                vcpus: try c.decode([Int].self, forKey: .vcpus),
+                paging: try c.decodeIfPresent([PagingMode].self, forKey: .paging) ?? Matrix.defaultPaging,
+                suites: try c.decode([String].self, forKey: .suites))
         }
     }
 
@@ -228,8 +248,10 @@ public struct LabConfig: Sendable, Hashable, Codable {
     /// `lab bench` settings (lab.json `bench`, optional); nil = the defaults.
     public var bench: BenchSettings?
 
-    public init(matrix: Matrix, timeouts: Timeouts, guest: Guest = Guest(cmdline: LabConfig.defaultCmdline),
-                jobs: JobsSetting = .auto, caseDirectories: [String] = [], bench: BenchSettings? = nil) {
+    public init(
+        matrix: Matrix, timeouts: Timeouts, guest: Guest = Guest(cmdline: LabConfig.defaultCmdline),
+        jobs: JobsSetting = .auto, caseDirectories: [String] = [], bench: BenchSettings? = nil
+    ) {
         self.schema = LabConfig.schemaVersion
         self.matrix = matrix
         self.timeouts = timeouts
@@ -245,8 +267,9 @@ public struct LabConfig: Sendable, Hashable, Codable {
         do {
             data = try Data(contentsOf: url)
         } catch {
-            throw ConfigError(file: url.lastPathComponent,
-                              issues: [ConfigIssue(path: "", message: "cannot read \(url.path): \(error.localizedDescription)")])
+            throw ConfigError(
+                file: url.lastPathComponent,
+                issues: [ConfigIssue(path: "", message: "cannot read \(url.path): \(error.localizedDescription)")])
         }
         return try parse(data, fileName: url.lastPathComponent)
     }
@@ -257,8 +280,9 @@ public struct LabConfig: Sendable, Hashable, Codable {
         do {
             root = try JSONDocumentParser.parse(data)
         } catch {
-            throw ConfigError(file: fileName,
-                              issues: [ConfigIssue(path: "line \(error.line), column \(error.column)", message: error.message)])
+            throw ConfigError(
+                file: fileName,
+                issues: [ConfigIssue(path: "line \(error.line), column \(error.column)", message: error.message)])
         }
         var validator = ConfigValidator()
         let config = validator.config(from: root)

@@ -17,7 +17,10 @@ public struct MatrixCell: Sendable, Hashable, Codable, Comparable, CustomStringC
     public var vcpus: Int
     public var paging: PagingMode
 
-    public init(backend: Backend, host: HostKind, kernel: KernelSpec, memoryMiB: Int, vcpus: Int, paging: PagingMode = .fourLevel) {
+    public init(
+        backend: Backend, host: HostKind, kernel: KernelSpec, memoryMiB: Int, vcpus: Int,
+        paging: PagingMode = .fourLevel
+    ) {
         self.backend = backend
         self.host = host
         self.kernel = kernel
@@ -49,10 +52,12 @@ public struct MatrixCell: Sendable, Hashable, Codable, Comparable, CustomStringC
 
     public init(from decoder: any Decoder) throws {
         let c = try decoder.container(keyedBy: CodingKeys.self)
-        self.init(backend: try c.decode(Backend.self, forKey: .backend), host: try c.decode(HostKind.self, forKey: .host),
-                  kernel: try c.decode(KernelSpec.self, forKey: .kernel), memoryMiB: try c.decode(Int.self, forKey: .memoryMiB),
-                  vcpus: try c.decode(Int.self, forKey: .vcpus),
-                  paging: try c.decodeIfPresent(PagingMode.self, forKey: .paging) ?? .fourLevel)
+        self.init(
+            backend: try c.decode(Backend.self, forKey: .backend), host: try c.decode(HostKind.self, forKey: .host),
+            kernel: try c.decode(KernelSpec.self, forKey: .kernel),
+            memoryMiB: try c.decode(Int.self, forKey: .memoryMiB),
+            vcpus: try c.decode(Int.self, forKey: .vcpus),
+            paging: try c.decodeIfPresent(PagingMode.self, forKey: .paging) ?? .fourLevel)
     }
 }
 
@@ -82,9 +87,11 @@ public struct HostCapabilities: Sendable, Hashable, Codable {
     /// Host memory available for VMs, in MiB (MemAvailable).
     public var availableMemoryMiB: Int
 
-    public init(kvmBootsGuest: Bool, nestedSVM: Bool, nestedVMX: Bool, tcgEmulatesSVM: Bool, bochsEmulatesVMX: Bool,
-                implementedBackends: Set<Backend>, bochsDriverImplemented: Bool, hypervisorMaxVCPUs: Int = 1,
-                hostCPUHasLA57: Bool = false, cores: Int, availableMemoryMiB: Int) {
+    public init(
+        kvmBootsGuest: Bool, nestedSVM: Bool, nestedVMX: Bool, tcgEmulatesSVM: Bool, bochsEmulatesVMX: Bool,
+        implementedBackends: Set<Backend>, bochsDriverImplemented: Bool, hypervisorMaxVCPUs: Int = 1,
+        hostCPUHasLA57: Bool = false, cores: Int, availableMemoryMiB: Int
+    ) {
         self.kvmBootsGuest = kvmBootsGuest
         self.nestedSVM = nestedSVM
         self.nestedVMX = nestedVMX

@@ -50,8 +50,9 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                 case .auto:
                     host = capabilities.autoHost(for: backend)
                     if autoNoted.insert(backend).inserted {
-                        notes.append("host auto for backend \(backend.rawValue) resolved to \(host.rawValue): "
-                                     + Self.autoExplanation(backend: backend, host: host, capabilities: capabilities))
+                        notes.append(
+                            "host auto for backend \(backend.rawValue) resolved to \(host.rawValue): "
+                                + Self.autoExplanation(backend: backend, host: host, capabilities: capabilities))
                     }
                 case .host(let kind):
                     host = kind
@@ -61,7 +62,9 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                     matrix.memoryMiB.flatMap { memory in
                         matrix.vcpus.flatMap { vcpus in
                             matrix.paging.map {
-                                MatrixCell(backend: backend, host: host, kernel: kernel, memoryMiB: memory, vcpus: vcpus, paging: $0)
+                                MatrixCell(
+                                    backend: backend, host: host, kernel: kernel, memoryMiB: memory, vcpus: vcpus,
+                                    paging: $0)
                             }
                         }
                     }
@@ -75,8 +78,10 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                     }
                     indexById[cell.id] = cells.count
                     let reasons = Self.skipReasons(cell, capabilities: capabilities)
-                    cells.append(PlannedCell(cell: cell, requestedHosts: [request],
-                                             status: reasons.isEmpty ? .runnable : .skipped(reason: reasons.joined(separator: "; "))))
+                    cells.append(
+                        PlannedCell(
+                            cell: cell, requestedHosts: [request],
+                            status: reasons.isEmpty ? .runnable : .skipped(reason: reasons.joined(separator: "; "))))
                 }
             }
         }
@@ -86,14 +91,18 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
 
     private static func autoExplanation(backend: Backend, host: HostKind, capabilities: HostCapabilities) -> String {
         switch (backend, host) {
-        case (_, .kvm): return "KVM boots guests here" + (backend == .none ? "" : " and exposes nested \(backend.rawValue.uppercased())")
+        case (_, .kvm):
+            return "KVM boots guests here"
+                + (backend == .none ? "" : " and exposes nested \(backend.rawValue.uppercased())")
         case (.none, _): return "KVM cannot boot a guest on this machine"
         case (.svm, _):
-            return capabilities.kvmBootsGuest ? "KVM has no nested SVM here; QEMU TCG emulates SVM with NPT"
-                                              : "KVM cannot boot a guest on this machine; QEMU TCG emulates SVM with NPT"
+            return capabilities.kvmBootsGuest
+                ? "KVM has no nested SVM here; QEMU TCG emulates SVM with NPT"
+                : "KVM cannot boot a guest on this machine; QEMU TCG emulates SVM with NPT"
         case (.vmx, _):
-            return capabilities.kvmBootsGuest ? "KVM has no nested VMX here; Bochs emulates VMX with EPT"
-                                              : "KVM cannot boot a guest on this machine; Bochs emulates VMX with EPT"
+            return capabilities.kvmBootsGuest
+                ? "KVM has no nested VMX here; Bochs emulates VMX with EPT"
+                : "KVM cannot boot a guest on this machine; Bochs emulates VMX with EPT"
         }
     }
 
@@ -109,7 +118,9 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
             if !capabilities.kvmBootsGuest {
                 reasons.append("host kvm: KVM cannot boot a guest on this machine (tried)")
             } else if cell.backend == .svm, !capabilities.nestedSVM {
-                reasons.append("svm needs SVM: KVM on this machine does not expose nested SVM; use host tcg (QEMU TCG emulates SVM with NPT)")
+                reasons.append(
+                    "svm needs SVM: KVM on this machine does not expose nested SVM; use host tcg (QEMU TCG emulates SVM with NPT)"
+                )
             } else if cell.backend == .vmx, !capabilities.nestedVMX {
                 reasons.append("vmx needs VMX: KVM on this machine does not expose nested VMX; use host bochs")
             }
@@ -133,24 +144,29 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
             switch cell.host {
             case .tcg: break  // QEMU TCG emulates LA57 (`-cpu qemu64,+la57`)
             case .kvm where !capabilities.hostCPUHasLA57:
-                reasons.append("5-level paging needs LA57: the host CPU has no la57 flag (/proc/cpuinfo), so a KVM guest cannot have it; "
-                               + "use host tcg (QEMU TCG emulates LA57)")
+                reasons.append(
+                    "5-level paging needs LA57: the host CPU has no la57 flag (/proc/cpuinfo), so a KVM guest cannot have it; "
+                        + "use host tcg (QEMU TCG emulates LA57)")
             case .kvm: break
             case .bochs:
                 // Where the backend is vmx, TCG is no way out (no VMX there): say what is possible.
-                reasons.append("5-level paging needs LA57: Bochs 2.7's corei7_skylake_x has no LA57; "
-                               + (cell.backend == .vmx ? "5-level VMX cells need a KVM host with nested VMX and la57"
-                                                        : "use host tcg (QEMU TCG emulates LA57)"))
+                reasons.append(
+                    "5-level paging needs LA57: Bochs 2.7's corei7_skylake_x has no LA57; "
+                        + (cell.backend == .vmx
+                            ? "5-level VMX cells need a KVM host with nested VMX and la57"
+                            : "use host tcg (QEMU TCG emulates LA57)"))
             }
         }
         if cell.backend != .none, cell.vcpus > capabilities.hypervisorMaxVCPUs {
-            let supported = capabilities.hypervisorMaxVCPUs == 1 ? "one vCPU" : "\(capabilities.hypervisorMaxVCPUs) vCPUs"
+            let supported =
+                capabilities.hypervisorMaxVCPUs == 1 ? "one vCPU" : "\(capabilities.hypervisorMaxVCPUs) vCPUs"
             reasons.append("the hypervisor supports \(supported); vcpus=\(cell.vcpus) runs only with backend none")
         }
         let budget = capabilities.availableMemoryMiB - hostReserveMiB
         if cell.memoryMiB + perVMOverheadMiB > budget {
-            reasons.append("memory \(cell.memoryMiB) MiB (+\(perVMOverheadMiB) MiB VM overhead) does not fit: "
-                           + "\(capabilities.availableMemoryMiB) MiB available, \(hostReserveMiB) MiB kept for the host")
+            reasons.append(
+                "memory \(cell.memoryMiB) MiB (+\(perVMOverheadMiB) MiB VM overhead) does not fit: "
+                    + "\(capabilities.availableMemoryMiB) MiB available, \(hostReserveMiB) MiB kept for the host")
         }
         return reasons
     }
@@ -184,15 +200,17 @@ public func plannedJobs(requested: JobsSetting, cells: [MatrixCell], capabilitie
     if byCores <= byMemory {
         limitedBy = "\(capabilities.cores) cores, \(maxVCPUs) vCPU\(maxVCPUs == 1 ? "" : "s") per VM"
     } else {
-        limitedBy = "\(capabilities.availableMemoryMiB) MiB available memory (\(MatrixPlan.hostReserveMiB) MiB kept for the host), "
+        limitedBy =
+            "\(capabilities.availableMemoryMiB) MiB available memory (\(MatrixPlan.hostReserveMiB) MiB kept for the host), "
             + "\(maxMemory + MatrixPlan.perVMOverheadMiB) MiB per VM"
     }
     switch requested {
     case .auto:
         return JobPlan(jobs: maximum, maximum: maximum, limitedBy: limitedBy, note: nil)
     case .fixed(let count) where count > maximum:
-        return JobPlan(jobs: maximum, maximum: maximum, limitedBy: limitedBy,
-                       note: "jobs \(count) lowered to \(maximum): limited by \(limitedBy)")
+        return JobPlan(
+            jobs: maximum, maximum: maximum, limitedBy: limitedBy,
+            note: "jobs \(count) lowered to \(maximum): limited by \(limitedBy)")
     case .fixed(let count):
         return JobPlan(jobs: max(1, count), maximum: maximum, limitedBy: limitedBy, note: nil)
     }

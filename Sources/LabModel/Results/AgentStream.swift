@@ -113,22 +113,27 @@ public struct AgentStreamParser: Sendable {
             guard case .string(let id)? = object["id"], !id.isEmpty else {
                 return protocolError("GMLAB-RESULT without a string \"id\"")
             }
-            guard case .string(let statusName)? = object["status"], let status = AgentCaseStatus(rawValue: statusName) else {
-                return protocolError("GMLAB-RESULT for \(id): \"status\" must be one of "
-                                     + AgentCaseStatus.allCases.map(\.rawValue).joined(separator: ", ")
-                                     + ", got \(object["status"]?.compactText ?? "nothing")")
+            guard case .string(let statusName)? = object["status"], let status = AgentCaseStatus(rawValue: statusName)
+            else {
+                return protocolError(
+                    "GMLAB-RESULT for \(id): \"status\" must be one of "
+                        + AgentCaseStatus.allCases.map(\.rawValue).joined(separator: ", ")
+                        + ", got \(object["status"]?.compactText ?? "nothing")")
             }
             var values: [String: JSONValue] = [:]
             switch object["values"] {
             case nil, .null?: break
             case .object(let members)?: values = members
-            case let other?: return protocolError("GMLAB-RESULT for \(id): \"values\" must be an object, got \(other.compactText)")
+            case let other?:
+                return protocolError("GMLAB-RESULT for \(id): \"values\" must be an object, got \(other.compactText)")
             }
             var duration: Double?
             switch object["duration_ms"] {
             case nil, .null?: break
             case .number(let ms)? where ms >= 0: duration = ms
-            case let other?: return protocolError("GMLAB-RESULT for \(id): \"duration_ms\" must be a non-negative number, got \(other.compactText)")
+            case let other?:
+                return protocolError(
+                    "GMLAB-RESULT for \(id): \"duration_ms\" must be a non-negative number, got \(other.compactText)")
             }
             let message: String
             switch object["message"] {
@@ -145,7 +150,9 @@ public struct AgentStreamParser: Sendable {
         case "start":
             var count: Int?
             if case .number(let value)? = object["cases"], value >= 0, value == value.rounded() { count = Int(value) }
-            return .started(kernel: object["kernel"]?.stringValue, vendor: object["vendor"]?.stringValue, caseCount: count, fields: object)
+            return .started(
+                kernel: object["kernel"]?.stringValue, vendor: object["vendor"]?.stringValue, caseCount: count,
+                fields: object)
         case "done":
             return .done
         default:

@@ -17,32 +17,34 @@ public enum HTMLReport {
         }
         let provenance = results.provenance
         var html = """
-        <!DOCTYPE html>
-        <html lang="en">
-        <head>
-        <meta charset="utf-8">
-        <title>GuestMemLab results \(escape(Provenance.timestamp(provenance.startTime)))</title>
-        <style>
-        body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
-        table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
-        th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
-        th.cell { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; font-family: monospace; }
-        td.status { text-align: center; font-family: monospace; }
-        .pass { background: #c8efc8; } .fail, .timeout { background: #f5b5b5; } .error { background: #e8b5f0; }
-        .skip { background: #f0e6b0; } .none { background: #eee; }
-        code, pre { font-family: monospace; } pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.5em; }
-        details { margin: 0.5em 0; border-left: 4px solid #d55; padding-left: 0.5em; }
-        </style>
-        </head>
-        <body>
-        <h1>GuestMemLab results</h1>
+            <!DOCTYPE html>
+            <html lang="en">
+            <head>
+            <meta charset="utf-8">
+            <title>GuestMemLab results \(escape(Provenance.timestamp(provenance.startTime)))</title>
+            <style>
+            body { font-family: system-ui, sans-serif; margin: 1.5em; color: #222; }
+            table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+            th, td { border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: left; vertical-align: top; }
+            th.cell { writing-mode: vertical-rl; transform: rotate(180deg); font-weight: normal; font-family: monospace; }
+            td.status { text-align: center; font-family: monospace; }
+            .pass { background: #c8efc8; } .fail, .timeout { background: #f5b5b5; } .error { background: #e8b5f0; }
+            .skip { background: #f0e6b0; } .none { background: #eee; }
+            code, pre { font-family: monospace; } pre { white-space: pre-wrap; background: #f6f6f6; padding: 0.5em; }
+            details { margin: 0.5em 0; border-left: 4px solid #d55; padding-left: 0.5em; }
+            </style>
+            </head>
+            <body>
+            <h1>GuestMemLab results</h1>
 
-        """
+            """
         let totals = results.totals
-        html += "<p>Totals: " + CaseStatus.allCases.compactMap { status in
-            guard let count = totals[status], count > 0 else { return nil }
-            return "<span class=\"\(status.rawValue)\">\(count) \(status.rawValue)</span>"
-        }.joined(separator: ", ") + " in \(cells.count) cell\(cells.count == 1 ? "" : "s").</p>\n"
+        html +=
+            "<p>Totals: "
+            + CaseStatus.allCases.compactMap { status in
+                guard let count = totals[status], count > 0 else { return nil }
+                return "<span class=\"\(status.rawValue)\">\(count) \(status.rawValue)</span>"
+            }.joined(separator: ", ") + " in \(cells.count) cell\(cells.count == 1 ? "" : "s").</p>\n"
 
         // Cells and their status.
         html += "<h2>Cells</h2>\n<table>\n<tr><th>cell</th><th>status</th></tr>\n"
@@ -70,7 +72,8 @@ public enum HTMLReport {
             html += "</td>"
             for cell in cells {
                 if let row = rowsByCell[cell.id]?[caseId] {
-                    html += "<td class=\"status \(row.status.rawValue)\" title=\"\(escape(row.message))\">\(row.status.rawValue)</td>"
+                    html +=
+                        "<td class=\"status \(row.status.rawValue)\" title=\"\(escape(row.message))\">\(row.status.rawValue)</td>"
                 } else {
                     html += "<td class=\"status none\" title=\"not selected in this cell\">–</td>"
                 }
@@ -86,7 +89,8 @@ public enum HTMLReport {
         if !problems.isEmpty {
             html += "<h2>Problems</h2>\n"
             for row in problems {
-                html += "<details open id=\"\(escape(row.cellId + "/" + row.caseId))\"><summary><span class=\"\(row.status.rawValue)\">"
+                html +=
+                    "<details open id=\"\(escape(row.cellId + "/" + row.caseId))\"><summary><span class=\"\(row.status.rawValue)\">"
                     + "\(row.status.rawValue)</span> <code>\(escape(row.caseId))</code> in <code>\(escape(row.cellId))</code>"
                     + (row.attempt > 1 ? " (attempt \(row.attempt))" : "") + "</summary>\n"
                 if !row.message.isEmpty { html += "<pre>\(escape(row.message))</pre>\n" }

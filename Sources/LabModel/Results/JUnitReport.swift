@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(FoundationXML)
 import FoundationXML
 #endif
@@ -21,7 +22,8 @@ public enum JUnitReport {
             let time = rows.compactMap(\.durationSeconds).reduce(0, +)
             suite.addAttribute(name: "name", value: cell.id)
             suite.addAttribute(name: "tests", value: String(rows.count))
-            suite.addAttribute(name: "failures", value: String(counts[.fail, default: 0] + counts[.timeout, default: 0]))
+            suite.addAttribute(
+                name: "failures", value: String(counts[.fail, default: 0] + counts[.timeout, default: 0]))
             suite.addAttribute(name: "errors", value: String(counts[.error, default: 0]))
             suite.addAttribute(name: "skipped", value: String(counts[.skip, default: 0]))
             suite.addAttribute(name: "time", value: seconds(time))
@@ -39,7 +41,8 @@ public enum JUnitReport {
                 list.append(("cell.accelerator", machine.accelerator))
                 list.append(("cell.cpu", machine.cpuModel))
                 if let kernel = machine.guestKernel {
-                    list.append(("cell.kernel", kernel.version + (kernel.packageVersion.map { " (package \($0))" } ?? "")))
+                    list.append(
+                        ("cell.kernel", kernel.version + (kernel.packageVersion.map { " (package \($0))" } ?? "")))
                 }
                 if let paging = machine.paging { list.append(("cell.paging", paging.rawValue)) }
                 if let cmdline = machine.guestCmdline { list.append(("cell.cmdline", cmdline)) }
@@ -82,7 +85,8 @@ public enum JUnitReport {
             break
         case .fail, .timeout:
             let failure = XMLElement(name: "failure", stringValue: xmlSafe(body))
-            failure.addAttribute(name: "message", value: row.status == .timeout ? "timeout: \(row.message)" : row.message)
+            failure.addAttribute(
+                name: "message", value: row.status == .timeout ? "timeout: \(row.message)" : row.message)
             failure.addAttribute(name: "type", value: row.status.rawValue)
             element.addChild(failure)
         case .error:
@@ -125,7 +129,8 @@ func xmlSafe(_ text: String) -> String {
     var scalars = String.UnicodeScalarView()
     for scalar in text.unicodeScalars {
         let value = scalar.value
-        let allowed = value == 0x9 || value == 0xA || value == 0xD || (0x20...0xD7FF).contains(value)
+        let allowed =
+            value == 0x9 || value == 0xA || value == 0xD || (0x20...0xD7FF).contains(value)
             || (0xE000...0xFFFD).contains(value) || (0x10000...0x10FFFF).contains(value)
         scalars.append(allowed ? scalar : "\u{FFFD}")
     }

@@ -37,9 +37,11 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     /// A shell command that reruns exactly this case in this cell.
     public var repro: String?
 
-    public init(caseId: String, cellId: String, status: CaseStatus, message: String = "", values: [String: JSONValue] = [:],
-                durationSeconds: Double? = nil, attempt: Int = 1, vmName: String? = nil, logs: [String: String] = [:],
-                repro: String? = nil) {
+    public init(
+        caseId: String, cellId: String, status: CaseStatus, message: String = "", values: [String: JSONValue] = [:],
+        durationSeconds: Double? = nil, attempt: Int = 1, vmName: String? = nil, logs: [String: String] = [:],
+        repro: String? = nil
+    ) {
         self.caseId = caseId
         self.cellId = cellId
         self.status = status
@@ -80,8 +82,10 @@ public struct Provenance: Sendable, Hashable, Codable {
         /// The guest kernel command line the cell used (with `no5lvl` in 4-level cells).
         public var guestCmdline: String?
 
-        public init(accelerator: String, cpuModel: String, guestKernel: GuestKernel? = nil,
-                    paging: PagingMode? = nil, guestCmdline: String? = nil) {
+        public init(
+            accelerator: String, cpuModel: String, guestKernel: GuestKernel? = nil,
+            paging: PagingMode? = nil, guestCmdline: String? = nil
+        ) {
             self.accelerator = accelerator
             self.cpuModel = cpuModel
             self.guestKernel = guestKernel
@@ -109,10 +113,12 @@ public struct Provenance: Sendable, Hashable, Codable {
     /// The command as typed, one element per argument.
     public var commandLine: [String]
 
-    public init(labCommit: String? = nil, imageDigests: [String: String] = [:], guestKernels: [String: GuestKernel] = [:],
-                qemuVersion: String? = nil, bochsVersion: String? = nil, libvirtLibraryVersion: String? = nil,
-                libvirtDaemonVersion: String? = nil, machines: [String: Machine] = [:], hostCPU: String? = nil,
-                hostname: String? = nil, startTime: Date, endTime: Date? = nil, commandLine: [String] = []) {
+    public init(
+        labCommit: String? = nil, imageDigests: [String: String] = [:], guestKernels: [String: GuestKernel] = [:],
+        qemuVersion: String? = nil, bochsVersion: String? = nil, libvirtLibraryVersion: String? = nil,
+        libvirtDaemonVersion: String? = nil, machines: [String: Machine] = [:], hostCPU: String? = nil,
+        hostname: String? = nil, startTime: Date, endTime: Date? = nil, commandLine: [String] = []
+    ) {
         self.labCommit = labCommit
         self.imageDigests = imageDigests
         self.guestKernels = guestKernels
@@ -144,8 +150,10 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("libvirt.daemon", libvirtDaemonVersion)
         for cell in machines.keys.sorted() {
             let machine = machines[cell]!
-            add("machine.\(cell)", "\(machine.accelerator), cpu \(machine.cpuModel)"
-                + (machine.paging.map { ", \($0.rawValue) paging" } ?? ""))
+            add(
+                "machine.\(cell)",
+                "\(machine.accelerator), cpu \(machine.cpuModel)"
+                    + (machine.paging.map { ", \($0.rawValue) paging" } ?? ""))
         }
         add("host.cpu", hostCPU)
         add("host.name", hostname)
@@ -179,8 +187,9 @@ public enum CellRunStatus: Sendable, Hashable, Codable {
         case "skipped": self = .skipped(reason: try container.decode(String.self, forKey: .reason))
         case "error": self = .error(message: try container.decode(String.self, forKey: .message))
         case let other:
-            throw DecodingError.dataCorruptedError(forKey: .state, in: container,
-                                                   debugDescription: "unknown cell state \(other); expected ran, skipped or error")
+            throw DecodingError.dataCorruptedError(
+                forKey: .state, in: container,
+                debugDescription: "unknown cell state \(other); expected ran, skipped or error")
         }
     }
 
@@ -260,7 +269,10 @@ public struct RunResults: Sendable, Hashable, Codable {
     /// Notes from planning (auto host resolution, merges, job limits).
     public var notes: [String]
 
-    public init(provenance: Provenance, cells: [CellOutcome], records: [CaseRecord], cases: [CaseInfo] = [], notes: [String] = []) {
+    public init(
+        provenance: Provenance, cells: [CellOutcome], records: [CaseRecord], cases: [CaseInfo] = [],
+        notes: [String] = []
+    ) {
         self.format = Self.formatVersion
         self.provenance = provenance
         self.cells = cells
@@ -286,12 +298,17 @@ public struct RunResults: Sendable, Hashable, Codable {
         for caseId in cell.plannedCases where !recordedIds.contains(caseId) {
             switch cell.status {
             case .skipped(let reason):
-                rows.append(CaseRecord(caseId: caseId, cellId: cell.id, status: .skip, message: "cell skipped: \(reason)"))
+                rows.append(
+                    CaseRecord(caseId: caseId, cellId: cell.id, status: .skip, message: "cell skipped: \(reason)"))
             case .error(let message):
-                rows.append(CaseRecord(caseId: caseId, cellId: cell.id, status: .error, message: "cell could not run: \(message)"))
+                rows.append(
+                    CaseRecord(
+                        caseId: caseId, cellId: cell.id, status: .error, message: "cell could not run: \(message)"))
             case .ran:
-                rows.append(CaseRecord(caseId: caseId, cellId: cell.id, status: .error,
-                                       message: "no result was recorded for this case (lab bug: it was planned but never reported)"))
+                rows.append(
+                    CaseRecord(
+                        caseId: caseId, cellId: cell.id, status: .error,
+                        message: "no result was recorded for this case (lab bug: it was planned but never reported)"))
             }
         }
         let order = Dictionary(cell.plannedCases.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
@@ -337,9 +354,12 @@ public struct RunResults: Sendable, Hashable, Codable {
         decoder.dateDecodingStrategy = .custom { decoder in
             let container = try decoder.singleValueContainer()
             let text = try container.decode(String.self)
-            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) { return date }
+            if let date = try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true)) {
+                return date
+            }
             if let date = try? Date(text, strategy: Date.ISO8601FormatStyle()) { return date }
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected an ISO 8601 date, got \(text)")
+            throw DecodingError.dataCorruptedError(
+                in: container, debugDescription: "expected an ISO 8601 date, got \(text)")
         }
         return decoder
     }
@@ -360,13 +380,17 @@ public struct RunResults: Sendable, Hashable, Codable {
             throw ResultsError(path: path, message: "\(error)")
         }
         guard results.format == formatVersion else {
-            throw ResultsError(path: path, message: "results format \(results.format); this lab reads format \(formatVersion)")
+            throw ResultsError(
+                path: path, message: "results format \(results.format); this lab reads format \(formatVersion)")
         }
         // Files from before the paging axis name cells without it; their cells decode as 4-level,
         // so name the records and machines the same way.
-        for index in results.records.indices { results.records[index].cellId = MatrixCell.canonicalId(results.records[index].cellId) }
-        results.provenance.machines = Dictionary(results.provenance.machines.map { (MatrixCell.canonicalId($0.key), $0.value) },
-                                                 uniquingKeysWith: { first, _ in first })
+        for index in results.records.indices {
+            results.records[index].cellId = MatrixCell.canonicalId(results.records[index].cellId)
+        }
+        results.provenance.machines = Dictionary(
+            results.provenance.machines.map { (MatrixCell.canonicalId($0.key), $0.value) },
+            uniquingKeysWith: { first, _ in first })
         return results
     }
 
@@ -396,8 +420,11 @@ public struct RunResults: Sendable, Hashable, Codable {
             data = try Data(contentsOf: url)
         } catch {
             let exists = FileManager.default.fileExists(atPath: directory.path)
-            throw ResultsError(path: url.path, message: exists ? "cannot read: \(error.localizedDescription) (is this a results directory?)"
-                                                              : "no such directory")
+            throw ResultsError(
+                path: url.path,
+                message: exists
+                    ? "cannot read: \(error.localizedDescription) (is this a results directory?)"
+                    : "no such directory")
         }
         return try decode(data, path: url.path)
     }
@@ -422,7 +449,8 @@ public struct RunResults: Sendable, Hashable, Codable {
 /// Joins arguments into a command a POSIX shell reads back as the same arguments.
 public func shellQuoted(_ arguments: [String]) -> String {
     arguments.map { argument in
-        let safe = CharacterSet(charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
+        let safe = CharacterSet(
+            charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%")
         if !argument.isEmpty, argument.unicodeScalars.allSatisfy(safe.contains) { return argument }
         return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }.joined(separator: " ")

@@ -26,7 +26,10 @@ public enum TextReport {
         let totals = results.totals
         let total = totals.values.reduce(0, +)
         lines.append("")
-        lines.append("Totals: " + summary(totals, paint: paint) + " (\(total) case run\(total == 1 ? "" : "s") in \(results.cells.count) cell\(results.cells.count == 1 ? "" : "s"))")
+        lines.append(
+            "Totals: " + summary(totals, paint: paint)
+                + " (\(total) case run\(total == 1 ? "" : "s") in \(results.cells.count) cell\(results.cells.count == 1 ? "" : "s"))"
+        )
 
         lines.append("")
         lines.append(paint.bold("Cells"))
@@ -49,21 +52,26 @@ public enum TextReport {
                 label = problem ? paint.status(.fail, "FAIL") : paint.status(.pass, "PASS")
                 detail = summary(counts, paint: paint)
             }
-            lines.append("  \(pad(label, visible: 5, paint: paint)) \(cell.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(detail)")
+            lines.append(
+                "  \(pad(label, visible: 5, paint: paint)) \(cell.id.padding(toLength: width, withPad: " ", startingAt: 0))  \(detail)"
+            )
         }
 
-        let problems = results.cells.flatMap { cell -> [CaseRecord] in
-            if case .skipped = cell.status { return [] }
-            return results.rows(for: cell).filter(\.status.isProblem)
-        } + results.records.filter { record in
-            record.status.isProblem && !results.cells.contains { $0.id == record.cellId }
-        }
+        let problems =
+            results.cells.flatMap { cell -> [CaseRecord] in
+                if case .skipped = cell.status { return [] }
+                return results.rows(for: cell).filter(\.status.isProblem)
+            }
+            + results.records.filter { record in
+                record.status.isProblem && !results.cells.contains { $0.id == record.cellId }
+            }
         if !problems.isEmpty {
             lines.append("")
             lines.append(paint.bold("Problems"))
             for record in problems {
-                lines.append("  \(paint.status(record.status, record.status.rawValue.uppercased())) \(record.caseId) in \(record.cellId)"
-                             + (record.attempt > 1 ? " (attempt \(record.attempt))" : ""))
+                lines.append(
+                    "  \(paint.status(record.status, record.status.rawValue.uppercased())) \(record.caseId) in \(record.cellId)"
+                        + (record.attempt > 1 ? " (attempt \(record.attempt))" : ""))
                 if let info = results.caseInfo(record.caseId) { lines.append("      \(info.description)") }
                 for line in terminalSafe(record.message).split(separator: "\n", omittingEmptySubsequences: false) {
                     lines.append("      \(line)")
@@ -85,7 +93,9 @@ public enum TextReport {
     static func terminalSafe(_ text: String) -> String {
         var out = ""
         for scalar in text.unicodeScalars {
-            if (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || scalar.value == 0x7F || (0x80..<0xA0).contains(scalar.value) {
+            if (scalar.value < 0x20 && scalar != "\n" && scalar != "\t") || scalar.value == 0x7F
+                || (0x80..<0xA0).contains(scalar.value)
+            {
                 out += String(format: "\\x%02x", scalar.value)
             } else {
                 out.unicodeScalars.append(scalar)
@@ -103,7 +113,9 @@ public enum TextReport {
     }
 
     static func pad(_ text: String, visible: Int, paint: Painter) -> String {
-        let plain = paint.enabled ? text.replacingOccurrences(of: #"\u{1B}\[[0-9;]*m"#, with: "", options: .regularExpression) : text
+        let plain =
+            paint.enabled
+            ? text.replacingOccurrences(of: #"\u{1B}\[[0-9;]*m"#, with: "", options: .regularExpression) : text
         return text + String(repeating: " ", count: max(0, visible - plain.count))
     }
 

@@ -55,7 +55,8 @@ struct JSONNode: Sendable {
     /// The integer this node holds, if it is a number written without fraction or exponent.
     var integerValue: Int? {
         guard case .number(_, let text) = kind,
-              !text.contains("."), !text.contains("e"), !text.contains("E") else { return nil }
+            !text.contains("."), !text.contains("e"), !text.contains("E")
+        else { return nil }
         return Int(text)
     }
 }
@@ -95,7 +96,10 @@ struct JSONDocumentParser {
     }
 
     private mutating func parseDocument() throws(JSONSyntaxError) -> JSONNode {
-        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { index = 3; lineStart = 3 }
+        if bytes.starts(with: [0xEF, 0xBB, 0xBF]) {
+            index = 3
+            lineStart = 3
+        }
         if String(bytes: bytes, encoding: .utf8) == nil {
             throw JSONSyntaxError(line: 1, column: 1, message: "the file is not valid UTF-8")
         }
@@ -113,7 +117,10 @@ struct JSONDocumentParser {
         while index < bytes.count {
             switch bytes[index] {
             case 0x20, 0x09, 0x0D: index += 1
-            case 0x0A: index += 1; line += 1; lineStart = index
+            case 0x0A:
+                index += 1
+                line += 1
+                lineStart = index
             default: return
             }
         }
@@ -135,15 +142,22 @@ struct JSONDocumentParser {
     private mutating func parseValue(depth: Int) throws(JSONSyntaxError) -> JSONNode {
         guard depth < Self.maxDepth else { throw error("nesting deeper than \(Self.maxDepth) levels") }
         guard index < bytes.count else { throw error("unexpected end of file; expected a value") }
-        let startLine = line, startColumn = column
+        let startLine = line
+        let startColumn = column
         let kind: JSONNode.Kind
         switch bytes[index] {
         case UInt8(ascii: "{"): kind = try parseObject(depth: depth)
         case UInt8(ascii: "["): kind = try parseArray(depth: depth)
         case UInt8(ascii: "\""): kind = .string(try parseString())
-        case UInt8(ascii: "t"): try expectWord("true"); kind = .bool(true)
-        case UInt8(ascii: "f"): try expectWord("false"); kind = .bool(false)
-        case UInt8(ascii: "n"): try expectWord("null"); kind = .null
+        case UInt8(ascii: "t"):
+            try expectWord("true")
+            kind = .bool(true)
+        case UInt8(ascii: "f"):
+            try expectWord("false")
+            kind = .bool(false)
+        case UInt8(ascii: "n"):
+            try expectWord("null")
+            kind = .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): kind = try parseNumber()
         case UInt8(ascii: "/"): throw error("comments are not allowed in JSON")
         case UInt8(ascii: "'"): throw error("strings must use double quotes")
@@ -164,7 +178,10 @@ struct JSONDocumentParser {
         index += 1
         var members: [JSONNode.Member] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
+            index += 1
+            return .object(members)
+        }
         while true {
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file inside an object") }
@@ -173,7 +190,8 @@ struct JSONDocumentParser {
             guard bytes[index] == UInt8(ascii: "\"") else {
                 throw error("unexpected \(describeCurrent()); expected a key in double quotes")
             }
-            let keyLine = line, keyColumn = column
+            let keyLine = line
+            let keyColumn = column
             let key = try parseString()
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
@@ -185,8 +203,14 @@ struct JSONDocumentParser {
             members.append(.init(key: key, value: value, line: keyLine, column: keyColumn))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file inside an object") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "}") { index += 1; return .object(members) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "}") {
+                index += 1
+                return .object(members)
+            }
             throw error("unexpected \(describeCurrent()); expected ',' or '}'")
         }
     }
@@ -195,7 +219,10 @@ struct JSONDocumentParser {
         index += 1
         var items: [JSONNode] = []
         skipWhitespace()
-        if index < bytes.count, bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+        if index < bytes.count, bytes[index] == UInt8(ascii: "]") {
+            index += 1
+            return .array(items)
+        }
         while true {
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file inside an array") }
@@ -203,8 +230,14 @@ struct JSONDocumentParser {
             items.append(try parseValue(depth: depth + 1))
             skipWhitespace()
             guard index < bytes.count else { throw error("unexpected end of file inside an array") }
-            if bytes[index] == UInt8(ascii: ",") { index += 1; continue }
-            if bytes[index] == UInt8(ascii: "]") { index += 1; return .array(items) }
+            if bytes[index] == UInt8(ascii: ",") {
+                index += 1
+                continue
+            }
+            if bytes[index] == UInt8(ascii: "]") {
+                index += 1
+                return .array(items)
+            }
             throw error("unexpected \(describeCurrent()); expected ',' or ']'")
         }
     }
@@ -246,12 +279,15 @@ struct JSONDocumentParser {
                     var code = try parseHex4()
                     if (0xD800..<0xDC00).contains(code) {
                         guard index + 1 < bytes.count, bytes[index] == UInt8(ascii: "\\"),
-                              bytes[index + 1] == UInt8(ascii: "u") else {
+                            bytes[index + 1] == UInt8(ascii: "u")
+                        else {
                             throw error("unpaired UTF-16 surrogate in \\u escape")
                         }
                         index += 2
                         let low = try parseHex4()
-                        guard (0xDC00..<0xE000).contains(low) else { throw error("unpaired UTF-16 surrogate in \\u escape") }
+                        guard (0xDC00..<0xE000).contains(low) else {
+                            throw error("unpaired UTF-16 surrogate in \\u escape")
+                        }
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     } else if (0xDC00..<0xE000).contains(code) {
                         throw error("unpaired UTF-16 surrogate in \\u escape")
@@ -262,8 +298,10 @@ struct JSONDocumentParser {
                     throw error("invalid escape '\\\(Character(UnicodeScalar(escape)))' in a string")
                 }
             case 0x00..<0x20:
-                throw error(byte == 0x0A ? "unterminated string (a newline inside a string must be written \\n)"
-                                         : String(format: "control character 0x%02x inside a string", byte))
+                throw error(
+                    byte == 0x0A
+                        ? "unterminated string (a newline inside a string must be written \\n)"
+                        : String(format: "control character 0x%02x inside a string", byte))
             default:
                 pending.append(byte)
                 index += 1
@@ -273,7 +311,8 @@ struct JSONDocumentParser {
 
     private mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {
         guard index + 4 <= bytes.count,
-              let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16) else {
+            let code = UInt32(String(decoding: bytes[index..<index + 4], as: UTF8.self), radix: 16)
+        else {
             throw error("\\u must be followed by four hexadecimal digits")
         }
         index += 4
@@ -301,7 +340,9 @@ struct JSONDocumentParser {
         }
         if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
+                index += 1
+            }
             if digits() == 0 { throw error("expected a digit in the exponent") }
         }
         let text = String(decoding: bytes[start..<index], as: UTF8.self)

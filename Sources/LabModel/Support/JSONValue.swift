@@ -52,7 +52,8 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         case .string(let value): return JSONValue.quoted(value)
         case .array(let values): return "[" + values.map(\.compactText).joined(separator: ",") + "]"
         case .object(let members):
-            return "{" + members.keys.sorted().map { JSONValue.quoted($0) + ":" + members[$0]!.compactText }
+            return "{"
+                + members.keys.sorted().map { JSONValue.quoted($0) + ":" + members[$0]!.compactText }
                 .joined(separator: ",") + "}"
         }
     }

@@ -28,11 +28,14 @@ public enum BochsLog {
         }
         if case .signaled = termination { return .destroyedExternally }
         if let panic { return .unknown("bochs \(termination): \(panic)") }
-        return .unknown("bochs \(termination) without a PANIC in its log" + (lastLines(log, 2).isEmpty ? "" : " (last lines: \(lastLines(log, 2)))"))
+        return .unknown(
+            "bochs \(termination) without a PANIC in its log"
+                + (lastLines(log, 2).isEmpty ? "" : " (last lines: \(lastLines(log, 2)))"))
     }
 
     static func lastLines(_ text: String, _ count: Int) -> String {
-        text.split(separator: "\n").suffix(count).map { $0.trimmingCharacters(in: .whitespaces) }.joined(separator: " / ")
+        text.split(separator: "\n").suffix(count).map { $0.trimmingCharacters(in: .whitespaces) }.joined(
+            separator: " / ")
     }
 
     /// The last `limit` bytes of the file at `path` ("" when unreadable): Bochs logs can be long.

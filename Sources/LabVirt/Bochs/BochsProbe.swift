@@ -10,47 +10,62 @@ extension TinyGuest {
         let headerSize: UInt32 = 32
         let base = loadAddress + headerSize
         var x = X86Code(bits: 32)
-        x.emit(0xFC)                                    // cld
-        x.emit(0xB8); x.emit32(1)                       // mov eax, 1
-        x.emit(0x31, 0xC9)                              // xor ecx, ecx
-        x.emit(0x0F, 0xA2)                              // cpuid
-        x.emit(0xF7, 0xC1); x.emit32(0x20)              // test ecx, 1<<5 (VMX)
+        x.emit(0xFC)  // cld
+        x.emit(0xB8)
+        x.emit32(1)  // mov eax, 1
+        x.emit(0x31, 0xC9)  // xor ecx, ecx
+        x.emit(0x0F, 0xA2)  // cpuid
+        x.emit(0xF7, 0xC1)
+        x.emit32(0x20)  // test ecx, 1<<5 (VMX)
         x.jump(0x74, to: "novmx")
-        x.emit(0xB9); x.emit32(0x482)                   // mov ecx, IA32_VMX_PROCBASED_CTLS
-        x.emit(0x0F, 0x32)                              // rdmsr
-        x.emit(0xF7, 0xC2); x.emit32(0x8000_0000)       // test edx, 1<<31 (secondary controls)
+        x.emit(0xB9)
+        x.emit32(0x482)  // mov ecx, IA32_VMX_PROCBASED_CTLS
+        x.emit(0x0F, 0x32)  // rdmsr
+        x.emit(0xF7, 0xC2)
+        x.emit32(0x8000_0000)  // test edx, 1<<31 (secondary controls)
         x.jump(0x74, to: "noept")
-        x.emit(0xB9); x.emit32(0x48B)                   // mov ecx, IA32_VMX_PROCBASED_CTLS2
-        x.emit(0x0F, 0x32)                              // rdmsr
-        x.emit(0xF7, 0xC2); x.emit32(0x2)               // test edx, 1<<1 (enable EPT)
+        x.emit(0xB9)
+        x.emit32(0x48B)  // mov ecx, IA32_VMX_PROCBASED_CTLS2
+        x.emit(0x0F, 0x32)  // rdmsr
+        x.emit(0xF7, 0xC2)
+        x.emit32(0x2)  // test edx, 1<<1 (enable EPT)
         x.jump(0x74, to: "noept")
-        x.emit(0xBE); x.absolute32(to: "vmx1ept1", base: base)  // mov esi, string
+        x.emit(0xBE)
+        x.absolute32(to: "vmx1ept1", base: base)  // mov esi, string
         x.jump(0xEB, to: "print")
         x.label("noept")
-        x.emit(0xBE); x.absolute32(to: "vmx1ept0", base: base)
+        x.emit(0xBE)
+        x.absolute32(to: "vmx1ept0", base: base)
         x.jump(0xEB, to: "print")
         x.label("novmx")
-        x.emit(0xBE); x.absolute32(to: "vmx0ept0", base: base)
+        x.emit(0xBE)
+        x.absolute32(to: "vmx0ept0", base: base)
         x.label("print")
-        x.emit(0x66, 0xBA); x.emit16(0x3FB)             // mov dx, COM1 LCR
-        x.emit(0xB0, 0x03, 0xEE)                        // 8N1 (Bochs honours the word length)
+        x.emit(0x66, 0xBA)
+        x.emit16(0x3FB)  // mov dx, COM1 LCR
+        x.emit(0xB0, 0x03, 0xEE)  // 8N1 (Bochs honours the word length)
         x.label("next")
-        x.emit(0xAC)                                    // lodsb
-        x.emit(0x84, 0xC0)                              // test al, al
+        x.emit(0xAC)  // lodsb
+        x.emit(0x84, 0xC0)  // test al, al
         x.jump(0x74, to: "drained")
-        x.emit(0x88, 0xC3)                              // mov bl, al
-        x.emit(0x66, 0xBA); x.emit16(0x3FD)             // mov dx, COM1 LSR
-        x.emit(0xEC, 0xA8, 0x20, 0x74, 0xFB)            // 1: in al, dx ; test al, THRE ; jz 1b
-        x.emit(0x88, 0xD8)                              // mov al, bl
-        x.emit(0x66, 0xBA); x.emit16(0x3F8)             // mov dx, COM1
-        x.emit(0xEE)                                    // out dx, al
+        x.emit(0x88, 0xC3)  // mov bl, al
+        x.emit(0x66, 0xBA)
+        x.emit16(0x3FD)  // mov dx, COM1 LSR
+        x.emit(0xEC, 0xA8, 0x20, 0x74, 0xFB)  // 1: in al, dx ; test al, THRE ; jz 1b
+        x.emit(0x88, 0xD8)  // mov al, bl
+        x.emit(0x66, 0xBA)
+        x.emit16(0x3F8)  // mov dx, COM1
+        x.emit(0xEE)  // out dx, al
         x.jump(0xEB, to: "next")
         x.label("drained")
-        x.emit(0x66, 0xBA); x.emit16(0x3FD)
-        x.emit(0xEC, 0xA8, 0x40, 0x74, 0xFB)            // wait for TEMT: the last byte is out
-        for port: UInt16 in [0x604, 0xB004] {           // S5 at QEMU's and Bochs' PM1a_CNT
-            x.emit(0x66, 0xBA); x.emit16(port)
-            x.emit(0x66, 0xB8); x.emit16(0x2000)
+        x.emit(0x66, 0xBA)
+        x.emit16(0x3FD)
+        x.emit(0xEC, 0xA8, 0x40, 0x74, 0xFB)  // wait for TEMT: the last byte is out
+        for port: UInt16 in [0x604, 0xB004] {  // S5 at QEMU's and Bochs' PM1a_CNT
+            x.emit(0x66, 0xBA)
+            x.emit16(port)
+            x.emit(0x66, 0xB8)
+            x.emit16(0x2000)
             x.emit(0x66, 0xEF)
         }
         x.haltForever()
@@ -68,8 +83,14 @@ extension TinyGuest {
         func put32(_ value: UInt32) { withUnsafeBytes(of: value.littleEndian) { image.append(contentsOf: $0) } }
         let magic: UInt32 = 0x1BAD_B002
         let flags: UInt32 = 0x0001_0000
-        put32(magic); put32(flags); put32(0 &- (magic &+ flags))
-        put32(loadAddress); put32(loadAddress); put32(0); put32(0); put32(loadAddress + 32)
+        put32(magic)
+        put32(flags)
+        put32(0 &- (magic &+ flags))
+        put32(loadAddress)
+        put32(loadAddress)
+        put32(0)
+        put32(0)
+        put32(loadAddress + 32)
         image += code
         image += [UInt8](repeating: 0, count: max(0, 8192 - image.count))
         return image
@@ -103,8 +124,9 @@ extension HostProbes {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try Data(TinyGuest.vmxProbeMultiboot()).write(to: URL(fileURLWithPath: kernel))
         } catch {
-            return ProbeResult(name: name, value: nil, status: .problem, explanation: "cannot write \(kernel): \(error)",
-                               fix: "check that the temporary directory is writable")
+            return ProbeResult(
+                name: name, value: nil, status: .problem, explanation: "cannot write \(kernel): \(error)",
+                fix: "check that the temporary directory is writable")
         }
         let machine = BochsMachine(
             name: DomainName.next(runID: "probe"), memoryMiB: 32,
@@ -114,28 +136,35 @@ extension HostProbes {
         do {
             session = try await BochsSession.start(machine: machine)
         } catch {
-            return ProbeResult(name: name, value: nil, status: .warning,
-                               explanation: "the lab could not start Bochs: \(error); VMX cells cannot run on host bochs",
-                               fix: "`sudo scripts/setup-host` installs bochs, bochsbios, vgabios, grub-pc-bin, xorriso and mtools")
+            return ProbeResult(
+                name: name, value: nil, status: .warning,
+                explanation: "the lab could not start Bochs: \(error); VMX cells cannot run on host bochs",
+                fix: "`sudo scripts/setup-host` installs bochs, bochsbios, vgabios, grub-pc-bin, xorriso and mtools")
         }
         let exit = await session.waitUntilExit(timeout: timeout)
         let seconds = Double(exit.elapsed.components.seconds) + Double(exit.elapsed.components.attoseconds) / 1e18
         let console = (try? String(contentsOfFile: machine.serial.console, encoding: .utf8)) ?? ""
         guard let line = console.split(separator: "\n").first(where: { $0.hasPrefix("GMLAB-PROBE ") }) else {
-            let panic = BochsLog.lastPanic(in: BochsLog.tail(of: machine.logPath)).map { "; last Bochs PANIC: \($0)" } ?? ""
-            return ProbeResult(name: name, value: nil, status: .warning,
-                               explanation: "Bochs ran (\(exit.reason) after \(String(format: "%.1f", seconds)) s) but the probe guest wrote nothing to COM1\(panic); VMX cells cannot run on host bochs",
-                               fix: "run it by hand: keep the files (see LabVirt/Bochs/BochsProbe.swift) and read bochs.log")
+            let panic =
+                BochsLog.lastPanic(in: BochsLog.tail(of: machine.logPath)).map { "; last Bochs PANIC: \($0)" } ?? ""
+            return ProbeResult(
+                name: name, value: nil, status: .warning,
+                explanation:
+                    "Bochs ran (\(exit.reason) after \(String(format: "%.1f", seconds)) s) but the probe guest wrote nothing to COM1\(panic); VMX cells cannot run on host bochs",
+                fix: "run it by hand: keep the files (see LabVirt/Bochs/BochsProbe.swift) and read bochs.log")
         }
         let boot = BochsBoot(vmx: line.contains("vmx=1"), ept: line.contains("ept=1"), seconds: seconds)
-        let summary = "a multiboot guest booted from a GRUB CD in \(String(format: "%.1f", seconds)) s (\(exit.reason)) and saw \(line.dropFirst("GMLAB-PROBE ".count))"
+        let summary =
+            "a multiboot guest booted from a GRUB CD in \(String(format: "%.1f", seconds)) s (\(exit.reason)) and saw \(line.dropFirst("GMLAB-PROBE ".count))"
         guard boot.runsVMXBackend, exit.reason == .poweredOff else {
-            return ProbeResult(name: name, value: boot, status: .warning,
-                               explanation: summary + (exit.reason == .poweredOff ? "" : ", but did not power off")
-                                   + ": the VMX backend needs VMX with EPT; VMX cells cannot run on host bochs",
-                               fix: "use Debian 12's bochs 2.7 (CPU model \(BochsMachine.vmxCPUModel))")
+            return ProbeResult(
+                name: name, value: boot, status: .warning,
+                explanation: summary + (exit.reason == .poweredOff ? "" : ", but did not power off")
+                    + ": the VMX backend needs VMX with EPT; VMX cells cannot run on host bochs",
+                fix: "use Debian 12's bochs 2.7 (CPU model \(BochsMachine.vmxCPUModel))")
         }
-        return ProbeResult(name: name, value: boot, status: .ok,
-                           explanation: summary + " under CPU model \(BochsMachine.vmxCPUModel): the VMX backend runs on host bochs")
+        return ProbeResult(
+            name: name, value: boot, status: .ok,
+            explanation: summary + " under CPU model \(BochsMachine.vmxCPUModel): the VMX backend runs on host bochs")
     }
 }

@@ -34,8 +34,10 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     private var stopReason: ExitReason?
     private var tailers: StreamTailers
 
-    private init(machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, reaper: DomainReaper,
-                 startedAt: ContinuousClock.Instant, bootCDTime: Duration, creationTime: Duration, keepBootCD: Bool) {
+    private init(
+        machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, reaper: DomainReaper,
+        startedAt: ContinuousClock.Instant, bootCDTime: Duration, creationTime: Duration, keepBootCD: Bool
+    ) {
         self.name = machine.name
         self.machine = machine
         self.installation = installation
@@ -56,13 +58,16 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
         startPaused: Bool = false, keepBootCD: Bool = false
     ) async throws(BochsError) -> BochsSession {
         guard !startPaused else {
-            throw .unsupported("a VM cannot start paused under Bochs (Debian's bochs has no gdb stub, only its "
-                + "internal debugger): run without --gdb and read hypervisor.log and bochs.log; to debug, rebuild "
-                + "the VM's boot.iso from its grub.cfg and run `bochs -f <vm dir>/bochsrc` without `-rc` for Bochs' debugger prompt")
+            throw .unsupported(
+                "a VM cannot start paused under Bochs (Debian's bochs has no gdb stub, only its "
+                    + "internal debugger): run without --gdb and read hypervisor.log and bochs.log; to debug, rebuild "
+                    + "the VM's boot.iso from its grub.cfg and run `bochs -f <vm dir>/bochsrc` without `-rc` for Bochs' debugger prompt"
+            )
         }
         guard DomainName.ownerPID(of: machine.name) == getpid() else {
-            throw .invalid(field: "name", value: machine.name,
-                           reason: "must be made by DomainName.next(runID:) (\(DomainName.prefix)\(getpid())-<runid>-<n>)")
+            throw .invalid(
+                field: "name", value: machine.name,
+                reason: "must be made by DomainName.next(runID:) (\(DomainName.prefix)\(getpid())-<runid>-<n>)")
         }
         let before = ContinuousClock.now
         let tools: BochsInstallation
@@ -72,12 +77,14 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
         do {
             try fm.createDirectory(atPath: machine.directory, withIntermediateDirectories: true)
             for path in machine.serial.all {
-                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+                try fm.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try? fm.removeItem(atPath: path)
             }
             try? fm.removeItem(atPath: machine.logPath)
             try bochsrc.write(toFile: machine.bochsrcPath, atomically: true, encoding: .utf8)
-            try BochsMachine.debuggerCommands.write(toFile: machine.debuggerCommandsPath, atomically: true, encoding: .utf8)
+            try BochsMachine.debuggerCommands.write(
+                toFile: machine.debuggerCommandsPath, atomically: true, encoding: .utf8)
         } catch {
             throw .spawn(detail: "writing the VM's files in \(machine.directory): \(error)")
         }
@@ -88,8 +95,9 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
             [tools.bochs, "-q", "-f", machine.bochsrcPath, "-rc", machine.debuggerCommandsPath],
             setpriv: tools.setpriv, unshare: tools.unshare, output: machine.outputPath)
         let now = ContinuousClock.now
-        let session = BochsSession(machine: machine, installation: tools, process: process, reaper: reaper,
-                                   startedAt: now, bootCDTime: cdTime, creationTime: now - before, keepBootCD: keepBootCD)
+        let session = BochsSession(
+            machine: machine, installation: tools, process: process, reaper: reaper,
+            startedAt: now, bootCDTime: cdTime, creationTime: now - before, keepBootCD: keepBootCD)
         reaper.register(machine.name) { [process] in process.killGroup() }
         return session
     }
@@ -135,7 +143,8 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
             termination = process.poll()
         }
         let endElapsed = elapsed
-        let reason = lock.withLock { stopReason }
+        let reason =
+            lock.withLock { stopReason }
             ?? BochsLog.exitReason(termination: termination!, log: BochsLog.tail(of: machine.logPath))
         _ = await onTick(VMTick(elapsed: endElapsed, newLines: readNewLines(final: true), isFinal: true))
         reaper.unregister(name)

@@ -1,4 +1,5 @@
 import Foundation
+
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -36,7 +37,8 @@ final class ChildProcess: @unchecked Sendable {
     private var termination: Termination?
 
     private init(pid: pid_t, commandLine: [String]) {
-        self.pid = pid; self.commandLine = commandLine
+        self.pid = pid
+        self.commandLine = commandLine
     }
 
     /// Starts `arguments[0]` (an absolute path) with `arguments`, prefixed by the setpriv
@@ -74,14 +76,16 @@ final class ChildProcess: @unchecked Sendable {
         var emptyMask = sigset_t()
         sigemptyset(&emptyMask)
         posix_spawnattr_setsigmask(&attributes, &emptyMask)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
+        posix_spawnattr_setflags(
+            &attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK))
 
         var cArguments: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for pointer in cArguments { free(pointer) } }
         var pid: pid_t = 0
         let status = posix_spawn(&pid, argv[0], &actions, &attributes, &cArguments, environ)
         guard status == 0 else {
-            return .failure(.spawn(detail: "posix_spawn \(argv.joined(separator: " ")): \(String(cString: strerror(status)))"))
+            return .failure(
+                .spawn(detail: "posix_spawn \(argv.joined(separator: " ")): \(String(cString: strerror(status)))"))
         }
         return .success(pid)
     }

@@ -17,9 +17,10 @@ public enum GrubBootCD {
         public var files: [(host: String, onCD: String)] {
             switch self {
             case let .multiboot(kernel, modules, _):
-                return [(kernel, "hv.elf")] + modules.enumerated().map { index, module in
-                    (module, index == 0 ? "bundle.img" : "module\(index).img")
-                }
+                return [(kernel, "hv.elf")]
+                    + modules.enumerated().map { index, module in
+                        (module, index == 0 ? "bundle.img" : "module\(index).img")
+                    }
             case let .linux(kernel, initrd, _):
                 return [(kernel, "vmlinuz")] + (initrd.map { [($0, "initrd.img")] } ?? [])
             }
@@ -65,15 +66,19 @@ public enum GrubBootCD {
 
     /// Characters a grub.cfg word may hold without quoting (GRUB expands `$`, splits at `;`,
     /// treats quotes, `\`, `#`, `{}`, `|&<>` specially, and globs `*?[]` when `regexp` is loaded).
-    static let literalCharacters = CharacterSet(charactersIn:
-        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789=.,:/_+-@%~")
+    static let literalCharacters = CharacterSet(
+        charactersIn:
+            "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789=.,:/_+-@%~")
 
     static func words(of commandLine: String) throws(BochsError) -> [String] {
         let words = commandLine.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         for word in words {
             if let bad = word.unicodeScalars.first(where: { !literalCharacters.contains($0) }) {
-                throw .invalid(field: "commandLine", value: commandLine,
-                               reason: "word \"\(word)\" contains \"\(bad.escaped(asASCII: true))\", which grub.cfg would not pass on literally (allowed: letters, digits and =.,:/_+-@%~)")
+                throw .invalid(
+                    field: "commandLine", value: commandLine,
+                    reason:
+                        "word \"\(word)\" contains \"\(bad.escaped(asASCII: true))\", which grub.cfg would not pass on literally (allowed: letters, digits and =.,:/_+-@%~)"
+                )
             }
         }
         return words
@@ -109,7 +114,8 @@ public enum GrubBootCD {
         let started = ContinuousClock.now
         let outcome = await ToolRunner.run(grubMkrescue, ["-o", iso, staging], timeout: timeout)
         guard outcome.exitCode == 0, fm.fileExists(atPath: iso) else {
-            let output = (outcome.standardError + outcome.standardOutput).split(separator: "\n").suffix(8).joined(separator: "\n")
+            let output = (outcome.standardError + outcome.standardOutput).split(separator: "\n").suffix(8).joined(
+                separator: "\n")
             throw .bootCD(detail: "grub-mkrescue -o \(iso) \(staging) \(outcome.endingText):\n\(output)")
         }
         return ContinuousClock.now - started

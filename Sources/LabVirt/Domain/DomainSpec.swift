@@ -40,7 +40,9 @@ public struct DomainSpec: Sendable, Equatable {
         public var hypervisorLog: String
 
         public init(console: String, results: String, hypervisorLog: String) {
-            self.console = console; self.results = results; self.hypervisorLog = hypervisorLog
+            self.console = console
+            self.results = results
+            self.hypervisorLog = hypervisorLog
         }
 
         /// `console.log`, `results.log`, `hypervisor.log` in `directory`.
@@ -60,7 +62,9 @@ public struct DomainSpec: Sendable, Equatable {
         public var labVersion: String
 
         public init(runID: String, ownerPID: Int32 = getpid(), labVersion: String) {
-            self.runID = runID; self.ownerPID = ownerPID; self.labVersion = labVersion
+            self.runID = runID
+            self.ownerPID = ownerPID
+            self.labVersion = labVersion
         }
     }
 
@@ -85,16 +89,26 @@ public struct DomainSpec: Sendable, Equatable {
         accelerator: Accelerator = .tcg, cpu: CPU = .tcgSVM, kernel: String, initrd: String? = nil,
         cmdline: String = "", serial: SerialFiles, gdbPort: UInt16? = nil, metadata: Metadata
     ) {
-        self.name = name; self.uuid = uuid; self.memoryMiB = memoryMiB; self.vcpus = vcpus
-        self.accelerator = accelerator; self.cpu = cpu; self.kernel = kernel; self.initrd = initrd
-        self.cmdline = cmdline; self.serial = serial; self.gdbPort = gdbPort; self.metadata = metadata
+        self.name = name
+        self.uuid = uuid
+        self.memoryMiB = memoryMiB
+        self.vcpus = vcpus
+        self.accelerator = accelerator
+        self.cpu = cpu
+        self.kernel = kernel
+        self.initrd = initrd
+        self.cmdline = cmdline
+        self.serial = serial
+        self.gdbPort = gdbPort
+        self.metadata = metadata
     }
 
     /// Throws the first problem found, naming the field and the bad value.
     public func validate() throws(DomainSpecError) {
         let nameAllowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_."))
         guard !name.isEmpty, name.unicodeScalars.allSatisfy({ $0.isASCII && nameAllowed.contains($0) }) else {
-            throw .invalid(field: "name", value: name, reason: "must be non-empty ASCII letters, digits, '-', '_' or '.'")
+            throw .invalid(
+                field: "name", value: name, reason: "must be non-empty ASCII letters, digits, '-', '_' or '.'")
         }
         guard (16...1_048_576).contains(memoryMiB) else {
             throw .invalid(field: "memoryMiB", value: String(memoryMiB), reason: "must be between 16 and 1048576")
@@ -108,18 +122,24 @@ public struct DomainSpec: Sendable, Equatable {
             for feature in features { try Self.checkToken(feature, field: "cpu.requiredFeatures") }
         case let .hostPassthrough(features):
             guard accelerator == .kvm else {
-                throw .invalid(field: "cpu", value: "host-passthrough", reason: "needs accelerator kvm (TCG has no host CPU to pass through); use .custom under tcg")
+                throw .invalid(
+                    field: "cpu", value: "host-passthrough",
+                    reason: "needs accelerator kvm (TCG has no host CPU to pass through); use .custom under tcg")
             }
             for feature in features { try Self.checkToken(feature, field: "cpu.requiredFeatures") }
         }
         try Self.checkPath(kernel, field: "kernel")
         if let initrd { try Self.checkPath(initrd, field: "initrd") }
-        for (field, path) in [("serial.console", serial.console), ("serial.results", serial.results),
-                              ("serial.hypervisorLog", serial.hypervisorLog)] {
+        for (field, path) in [
+            ("serial.console", serial.console), ("serial.results", serial.results),
+            ("serial.hypervisorLog", serial.hypervisorLog),
+        ] {
             try Self.checkPath(path, field: field)
         }
         guard Set(serial.all).count == 3 else {
-            throw .invalid(field: "serial", value: serial.all.joined(separator: ", "), reason: "the three streams need three different files")
+            throw .invalid(
+                field: "serial", value: serial.all.joined(separator: ", "),
+                reason: "the three streams need three different files")
         }
         try Self.checkText(cmdline, field: "cmdline")
         try Self.checkText(metadata.runID, field: "metadata.runID")
@@ -132,13 +152,17 @@ public struct DomainSpec: Sendable, Equatable {
     private static func checkToken(_ value: String, field: String) throws(DomainSpecError) {
         let allowed = CharacterSet.alphanumerics.union(CharacterSet(charactersIn: "-_."))
         guard !value.isEmpty, value.unicodeScalars.allSatisfy({ $0.isASCII && allowed.contains($0) }) else {
-            throw .invalid(field: field, value: value, reason: "must be a CPU model/feature name (ASCII letters, digits, '-', '_', '.')")
+            throw .invalid(
+                field: field, value: value,
+                reason: "must be a CPU model/feature name (ASCII letters, digits, '-', '_', '.')")
         }
     }
 
     private static func checkPath(_ value: String, field: String) throws(DomainSpecError) {
         guard value.hasPrefix("/") else {
-            throw .invalid(field: field, value: value, reason: "must be an absolute path (libvirtd resolves paths itself, not from our working directory)")
+            throw .invalid(
+                field: field, value: value,
+                reason: "must be an absolute path (libvirtd resolves paths itself, not from our working directory)")
         }
         try checkText(value, field: field)
     }
@@ -146,7 +170,9 @@ public struct DomainSpec: Sendable, Equatable {
     /// XML 1.0 cannot carry most control characters at all, escaped or not.
     private static func checkText(_ value: String, field: String) throws(DomainSpecError) {
         if let bad = value.unicodeScalars.first(where: { $0.value < 0x20 && $0 != "\t" }) {
-            throw .invalid(field: field, value: value, reason: "contains control character U+\(String(format: "%04X", bad.value)), which XML cannot carry")
+            throw .invalid(
+                field: field, value: value,
+                reason: "contains control character U+\(String(format: "%04X", bad.value)), which XML cannot carry")
         }
     }
 }

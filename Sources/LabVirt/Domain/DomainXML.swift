@@ -55,24 +55,32 @@ extension DomainSpec {
 
         var devices: [XMLElement] = []
         for (port, path) in serial.all.enumerated() {
-            devices.append(element("serial", attributes: ["type": "file"], children: [
-                element("source", attributes: ["path": path, "append": "off"]),
-                element("target", attributes: ["port": String(port)]),
-            ]))
+            devices.append(
+                element(
+                    "serial", attributes: ["type": "file"],
+                    children: [
+                        element("source", attributes: ["path": path, "append": "off"]),
+                        element("target", attributes: ["port": String(port)]),
+                    ]))
         }
         devices.append(element("controller", attributes: ["type": "usb", "model": "none"]))
         devices.append(element("video", children: [element("model", attributes: ["type": "none"])]))
         devices.append(element("memballoon", attributes: ["model": "none"]))
         domain.addChild(element("devices", children: devices))
 
-        domain.addChild(element("seclabel", attributes: ["type": "static", "model": "dac", "relabel": "no"],
-                                children: [text("label", "+0:+0")]))
+        domain.addChild(
+            element(
+                "seclabel", attributes: ["type": "static", "model": "dac", "relabel": "no"],
+                children: [text("label", "+0:+0")]))
 
         if let gdbPort {
-            domain.addChild(element("qemu:commandline", children: [
-                element("qemu:arg", attributes: ["value": "-gdb"]),
-                element("qemu:arg", attributes: ["value": "tcp:127.0.0.1:\(gdbPort)"]),
-            ]))
+            domain.addChild(
+                element(
+                    "qemu:commandline",
+                    children: [
+                        element("qemu:arg", attributes: ["value": "-gdb"]),
+                        element("qemu:arg", attributes: ["value": "tcp:127.0.0.1:\(gdbPort)"]),
+                    ]))
         }
         return domain.xmlString(options: [.nodePrettyPrint]) + "\n"
     }
@@ -80,12 +88,14 @@ extension DomainSpec {
     private func cpuElement() -> XMLElement {
         switch cpu {
         case let .custom(model, features):
-            return element("cpu", attributes: ["mode": "custom", "match": "exact", "check": "none"],
-                           children: [text("model", model, attributes: ["fallback": "forbid"])]
-                               + features.map { element("feature", attributes: ["policy": "require", "name": $0]) })
+            return element(
+                "cpu", attributes: ["mode": "custom", "match": "exact", "check": "none"],
+                children: [text("model", model, attributes: ["fallback": "forbid"])]
+                    + features.map { element("feature", attributes: ["policy": "require", "name": $0]) })
         case let .hostPassthrough(features):
-            return element("cpu", attributes: ["mode": "host-passthrough", "check": "none", "migratable": "off"],
-                           children: features.map { element("feature", attributes: ["policy": "require", "name": $0]) })
+            return element(
+                "cpu", attributes: ["mode": "host-passthrough", "check": "none", "migratable": "off"],
+                children: features.map { element("feature", attributes: ["policy": "require", "name": $0]) })
         }
     }
 }

@@ -34,15 +34,21 @@ public struct DomainStatus: Sendable, Equatable, CustomStringConvertible {
         let names: [String]
         switch state {
         case .shutOff:
-            names = ["unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed",
-                     "from-snapshot", "daemon"]
+            names = [
+                "unknown", "shutdown", "destroyed", "crashed", "migrated", "saved", "failed",
+                "from-snapshot", "daemon",
+            ]
         case .running:
-            names = ["unknown", "booted", "migrated", "restored", "from-snapshot", "unpaused",
-                     "migration-canceled", "save-canceled", "wakeup", "crashed", "postcopy"]
+            names = [
+                "unknown", "booted", "migrated", "restored", "from-snapshot", "unpaused",
+                "migration-canceled", "save-canceled", "wakeup", "crashed", "postcopy",
+            ]
         case .paused:
-            names = ["unknown", "user", "migration", "save", "dump", "ioerror", "watchdog",
-                     "from-snapshot", "shutting-down", "snapshot", "crashed", "starting-up",
-                     "postcopy", "postcopy-failed"]
+            names = [
+                "unknown", "user", "migration", "save", "dump", "ioerror", "watchdog",
+                "from-snapshot", "shutting-down", "snapshot", "crashed", "starting-up",
+                "postcopy", "postcopy-failed",
+            ]
         case .crashed:
             names = ["unknown", "panicked"]
         default:
@@ -65,7 +71,9 @@ public struct LibvirtVersion: Sendable, Equatable, Comparable, CustomStringConve
     }
 
     public init(major: Int, minor: Int, release: Int) {
-        self.major = major; self.minor = minor; self.release = release
+        self.major = major
+        self.minor = minor
+        self.release = release
     }
 
     public var description: String { "\(major).\(minor).\(release)" }

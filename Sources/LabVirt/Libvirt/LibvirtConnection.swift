@@ -155,7 +155,8 @@ public final class LibvirtConnection: @unchecked Sendable {
     /// The domain's state, or nil when libvirt no longer knows it (a transient domain
     /// disappears as soon as it stops).
     public func state(ofDomain name: String) throws(LibvirtError) -> DomainStatus? {
-        let status: DomainStatus?? = try withDomain(name, "get state of") { (domain) throws(LibvirtError) -> DomainStatus? in
+        let status: DomainStatus?? = try withDomain(name, "get state of") {
+            (domain) throws(LibvirtError) -> DomainStatus? in
             var state: Int32 = 0
             var reason: Int32 = 0
             guard virDomainGetState(domain, &state, &reason, 0) == 0 else {
@@ -232,12 +233,14 @@ final class ReadWriteLock: @unchecked Sendable {
     func unlock() { pthread_rwlock_unlock(rwlock) }
 
     func readLocked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_rwlock_rdlock(rwlock); defer { pthread_rwlock_unlock(rwlock) }
+        pthread_rwlock_rdlock(rwlock)
+        defer { pthread_rwlock_unlock(rwlock) }
         return try body()
     }
 
     func writeLocked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_rwlock_wrlock(rwlock); defer { pthread_rwlock_unlock(rwlock) }
+        pthread_rwlock_wrlock(rwlock)
+        defer { pthread_rwlock_unlock(rwlock) }
         return try body()
     }
 }

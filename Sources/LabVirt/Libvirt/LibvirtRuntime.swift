@@ -68,18 +68,21 @@ public final class DomainEventLog: @unchecked Sendable {
     private var events: [String: [LifecycleEvent]] = [:]
 
     func record(domain: String, event: LifecycleEvent) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         events[domain, default: []].append(event)
     }
 
     public func events(forDomain name: String) -> [LifecycleEvent] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return events[name] ?? []
     }
 
     /// Drops the events of a domain that is finished with (names are unique per lab run).
     public func forget(domain name: String) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         events[name] = nil
     }
 }

@@ -13,32 +13,36 @@ public enum HostProbes {
         let name = "QEMU version"
         let outcome = await ToolRunner.run(qemuBinary, ["--version"], timeout: timeout)
         guard outcome.exitCode == 0,
-              let version = firstMatch(#"QEMU emulator version ([0-9][0-9.]*)"#, in: outcome.standardOutput)
+            let version = firstMatch(#"QEMU emulator version ([0-9][0-9.]*)"#, in: outcome.standardOutput)
         else {
             return ProbeResult(
                 name: name, value: nil, status: .problem,
                 explanation: "\(qemuBinary) --version \(outcome.endingText)",
                 fix: "install QEMU: `sudo scripts/setup-host` (Debian package qemu-system-x86)")
         }
-        return ProbeResult(name: name, value: version, status: .ok,
-                           explanation: outcome.standardOutput.split(separator: "\n").first.map(String.init) ?? version)
+        return ProbeResult(
+            name: name, value: version, status: .ok,
+            explanation: outcome.standardOutput.split(separator: "\n").first.map(String.init) ?? version)
     }
 
     /// Opens qemu:///system (on a separate thread, abandoned after `timeout`) and reads the
     /// library, daemon and hypervisor versions. nil value: libvirtd does not answer.
-    public static func libvirt(uri: String = LibvirtConnection.systemURI,
-                               timeout: Duration = .seconds(15)) async -> ProbeResult<LibvirtVersions> {
+    public static func libvirt(
+        uri: String = LibvirtConnection.systemURI,
+        timeout: Duration = .seconds(15)
+    ) async -> ProbeResult<LibvirtVersions> {
         let name = "libvirtd answers"
         let library = LibvirtConnection.libraryVersion()
-        let result: Result<LibvirtVersions, LibvirtError> = await withTimeout(timeout) {
-            do throws(LibvirtError) {
-                let connection = try LibvirtConnection(uri: uri)
-                defer { connection.close() }
-                return .success(try connection.versions())
-            } catch {
-                return .failure(error)
-            }
-        } ?? .failure(.timedOut(operation: "connect to \(uri)", seconds: timeout.seconds))
+        let result: Result<LibvirtVersions, LibvirtError> =
+            await withTimeout(timeout) {
+                do throws(LibvirtError) {
+                    let connection = try LibvirtConnection(uri: uri)
+                    defer { connection.close() }
+                    return .success(try connection.versions())
+                } catch {
+                    return .failure(error)
+                }
+            } ?? .failure(.timedOut(operation: "connect to \(uri)", seconds: timeout.seconds))
         switch result {
         case let .success(versions):
             return ProbeResult(
@@ -60,17 +64,21 @@ public enum HostProbes {
     public static func kvmBootsGuest(timeout: Duration = .seconds(20)) async -> ProbeResult<Bool> {
         let name = "KVM boots a guest"
         guard FileManager.default.fileExists(atPath: "/dev/kvm") else {
-            return ProbeResult(name: name, value: false, status: .warning,
-                               explanation: "no /dev/kvm: KVM is not available; the lab uses TCG (emulation)",
-                               fix: "none needed for TCG cells; KVM cells need a host with hardware virtualization")
+            return ProbeResult(
+                name: name, value: false, status: .warning,
+                explanation: "no /dev/kvm: KVM is not available; the lab uses TCG (emulation)",
+                fix: "none needed for TCG cells; KVM cells need a host with hardware virtualization")
         }
         let code: UInt8 = 0x2a
-        let outcome = await bootSector(TinyGuest.exitBootSector(code: code),
-                                       qemuArguments: ["-accel", "kvm", "-cpu", "host"], timeout: timeout)
+        let outcome = await bootSector(
+            TinyGuest.exitBootSector(code: code),
+            qemuArguments: ["-accel", "kvm", "-cpu", "host"], timeout: timeout)
         let expected = Int32(code) << 1 | 1
         if outcome.exitCode == expected {
-            return ProbeResult(name: name, value: true, status: .ok,
-                               explanation: "a boot sector under -accel kvm -cpu host ran and exited with the expected code \(expected)")
+            return ProbeResult(
+                name: name, value: true, status: .ok,
+                explanation:
+                    "a boot sector under -accel kvm -cpu host ran and exited with the expected code \(expected)")
         }
         let stderr = lastLines(outcome.standardError, 3)
         return ProbeResult(
@@ -93,27 +101,35 @@ public enum HostProbes {
     /// reads CPUID 0x8000_0001 ECX[2] (SVM) and 0x8000_000A EDX[0] (NP) and exits with a code.
     public static func tcgSVM(timeout: Duration = .seconds(20)) async -> ProbeResult<TCGSVMSupport> {
         let name = "QEMU TCG emulates SVM+NPT"
-        let outcome = await bootSector(TinyGuest.svmProbeBootSector(),
-                                       qemuArguments: ["-accel", "tcg", "-cpu", "qemu64,+svm,+npt"], timeout: timeout)
+        let outcome = await bootSector(
+            TinyGuest.svmProbeBootSector(),
+            qemuArguments: ["-accel", "tcg", "-cpu", "qemu64,+svm,+npt"], timeout: timeout)
         guard let code = outcome.exitCode, let exit = TinyGuest.SVMProbeExit(rawValue: code) else {
             return ProbeResult(
                 name: name, value: nil, status: .problem,
                 explanation: "the CPUID boot sector under TCG \(outcome.endingText): "
                     + (lastLines(outcome.standardError, 3).isEmpty ? "no output" : lastLines(outcome.standardError, 3)),
-                fix: "check QEMU: `sudo scripts/setup-host`; run `qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt` by hand")
+                fix:
+                    "check QEMU: `sudo scripts/setup-host`; run `qemu-system-x86_64 -accel tcg -cpu qemu64,+svm,+npt` by hand"
+            )
         }
         switch exit {
         case .svmWithNPT:
-            return ProbeResult(name: name, value: .svmWithNPT, status: .ok,
-                               explanation: "the guest's CPUID shows SVM (8000_0001 ECX[2]) and nested paging (8000_000A EDX[0]): the SVM backend runs under TCG")
+            return ProbeResult(
+                name: name, value: .svmWithNPT, status: .ok,
+                explanation:
+                    "the guest's CPUID shows SVM (8000_0001 ECX[2]) and nested paging (8000_000A EDX[0]): the SVM backend runs under TCG"
+            )
         case .svmWithoutNPT:
-            return ProbeResult(name: name, value: .svmWithoutNPT, status: .problem,
-                               explanation: "the guest sees SVM but not nested paging; the SVM backend needs NPT",
-                               fix: "use a QEMU that emulates NPT under TCG (QEMU 7.2 in Debian 12 does)")
+            return ProbeResult(
+                name: name, value: .svmWithoutNPT, status: .problem,
+                explanation: "the guest sees SVM but not nested paging; the SVM backend needs NPT",
+                fix: "use a QEMU that emulates NPT under TCG (QEMU 7.2 in Debian 12 does)")
         case .noSVM:
-            return ProbeResult(name: name, value: .noSVM, status: .problem,
-                               explanation: "the guest does not see SVM with -cpu qemu64,+svm,+npt",
-                               fix: "use a QEMU whose TCG emulates SVM (QEMU 7.2 in Debian 12 does)")
+            return ProbeResult(
+                name: name, value: .noSVM, status: .problem,
+                explanation: "the guest does not see SVM with -cpu qemu64,+svm,+npt",
+                fix: "use a QEMU whose TCG emulates SVM (QEMU 7.2 in Debian 12 does)")
         }
     }
 
@@ -135,16 +151,19 @@ public enum HostProbes {
         sysModule: String = "/sys/module"
     ) -> ProbeResult<NestedVirtualization> {
         let name = "nested SVM / VMX under KVM"
-        let flags = Set((cpuinfo ?? "").split(separator: "\n")
-            .first(where: { $0.hasPrefix("flags") })?
-            .split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
+        let flags = Set(
+            (cpuinfo ?? "").split(separator: "\n")
+                .first(where: { $0.hasPrefix("flags") })?
+                .split(separator: ":").last?.split(separator: " ").map(String.init) ?? [])
         func parameter(_ module: String) -> Bool? {
-            guard let text = try? String(contentsOfFile: "\(sysModule)/\(module)/parameters/nested", encoding: .utf8) else { return nil }
+            guard let text = try? String(contentsOfFile: "\(sysModule)/\(module)/parameters/nested", encoding: .utf8)
+            else { return nil }
             let value = text.trimmingCharacters(in: .whitespacesAndNewlines)
             return value == "1" || value == "Y"
         }
-        let value = NestedVirtualization(cpuHasSVM: flags.contains("svm"), cpuHasVMX: flags.contains("vmx"),
-                                         kvmAMDNested: parameter("kvm_amd"), kvmIntelNested: parameter("kvm_intel"))
+        let value = NestedVirtualization(
+            cpuHasSVM: flags.contains("svm"), cpuHasVMX: flags.contains("vmx"),
+            kvmAMDNested: parameter("kvm_amd"), kvmIntelNested: parameter("kvm_intel"))
         func describe(_ flag: String, _ has: Bool, _ module: String, _ nested: Bool?) -> String {
             guard has else { return "CPU has no \(flag)" }
             switch nested {
@@ -153,17 +172,24 @@ public enum HostProbes {
             case .some(false): return "CPU has \(flag), \(module) nested=off"
             }
         }
-        let text = describe("svm", value.cpuHasSVM, "kvm_amd", value.kvmAMDNested) + "; "
+        let text =
+            describe("svm", value.cpuHasSVM, "kvm_amd", value.kvmAMDNested) + "; "
             + describe("vmx", value.cpuHasVMX, "kvm_intel", value.kvmIntelNested)
         if value.nestedSVM || value.nestedVMX {
-            return ProbeResult(name: name, value: value, status: .ok,
-                               explanation: text + ": KVM guests can run the hypervisor on real \(value.nestedSVM ? "SVM" : "VMX")")
+            return ProbeResult(
+                name: name, value: value, status: .ok,
+                explanation: text + ": KVM guests can run the hypervisor on real \(value.nestedSVM ? "SVM" : "VMX")")
         }
         var fix = "none needed: SVM runs under TCG, VMX under Bochs"
-        if value.cpuHasSVM && value.kvmAMDNested == false { fix = "enable it: `modprobe -r kvm_amd && modprobe kvm_amd nested=1`" }
-        if value.cpuHasVMX && value.kvmIntelNested == false { fix = "enable it: `modprobe -r kvm_intel && modprobe kvm_intel nested=1`" }
-        return ProbeResult(name: name, value: value, status: .warning,
-                           explanation: text + ": no nested virtualization under KVM", fix: fix)
+        if value.cpuHasSVM && value.kvmAMDNested == false {
+            fix = "enable it: `modprobe -r kvm_amd && modprobe kvm_amd nested=1`"
+        }
+        if value.cpuHasVMX && value.kvmIntelNested == false {
+            fix = "enable it: `modprobe -r kvm_intel && modprobe kvm_intel nested=1`"
+        }
+        return ProbeResult(
+            name: name, value: value, status: .warning,
+            explanation: text + ": no nested virtualization under KVM", fix: fix)
     }
 
     // MARK: Bochs
@@ -182,9 +208,10 @@ public enum HostProbes {
     public static func bochs(timeout: Duration = .seconds(10)) async -> ProbeResult<BochsInfo> {
         let name = "Bochs with VMX"
         guard let path = ToolRunner.findInPath("bochs") else {
-            return ProbeResult(name: name, value: nil, status: .warning,
-                               explanation: "bochs is not in PATH: the VMX backend cannot run (QEMU TCG has no VMX)",
-                               fix: "`sudo scripts/setup-host` installs Debian's bochs 2.7")
+            return ProbeResult(
+                name: name, value: nil, status: .warning,
+                explanation: "bochs is not in PATH: the VMX backend cannot run (QEMU TCG has no VMX)",
+                fix: "`sudo scripts/setup-host` installs Debian's bochs 2.7")
         }
         let outcome = await ToolRunner.run(path, ["-help", "cpu"], timeout: timeout)
         let output = outcome.standardOutput + "\n" + outcome.standardError
@@ -200,12 +227,17 @@ public enum HostProbes {
         }
         let info = BochsInfo(path: path, version: version, cpuModels: models)
         guard info.hasVMXModel else {
-            return ProbeResult(name: name, value: info, status: .warning,
-                               explanation: "\(path) (\(version ?? "version unknown")) lists no \(BochsInfo.vmxModel) CPU model (\(outcome.endingText)); the VMX backend cannot run",
-                               fix: "install Debian 12's bochs 2.7 (`sudo scripts/setup-host`)")
+            return ProbeResult(
+                name: name, value: info, status: .warning,
+                explanation:
+                    "\(path) (\(version ?? "version unknown")) lists no \(BochsInfo.vmxModel) CPU model (\(outcome.endingText)); the VMX backend cannot run",
+                fix: "install Debian 12's bochs 2.7 (`sudo scripts/setup-host`)")
         }
-        return ProbeResult(name: name, value: info, status: .ok,
-                           explanation: "\(path), Bochs \(version ?? "version unknown"), CPU model \(BochsInfo.vmxModel) (VMX with EPT) available")
+        return ProbeResult(
+            name: name, value: info, status: .ok,
+            explanation:
+                "\(path), Bochs \(version ?? "version unknown"), CPU model \(BochsInfo.vmxModel) (VMX with EPT) available"
+        )
     }
 
     // MARK: Host
@@ -224,18 +256,21 @@ public enum HostProbes {
     ) -> ProbeResult<HostCPU> {
         let name = "host CPU"
         guard let cpuinfo else {
-            return ProbeResult(name: name, value: nil, status: .problem,
-                               explanation: "cannot read /proc/cpuinfo", fix: "run on Linux with /proc mounted")
+            return ProbeResult(
+                name: name, value: nil, status: .problem,
+                explanation: "cannot read /proc/cpuinfo", fix: "run on Linux with /proc mounted")
         }
         func field(_ key: String) -> String? {
             cpuinfo.split(separator: "\n").first(where: { $0.hasPrefix(key) })?
                 .split(separator: ":", maxSplits: 1).last?.trimmingCharacters(in: .whitespaces)
         }
         let count = cpuinfo.split(separator: "\n").filter { $0.hasPrefix("processor") }.count
-        let cpu = HostCPU(vendor: field("vendor_id") ?? "unknown", model: field("model name") ?? "unknown",
-                          logicalCPUs: count, flags: Set((field("flags") ?? "").split(separator: " ").map(String.init)))
-        return ProbeResult(name: name, value: cpu, status: .ok,
-                           explanation: "\(cpu.model) (\(cpu.vendor)), \(count) logical CPU(s)")
+        let cpu = HostCPU(
+            vendor: field("vendor_id") ?? "unknown", model: field("model name") ?? "unknown",
+            logicalCPUs: count, flags: Set((field("flags") ?? "").split(separator: " ").map(String.init)))
+        return ProbeResult(
+            name: name, value: cpu, status: .ok,
+            explanation: "\(cpu.model) (\(cpu.vendor)), \(count) logical CPU(s)")
     }
 
     /// MemAvailable from /proc/meminfo, in bytes.
@@ -245,20 +280,23 @@ public enum HostProbes {
     ) -> ProbeResult<UInt64> {
         let name = "available memory"
         guard let line = meminfo?.split(separator: "\n").first(where: { $0.hasPrefix("MemAvailable:") }),
-              let kib = UInt64(line.split(separator: " ").dropFirst().first ?? "")
+            let kib = UInt64(line.split(separator: " ").dropFirst().first ?? "")
         else {
-            return ProbeResult(name: name, value: nil, status: .problem,
-                               explanation: "no MemAvailable in /proc/meminfo", fix: "run on Linux 3.14 or later")
+            return ProbeResult(
+                name: name, value: nil, status: .problem,
+                explanation: "no MemAvailable in /proc/meminfo", fix: "run on Linux 3.14 or later")
         }
         let bytes = kib * 1024
         let gib = String(format: "%.1f GiB", Double(bytes) / Double(1 << 30))
         if bytes < neededPerVM {
-            return ProbeResult(name: name, value: bytes, status: .problem,
-                               explanation: "\(gib) available, less than one VM needs (\(neededPerVM >> 20) MiB)",
-                               fix: "free memory or lower the VM memory in lab.json")
+            return ProbeResult(
+                name: name, value: bytes, status: .problem,
+                explanation: "\(gib) available, less than one VM needs (\(neededPerVM >> 20) MiB)",
+                fix: "free memory or lower the VM memory in lab.json")
         }
-        return ProbeResult(name: name, value: bytes, status: .ok,
-                           explanation: "\(gib) available: room for \(bytes / neededPerVM) VM(s) of \(neededPerVM >> 20) MiB")
+        return ProbeResult(
+            name: name, value: bytes, status: .ok,
+            explanation: "\(gib) available: room for \(bytes / neededPerVM) VM(s) of \(neededPerVM >> 20) MiB")
     }
 
     // MARK: All
@@ -270,16 +308,24 @@ public enum HostProbes {
         reports.append(hostCPU().report { "\($0.model), \($0.logicalCPUs) CPU(s)" })
         reports.append(availableMemory().report { String(format: "%.1f GiB", Double($0) / Double(1 << 30)) })
         reports.append(await qemuVersion().report { $0 })
-        reports.append(await libvirt().report { "library \($0.library), daemon \($0.daemon), \($0.hypervisorType) \($0.hypervisor)" })
+        reports.append(
+            await libvirt().report {
+                "library \($0.library), daemon \($0.daemon), \($0.hypervisorType) \($0.hypervisor)"
+            })
         reports.append(await kvmBootsGuest().report { $0 ? "yes" : "no" })
-        reports.append(nestedVirtualization().report { "SVM \($0.nestedSVM ? "yes" : "no"), VMX \($0.nestedVMX ? "yes" : "no")" })
+        reports.append(
+            nestedVirtualization().report { "SVM \($0.nestedSVM ? "yes" : "no"), VMX \($0.nestedVMX ? "yes" : "no")" })
         reports.append(await tcgSVM().report { $0.rawValue })
         reports.append(await bochs().report { "\($0.version ?? "?"), VMX model \($0.hasVMXModel ? "yes" : "no")" })
-        reports.append(await bochsBootsGuest().report { "VMX \($0.vmx ? "yes" : "no"), EPT \($0.ept ? "yes" : "no"), \(String(format: "%.1f", $0.seconds)) s" })
-        if reports.first(where: { $0.name == "libvirtd answers" })?.status == .ok {
-            reports.append(await libvirtBootsGuest().report {
-                String(format: "created in %.1f s, ran %.1f s", $0.creationTime.seconds, $0.runTime.seconds)
+        reports.append(
+            await bochsBootsGuest().report {
+                "VMX \($0.vmx ? "yes" : "no"), EPT \($0.ept ? "yes" : "no"), \(String(format: "%.1f", $0.seconds)) s"
             })
+        if reports.first(where: { $0.name == "libvirtd answers" })?.status == .ok {
+            reports.append(
+                await libvirtBootsGuest().report {
+                    String(format: "created in %.1f s, ran %.1f s", $0.creationTime.seconds, $0.runTime.seconds)
+                })
         }
         return reports
     }
@@ -296,20 +342,24 @@ public enum HostProbes {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data(sector).write(to: image)
         } catch {
-            return ToolRunner.Outcome(ending: .launchFailed("cannot write \(image.path): \(error)"),
-                                      standardOutput: "", standardError: "")
+            return ToolRunner.Outcome(
+                ending: .launchFailed("cannot write \(image.path): \(error)"),
+                standardOutput: "", standardError: "")
         }
-        return await ToolRunner.run(qemuBinary, qemuArguments + [
-            "-display", "none", "-no-reboot", "-m", "16",
-            "-device", "isa-debug-exit,iobase=0x\(String(TinyGuest.debugExitPort, radix: 16)),iosize=1",
-            "-drive", "file=\(image.path),format=raw,if=floppy",
-        ], timeout: timeout)
+        return await ToolRunner.run(
+            qemuBinary,
+            qemuArguments + [
+                "-display", "none", "-no-reboot", "-m", "16",
+                "-device", "isa-debug-exit,iobase=0x\(String(TinyGuest.debugExitPort, radix: 16)),iosize=1",
+                "-drive", "file=\(image.path),format=raw,if=floppy",
+            ], timeout: timeout)
     }
 
     static func firstMatch(_ pattern: String, in text: String) -> String? {
         guard let regex = try? NSRegularExpression(pattern: pattern),
-              let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
-              let range = Range(match.range(at: 1), in: text) else { return nil }
+            let match = regex.firstMatch(in: text, range: NSRange(text.startIndex..., in: text)),
+            let range = Range(match.range(at: 1), in: text)
+        else { return nil }
         return String(text[range])
     }
 
@@ -336,7 +386,12 @@ public enum HostProbes {
     private final class ResultBox<T>: @unchecked Sendable {
         private let lock = NSLock()
         private var claimed = false
-        func claim() -> Bool { lock.withLock { defer { claimed = true }; return !claimed } }
+        func claim() -> Bool {
+            lock.withLock {
+                defer { claimed = true }
+                return !claimed
+            }
+        }
     }
 }
 

@@ -26,9 +26,11 @@ extension HostProbes {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             let kernel = directory.appendingPathComponent("probe.mb")
-            try Data(TinyGuest.multiboot(
-                writes: [(0x3f8, "probe console\n"), (0x2f8, "probe results\n"), (0x3e8, "probe hv\n")],
-                ending: .powerOff)).write(to: kernel)
+            try Data(
+                TinyGuest.multiboot(
+                    writes: [(0x3f8, "probe console\n"), (0x2f8, "probe results\n"), (0x3e8, "probe hv\n")],
+                    ending: .powerOff)
+            ).write(to: kernel)
             let spec = DomainSpec(
                 name: DomainName.next(runID: "probe"), memoryMiB: 32, accelerator: .tcg, cpu: .tcgSVM,
                 kernel: kernel.path, serial: .init(directory: directory),
@@ -37,21 +39,28 @@ extension HostProbes {
             defer { connection.close() }
             // Creation itself may hang on a broken daemon: bound it too.
             let started = ContinuousClock.now
-            guard let session = try await withThrowingTimeout(timeout, {
-                try await VMSession.start(spec: spec, connection: connection)
-            }) else {
-                return ProbeResult(name: name, value: nil, status: .problem,
-                                   explanation: "creating the domain did not finish within \(timeout)", fix: fix)
+            guard
+                let session = try await withThrowingTimeout(
+                    timeout,
+                    {
+                        try await VMSession.start(spec: spec, connection: connection)
+                    })
+            else {
+                return ProbeResult(
+                    name: name, value: nil, status: .problem,
+                    explanation: "creating the domain did not finish within \(timeout)", fix: fix)
             }
             let exit = await session.waitUntilExit(deadline: started + timeout)
             let lines = [spec.serial.console, spec.serial.results, spec.serial.hypervisorLog]
                 .map { (try? String(contentsOfFile: $0, encoding: .utf8)) ?? "" }
             let measured = LibvirtBoot(creationTime: session.creationTime, runTime: exit.elapsed)
             guard exit.reason == .poweredOff,
-                  lines == ["probe console\n", "probe results\n", "probe hv\n"] else {
+                lines == ["probe console\n", "probe results\n", "probe hv\n"]
+            else {
                 return ProbeResult(
                     name: name, value: measured, status: .problem,
-                    explanation: "the probe guest ended as '\(exit.reason)' with serial files \(lines.map { $0.debugDescription }) "
+                    explanation:
+                        "the probe guest ended as '\(exit.reason)' with serial files \(lines.map { $0.debugDescription }) "
                         + "(expected a power-off and one line in each of the three files)",
                     fix: fix)
             }
@@ -59,13 +68,15 @@ extension HostProbes {
             if measured.creationTime > slowCreation {
                 return ProbeResult(
                     name: name, value: measured, status: .warning,
-                    explanation: "works, but creating a domain took \(creation): libvirtd is probably re-probing QEMU on every call "
+                    explanation:
+                        "works, but creating a domain took \(creation): libvirtd is probably re-probing QEMU on every call "
                         + "(a /dev/kvm it thinks usable but that cannot boot a guest)",
                     fix: "restart libvirtd the way this host needs: `sudo scripts/setup-host`")
             }
             return ProbeResult(
                 name: name, value: measured, status: .ok,
-                explanation: "domain created in \(creation), guest wrote on all three serial ports and powered off after "
+                explanation:
+                    "domain created in \(creation), guest wrote on all three serial ports and powered off after "
                     + String(format: "%.1f s", measured.runTime.seconds))
         } catch {
             return ProbeResult(name: name, value: nil, status: .problem, explanation: "\(error)", fix: fix)
@@ -78,7 +89,10 @@ extension HostProbes {
     ) async throws -> T? {
         try await withThrowingTaskGroup(of: T?.self) { group in
             group.addTask { try await body() }
-            group.addTask { try? await Task.sleep(for: timeout); return nil }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return nil
+            }
             let first = try await group.next() ?? nil
             group.cancelAll()
             return first

@@ -11,14 +11,18 @@ public struct ProbeResult<Value: Sendable>: Sendable {
     public let fix: String?
 
     public init(name: String, value: Value?, status: Status, explanation: String, fix: String? = nil) {
-        self.name = name; self.value = value; self.status = status
-        self.explanation = explanation; self.fix = fix
+        self.name = name
+        self.value = value
+        self.status = status
+        self.explanation = explanation
+        self.fix = fix
     }
 
     /// The same result with the value rendered as text, for listing all probes together.
     public func report(_ render: (Value) -> String) -> ProbeReport {
-        ProbeReport(name: name, status: status, value: value.map(render) ?? "unknown",
-                    explanation: explanation, fix: fix)
+        ProbeReport(
+            name: name, status: status, value: value.map(render) ?? "unknown",
+            explanation: explanation, fix: fix)
     }
 }
 

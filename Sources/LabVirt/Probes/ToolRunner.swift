@@ -1,5 +1,6 @@
 import Foundation
 import Subprocess
+
 #if canImport(System)
 import System
 #else
@@ -52,8 +53,9 @@ public enum ToolRunner {
                     case let .exited(code): ending = .exited(code)
                     case let .signaled(signal): ending = .signaled(signal)
                     }
-                    return Outcome(ending: ending, standardOutput: result.standardOutput,
-                                   standardError: result.standardError)
+                    return Outcome(
+                        ending: ending, standardOutput: result.standardOutput,
+                        standardError: result.standardError)
                 } catch let error as SubprocessError where error.code == .executableNotFound {
                     return Outcome(ending: .notFound, standardOutput: "", standardError: "")
                 } catch is CancellationError {
@@ -65,11 +67,15 @@ public enum ToolRunner {
             }
             group.addTask {
                 try? await Task.sleep(for: timeout)
-                return Task.isCancelled ? nil : Outcome(ending: .timedOut(timeout), standardOutput: "", standardError: "")
+                return Task.isCancelled
+                    ? nil : Outcome(ending: .timedOut(timeout), standardOutput: "", standardError: "")
             }
             var first: Outcome?
             for await outcome in group {
-                if let outcome { first = outcome; break }
+                if let outcome {
+                    first = outcome
+                    break
+                }
             }
             group.cancelAll()
             return first ?? Outcome(ending: .timedOut(timeout), standardOutput: "", standardError: "")

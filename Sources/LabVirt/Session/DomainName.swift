@@ -15,9 +15,10 @@ public enum DomainName {
     }
 
     public static func make(pid: Int32, runID: String, index: Int) -> String {
-        let cleaned = String(runID.unicodeScalars.prefix(24).map {
-            $0.isASCII && CharacterSet.alphanumerics.contains($0) ? Character($0) : "x"
-        })
+        let cleaned = String(
+            runID.unicodeScalars.prefix(24).map {
+                $0.isASCII && CharacterSet.alphanumerics.contains($0) ? Character($0) : "x"
+            })
         return "\(prefix)\(pid)-\(cleaned.isEmpty ? "run" : cleaned)-\(index)"
     }
 
@@ -33,7 +34,8 @@ public enum DomainName {
         private let lock = NSLock()
         private var value = 0
         func next() -> Int {
-            lock.lock(); defer { lock.unlock() }
+            lock.lock()
+            defer { lock.unlock() }
             value += 1
             return value
         }

@@ -21,25 +21,29 @@ public final class DomainReaper: @unchecked Sendable {
 
     /// Registers a domain before it is created (so a signal during creation still finds it).
     public func register(_ name: String, on connection: LibvirtConnection) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         domains[name] = connection
     }
 
     /// Registers a VM that is not a libvirt domain (a Bochs child process): `kill` must end it
     /// at once, from any thread, and say whether there was anything to kill.
     public func register(_ name: String, kill: @escaping @Sendable () -> Bool) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         killActions[name] = kill
     }
 
     public func unregister(_ name: String) {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         domains[name] = nil
         killActions[name] = nil
     }
 
     public var registeredNames: [String] {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         return Set(domains.keys).union(killActions.keys).sorted()
     }
 
@@ -75,14 +79,16 @@ public final class DomainReaper: @unchecked Sendable {
     /// Each signal destroys all registered domains, prints what was destroyed, exits 130.
     /// Idempotent.
     public func installSignalHandlers() {
-        lock.lock(); defer { lock.unlock() }
+        lock.lock()
+        defer { lock.unlock() }
         guard signalSources.isEmpty else { return }
         for number in [SIGINT, SIGTERM, SIGHUP] {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global(qos: .userInitiated))
             source.setEventHandler { [weak self] in
                 let destroyed = self?.destroyAll() ?? []
-                FileHandle.standardError.write(Data((Self.interruptionMessage(signal: number, destroyed: destroyed) + "\n").utf8))
+                FileHandle.standardError.write(
+                    Data((Self.interruptionMessage(signal: number, destroyed: destroyed) + "\n").utf8))
                 exit(130)
             }
             source.resume()

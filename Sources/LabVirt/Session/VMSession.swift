@@ -82,8 +82,10 @@ public final class VMSession: @unchecked Sendable {
     private var stopReason: ExitReason?  // set when we destroy, before the destroy call
     private var tailers: StreamTailers
 
-    private init(spec: DomainSpec, connection: LibvirtConnection, reaper: DomainReaper,
-                 startedAt: ContinuousClock.Instant, creationTime: Duration) {
+    private init(
+        spec: DomainSpec, connection: LibvirtConnection, reaper: DomainReaper,
+        startedAt: ContinuousClock.Instant, creationTime: Duration
+    ) {
         self.name = spec.name
         self.spec = spec
         self.connection = connection
@@ -109,7 +111,8 @@ public final class VMSession: @unchecked Sendable {
         let xml = try spec.xml()
         for path in spec.serial.all {
             let url = URL(fileURLWithPath: path)
-            try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(
+                at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
             try? FileManager.default.removeItem(at: url)
         }
         reaper.register(spec.name, on: connection)
@@ -192,12 +195,16 @@ public final class VMSession: @unchecked Sendable {
                 }
             } else if let stopRequestedAt, ContinuousClock.now - stopRequestedAt > Self.destroyGiveUp {
                 // libvirtd does not answer or the destroy did not take: do not wait forever.
-                gaveUp = "the domain was still there \(Self.destroyGiveUp) after destroying it"
+                gaveUp =
+                    "the domain was still there \(Self.destroyGiveUp) after destroying it"
                     + (lastError.map { "; last libvirt error: \($0)" } ?? "")
                 break
             }
-            if stopRequestedAt == nil { try? await Task.sleep(for: pollInterval) }
-            else { try? await Task.sleep(for: .milliseconds(20)) }  // the end is imminent
+            if stopRequestedAt == nil {
+                try? await Task.sleep(for: pollInterval)
+            } else {
+                try? await Task.sleep(for: .milliseconds(20))
+            }  // the end is imminent
         }
         let endElapsed = elapsed
         var reason = await exitReason(lastStatus: lastStatus)
@@ -206,7 +213,8 @@ public final class VMSession: @unchecked Sendable {
         reaper.unregister(name)
         let events = connection.eventLog.events(forDomain: name)
         connection.eventLog.forget(domain: name)
-        return VMExit(reason: reason, elapsed: endElapsed, events: events, lastStatus: lastStatus, lastPollError: lastError)
+        return VMExit(
+            reason: reason, elapsed: endElapsed, events: events, lastStatus: lastStatus, lastPollError: lastError)
     }
 
     /// How long `waitUntilExit` waits for a destroyed domain to disappear before giving up.
@@ -233,10 +241,10 @@ public final class VMSession: @unchecked Sendable {
         }
         if let stopped {
             switch stopped.detail {
-            case 0: return .poweredOff                    // VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN
-            case 1: return .destroyedExternally           // ..._DESTROYED
-            case 2: return .crashed                       // ..._CRASHED
-            case 5: return .emulatorFailed                // ..._FAILED
+            case 0: return .poweredOff  // VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN
+            case 1: return .destroyedExternally  // ..._DESTROYED
+            case 2: return .crashed  // ..._CRASHED
+            case 5: return .emulatorFailed  // ..._FAILED
             default: return .unknown("libvirt event \(stopped.text)")
             }
         }
@@ -249,7 +257,9 @@ public final class VMSession: @unchecked Sendable {
             default: return .unknown("state \(lastStatus)")
             }
         }
-        return .unknown("domain vanished without a lifecycle event; last state \(lastStatus.map(String.init(describing:)) ?? "never seen")")
+        return .unknown(
+            "domain vanished without a lifecycle event; last state \(lastStatus.map(String.init(describing:)) ?? "never seen")"
+        )
     }
 }
 

@@ -51,7 +51,8 @@ public struct EmulatorLog: Sendable, Equatable {
     public var keptAs: String { emulator + ".log" }
 
     public init(emulator: String, path: String) {
-        self.emulator = emulator; self.path = path
+        self.emulator = emulator
+        self.path = path
     }
 }
 
@@ -63,7 +64,9 @@ public struct VMTick: Sendable {
     public let isFinal: Bool
 
     public init(elapsed: Duration, newLines: [StreamLine], isFinal: Bool) {
-        self.elapsed = elapsed; self.newLines = newLines; self.isFinal = isFinal
+        self.elapsed = elapsed
+        self.newLines = newLines
+        self.isFinal = isFinal
     }
 }
 
