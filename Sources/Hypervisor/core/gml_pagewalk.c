@@ -70,9 +70,9 @@ bool gml_is_canonical(const struct gml_cpu_state *cpu, u64 gva)
 	unsigned bits;
 	u64 top;
 
-	if (!(cpu->cr0 & GML_CR0_PG))
+	if (!(cpu->cr0 & X86_CR0_PG))
 		return gva <= 0xFFFFFFFFULL;
-	bits = (cpu->cr4 & GML_CR4_LA57) ? 57 : 48;
+	bits = (cpu->cr4 & X86_CR4_LA57) ? 57 : 48;
 	/* Bits 63..bits-1 must all equal bit bits-1. */
 	top = gva >> (bits - 1);
 	return top == 0 || top == (~0ULL >> (bits - 1));
@@ -128,7 +128,7 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 	if (cpu->cpl > 3 || m < 32 || m > 52)
 		return fault(out, GML_E_INVALID_ARG, 0, 0, 0);
 
-	if (!(cpu->cr0 & GML_CR0_PG)) {
+	if (!(cpu->cr0 & X86_CR0_PG)) {
 		/* Paging off: linear = physical, 32-bit, no protection. */
 		if (!gml_is_canonical(cpu, gva))
 			return fault(out, GML_E_NONCANONICAL, 0, 0, 0);
@@ -136,17 +136,17 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 		out->page_size = GML_PAGE_SIZE;
 		return GML_OK;
 	}
-	if (!(cpu->efer & GML_EFER_LMA) || !(cpu->cr4 & GML_CR4_PAE))
+	if (!(cpu->efer & X86_EFER_LMA) || !(cpu->cr4 & X86_CR4_PAE))
 		return fault(out, GML_E_UNSUPPORTED_MODE, 0, 0, 0);
 
-	levels = (cpu->cr4 & GML_CR4_LA57) ? 5 : 4;
+	levels = (cpu->cr4 & X86_CR4_LA57) ? 5 : 4;
 	out->levels = (u8)levels;
 	if (!gml_is_canonical(cpu, gva))
 		return fault(out, GML_E_NONCANONICAL, 0, 0, 0);
 
 	addr_mask = BITS(m - 1, 12);     /* frame-address bits of an entry / CR3 */
 	rsvd_common = m < 52 ? BITS(51, m) : 0;
-	if (!(cpu->efer & GML_EFER_NXE))
+	if (!(cpu->efer & X86_EFER_NXE))
 		rsvd_common |= GML_PTE_XD;
 	/* CR3: bits 11:0 are PWT/PCD or the PCID (CR4.PCIDE); bits 63:52 are ignored (bit 63 is the
 	 * no-flush hint of MOV CR3 with PCIDE). Address bits at or above MAXPHYADDR are reserved. */
@@ -186,7 +186,7 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 				rw_lvl = (u8)lvl;
 			if (!(e & GML_PTE_US) && !us_lvl)
 				us_lvl = (u8)lvl;
-			if ((cpu->efer & GML_EFER_NXE) && (e & GML_PTE_XD) && !xd_lvl)
+			if ((cpu->efer & X86_EFER_NXE) && (e & GML_PTE_XD) && !xd_lvl)
 				xd_lvl = (u8)lvl;
 			entries[lvl] = e;
 			entry_gpas[lvl] = egpa;
@@ -203,7 +203,7 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 			u64 e = entries[leaf], egpa = entry_gpas[leaf];
 			bool user_caller = cpu->cpl == 3;
 			bool user_page = us_lvl == 0;
-			bool wp = (cpu->cr0 & GML_CR0_WP) != 0;
+			bool wp = (cpu->cr0 & X86_CR0_WP) != 0;
 
 			if (user_caller && !user_page)
 				return fault(out, GML_E_USER_SUPERVISOR, us_lvl, entries[us_lvl],
@@ -215,13 +215,13 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 				if (xd_lvl)
 					return fault(out, GML_E_NX, xd_lvl, entries[xd_lvl],
 						     entry_gpas[xd_lvl]);
-				if (!user_caller && user_page && (cpu->cr4 & GML_CR4_SMEP))
+				if (!user_caller && user_page && (cpu->cr4 & X86_CR4_SMEP))
 					return fault(out, GML_E_SMEP, (u8)leaf, e, egpa);
 			} else {
-				if (!user_caller && user_page && (cpu->cr4 & GML_CR4_SMAP) &&
-				    !(cpu->rflags & GML_RFLAGS_AC))
+				if (!user_caller && user_page && (cpu->cr4 & X86_CR4_SMAP) &&
+				    !(cpu->rflags & X86_RFLAGS_AC))
 					return fault(out, GML_E_SMAP, (u8)leaf, e, egpa);
-				if ((cpu->cr4 & GML_CR4_PKE) && user_page) {
+				if ((cpu->cr4 & X86_CR4_PKE) && user_page) {
 					unsigned key = (unsigned)((e >> 59) & 15);
 					bool ad = (cpu->pkru >> (2 * key)) & 1;
 					bool wd = (cpu->pkru >> (2 * key + 1)) & 1;

@@ -136,7 +136,7 @@ static void build_page_tables_and_gdt(struct guest_entry *out)
 	out->cr3 = BOOT_PML4;
 	out->cr0 = 0x80050033ULL; /* PG AM WP NE ET MP PE */
 	out->cr4 = 0x20;           /* PAE */
-	out->efer = EFER_LME | EFER_LMA;
+	out->efer = X86_EFER_LME | X86_EFER_LMA;
 	out->rsi = BOOT_PARAMS;
 	out->rsp = BOOT_STACK_TOP - 16; /* the kernel sets up its own stack first thing */
 }

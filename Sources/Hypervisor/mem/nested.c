@@ -7,12 +7,51 @@
 
 #define NESTED_MIN_TOP (64ULL << 30) /* covers RAM, the PCI hole and 64-bit BARs of small VMs */
 #define ADDR_MASK 0x000ffffffffff000ULL
-#define NESTED_LAZY_MAX 256 /* on-demand 1 GiB chunks: at most ~256 table pages of heap */
 
+/* Table pages for on-demand chunks come from a pool of at most NESTED_LAZY_TABLES heap pages
+ * (a chunk needs at most two: a PDPT for a new 512 GiB slot, a PD without 1 GiB pages). When the
+ * pool or the chunk list is full, every on-demand mapping is torn down and the pool reused: the
+ * guest's next access to those addresses simply maps its chunk again. So any number of distinct
+ * addresses works, with bounded heap, and no guest access pattern can exhaust anything. */
 static u64 *table_alloc(struct nested *n)
 {
-	n->tables++;
-	return alloc_page();
+	if (!n->lazy_mode) {
+		n->tables++;
+		return alloc_page();
+	}
+	if (n->lazy_pool_used == n->lazy_pool_pages) {
+		if (n->lazy_pool_pages == NESTED_LAZY_TABLES)
+			hv_fatal("nested: on-demand table pool exhausted inside one chunk (a bug)");
+		n->lazy_pool[n->lazy_pool_pages++] = alloc_page();
+		n->tables++;
+	}
+	return n->lazy_pool[n->lazy_pool_used++];
+}
+
+static bool is_pool_page(const struct nested *n, u64 pa)
+{
+	for (u32 i = 0; i < n->lazy_pool_used; i++)
+		if (virt_to_phys(n->lazy_pool[i]) == pa)
+			return true;
+	return false;
+}
+
+/* Drop every on-demand mapping (callers flush the guest's TLB after any on-demand change). */
+static void lazy_reset(struct nested *n)
+{
+	for (u32 i = 0; i < n->lazy_chunks; i++) {
+		u64 g = n->lazy_gpa[i];
+		u64 *pdpt = phys_to_virt(n->root[(g >> 39) & 511] & ADDR_MASK);
+		pdpt[(g >> 30) & 511] = 0;
+	}
+	for (u32 r = 0; r < 512; r++)
+		if ((n->root[r] & n->fmt->table) && is_pool_page(n, n->root[r] & ADDR_MASK))
+			n->root[r] = 0;
+	for (u32 i = 0; i < n->lazy_pool_used; i++)
+		memset(n->lazy_pool[i], 0, PAGE_SIZE);
+	n->lazy_pool_used = 0;
+	n->lazy_chunks = 0;
+	n->lazy_resets++;
 }
 
 static u64 *next_table(struct nested *n, u64 *entry)
@@ -84,14 +123,22 @@ void nested_build(struct nested *n, const struct nested_format *fmt, bool gbpage
 	       fmt->name, n->top >> 30, st.n1g, st.n2m, st.n4k, n->zero_page_pa, n->tables);
 }
 
-bool nested_map_on_demand(struct nested *n, u64 gpa)
+enum nested_demand nested_map_on_demand(struct nested *n, u64 gpa)
 {
-	if (gpa < n->top || gpa >= n->limit || n->lazy_chunks >= NESTED_LAZY_MAX)
-		return false;
+	if (gpa >= n->limit)
+		return NESTED_BEYOND_WIDTH;
+	if (gpa < n->top)
+		return NESTED_NOT_ON_DEMAND;
+	if (n->lazy_chunks == NESTED_LAZY_MAX || n->lazy_pool_used + 2 > NESTED_LAZY_TABLES)
+		lazy_reset(n);
 	struct map_stats st = { 0 };
-	map_gib(n, ALIGN_DOWN(gpa, PAGE_1G), &st);
-	n->lazy_chunks++;
-	return true;
+	u64 g = ALIGN_DOWN(gpa, PAGE_1G);
+	n->lazy_mode = true;
+	map_gib(n, g, &st);
+	n->lazy_mode = false;
+	n->lazy_gpa[n->lazy_chunks++] = g;
+	n->lazy_mapped++;
+	return NESTED_MAPPED;
 }
 
 u64 *nested_region_pte(struct nested *n, u64 gpa)

@@ -1,11 +1,13 @@
 /* AMD SVM backend: one VMCB, nested paging, and the few intercepts a thin hypervisor needs:
  *   VMRUN (mandatory) and the other SVM instructions (-> #UD in the guest), VMMCALL
- *   (hypercalls), CPUID (hide SVM), EFER reads/writes (hide EFER.SVME, which VMRUN needs set
- *   in the guest state), I/O to COM3 only (the hypervisor's log), SHUTDOWN (triple fault ->
- *   fatal), NPF (writes to the hypervisor's region are discarded; anything else is fatal).
- * Interrupts, NMIs, HLT, every other I/O port and MSR go straight to the guest. NRIP-save is not
- * used: instruction lengths are fixed (vmmcall 3, cpuid/rdmsr/wrmsr 2) and IOIO gives the next
- * rip in EXITINFO2. */
+ *   (hypercalls), CPUID (hide SVM and the hypervisor leaves), MSRs: EFER (hide EFER.SVME, which
+ *   VMRUN needs set in the guest state), the SVM control MSRs and KVM's paravirtual ones (#GP),
+ *   and every MSR outside the permission map's ranges (which always exit); I/O to COM3 only (the
+ *   hypervisor's log), SHUTDOWN (triple fault -> fatal), NPF (writes to the hypervisor's region
+ *   are discarded, high addresses mapped on demand), and every exception while a region write is
+ *   stepped. Interrupts, NMIs, HLT, every other I/O port and MSR go straight to the guest.
+ * NRIP-save is not used: instruction lengths are fixed (vmmcall 3, cpuid/rdmsr/wrmsr 2) and IOIO
+ * gives the next rip in EXITINFO2. */
 #include "vcpu.h"
 #include "vmcb.h"
 #include "nested.h"
@@ -17,23 +19,24 @@
 #include "fatal.h"
 #include "lib.h"
 #include "x86.h"
+#include "romwrite.h"
+#include "fault_fixup.h"
+#include "gml_guestinput.h"
 
-#define RFLAGS_TF (1ULL << 8)
-#define STEP_MAX_PAGES 8
+/* Exceptions intercepted while a region write is stepped: all but NMI (2, not an exception) and
+ * #MC (18, the host's). Any of them ends the step before the guest sees it. */
+#define STEP_EXCEPTIONS (0xffffffffu & ~(1u << 2) & ~(1u << X86_EXC_MC))
 
 struct svm_state {
 	struct vmcb *vmcb;
 	u64 vmcb_pa;
 	struct nested npt;
-	/* ROM trick: region pages temporarily backed by scratch pages while the guest single-steps
-	 * the instruction that wrote them. */
-	bool stepping;
+	u64 efer_writable; /* EFER bits the guest may set (gml_efer_writable) */
+	/* ROM trick (vmm/romwrite.c): the guest's own TF and DR6 while its instruction is stepped */
 	u64 step_saved_tf, step_saved_dr6;
-	int step_npages;
-	u64 step_gpa[STEP_MAX_PAGES];
-	u8 *scratch[STEP_MAX_PAGES];
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
-	u64 n_vmmcall, n_cpuid, n_msr, n_ioio, n_npf_rom, n_npf_lazy, n_step_end, n_svm_insn;
+	u64 n_vmmcall, n_cpuid, n_msr, n_msr_hidden, n_ioio, n_npf_rom, n_npf_lazy, n_npf_wide,
+		n_step_exc, n_svm_insn;
 };
 
 static struct svm_state svm;
@@ -71,7 +74,7 @@ static bool svm_probe(const char **why)
 		*why = "SVM without nested paging (CPUID 0x8000000A EDX.NP=0; add +npt)";
 		return false;
 	}
-	if (rdmsr(MSR_VM_CR) & VM_CR_SVMDIS) {
+	if (rdmsr(X86_MSR_AMD_VM_CR) & X86_VM_CR_SVMDIS) {
 		*why = "SVM disabled by firmware (VM_CR.SVMDIS)";
 		return false;
 	}
@@ -92,9 +95,12 @@ static void dump_guest(void)
 	struct vcpu *v = &the_vcpu;
 	printf("  guest: exitcode=%llx exitinfo1=%llx exitinfo2=%llx exitintinfo=%llx exits=%llu\n",
 	       vm->ctl.exitcode, vm->ctl.exitinfo1, vm->ctl.exitinfo2, vm->ctl.exitintinfo, v->exits);
-	printf("  exits: vmmcall=%llu cpuid=%llu msr=%llu ioio=%llu npf-rom=%llu npf-on-demand=%llu "
-	       "step-end=%llu svm-insn=%llu rom-writes=%llu\n", svm.n_vmmcall, svm.n_cpuid, svm.n_msr,
-	       svm.n_ioio, svm.n_npf_rom, svm.n_npf_lazy, svm.n_step_end, svm.n_svm_insn, v->rom_writes);
+	printf("  exits: vmmcall=%llu cpuid=%llu msr=%llu (hidden %llu) ioio=%llu npf-rom=%llu "
+	       "npf-on-demand=%llu (resets %llu) npf-beyond-width=%llu steps=%llu (ended by an "
+	       "exception %llu) svm-insn=%llu rom-writes=%llu\n", svm.n_vmmcall, svm.n_cpuid,
+	       svm.n_msr, svm.n_msr_hidden, svm.n_ioio, svm.n_npf_rom, svm.n_npf_lazy,
+	       svm.npt.lazy_resets, svm.n_npf_wide, romwrite_steps(), svm.n_step_exc, svm.n_svm_insn,
+	       v->rom_writes);
 	printf("  guest: rip=%016llx rsp=%016llx rflags=%016llx cpl=%u\n", vm->save.rip, vm->save.rsp,
 	       vm->save.rflags, vm->save.cpl);
 	printf("  guest: cr0=%016llx cr2=%016llx cr3=%016llx cr4=%016llx efer=%llx\n", vm->save.cr0,
@@ -105,10 +111,31 @@ static void dump_guest(void)
 	vcpu_dump_gprs(v);
 }
 
+static void svm_flush(void);
+static void svm_step_arm(void);
+static void svm_step_disarm(void);
+static void svm_inject_gp(void);
+
+/* Intercept both reads and writes of msr (which must lie in one of the map's three ranges). */
+static void msrpm_intercept(u8 *msrpm, u32 msr)
+{
+	u32 base;
+	if (msr <= 0x1fff)
+		base = 0;
+	else if (msr >= 0xc0000000u && msr <= 0xc0001fffu)
+		base = 0x800 * 8, msr -= 0xc0000000u;
+	else if (msr >= 0xc0010000u && msr <= 0xc0011fffu)
+		base = 0x1000 * 8, msr -= 0xc0010000u;
+	else
+		hv_fatal("msrpm_intercept: MSR 0x%x is outside the permission map's ranges", msr);
+	u32 bit = base + msr * 2;
+	msrpm[bit / 8] |= 3u << (bit % 8);
+}
+
 static void svm_init(struct vcpu *v, const struct guest_entry *e)
 {
-	wrmsr(MSR_EFER, rdmsr(MSR_EFER) | EFER_SVME);
-	wrmsr(MSR_VM_HSAVE_PA, virt_to_phys(alloc_page()));
+	wrmsr(X86_MSR_EFER, rdmsr(X86_MSR_EFER) | X86_EFER_SVME);
+	wrmsr(X86_MSR_AMD_VM_HSAVE_PA, virt_to_phys(alloc_page()));
 	asm volatile("clgi"); /* host runs with GIF=0 from now on; VMRUN sets it for the guest */
 
 	u32 a, b, c, d;
@@ -121,8 +148,17 @@ static void svm_init(struct vcpu *v, const struct guest_entry *e)
 		maxphyaddr = (u8)a;
 	}
 	nested_build(&svm.npt, &npt_format, gbpages, maxphyaddr);
-	for (int i = 0; i < STEP_MAX_PAGES; i++)
-		svm.scratch[i] = alloc_page();
+	static const struct romwrite_hooks hooks = {
+		.nested = &svm.npt,
+		.flush = svm_flush,
+		.step_arm = svm_step_arm,
+		.step_disarm = svm_step_disarm,
+		.inject_gp = svm_inject_gp,
+	};
+	romwrite_init(&hooks);
+	u32 e1c, e1d;
+	cpuid(0x80000001, 0, &a, &b, &e1c, &e1d);
+	svm.efer_writable = gml_efer_writable(e1c, e1d);
 
 	struct vmcb *vm = alloc_page();
 	svm.vmcb = vm;
@@ -133,10 +169,14 @@ static void svm_init(struct vcpu *v, const struct guest_entry *e)
 	u8 *iopm = alloc_pages(3);
 	for (u32 p = HV_SERIAL_PORT; p < HV_SERIAL_PORT + HV_SERIAL_NPORTS; p++)
 		iopm[p / 8] |= 1u << (p % 8);
-	/* MSR permission map (8 KiB): only EFER (range 0xC0000000, 2 bits per MSR, read|write). */
-	u8 *msrpm = alloc_pages(2);
-	u32 bit = 0x800 * 8 + (MSR_EFER - 0xC0000000u) * 2;
-	msrpm[bit / 8] |= 3u << (bit % 8);
+	/* MSR permission map (8 KiB): EFER, the SVM control MSRs and KVM's legacy paravirtual
+	 * MSRs; MSRs outside its three ranges always exit (handle_msr). */
+	u8 *msrpm = alloc_pages(MSRPM_SIZE_PAGES);
+	msrpm_intercept(msrpm, X86_MSR_EFER);
+	msrpm_intercept(msrpm, X86_MSR_KVM_WALL_CLOCK);
+	msrpm_intercept(msrpm, X86_MSR_KVM_SYSTEM_TIME);
+	for (u32 m = X86_MSR_AMD_SVM_FIRST; m <= X86_MSR_AMD_SVM_LAST; m++)
+		msrpm_intercept(msrpm, m);
 
 	vm->ctl.intercept_misc1 = INTERCEPT_CPUID | INTERCEPT_INVLPGA | INTERCEPT_IOIO_PROT |
 				  INTERCEPT_MSR_PROT | INTERCEPT_SHUTDOWN;
@@ -161,7 +201,7 @@ static void svm_init(struct vcpu *v, const struct guest_entry *e)
 	seg(&s->tr, 0, 0x8b, 0x67, 0);   /* busy 64-bit TSS; Linux loads its own */
 	seg(&s->ldtr, 0, 0x82, 0, 0);
 	s->cpl = 0;
-	s->efer = e->efer | EFER_SVME;
+	s->efer = e->efer | X86_EFER_SVME;
 	s->cr0 = e->cr0;
 	s->cr3 = e->cr3;
 	s->cr4 = e->cr4;
@@ -182,15 +222,26 @@ static void inject_exception(struct vmcb *vm, u8 vector)
 	vm->ctl.eventinj = SVM_EVTINJ_VALID | SVM_EVTINJ_TYPE_EXCEPTION | vector;
 }
 
+static void inject_gp(struct vmcb *vm)
+{
+	inject_exception(vm, X86_EXC_GP);
+	vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID; /* error code 0 (upper half of eventinj) */
+}
+
+static void svm_inject_gp(void)
+{
+	inject_gp(svm.vmcb);
+}
+
 static void handle_cpuid(struct vcpu *v, struct vmcb *vm)
 {
 	u32 leaf = (u32)v->gpr[GENERAL_REG_RAX], sub = (u32)v->gpr[GENERAL_REG_RCX];
 	u32 a, b, c, d;
 	cpuid(leaf, sub, &a, &b, &c, &d);
 	if (leaf == 0x80000001)
-		c &= ~(1u << 2); /* SVM */
-	else if (leaf == 0x8000000A)
-		a = b = c = d = 0; /* no SVM features: nested virtualization is not offered */
+		c &= ~X86_CPUID_80000001_ECX_SVM;
+	else if (leaf == 0x8000000A || gml_cpuid_hidden(leaf))
+		a = b = c = d = 0; /* no SVM features; no outer hypervisor's leaves */
 	v->gpr[GENERAL_REG_RAX] = a;
 	v->gpr[GENERAL_REG_RBX] = b;
 	v->gpr[GENERAL_REG_RCX] = c;
@@ -198,26 +249,48 @@ static void handle_cpuid(struct vcpu *v, struct vmcb *vm)
 	vm->save.rip += 2;
 }
 
-#define EFER_WRITABLE (EFER_SCE | EFER_LME | EFER_NXE | (1u << 13) | (1u << 14) | (1u << 15))
+/* EFER: reads never show SVME; writes keep SVME set underneath (VMRUN requires it), LMA is
+ * read-only, and a bit this CPU lacks gets #GP(0) as the CPU would (never a failing VMRUN). */
+static bool efer_access(struct vcpu *v, struct vmcb *vm, bool write)
+{
+	if (!write) {
+		u64 val = vm->save.efer & ~(u64)X86_EFER_SVME;
+		v->gpr[GENERAL_REG_RAX] = (u32)val;
+		v->gpr[GENERAL_REG_RDX] = (u32)(val >> 32);
+		return true;
+	}
+	u64 val = (v->gpr[GENERAL_REG_RDX] << 32) | (u32)v->gpr[GENERAL_REG_RAX];
+	if (val & ~(svm.efer_writable | X86_EFER_LMA | X86_EFER_SVME))
+		return false;
+	vm->save.efer = (val & svm.efer_writable) | (vm->save.efer & X86_EFER_LMA) | X86_EFER_SVME;
+	return true;
+}
 
+/* Every MSR exit, never fatal: EFER emulated; the hidden MSRs (gml_msr_hidden: SVM control,
+ * hypervisor range, KVM paravirtual) #GP; anything else that exits (outside the permission
+ * map's ranges, e.g. AMD's SMCA MSRs) is done on the host, its #GP passed on. */
 static void handle_msr(struct vcpu *v, struct vmcb *vm)
 {
 	u32 msr = (u32)v->gpr[GENERAL_REG_RCX];
-	if (msr != MSR_EFER)
-		hv_fatal("MSR intercept for 0x%x, which the permission map does not select", msr);
-	if (vm->ctl.exitinfo1 == 0) { /* rdmsr: the guest never sees SVME */
-		u64 val = vm->save.efer & ~(u64)EFER_SVME;
-		v->gpr[GENERAL_REG_RAX] = (u32)val;
-		v->gpr[GENERAL_REG_RDX] = (u32)(val >> 32);
+	bool write = vm->ctl.exitinfo1 != 0, ok;
+	if (msr == X86_MSR_EFER) {
+		ok = efer_access(v, vm, write);
+	} else if (gml_msr_hidden(msr)) {
+		svm.n_msr_hidden++;
+		ok = false;
+	} else if (write) {
+		ok = wrmsr_safe(msr, (v->gpr[GENERAL_REG_RDX] << 32) | (u32)v->gpr[GENERAL_REG_RAX]);
 	} else {
-		u64 val = (v->gpr[GENERAL_REG_RDX] << 32) | (u32)v->gpr[GENERAL_REG_RAX];
-		if (val & ~(u64)(EFER_WRITABLE | EFER_LMA | EFER_SVME)) {
-			inject_exception(vm, 13); /* #GP(0): reserved EFER bit, as the CPU would */
-			vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID;
-			return;
+		u64 val = 0;
+		ok = rdmsr_safe(msr, &val);
+		if (ok) {
+			v->gpr[GENERAL_REG_RAX] = (u32)val;
+			v->gpr[GENERAL_REG_RDX] = (u32)(val >> 32);
 		}
-		/* LMA is read-only; SVME stays set underneath for VMRUN's sake. */
-		vm->save.efer = (val & EFER_WRITABLE) | (vm->save.efer & EFER_LMA) | EFER_SVME;
+	}
+	if (!ok) {
+		inject_gp(vm);
+		return;
 	}
 	vm->save.rip += 2;
 }
@@ -226,10 +299,13 @@ static void handle_ioio(struct vcpu *v, struct vmcb *vm)
 {
 	u64 info = vm->ctl.exitinfo1;
 	u16 port = (u16)(info >> 16);
-	if (port < HV_SERIAL_PORT || port >= HV_SERIAL_PORT + HV_SERIAL_NPORTS)
-		hv_fatal("I/O intercept for port 0x%x, which the permission map does not select", port);
 	unsigned size = (info >> 4) & 7; /* one-hot: 1, 2, 4 bytes */
 	size = size & 4 ? 4 : size & 2 ? 2 : 1;
+	/* Only the log port is in the permission map; an access overlapping it in any byte (e.g.
+	 * `inw 0x3e7`) is the log port's as a whole. */
+	if (!gml_io_overlaps(port, size, HV_SERIAL_PORT, HV_SERIAL_NPORTS))
+		hv_fatal("I/O intercept for port 0x%x/%u, which the permission map does not select",
+			 port, size);
 	bool in = info & 1, str = info & 4, rep = info & 8;
 	if (!str) {
 		if (in) { /* no UART here: the bus floats to all ones */
@@ -250,52 +326,29 @@ static void handle_ioio(struct vcpu *v, struct vmcb *vm)
 	vm->save.rip = vm->ctl.exitinfo2;
 }
 
-static void flush_guest_tlb(struct vmcb *vm)
+static void svm_flush(void)
 {
-	vm->ctl.tlb_control = 1;
+	svm.vmcb->ctl.tlb_control = 1; /* flush this ASID's guest TLB on the next VMRUN */
 }
 
-/* A guest write hit a hypervisor-region page: back that page with a zeroed scratch page, let
- * the guest execute that one instruction (single step, no interrupt in between), then put the
- * zero page back and wipe the scratch page. The write is discarded without decoding the
- * instruction; reads of the region always see zeros. */
-static void rom_write_begin(struct vcpu *v, struct vmcb *vm, u64 gpa)
+/* Step the instruction with RFLAGS.TF: #DB (and every other exception) intercepted, an
+ * interrupt shadow so no interrupt is taken before it. */
+static void svm_step_arm(void)
 {
-	u64 page = ALIGN_DOWN(gpa, PAGE_SIZE);
-	if (svm.step_npages == STEP_MAX_PAGES)
-		hv_fatal("one guest instruction wrote more than %d hypervisor-region pages", STEP_MAX_PAGES);
-	for (int i = 0; i < svm.step_npages; i++)
-		if (svm.step_gpa[i] == page)
-			hv_fatal("write NPF at 0x%llx on a region page already backed by scratch", gpa);
-	int i = svm.step_npages++;
-	svm.step_gpa[i] = page;
-	*nested_region_pte(&svm.npt, page) = nested_rw_entry(&svm.npt, virt_to_phys(svm.scratch[i]));
-	v->rom_writes++;
-	if (!svm.stepping) {
-		svm.stepping = true;
-		svm.step_saved_tf = vm->save.rflags & RFLAGS_TF;
-		svm.step_saved_dr6 = vm->save.dr6;
-		vm->save.rflags |= RFLAGS_TF;
-		vm->ctl.intercept_exceptions |= 1u << 1; /* #DB */
-		vm->ctl.interrupt_shadow |= 1;
-	}
-	flush_guest_tlb(vm);
+	struct vmcb *vm = svm.vmcb;
+	svm.step_saved_tf = vm->save.rflags & X86_RFLAGS_TF;
+	svm.step_saved_dr6 = vm->save.dr6;
+	vm->save.rflags |= X86_RFLAGS_TF;
+	vm->ctl.intercept_exceptions = STEP_EXCEPTIONS;
+	vm->ctl.interrupt_shadow |= 1;
 }
 
-static void rom_write_end(struct vmcb *vm)
+static void svm_step_disarm(void)
 {
-	for (int i = 0; i < svm.step_npages; i++) {
-		*nested_region_pte(&svm.npt, svm.step_gpa[i]) = nested_rom_entry(&svm.npt);
-		memset(svm.scratch[i], 0, PAGE_SIZE);
-	}
-	svm.step_npages = 0;
-	svm.stepping = false;
-	vm->ctl.intercept_exceptions &= ~(1u << 1);
-	vm->save.rflags = (vm->save.rflags & ~RFLAGS_TF) | svm.step_saved_tf;
+	struct vmcb *vm = svm.vmcb;
+	vm->ctl.intercept_exceptions = 0;
+	vm->save.rflags = (vm->save.rflags & ~X86_RFLAGS_TF) | svm.step_saved_tf;
 	vm->save.dr6 = svm.step_saved_dr6;
-	if (svm.step_saved_tf) /* the guest was single-stepping itself: give it its #DB */
-		inject_exception(vm, 1);
-	flush_guest_tlb(vm);
 }
 
 static void handle_npf(struct vcpu *v, struct vmcb *vm)
@@ -303,19 +356,62 @@ static void handle_npf(struct vcpu *v, struct vmcb *vm)
 	u64 gpa = vm->ctl.exitinfo2, info = vm->ctl.exitinfo1;
 	if ((info & NPF_PRESENT) && (info & NPF_WRITE) && hv_region_overlaps(gpa, 1)) {
 		svm.n_npf_rom++;
-		rom_write_begin(v, vm, gpa);
+		romwrite_fault(v, gpa);
 		return;
 	}
-	if (!(info & NPF_PRESENT) && nested_map_on_demand(&svm.npt, gpa)) {
-		svm.n_npf_lazy++;
-		flush_guest_tlb(vm);
-		return;
+	if (!(info & NPF_PRESENT)) {
+		switch (nested_map_on_demand(&svm.npt, gpa)) {
+		case NESTED_MAPPED:
+			svm.n_npf_lazy++;
+			svm_flush();
+			return;
+		case NESTED_BEYOND_WIDTH:
+			/* No nested table can map it: refuse the access as the CPU refuses an address it
+			 * cannot form (the guest's #GP handler decides; Linux kills the process or oopses). */
+			svm.n_npf_wide++;
+			inject_gp(vm);
+			return;
+		case NESTED_NOT_ON_DEMAND:
+			break;
+		}
 	}
-	hv_fatal("unexpected nested page fault at guest-physical 0x%llx (exitinfo1 0x%llx: %s%s)%s",
+	hv_fatal("unexpected nested page fault at guest-physical 0x%llx (exitinfo1 0x%llx: %s%s)",
 		 gpa, info, info & NPF_PRESENT ? "present " : "not-present ",
-		 info & NPF_WRITE ? "write" : "read/fetch",
-		 gpa >= svm.npt.limit ? " beyond the physical address width"
-		 : gpa >= svm.npt.top ? " (on-demand mapping budget used up)" : "");
+		 info & NPF_WRITE ? "write" : "read/fetch");
+}
+
+/* Exceptions that push an error code (a re-injected one carries it). */
+static bool exception_has_error_code(u32 vector)
+{
+	return vector == 8 || (vector >= 10 && vector <= 14) || vector == 17 || vector == 21 ||
+	       vector == 29 || vector == 30;
+}
+
+/* An exception intercepted while a region write was stepped: #DB from our TF (the instruction
+ * completed), or a fault/trap of the instruction itself (e.g. #PF on the other half of a
+ * straddling store). The step ends first, then the guest gets what it is owed with its own
+ * RFLAGS: its own #DB (its TF, a data breakpoint the store hit) or the exception, exactly as the
+ * CPU raised it (error code, CR2 for #PF: an intercepted #PF does not write CR2). */
+static void step_exception(struct vmcb *vm, u32 vector)
+{
+	u64 dr6 = vm->save.dr6; /* the CPU updates DR6 before a #DB intercept */
+	romwrite_end();
+	if (vector == X86_EXC_DB) {
+		/* B0-B3 are sticky: only those this #DB set are the guest's breakpoints. */
+		u64 own = (dr6 & ~svm.step_saved_dr6 & X86_DR6_BREAKPOINTS) |
+			  (svm.step_saved_tf ? X86_DR6_BS : 0);
+		if (own) {
+			vm->save.dr6 = svm.step_saved_dr6 | own;
+			inject_exception(vm, X86_EXC_DB);
+		}
+		return;
+	}
+	svm.n_step_exc++;
+	inject_exception(vm, (u8)vector);
+	if (exception_has_error_code(vector))
+		vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID | (vm->ctl.exitinfo1 << 32);
+	if (vector == X86_EXC_PF)
+		vm->save.cr2 = vm->ctl.exitinfo2;
 }
 
 static const char *svm_insn_name(u64 code)
@@ -344,8 +440,11 @@ static noreturn void svm_run(struct vcpu *v)
 		v->exits++;
 		vm->ctl.tlb_control = 0;
 		vm->ctl.eventinj = 0;
-		/* An exit during event delivery: deliver the event again on the next entry. */
-		if (vm->ctl.exitintinfo & SVM_EVTINJ_VALID)
+		/* An exit during event delivery: deliver the event again on the next entry, except
+		 * INT n / INT3 / INTO, whose instruction re-executes instead (RIP still points at it;
+		 * injecting them without next-RIP would run them twice). */
+		if ((vm->ctl.exitintinfo & SVM_EVTINJ_VALID) &&
+		    !gml_svm_event_reexecutes(vm->ctl.exitintinfo))
 			vm->ctl.eventinj = vm->ctl.exitintinfo;
 
 		u64 code = vm->ctl.exitcode;
@@ -370,11 +469,11 @@ static noreturn void svm_run(struct vcpu *v)
 		case SVM_EXIT_NPF:
 			handle_npf(v, vm);
 			break;
-		case SVM_EXIT_EXCP_DB:
-			if (!svm.stepping)
-				hv_fatal("#DB intercept while not single-stepping a region write");
-			svm.n_step_end++;
-			rom_write_end(vm);
+		case SVM_EXIT_EXCP_BASE ... SVM_EXIT_EXCP_LAST:
+			if (!romwrite_stepping())
+				hv_fatal("exception intercept (vector %llu) while not stepping a region write",
+					 code - SVM_EXIT_EXCP_BASE);
+			step_exception(vm, (u32)(code - SVM_EXIT_EXCP_BASE));
 			break;
 		case SVM_EXIT_VMRUN:
 		case SVM_EXIT_VMLOAD:
@@ -408,7 +507,7 @@ static void svm_paging_state(struct vcpu *v, struct guest_paging_state *out)
 	out->cr0 = s->cr0;
 	out->cr3 = s->cr3;
 	out->cr4 = s->cr4;
-	out->efer = s->efer & ~(u64)EFER_SVME;
+	out->efer = s->efer & ~(u64)X86_EFER_SVME;
 	out->rflags = s->rflags;
 	out->cpl = s->cpl;
 }

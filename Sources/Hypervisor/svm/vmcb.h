@@ -94,7 +94,9 @@ _Static_assert(__builtin_offsetof(struct vmcb, save.g_pat) == 0x668, "VMCB G_PAT
 #define INTERCEPT_SKINIT (1u << 6)
 
 /* exit codes */
+#define SVM_EXIT_EXCP_BASE 0x040 /* + vector: exception intercepts 0x40-0x5f */
 #define SVM_EXIT_EXCP_DB 0x041
+#define SVM_EXIT_EXCP_LAST 0x05f
 #define SVM_EXIT_CPUID 0x072
 #define SVM_EXIT_INVLPGA 0x07a
 #define SVM_EXIT_IOIO 0x07b
@@ -114,13 +116,13 @@ _Static_assert(__builtin_offsetof(struct vmcb, save.g_pat) == 0x668, "VMCB G_PAT
 #define SVM_EVTINJ_VALID (1ULL << 31)
 #define SVM_EVTINJ_TYPE_EXCEPTION (3ULL << 8)
 #define SVM_EVTINJ_ERR_VALID (1ULL << 11)
+#define SVM_EVTINJ_TYPE_MASK (7ULL << 8)
 
 /* NPF EXITINFO1 */
 #define NPF_PRESENT (1ULL << 0)
 #define NPF_WRITE (1ULL << 1)
 
-#define MSR_VM_CR 0xC0010114u
-#define MSR_VM_HSAVE_PA 0xC0010117u
-#define VM_CR_SVMDIS (1u << 4)
+/* MSR permission map (AMD APM vol. 2, 15.11): three 2 KiB ranges, 2 bits per MSR (read, write). */
+#define MSRPM_SIZE_PAGES 2
 
 #endif

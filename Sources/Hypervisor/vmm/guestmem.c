@@ -72,7 +72,7 @@ const struct gml_phys *guest_phys(void)
 static u32 guest_pkru(void)
 {
 	u64 cr4 = read_cr4();
-	asm volatile("mov %0, %%cr4" : : "r"(cr4 | GML_CR4_PKE));
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 | X86_CR4_PKE));
 	u32 eax, edx;
 	asm volatile(".byte 0x0f, 0x01, 0xee" : "=a"(eax), "=d"(edx) : "c"(0)); /* rdpkru */
 	asm volatile("mov %0, %%cr4" : : "r"(cr4));
@@ -89,7 +89,7 @@ void guest_walker(struct gml_walker *w)
 	w->cpu.efer = s.efer;
 	w->cpu.rflags = s.rflags;
 	/* CR4.PKE can only be set by the guest when the CPU has PKU, so RDPKRU is safe then. */
-	w->cpu.pkru = (s.cr4 & GML_CR4_PKE) ? guest_pkru() : 0;
+	w->cpu.pkru = (s.cr4 & X86_CR4_PKE) ? guest_pkru() : 0;
 	w->cpu.cpl = s.cpl;
 	w->cpu.maxphyaddr = maxphyaddr;
 	gml_pt_ops_init_phys(&w->pt, &gphys);

@@ -5,11 +5,9 @@
 #include "types.h"
 
 /* Capability and control MSRs */
-#define MSR_IA32_FEATURE_CONTROL 0x03au
 #define FEATURE_CONTROL_LOCK (1u << 0)
 #define FEATURE_CONTROL_VMX_IN_SMX (1u << 1)
 #define FEATURE_CONTROL_VMX_OUTSIDE_SMX (1u << 2)
-#define MSR_IA32_PAT 0x277u
 #define MSR_IA32_VMX_BASIC 0x480u
 #define MSR_IA32_VMX_PINBASED_CTLS 0x481u
 #define MSR_IA32_VMX_PROCBASED_CTLS 0x482u

@@ -24,17 +24,12 @@
 #include "lib.h"
 #include "x86.h"
 #include "fault_fixup.h"
+#include "romwrite.h"
+#include "gml_guestinput.h"
 
-#define STEP_MAX_PAGES 8
-#define CR0_PE (1ULL << 0)
-#define CR0_NE (1ULL << 5)
-#define CR0_PG (1ULL << 31)
-#define CR4_VMXE (1ULL << 13)
-#define CR4_OSXSAVE (1ULL << 18)
-#define CR4_PKE (1ULL << 22)
-#define RFLAGS_TF (1ULL << 8)
-#define RFLAGS_IF (1ULL << 9)
-#define DEBUGCTL_BTF (1ULL << 1)
+/* Exceptions intercepted while a region write is stepped with TF (no MTF): all but NMI (2, not
+ * an exception) and #MC (18). Any of them ends the step before the guest sees it. */
+#define STEP_EXCEPTIONS (0xffffffffu & ~(1u << 2) & ~(1u << X86_EXC_MC))
 
 struct vmx_caps {
 	u64 basic, ept_cap;
@@ -50,17 +45,13 @@ struct vmx_state {
 	bool launched;
 	/* CR bits the guest may not change freely (VMX requires them); the guest sees shadows. */
 	u64 cr0_mask, cr4_mask;
-	/* ROM trick: region pages temporarily backed by scratch pages while the guest executes
-	 * the one instruction that wrote them. */
-	bool use_mtf;  /* monitor trap flag available; else RFLAGS.TF + #DB intercept */
-	bool stepping;
+	/* ROM trick (vmm/romwrite.c): how the region write is stepped, and the guest's own state
+	 * while it is */
+	bool use_mtf;  /* monitor trap flag available; else RFLAGS.TF + exception intercepts */
 	u64 step_saved_tf, step_saved_debugctl;
-	int step_npages;
-	u64 step_gpa[STEP_MAX_PAGES];
-	u8 *scratch[STEP_MAX_PAGES];
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
-	u64 n_vmcall, n_cpuid, n_msr, n_msr_other, n_io, n_cr, n_xsetbv, n_invd, n_ept_rom,
-		n_ept_lazy, n_step_end, n_vmx_insn;
+	u64 n_vmcall, n_cpuid, n_msr, n_msr_other, n_msr_hidden, n_io, n_cr, n_xsetbv, n_invd,
+		n_ept_rom, n_ept_lazy, n_ept_wide, n_step_exc, n_vmx_insn;
 	/* An NMI that hit the host (VMX root): the guest's, delivered at the next entry. */
 	volatile bool nmi_pending;
 	u64 n_host_nmi;
@@ -69,6 +60,11 @@ struct vmx_state {
 };
 
 static struct vmx_state vmx;
+
+static void invept(void);
+static void step_begin(void);
+static void step_end(void);
+static void inject_gp(void);
 
 int vmx_enter(u64 *gpr, int launched);
 void vmx_exit_stub(void);
@@ -166,7 +162,7 @@ static bool vmx_probe(const char **why)
 		*why = "CPUID 1 ECX.VMX is 0 (no VMX; under Bochs use cpu: model=corei7_skylake_x)";
 		return false;
 	}
-	u64 fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+	u64 fc = rdmsr(X86_MSR_IA32_FEATURE_CONTROL);
 	if ((fc & FEATURE_CONTROL_LOCK) && !(fc & FEATURE_CONTROL_VMX_OUTSIDE_SMX)) {
 		*why = "VMX disabled by firmware (IA32_FEATURE_CONTROL locked without VMX outside SMX)";
 		return false;
@@ -267,15 +263,15 @@ static u8 cpu_maxphyaddr(void)
 static void vmx_on(void)
 {
 	struct vmx_caps *k = &vmx.caps;
-	u64 fc = rdmsr(MSR_IA32_FEATURE_CONTROL);
+	u64 fc = rdmsr(X86_MSR_IA32_FEATURE_CONTROL);
 	if (!(fc & FEATURE_CONTROL_LOCK)) {
-		wrmsr(MSR_IA32_FEATURE_CONTROL,
+		wrmsr(X86_MSR_IA32_FEATURE_CONTROL,
 		      fc | FEATURE_CONTROL_LOCK | FEATURE_CONTROL_VMX_OUTSIDE_SMX);
 		printf("GMLAB-HV: IA32_FEATURE_CONTROL was unlocked (0x%llx): enabled VMX and locked it\n",
 		       fc);
 	}
 	u64 cr0 = (read_cr0() | k->cr0_fixed0) & k->cr0_fixed1;
-	u64 cr4 = (read_cr4() | k->cr4_fixed0 | CR4_VMXE) & k->cr4_fixed1;
+	u64 cr4 = (read_cr4() | k->cr4_fixed0 | X86_CR4_VMXE) & k->cr4_fixed1;
 	asm volatile("mov %0, %%cr0" : : "r"(cr0));
 	asm volatile("mov %0, %%cr4" : : "r"(cr4));
 	u32 *vmxon_region = alloc_page();
@@ -285,7 +281,7 @@ static void vmx_on(void)
 	asm volatile("vmxon %1; setbe %0" : "=qm"(fail) : "m"(pa) : "cc", "memory");
 	if (fail)
 		hv_fatal("VMXON failed (cr0 %llx cr4 %llx, IA32_FEATURE_CONTROL %llx)", cr0, cr4,
-			 rdmsr(MSR_IA32_FEATURE_CONTROL));
+			 rdmsr(X86_MSR_IA32_FEATURE_CONTROL));
 	u32 *vmcs = alloc_page();
 	vmcs[0] = (u32)k->basic & 0x7fffffff;
 	vmx.vmcs_pa = virt_to_phys(vmcs);
@@ -347,18 +343,24 @@ static void vmx_init(struct vcpu *v, const struct guest_entry *e)
 
 	nested_build(&vmx.ept, &ept_format, (k->ept_cap & EPT_CAP_1G) != 0, cpu_maxphyaddr());
 	vmx.eptp = vmx.ept.root_pa | (3 << 3) | 6; /* 4-level walk, write-back */
-	for (int i = 0; i < STEP_MAX_PAGES; i++)
-		vmx.scratch[i] = alloc_page();
+	static const struct romwrite_hooks hooks = {
+		.nested = &vmx.ept,
+		.flush = invept,
+		.step_arm = step_begin,
+		.step_disarm = step_end,
+		.inject_gp = inject_gp,
+	};
+	romwrite_init(&hooks);
 	v->arch = &vmx;
 
 	/* I/O bitmaps A (ports 0-0x7fff) and B: only the hypervisor's UART. */
 	u8 *io_a = alloc_page(), *io_b = alloc_page();
 	for (u32 p = HV_SERIAL_PORT; p < HV_SERIAL_PORT + HV_SERIAL_NPORTS; p++)
 		io_a[p / 8] |= 1u << (p % 8);
-	/* MSR bitmap: read-low at 0, write-low at 2048 (MSRs 0-0x1fff). FEATURE_CONTROL and the VMX
-	 * capability MSRs only. */
+	/* MSR bitmap: read-low at 0, write-low at 2048 (MSRs 0-0x1fff). FEATURE_CONTROL, KVM's
+	 * legacy paravirtual MSRs and the VMX capability MSRs only. */
 	u8 *msr_bm = alloc_page();
-	u32 hidden[] = { MSR_IA32_FEATURE_CONTROL };
+	u32 hidden[] = { X86_MSR_IA32_FEATURE_CONTROL, X86_MSR_KVM_WALL_CLOCK, X86_MSR_KVM_SYSTEM_TIME };
 	for (u32 i = 0; i < ARRAY_SIZE(hidden); i++) {
 		msr_bm[hidden[i] / 8] |= 1u << (hidden[i] % 8);
 		msr_bm[2048 + hidden[i] / 8] |= 1u << (hidden[i] % 8);
@@ -392,7 +394,7 @@ static void vmx_init(struct vcpu *v, const struct guest_entry *e)
 	/* CR0/CR4: the bits VMX pins (FIXED0 = must be 1, FIXED1 = may be 1) are owned by the
 	 * hypervisor; the guest reads its own values from the shadows. With unrestricted guest,
 	 * PE and PG are the guest's. */
-	u64 cr0_free = (k->cpu2 & CPU2_UNRESTRICTED) ? (CR0_PE | CR0_PG) : 0;
+	u64 cr0_free = (k->cpu2 & CPU2_UNRESTRICTED) ? (X86_CR0_PE | X86_CR0_PG) : 0;
 	vmx.cr0_mask = ((k->cr0_fixed0 & ~cr0_free) | ~k->cr0_fixed1) & 0xffffffffULL;
 	vmx.cr4_mask = (k->cr4_fixed0 | ~k->cr4_fixed1) & 0xffffffffULL;
 	vmw(CR0_GUEST_HOST_MASK, vmx.cr0_mask);
@@ -456,9 +458,9 @@ static void vmx_init(struct vcpu *v, const struct guest_entry *e)
 	vmw(HOST_IA32_SYSENTER_CS, 0);
 	vmw(HOST_IA32_SYSENTER_ESP, 0);
 	vmw(HOST_IA32_SYSENTER_EIP, 0);
-	vmw(HOST_IA32_EFER, rdmsr(MSR_EFER));
+	vmw(HOST_IA32_EFER, rdmsr(X86_MSR_EFER));
 	if (k->exit & EXIT_LOAD_PAT)
-		vmw(HOST_IA32_PAT, rdmsr(MSR_IA32_PAT));
+		vmw(HOST_IA32_PAT, rdmsr(X86_MSR_IA32_PAT));
 	vmw(HOST_RIP, (u64)(uintptr_t)vmx_exit_stub);
 
 	memset(v->gpr, 0, sizeof(v->gpr));
@@ -510,10 +512,12 @@ static void handle_cpuid(struct vcpu *v)
 	/* Bits that mirror the *current* CR4 show the host's: give the guest its own. */
 	u64 cr4 = guest_cr4();
 	if (leaf == 1) {
-		c &= ~(1u << 5); /* VMX: nested virtualization is not offered */
-		c = (c & ~(1u << 27)) | ((cr4 & CR4_OSXSAVE) ? (1u << 27) : 0);
+		c &= ~X86_CPUID_1_ECX_VMX; /* nested virtualization is not offered */
+		c = (c & ~X86_CPUID_1_ECX_OSXSAVE) | ((cr4 & X86_CR4_OSXSAVE) ? X86_CPUID_1_ECX_OSXSAVE : 0);
 	} else if (leaf == 7 && sub == 0) {
-		c = (c & ~(1u << 4)) | ((cr4 & CR4_PKE) ? (1u << 4) : 0); /* OSPKE */
+		c = (c & ~X86_CPUID_7_ECX_OSPKE) | ((cr4 & X86_CR4_PKE) ? X86_CPUID_7_ECX_OSPKE : 0);
+	} else if (gml_cpuid_hidden(leaf)) {
+		a = b = c = d = 0; /* no outer hypervisor's leaves (KVM's signature, kvmclock, …) */
 	}
 	v->gpr[GENERAL_REG_RAX] = a;
 	v->gpr[GENERAL_REG_RBX] = b;
@@ -525,7 +529,7 @@ static void handle_cpuid(struct vcpu *v)
 static void handle_msr(struct vcpu *v, bool write)
 {
 	u32 msr = (u32)v->gpr[GENERAL_REG_RCX];
-	if (msr == MSR_IA32_FEATURE_CONTROL && !write) {
+	if (msr == X86_MSR_IA32_FEATURE_CONTROL && !write) {
 		/* Locked (by us or the firmware) with the VMX enables hidden, as on a machine whose
 		 * firmware left VMX off; writes to a locked register #GP, as on hardware. */
 		u64 val = rdmsr(msr) & ~(u64)(FEATURE_CONTROL_VMX_IN_SMX | FEATURE_CONTROL_VMX_OUTSIDE_SMX);
@@ -534,8 +538,13 @@ static void handle_msr(struct vcpu *v, bool write)
 		skip_instruction();
 		return;
 	}
-	if (msr == MSR_IA32_FEATURE_CONTROL || (msr >= MSR_IA32_VMX_FIRST && msr <= MSR_IA32_VMX_LAST)) {
+	if (msr == X86_MSR_IA32_FEATURE_CONTROL || (msr >= MSR_IA32_VMX_FIRST && msr <= MSR_IA32_VMX_LAST)) {
 		inject_gp(); /* VMX MSRs do not exist on a CPU without VMX */
+		return;
+	}
+	if (gml_msr_hidden(msr)) { /* hypervisor range, KVM paravirtual, AMD SVM control */
+		vmx.n_msr_hidden++;
+		inject_gp();
 		return;
 	}
 	/* MSRs outside the bitmap's two ranges (0-0x1fff, 0xc0000000-0xc0001fff) always exit:
@@ -566,9 +575,11 @@ static void handle_msr(struct vcpu *v, bool write)
 static void handle_io(struct vcpu *v, u64 qual)
 {
 	u16 port = (u16)(qual >> 16);
-	if (port < HV_SERIAL_PORT || port >= HV_SERIAL_PORT + HV_SERIAL_NPORTS)
-		hv_fatal("I/O exit for port 0x%x, which the I/O bitmap does not select", port);
 	unsigned size = (unsigned)(qual & 7) + 1; /* 0, 1, 3 -> 1, 2, 4 bytes */
+	/* Only the log port is in the bitmap; an access overlapping it in any byte (e.g.
+	 * `inw 0x3e7`) is the log port's as a whole. */
+	if (!gml_io_overlaps(port, size, HV_SERIAL_PORT, HV_SERIAL_NPORTS))
+		hv_fatal("I/O exit for port 0x%x/%u, which the I/O bitmap does not select", port, size);
 	bool in = qual & (1 << 3), str = qual & (1 << 4), rep = qual & (1 << 5);
 	if (!str) {
 		if (in) { /* no UART here: the bus floats to all ones */
@@ -596,7 +607,7 @@ static void handle_cr(struct vcpu *v, u64 qual)
 		u64 val = v->gpr[reg];
 		/* VMXE: VMX is not offered, so as on a CPU without it; other bits outside FIXED1
 		 * are reserved on this CPU. */
-		if ((val & CR4_VMXE) || (val & ~vmx.caps.cr4_fixed1)) {
+		if ((val & X86_CR4_VMXE) || (val & ~vmx.caps.cr4_fixed1)) {
 			inject_gp();
 			return;
 		}
@@ -604,6 +615,12 @@ static void handle_cr(struct vcpu *v, u64 qual)
 		vmw(GUEST_CR4, (val | vmx.caps.cr4_fixed0) & vmx.caps.cr4_fixed1);
 	} else if (type == 0 && cr == 0) { /* MOV to CR0 touching a pinned bit (NE) */
 		u64 val = v->gpr[reg];
+		/* The CPU's own #GP checks, done before the value reaches the VMCS (bits 63:32 there
+		 * would fail the next VM entry). */
+		if (!gml_cr0_write_valid(val)) {
+			inject_gp();
+			return;
+		}
 		vmw(CR0_READ_SHADOW, val);
 		vmw(GUEST_CR0, (val | (vmx.caps.cr0_fixed0 & vmx.cr0_mask)) & vmx.caps.cr0_fixed1);
 	} else if (type == 0 && cr == 3) {
@@ -623,47 +640,43 @@ static void handle_xsetbv(struct vcpu *v)
 	u64 val = (v->gpr[GENERAL_REG_RDX] << 32) | (u32)v->gpr[GENERAL_REG_RAX];
 	cpuid(0xd, 0, &a, &b, &c, &d);
 	u64 supported = ((u64)d << 32) | a;
-	/* The SDM's XSETBV #GP conditions for XCR0 (CPL and CR4.OSXSAVE were checked by the CPU). */
-	bool bad = index != 0 || !(val & 1) || (val & ~supported) || ((val & 4) && !(val & 2)) ||
-		   (((val >> 3) & 1) != ((val >> 4) & 1)) ||
-		   ((val & 0xe0) && ((val & 0xe0) != 0xe0 || !(val & 4)));
-	if (bad) {
+	/* The SDM's XSETBV #GP conditions for XCR0 (CPL and CR4.OSXSAVE were checked by the CPU);
+	 * a value the host's XSETBV refused would #GP inside the hypervisor. */
+	if (!gml_xsetbv_valid(index, val, supported)) {
 		inject_gp();
 		return;
 	}
 	u64 cr4 = read_cr4(); /* XSETBV needs CR4.OSXSAVE on the host too, briefly */
-	asm volatile("mov %0, %%cr4" : : "r"(cr4 | CR4_OSXSAVE));
+	asm volatile("mov %0, %%cr4" : : "r"(cr4 | X86_CR4_OSXSAVE));
 	asm volatile("xsetbv" : : "c"(index), "a"((u32)val), "d"((u32)(val >> 32)));
 	asm volatile("mov %0, %%cr4" : : "r"(cr4));
 	skip_instruction();
 }
 
-/* A guest write hit a hypervisor-region page: back that page with a zeroed scratch page, let
- * the guest execute that one instruction, then put the zero page back and wipe the scratch page.
- * The write is discarded without decoding the instruction; reads of the region always see zeros.
- * The step: the monitor trap flag where the CPU has it; else RFLAGS.TF with #DB intercepted,
- * the instruction held in a MOV-SS shadow (no interrupt or NMI before it; VM entry then wants
- * the single-step pending in BS) and DEBUGCTL.BTF off (it would step to the next branch). */
+/* How the ROM trick (vmm/romwrite.c) steps the instruction that wrote a region page: the
+ * monitor trap flag where the CPU has it; else RFLAGS.TF with every exception intercepted (so
+ * an instruction that faults also ends the step), the instruction held in a MOV-SS shadow (no
+ * interrupt or NMI before it; VM entry then wants the single-step pending in BS) and
+ * DEBUGCTL.BTF off (it would step to the next branch). */
 static void step_begin(void)
 {
-	vmx.stepping = true;
 	if (vmx.use_mtf) {
 		vmw(CPU_BASED_CONTROLS, vmx.caps.cpu | CPU_MTF);
 		/* An interrupt taken before the instruction would end the step at its handler and
 		 * count the retried write twice: hold it off with an STI shadow where VM entry allows
 		 * one (IF=1, TF=0: with TF the shadow would need a pending BS, which fires first). */
 		u64 rflags = vmr(GUEST_RFLAGS), intr = vmr(GUEST_INTERRUPTIBILITY);
-		if ((rflags & RFLAGS_IF) && !(rflags & RFLAGS_TF) && !(intr & INTERRUPTIBILITY_MOVSS) &&
+		if ((rflags & X86_RFLAGS_IF) && !(rflags & X86_RFLAGS_TF) && !(intr & INTERRUPTIBILITY_MOVSS) &&
 		    !(vmr(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID))
 			vmw(GUEST_INTERRUPTIBILITY, intr | INTERRUPTIBILITY_STI);
 		return;
 	}
 	u64 rflags = vmr(GUEST_RFLAGS), debugctl = vmr(GUEST_IA32_DEBUGCTL);
-	vmx.step_saved_tf = rflags & RFLAGS_TF;
+	vmx.step_saved_tf = rflags & X86_RFLAGS_TF;
 	vmx.step_saved_debugctl = debugctl;
-	vmw(GUEST_RFLAGS, rflags | RFLAGS_TF);
-	vmw(GUEST_IA32_DEBUGCTL, debugctl & ~DEBUGCTL_BTF);
-	vmw(EXCEPTION_BITMAP, 1u << 1);
+	vmw(GUEST_RFLAGS, rflags | X86_RFLAGS_TF);
+	vmw(GUEST_IA32_DEBUGCTL, debugctl & ~X86_DEBUGCTL_BTF);
+	vmw(EXCEPTION_BITMAP, STEP_EXCEPTIONS);
 	u64 intr = vmr(GUEST_INTERRUPTIBILITY);
 	/* VM entry refuses a MOV-SS shadow with an external interrupt or NMI being re-injected:
 	 * then the step ends at the start of that event's handler and the guest retries. */
@@ -674,55 +687,46 @@ static void step_begin(void)
 	vmw(GUEST_INTERRUPTIBILITY, intr);
 }
 
-/* dbg_qual: the #DB exit qualification (TF mode), 0 for an MTF exit. */
-static void step_end(u64 dbg_qual)
+static void step_end(void)
 {
-	vmx.stepping = false;
 	if (vmx.use_mtf) {
 		vmw(CPU_BASED_CONTROLS, vmx.caps.cpu);
 		return;
 	}
 	vmw(EXCEPTION_BITMAP, 0);
-	vmw(GUEST_RFLAGS, (vmr(GUEST_RFLAGS) & ~RFLAGS_TF) | vmx.step_saved_tf);
+	vmw(GUEST_RFLAGS, (vmr(GUEST_RFLAGS) & ~X86_RFLAGS_TF) | vmx.step_saved_tf);
 	vmw(GUEST_IA32_DEBUGCTL, vmx.step_saved_debugctl);
 	vmw(GUEST_PENDING_DBG_EXCEPTIONS, 0);
-	/* The guest's own #DB (it was single-stepping itself, or a breakpoint hit): deliver it.
-	 * A #DB that exits does not update DR6, so set it as the CPU would have. */
-	u64 own = (dbg_qual & DBG_QUAL_BREAKPOINTS) | (vmx.step_saved_tf ? DBG_QUAL_BS : 0);
-	if (own) {
-		u64 dr6 = 0xffff0ff0ULL | own;
-		asm volatile("mov %0, %%dr6" : : "r"(dr6));
-		inject(1, false, 0);
-	}
 }
 
-static void rom_write_begin(struct vcpu *v, u64 gpa)
+/* An exception intercepted while a region write was stepped with TF: the step's own #DB (the
+ * instruction completed), or something the instruction raised (e.g. #PF on the other half of a
+ * straddling store, an ICEBP, a breakpoint). The step ends first, then the guest gets what it
+ * is owed with its own RFLAGS: its own #DB (its TF, a data breakpoint) or the event as the CPU
+ * raised it. A #DB or #PF that exits updates neither DR6 nor CR2 (both are not in the VMCS and
+ * stay the guest's on this CPU), so they are set here as the CPU would have. */
+static void step_exception(u64 qual)
 {
-	u64 page = ALIGN_DOWN(gpa, PAGE_SIZE);
-	if (vmx.step_npages == STEP_MAX_PAGES)
-		hv_fatal("one guest instruction wrote more than %d hypervisor-region pages", STEP_MAX_PAGES);
-	for (int i = 0; i < vmx.step_npages; i++)
-		if (vmx.step_gpa[i] == page)
-			hv_fatal("write EPT violation at 0x%llx on a region page already backed by scratch",
-				 gpa);
-	int i = vmx.step_npages++;
-	vmx.step_gpa[i] = page;
-	*nested_region_pte(&vmx.ept, page) = nested_rw_entry(&vmx.ept, virt_to_phys(vmx.scratch[i]));
-	v->rom_writes++;
-	if (!vmx.stepping)
-		step_begin();
-	invept();
-}
-
-static void rom_write_end(u64 dbg_qual)
-{
-	for (int i = 0; i < vmx.step_npages; i++) {
-		*nested_region_pte(&vmx.ept, vmx.step_gpa[i]) = nested_rom_entry(&vmx.ept);
-		memset(vmx.scratch[i], 0, PAGE_SIZE);
+	u64 info = vmr(VM_EXIT_INTR_INFO);
+	u32 vector = info & 0xff, type = info & INTR_TYPE_MASK;
+	romwrite_end();
+	if (vector == X86_EXC_DB && type == INTR_TYPE_HW_EXCEPTION) {
+		u64 own = (qual & DBG_QUAL_BREAKPOINTS) | (vmx.step_saved_tf ? DBG_QUAL_BS : 0);
+		if (own) {
+			u64 dr6 = X86_DR6_RESERVED_ONES | own;
+			asm volatile("mov %0, %%dr6" : : "r"(dr6));
+			inject(X86_EXC_DB, false, 0);
+		}
+		return;
 	}
-	vmx.step_npages = 0;
-	invept();
-	step_end(dbg_qual);
+	vmx.n_step_exc++;
+	vmw(VM_ENTRY_INTR_INFO, INTR_INFO_VALID | type | vector | (info & INTR_INFO_ERROR_VALID));
+	if (info & INTR_INFO_ERROR_VALID)
+		vmw(VM_ENTRY_EXCEPTION_ERROR_CODE, vmr(VM_EXIT_INTR_ERROR_CODE));
+	if (type == INTR_TYPE_SW_EXCEPTION || type == INTR_TYPE_PRIV_SW_EXCEPTION)
+		vmw(VM_ENTRY_INSTRUCTION_LEN, vmr(VM_EXIT_INSTRUCTION_LEN));
+	if (vector == X86_EXC_PF && type == INTR_TYPE_HW_EXCEPTION)
+		asm volatile("mov %0, %%cr2" : : "r"(qual) : "memory");
 }
 
 static void handle_ept_violation(struct vcpu *v, u64 qual)
@@ -731,19 +735,27 @@ static void handle_ept_violation(struct vcpu *v, u64 qual)
 	bool present = qual & EPT_QUAL_PERMS;
 	if (present && (qual & EPT_QUAL_WRITE) && hv_region_overlaps(gpa, 1)) {
 		vmx.n_ept_rom++;
-		rom_write_begin(v, gpa);
+		romwrite_fault(v, gpa);
 		return;
 	}
-	if (!present && nested_map_on_demand(&vmx.ept, gpa)) {
-		vmx.n_ept_lazy++;
-		invept();
-		return;
+	if (!present) {
+		switch (nested_map_on_demand(&vmx.ept, gpa)) {
+		case NESTED_MAPPED:
+			vmx.n_ept_lazy++;
+			invept();
+			return;
+		case NESTED_BEYOND_WIDTH:
+			/* No EPT table can map it: the guest gets #GP for the access (see svm.c). */
+			vmx.n_ept_wide++;
+			inject_gp();
+			return;
+		case NESTED_NOT_ON_DEMAND:
+			break;
+		}
 	}
-	hv_fatal("unexpected EPT violation at guest-physical 0x%llx (qualification 0x%llx: %s%s)%s",
+	hv_fatal("unexpected EPT violation at guest-physical 0x%llx (qualification 0x%llx: %s%s)",
 		 gpa, qual, present ? "present " : "not-present ",
-		 (qual & EPT_QUAL_WRITE) ? "write" : (qual & 4) ? "fetch" : "read",
-		 gpa >= vmx.ept.limit ? " beyond the physical address width"
-		 : gpa >= vmx.ept.top ? " (on-demand mapping budget used up)" : "");
+		 (qual & EPT_QUAL_WRITE) ? "write" : (qual & 4) ? "fetch" : "read");
 }
 
 static const char *vmx_insn_name(u32 reason)
@@ -848,19 +860,16 @@ static noreturn void vmx_run(struct vcpu *v)
 			handle_ept_violation(v, qual);
 			break;
 		case EXIT_MTF:
-			if (!vmx.stepping || !vmx.use_mtf)
+			if (!romwrite_stepping() || !vmx.use_mtf)
 				hv_fatal("monitor trap flag exit while not stepping a region write");
-			vmx.n_step_end++;
-			rom_write_end(0);
+			romwrite_end();
 			break;
-		case EXIT_EXCEPTION_NMI: {
-			u64 info = vmr(VM_EXIT_INTR_INFO);
-			if ((info & 0x7ff) != (INTR_TYPE_HW_EXCEPTION | 1) || !vmx.stepping || vmx.use_mtf)
-				hv_fatal("unexpected exception or NMI exit (interruption info 0x%llx)", info);
-			vmx.n_step_end++;
-			rom_write_end(qual);
+		case EXIT_EXCEPTION_NMI:
+			if (!romwrite_stepping() || vmx.use_mtf)
+				hv_fatal("unexpected exception or NMI exit (interruption info 0x%llx)",
+					 vmr(VM_EXIT_INTR_INFO));
+			step_exception(qual);
 			break;
-		}
 		case EXIT_GETSEC:
 		case EXIT_VMCLEAR:
 		case EXIT_VMLAUNCH:
@@ -920,11 +929,13 @@ static void dump_guest(void)
 	u64 val;
 	printf("  guest: exit reason=0x%x qualification=%llx exits=%llu\n", vmx.last_reason,
 	       vmx.last_qual, v->exits);
-	printf("  exits: vmcall=%llu cpuid=%llu msr=%llu (outside the bitmap %llu) io=%llu cr=%llu xsetbv=%llu invd=%llu "
-	       "ept-rom=%llu ept-on-demand=%llu step-end=%llu vmx-insn=%llu rom-writes=%llu "
-	       "host-nmi=%llu\n",
-	       vmx.n_vmcall, vmx.n_cpuid, vmx.n_msr, vmx.n_msr_other, vmx.n_io, vmx.n_cr, vmx.n_xsetbv, vmx.n_invd,
-	       vmx.n_ept_rom, vmx.n_ept_lazy, vmx.n_step_end, vmx.n_vmx_insn, v->rom_writes,
+	printf("  exits: vmcall=%llu cpuid=%llu msr=%llu (outside the bitmap %llu, hidden %llu) io=%llu "
+	       "cr=%llu xsetbv=%llu invd=%llu ept-rom=%llu ept-on-demand=%llu (resets %llu) "
+	       "ept-beyond-width=%llu steps=%llu (ended by an exception %llu) vmx-insn=%llu "
+	       "rom-writes=%llu host-nmi=%llu\n",
+	       vmx.n_vmcall, vmx.n_cpuid, vmx.n_msr, vmx.n_msr_other, vmx.n_msr_hidden, vmx.n_io,
+	       vmx.n_cr, vmx.n_xsetbv, vmx.n_invd, vmx.n_ept_rom, vmx.n_ept_lazy, vmx.ept.lazy_resets,
+	       vmx.n_ept_wide, romwrite_steps(), vmx.n_step_exc, vmx.n_vmx_insn, v->rom_writes,
 	       vmx.n_host_nmi);
 	/* Read without the fatal wrapper: the VMCS may be what failed. */
 #define F(name) (vmread_ok(name, &val) ? val : ~0ULL)

@@ -32,20 +32,7 @@
 #include "gml_types.h"
 #include "gml_errors.h"
 #include "gml_memmap.h"
-
-/* Architectural bits the walker reads (for callers building a state, and the tests). */
-#define GML_CR0_PG (1ULL << 31)
-#define GML_CR0_WP (1ULL << 16)
-#define GML_CR4_PAE (1ULL << 5)
-#define GML_CR4_LA57 (1ULL << 12)
-#define GML_CR4_PCIDE (1ULL << 17)
-#define GML_CR4_SMEP (1ULL << 20)
-#define GML_CR4_SMAP (1ULL << 21)
-#define GML_CR4_PKE (1ULL << 22)
-#define GML_EFER_LME (1ULL << 8)
-#define GML_EFER_LMA (1ULL << 10)
-#define GML_EFER_NXE (1ULL << 11)
-#define GML_RFLAGS_AC (1ULL << 18)
+#include "x86_bits.h" /* CR0/CR4/EFER/RFLAGS bits the walker reads */
 
 #define GML_PTE_P (1ULL << 0)
 #define GML_PTE_RW (1ULL << 1)

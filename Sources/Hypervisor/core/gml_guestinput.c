@@ -1,0 +1,83 @@
+/* Checks of guest-chosen values (gml_guestinput.h). */
+#include "gml_guestinput.h"
+#include "x86_bits.h"
+
+bool gml_msr_hidden(u32 msr)
+{
+	return (msr >= X86_MSR_HYPERVISOR_FIRST && msr <= X86_MSR_HYPERVISOR_LAST) ||
+	       (msr >= X86_MSR_KVM_FIRST && msr <= X86_MSR_KVM_LAST) ||
+	       msr == X86_MSR_KVM_WALL_CLOCK || msr == X86_MSR_KVM_SYSTEM_TIME ||
+	       (msr >= X86_MSR_AMD_SVM_FIRST && msr <= X86_MSR_AMD_SVM_LAST);
+}
+
+bool gml_cpuid_hidden(u32 leaf)
+{
+	return leaf >= X86_CPUID_HYPERVISOR_FIRST && leaf <= X86_CPUID_HYPERVISOR_LAST;
+}
+
+bool gml_io_overlaps(u32 port, u32 size, u32 base, u32 n)
+{
+	return port < base + n && base < port + size;
+}
+
+bool gml_xsetbv_valid(u32 index, u64 v, u64 supported)
+{
+	const u64 mpx = X86_XCR0_BNDREGS | X86_XCR0_BNDCSR;
+	const u64 amx = X86_XCR0_XTILECFG | X86_XCR0_XTILEDATA;
+
+	if (index != 0 || !(v & X86_XCR0_X87) || (v & ~supported))
+		return false;
+	if ((v & X86_XCR0_AVX) && !(v & X86_XCR0_SSE))
+		return false;
+	if ((v & mpx) && (v & mpx) != mpx)
+		return false;
+	if ((v & X86_XCR0_AVX512) && ((v & X86_XCR0_AVX512) != X86_XCR0_AVX512 || !(v & X86_XCR0_AVX)))
+		return false;
+	if ((v & amx) && (v & amx) != amx)
+		return false;
+	return true;
+}
+
+u64 gml_efer_writable(u32 ext1_ecx, u32 ext1_edx)
+{
+	u64 w = X86_EFER_SCE | X86_EFER_LME | X86_EFER_NXE;
+
+	if (!(ext1_edx & X86_CPUID_80000001_EDX_SYSCALL))
+		w &= ~X86_EFER_SCE;
+	if (!(ext1_edx & X86_CPUID_80000001_EDX_LM))
+		w &= ~X86_EFER_LME;
+	if (!(ext1_edx & X86_CPUID_80000001_EDX_NX))
+		w &= ~X86_EFER_NXE;
+	if (ext1_edx & X86_CPUID_80000001_EDX_FFXSR)
+		w |= X86_EFER_FFXSR;
+	if (ext1_ecx & X86_CPUID_80000001_ECX_TCE)
+		w |= X86_EFER_TCE;
+	return w;
+}
+
+bool gml_cr0_write_valid(u64 v)
+{
+	if (v >> 32)
+		return false;
+	if ((v & X86_CR0_PG) && !(v & X86_CR0_PE))
+		return false;
+	if ((v & X86_CR0_NW) && !(v & X86_CR0_CD))
+		return false;
+	return true;
+}
+
+/* EXITINTINFO / EVENTINJ layout (AMD APM vol. 2, 15.20): vector 7:0, type 10:8, valid 31. */
+#define SVM_EVENT_VALID (1ULL << 31)
+#define SVM_EVENT_TYPE(e) (((e) >> 8) & 7)
+#define SVM_EVENT_TYPE_EXCEPTION 3
+#define SVM_EVENT_TYPE_SOFT_INT 4
+
+bool gml_svm_event_reexecutes(u64 e)
+{
+	if (!(e & SVM_EVENT_VALID))
+		return false;
+	if (SVM_EVENT_TYPE(e) == SVM_EVENT_TYPE_SOFT_INT)
+		return true;
+	return SVM_EVENT_TYPE(e) == SVM_EVENT_TYPE_EXCEPTION &&
+	       ((e & 0xff) == X86_EXC_BP || (e & 0xff) == X86_EXC_OF);
+}

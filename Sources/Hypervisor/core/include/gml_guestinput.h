@@ -1,0 +1,47 @@
+/*
+ * Checks of guest-chosen values before the hypervisor acts on them or copies them into the
+ * VMCB / VMCS (issue 9: a guest must never make the next VM entry fail, reach the outer
+ * hypervisor's paravirtual interfaces, or power the machine off). Hardware-free: the backends
+ * pass in what they read from the CPU (CPUID words, the exit's fields), so the host tests cover
+ * every rule, including the ones our emulators cannot express (AMX, LMSLE, ports, MSR ranges).
+ */
+#ifndef GML_GUESTINPUT_H
+#define GML_GUESTINPUT_H
+#include "gml_types.h"
+
+/* MSRs the guest gets #GP for on both backends, reads and writes alike, whatever the CPU under
+ * us has: the hypervisor range 0x40000000-0x400000ff and KVM's paravirtual MSRs (0x11, 0x12,
+ * 0x4b564d00-0x4b564dff: an outer KVM would write guest-chosen physical addresses, possibly in
+ * our region), and AMD's SVM control MSRs 0xc0010114-0xc0010118 (nested SVM is not offered;
+ * VM_HSAVE_PA would make every #VMEXIT load host state from a guest page). */
+bool gml_msr_hidden(u32 msr);
+
+/* CPUID leaves that read as all zeros: the hypervisor range, so an outer hypervisor's signature
+ * (KVM's "KVMKVMKVM") never makes the guest turn on its paravirtual clock & co. */
+bool gml_cpuid_hidden(u32 leaf);
+
+/* Does the I/O access [port, port + size) touch any of the n ports from base? (An access that
+ * overlaps the hypervisor's log port in any byte is the log port's, e.g. `inw 0x3e7`.) */
+bool gml_io_overlaps(u32 port, u32 size, u32 base, u32 n);
+
+/* XSETBV to XCR0: false where the CPU raises #GP (SDM vol. 1 13.3 and the XSETBV page): x87
+ * always set, only supported components, AVX needs SSE, MPX's two components together, the
+ * AVX-512 trio together and with AVX, AMX's XTILECFG and XTILEDATA together. `index` is ECX. */
+bool gml_xsetbv_valid(u32 index, u64 value, u64 supported);
+
+/* EFER bits a guest WRMSR may set on this CPU (AMD), from CPUID 0x80000001 ECX/EDX: SCE, LME,
+ * NXE, FFXSR and TCE where the CPU lists them. Never LMSLE: Zen 3 and later lack it (CPUID
+ * 0x80000008 EBX[20]) and QEMU's TCG does not implement it, so the guest gets the #GP those
+ * CPUs give rather than a VMRUN that fails on an EFER the CPU rejects. (LMA is read-only, SVME
+ * the hypervisor's.) */
+u64 gml_efer_writable(u32 ext1_ecx, u32 ext1_edx);
+
+/* MOV to CR0: false where the CPU raises #GP (bits 63:32 set, PG without PE, NW without CD). */
+bool gml_cr0_write_valid(u64 value);
+
+/* SVM: an event interrupted by a #VMEXIT (EXITINTINFO) that must NOT be re-injected, because
+ * re-injecting it without next-RIP would run its instruction twice: software interrupts (INT n)
+ * and the trap-like INT3/INTO. RIP still points at the instruction, which re-executes. */
+bool gml_svm_event_reexecutes(u64 exitintinfo);
+
+#endif
