@@ -6,6 +6,13 @@
 
 void hypercall_init(void);
 void hypercall_handle(struct vcpu *v);
+/* Both hypercall instructions are three bytes: VMCALL 0f 01 c1 (Intel), VMMCALL 0f 01 d9 (AMD). */
+#define HYPERCALL_INSN_LEN 3
+#define HYPERCALL_INSN_VMCALL { 0x0f, 0x01, 0xc1 }
+#define HYPERCALL_INSN_VMMCALL { 0x0f, 0x01, 0xd9 }
+/* A #UD at guest rip: is the instruction there `opcode` (the other vendor's hypercall)?
+ * (vmm/foreign_hypercall.c) */
+bool hypercall_is_insn_at(u64 rip, const u8 opcode[HYPERCALL_INSN_LEN]);
 /* Log the registered services (after the init functions ran). */
 void hypercall_log_services(void);
 

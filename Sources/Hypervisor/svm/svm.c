@@ -26,6 +26,8 @@
 /* Exceptions intercepted while a region write is stepped: all but NMI (2, not an exception) and
  * #MC (18, the host's). Any of them ends the step before the guest sees it. */
 #define STEP_EXCEPTIONS (0xffffffffu & ~(1u << 2) & ~(1u << X86_EXC_MC))
+/* Always intercepted: #UD, for Intel's VMCALL used as a hypercall (vmm/foreign_hypercall.c). */
+#define BASE_EXCEPTIONS (1u << X86_EXC_UD)
 
 struct svm_state {
 	struct vmcb *vmcb;
@@ -35,7 +37,7 @@ struct svm_state {
 	/* ROM trick (vmm/romwrite.c): the guest's own TF and DR6 while its instruction is stepped */
 	u64 step_saved_tf, step_saved_dr6;
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
-	u64 n_vmmcall, n_cpuid, n_msr, n_msr_hidden, n_ioio, n_npf_rom, n_npf_lazy, n_npf_wide,
+	u64 n_vmmcall, n_vmcall, n_ud, n_cpuid, n_msr, n_msr_hidden, n_ioio, n_npf_rom, n_npf_lazy, n_npf_wide,
 		n_step_exc, n_svm_insn;
 };
 
@@ -95,9 +97,9 @@ static void dump_guest(void)
 	struct vcpu *v = &the_vcpu;
 	printf("  guest: exitcode=%llx exitinfo1=%llx exitinfo2=%llx exitintinfo=%llx exits=%llu\n",
 	       vm->ctl.exitcode, vm->ctl.exitinfo1, vm->ctl.exitinfo2, vm->ctl.exitintinfo, v->exits);
-	printf("  exits: vmmcall=%llu cpuid=%llu msr=%llu (hidden %llu) ioio=%llu npf-rom=%llu "
+	printf("  exits: vmmcall=%llu vmcall=%llu ud=%llu cpuid=%llu msr=%llu (hidden %llu) ioio=%llu npf-rom=%llu "
 	       "npf-on-demand=%llu (resets %llu) npf-beyond-width=%llu steps=%llu (ended by an "
-	       "exception %llu) svm-insn=%llu rom-writes=%llu\n", svm.n_vmmcall, svm.n_cpuid,
+	       "exception %llu) svm-insn=%llu rom-writes=%llu\n", svm.n_vmmcall, svm.n_vmcall, svm.n_ud, svm.n_cpuid,
 	       svm.n_msr, svm.n_msr_hidden, svm.n_ioio, svm.n_npf_rom, svm.n_npf_lazy,
 	       svm.npt.lazy_resets, svm.n_npf_wide, romwrite_steps(), svm.n_step_exc, svm.n_svm_insn,
 	       v->rom_writes);
@@ -178,6 +180,7 @@ static void svm_init(struct vcpu *v, const struct guest_entry *e)
 	for (u32 m = X86_MSR_AMD_SVM_FIRST; m <= X86_MSR_AMD_SVM_LAST; m++)
 		msrpm_intercept(msrpm, m);
 
+	vm->ctl.intercept_exceptions = BASE_EXCEPTIONS;
 	vm->ctl.intercept_misc1 = INTERCEPT_CPUID | INTERCEPT_INVLPGA | INTERCEPT_IOIO_PROT |
 				  INTERCEPT_MSR_PROT | INTERCEPT_SHUTDOWN;
 	vm->ctl.intercept_misc2 = INTERCEPT_VMRUN | INTERCEPT_VMMCALL | INTERCEPT_VMLOAD |
@@ -346,7 +349,7 @@ static void svm_step_arm(void)
 static void svm_step_disarm(void)
 {
 	struct vmcb *vm = svm.vmcb;
-	vm->ctl.intercept_exceptions = 0;
+	vm->ctl.intercept_exceptions = BASE_EXCEPTIONS;
 	vm->save.rflags = (vm->save.rflags & ~X86_RFLAGS_TF) | svm.step_saved_tf;
 	vm->save.dr6 = svm.step_saved_dr6;
 }
@@ -469,7 +472,22 @@ static noreturn void svm_run(struct vcpu *v)
 		case SVM_EXIT_NPF:
 			handle_npf(v, vm);
 			break;
-		case SVM_EXIT_EXCP_BASE ... SVM_EXIT_EXCP_LAST:
+		case SVM_EXIT_EXCP_BASE + X86_EXC_UD:
+			if (romwrite_stepping()) {
+				step_exception(vm, X86_EXC_UD);
+				break;
+			}
+			svm.n_ud++;
+			if (hypercall_is_insn_at(vm->save.rip, (const u8[])HYPERCALL_INSN_VMCALL)) {
+				svm.n_vmcall++; /* Intel's instruction (the seed's code): a hypercall too */
+				hypercall_handle(v);
+				vm->save.rip += HYPERCALL_INSN_LEN;
+			} else {
+				inject_exception(vm, X86_EXC_UD);
+			}
+			break;
+		case SVM_EXIT_EXCP_BASE ... SVM_EXIT_EXCP_BASE + X86_EXC_UD - 1:
+		case SVM_EXIT_EXCP_BASE + X86_EXC_UD + 1 ... SVM_EXIT_EXCP_LAST:
 			if (!romwrite_stepping())
 				hv_fatal("exception intercept (vector %llu) while not stepping a region write",
 					 code - SVM_EXIT_EXCP_BASE);

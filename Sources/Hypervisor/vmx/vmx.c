@@ -30,6 +30,8 @@
 /* Exceptions intercepted while a region write is stepped with TF (no MTF): all but NMI (2, not
  * an exception) and #MC (18). Any of them ends the step before the guest sees it. */
 #define STEP_EXCEPTIONS (0xffffffffu & ~(1u << 2) & ~(1u << X86_EXC_MC))
+/* Always intercepted: #UD, for AMD's VMMCALL used as a hypercall (vmm/foreign_hypercall.c). */
+#define BASE_EXCEPTIONS (1u << X86_EXC_UD)
 
 struct vmx_caps {
 	u64 basic, ept_cap;
@@ -50,7 +52,7 @@ struct vmx_state {
 	bool use_mtf;  /* monitor trap flag available; else RFLAGS.TF + exception intercepts */
 	u64 step_saved_tf, step_saved_debugctl;
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
-	u64 n_vmcall, n_cpuid, n_msr, n_msr_other, n_msr_hidden, n_io, n_cr, n_xsetbv, n_invd,
+	u64 n_vmcall, n_vmmcall, n_ud, n_cpuid, n_msr, n_msr_other, n_msr_hidden, n_io, n_cr, n_xsetbv, n_invd,
 		n_ept_rom, n_ept_lazy, n_ept_wide, n_step_exc, n_vmx_insn;
 	/* An NMI that hit the host (VMX root): the guest's, delivered at the next entry. */
 	volatile bool nmi_pending;
@@ -375,7 +377,7 @@ static void vmx_init(struct vcpu *v, const struct guest_entry *e)
 	vmw(SECONDARY_CONTROLS, k->cpu2);
 	vmw(VM_EXIT_CONTROLS, k->exit);
 	vmw(VM_ENTRY_CONTROLS, k->entry);
-	vmw(EXCEPTION_BITMAP, 0);
+	vmw(EXCEPTION_BITMAP, BASE_EXCEPTIONS);
 	vmw(PAGE_FAULT_ERROR_MASK, 0);
 	vmw(PAGE_FAULT_ERROR_MATCH, 0);
 	vmw(CR3_TARGET_COUNT, 0);
@@ -693,7 +695,7 @@ static void step_end(void)
 		vmw(CPU_BASED_CONTROLS, vmx.caps.cpu);
 		return;
 	}
-	vmw(EXCEPTION_BITMAP, 0);
+	vmw(EXCEPTION_BITMAP, BASE_EXCEPTIONS);
 	vmw(GUEST_RFLAGS, (vmr(GUEST_RFLAGS) & ~X86_RFLAGS_TF) | vmx.step_saved_tf);
 	vmw(GUEST_IA32_DEBUGCTL, vmx.step_saved_debugctl);
 	vmw(GUEST_PENDING_DBG_EXCEPTIONS, 0);
@@ -865,10 +867,21 @@ static noreturn void vmx_run(struct vcpu *v)
 			romwrite_end();
 			break;
 		case EXIT_EXCEPTION_NMI:
-			if (!romwrite_stepping() || vmx.use_mtf)
+			if (romwrite_stepping() && !vmx.use_mtf) {
+				step_exception(qual);
+				break;
+			}
+			if ((vmr(VM_EXIT_INTR_INFO) & 0x7ff) != (INTR_TYPE_HW_EXCEPTION | X86_EXC_UD))
 				hv_fatal("unexpected exception or NMI exit (interruption info 0x%llx)",
 					 vmr(VM_EXIT_INTR_INFO));
-			step_exception(qual);
+			vmx.n_ud++;
+			if (hypercall_is_insn_at(vmr(GUEST_RIP), (const u8[])HYPERCALL_INSN_VMMCALL)) {
+				vmx.n_vmmcall++; /* AMD's instruction: a hypercall too */
+				hypercall_handle(v);
+				vmw(GUEST_RIP, vmr(GUEST_RIP) + HYPERCALL_INSN_LEN);
+			} else {
+				inject_ud();
+			}
 			break;
 		case EXIT_GETSEC:
 		case EXIT_VMCLEAR:
@@ -929,11 +942,11 @@ static void dump_guest(void)
 	u64 val;
 	printf("  guest: exit reason=0x%x qualification=%llx exits=%llu\n", vmx.last_reason,
 	       vmx.last_qual, v->exits);
-	printf("  exits: vmcall=%llu cpuid=%llu msr=%llu (outside the bitmap %llu, hidden %llu) io=%llu "
+	printf("  exits: vmcall=%llu vmmcall=%llu ud=%llu cpuid=%llu msr=%llu (outside the bitmap %llu, hidden %llu) io=%llu "
 	       "cr=%llu xsetbv=%llu invd=%llu ept-rom=%llu ept-on-demand=%llu (resets %llu) "
 	       "ept-beyond-width=%llu steps=%llu (ended by an exception %llu) vmx-insn=%llu "
 	       "rom-writes=%llu host-nmi=%llu\n",
-	       vmx.n_vmcall, vmx.n_cpuid, vmx.n_msr, vmx.n_msr_other, vmx.n_msr_hidden, vmx.n_io,
+	       vmx.n_vmcall, vmx.n_vmmcall, vmx.n_ud, vmx.n_cpuid, vmx.n_msr, vmx.n_msr_other, vmx.n_msr_hidden, vmx.n_io,
 	       vmx.n_cr, vmx.n_xsetbv, vmx.n_invd, vmx.n_ept_rom, vmx.n_ept_lazy, vmx.ept.lazy_resets,
 	       vmx.n_ept_wide, romwrite_steps(), vmx.n_step_exc, vmx.n_vmx_insn, v->rom_writes,
 	       vmx.n_host_nmi);
