@@ -10,6 +10,8 @@
 #include "serial.h"
 #include "printf.h"
 #include "fatal.h"
+#include "idt.h"
+#include "power.h"
 #include "lib.h"
 #include "x86.h"
 #include "fault_fixup.h"
@@ -18,7 +20,6 @@
 #define HV_VERSION "dev"
 #endif
 
-void vcpu_setup(struct vcpu *v, const struct backend_ops *ops);
 noreturn void hv_main(u32 magic, u32 mbi_pa);
 
 

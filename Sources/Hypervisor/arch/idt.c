@@ -1,6 +1,7 @@
 /* The hypervisor's IDT: every exception taken in the hypervisor is fatal (with a dump). The
  * guest has its own IDT; host interrupts stay masked (IF=0, and GIF=0 after every #VMEXIT). */
 #include "fatal.h"
+#include "idt.h"
 #include "printf.h"
 #include "fault_fixup.h"
 

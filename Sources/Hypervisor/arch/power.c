@@ -1,6 +1,7 @@
 /* Machine power-off for fatal errors: ACPI S5 through the FADT's PM1a control block
  * (SLP_TYP=0, which is S5 on QEMU's PIIX4/ICH9 and Bochs), then the well-known fallbacks. */
 #include "fatal.h"
+#include "power.h"
 #include "printf.h"
 #include "lib.h"
 #include "x86.h"

@@ -17,13 +17,4 @@ extern struct trap_frame *fatal_trap_frame;
 /* Set by the backend once a guest exists: prints the guest state after a fatal message. */
 extern void (*fatal_dump_guest)(void);
 
-/* Powers the machine off (ACPI PM1a_CNT, QEMU/Bochs fallbacks); halts if nothing works. */
-noreturn void machine_power_off(void);
-void acpi_init(void);
-
-void idt_init(void);
-/* Set by a backend that forwards NMIs the host receives (VMX: no GIF holds them off): called
- * from the NMI vector instead of the fatal path. */
-extern void (*hv_nmi_hook)(void);
-
 #endif

@@ -66,6 +66,8 @@ extern const struct backend_ops vmx_backend_ops;
 /* The single vCPU (one guest CPU: nr_cpus=1). */
 extern struct vcpu the_vcpu;
 
+/* Binds v to its backend and sets the seed's register accessors (vmm/vcpu.c). */
+void vcpu_setup(struct vcpu *v, const struct backend_ops *ops);
 /* Print the 16 general registers (backends' dump, on the fatal path). */
 void vcpu_dump_gprs(const struct vcpu *v);
 

@@ -1,5 +1,6 @@
 /* The single exit for everything that must not continue. */
 #include "fatal.h"
+#include "power.h"
 #include "printf.h"
 #include "x86.h"
 #include <stdarg.h>

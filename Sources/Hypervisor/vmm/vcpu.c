@@ -1,6 +1,5 @@
-/* `current` and the seed's register accessors for the single vCPU; start-up init functions. */
+/* `current` and the seed's register accessors for the single vCPU. */
 #include "current.h"
-#include "initfunc.h"
 #include "fatal.h"
 #include "printf.h"
 
@@ -31,18 +30,9 @@ static void write_general_reg(enum general_reg reg, ulong val)
 	current->gpr[reg] = val;
 }
 
-void vcpu_setup(struct vcpu *v, const struct backend_ops *ops);
 void vcpu_setup(struct vcpu *v, const struct backend_ops *ops)
 {
 	v->vmctl.read_general_reg = read_general_reg;
 	v->vmctl.write_general_reg = write_general_reg;
 	v->ops = ops;
-}
-
-extern const initfunc_t _initfunc_start[], _initfunc_end[];
-
-void run_initfuncs(void)
-{
-	for (const initfunc_t *f = _initfunc_start; f < _initfunc_end; f++)
-		(*f)();
 }

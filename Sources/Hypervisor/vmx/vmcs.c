@@ -8,6 +8,7 @@
 #include "serial.h"
 #include "printf.h"
 #include "fatal.h"
+#include "idt.h"
 #include "lib.h"
 #include "x86.h"
 #include "romwrite.h"

@@ -470,7 +470,12 @@ static noreturn void vmx_run(struct vcpu *v)
 		case EXIT_SIPI:
 			hv_fatal("guest CPU received a start-up IPI (there is one vCPU)");
 		case EXIT_TASK_SWITCH:
-			hv_fatal("guest task switch (a 64-bit guest never switches tasks; not emulated)");
+			/* Only a guest that left long mode can switch tasks (unrestricted guest lets it);
+			 * task switches are not emulated: the guest sees the switch refused with #GP(0),
+			 * never a power-off. */
+			vmx.n_task_switch++;
+			vmx_inject_gp();
+			break;
 		case EXIT_EPT_MISCONFIG:
 			hv_fatal("EPT misconfiguration at guest-physical 0x%llx",
 				 vmr(GUEST_PHYSICAL_ADDRESS));

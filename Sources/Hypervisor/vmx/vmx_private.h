@@ -33,7 +33,7 @@ struct vmx_state {
 	u64 step_saved_tf, step_saved_debugctl;
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
 	u64 n_vmcall, n_vmmcall, n_ud, n_cpuid, n_msr, n_msr_other, n_msr_hidden, n_io, n_cr, n_xsetbv, n_invd,
-		n_ept_rom, n_ept_lazy, n_ept_wide, n_step_exc, n_vmx_insn;
+		n_ept_rom, n_ept_lazy, n_ept_wide, n_step_exc, n_vmx_insn, n_task_switch;
 	/* An NMI that hit the host (VMX root): the guest's, delivered at the next entry. */
 	volatile bool nmi_pending;
 	u64 n_host_nmi;
