@@ -6,6 +6,24 @@
 
 void hypercall_init(void);
 void hypercall_handle(struct vcpu *v);
+
+/* For services (issue 14): end this hypercall without completing it. The registers then
+ * describe the remaining work (all continuation state lives in the caller's registers), RIP
+ * stays on the hypercall instruction and the guest executes it again: after pending interrupts
+ * were delivered (hypercall_restart: a preemptible continuation, as Xen's), or after its own
+ * page-fault handler resolved cr2 (hypercall_page_fault: the fault-in mode, as KVM's emulator
+ * does; error is the #PF error code the CPU would have pushed). */
+static inline void hypercall_restart(struct vcpu *v)
+{
+	v->hc_end.restart = true;
+}
+
+static inline void hypercall_page_fault(struct vcpu *v, u64 cr2, u32 error)
+{
+	v->hc_end.page_fault = true;
+	v->hc_end.cr2 = cr2;
+	v->hc_end.error = error;
+}
 /* Both hypercall instructions are three bytes: VMCALL 0f 01 c1 (Intel), VMMCALL 0f 01 d9 (AMD). */
 #define HYPERCALL_INSN_LEN 3
 #define HYPERCALL_INSN_VMCALL { 0x0f, 0x01, 0xc1 }

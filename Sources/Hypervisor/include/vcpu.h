@@ -56,6 +56,14 @@ struct vcpu {
 	u64 gpr[GENERAL_REG_NUM];
 	const struct backend_ops *ops;
 	void *arch; /* backend-private */
+	/* How the hypercall being handled ends, as its service asked (include/hypercall.h);
+	 * cleared by the backend before every dispatch. */
+	struct hypercall_end {
+		bool restart;    /* leave RIP on the instruction: it runs again (a continuation) */
+		bool page_fault; /* give the guest #PF(error) at cr2, RIP on the instruction (fault-in) */
+		u64 cr2;
+		u32 error;
+	} hc_end;
 	u64 exits;        /* VM exits so far (gmlab.info rdi) */
 	u64 rom_writes;   /* discarded guest writes to the hypervisor's region (gmlab.info rsi) */
 };

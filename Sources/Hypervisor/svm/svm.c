@@ -383,6 +383,22 @@ static void handle_npf(struct vcpu *v, struct vmcb *vm)
 		 info & NPF_WRITE ? "write" : "read/fetch");
 }
 
+/* A hypercall (VMMCALL, or Intel's VMCALL through #UD; both three bytes): dispatch, then end it
+ * as the service asked: past the instruction, or on it again (a continuation, or after the
+ * guest's own #PF handler ran for a fault-in). */
+static void hypercall_exit(struct vcpu *v, struct vmcb *vm)
+{
+	memset(&v->hc_end, 0, sizeof(v->hc_end));
+	hypercall_handle(v);
+	if (v->hc_end.page_fault) {
+		inject_exception(vm, X86_EXC_PF);
+		vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID | ((u64)v->hc_end.error << 32);
+		vm->save.cr2 = v->hc_end.cr2;
+	} else if (!v->hc_end.restart) {
+		vm->save.rip += HYPERCALL_INSN_LEN;
+	}
+}
+
 /* Exceptions that push an error code (a re-injected one carries it). */
 static bool exception_has_error_code(u32 vector)
 {
@@ -454,8 +470,7 @@ static noreturn void svm_run(struct vcpu *v)
 		switch (code) {
 		case SVM_EXIT_VMMCALL:
 			svm.n_vmmcall++;
-			hypercall_handle(v);
-			vm->save.rip += 3;
+			hypercall_exit(v, vm);
 			break;
 		case SVM_EXIT_CPUID:
 			svm.n_cpuid++;
@@ -480,8 +495,7 @@ static noreturn void svm_run(struct vcpu *v)
 			svm.n_ud++;
 			if (hypercall_is_insn_at(vm->save.rip, (const u8[])HYPERCALL_INSN_VMCALL)) {
 				svm.n_vmcall++; /* Intel's instruction (the seed's code): a hypercall too */
-				hypercall_handle(v);
-				vm->save.rip += HYPERCALL_INSN_LEN;
+				hypercall_exit(v, vm);
 			} else {
 				inject_exception(vm, X86_EXC_UD);
 			}

@@ -337,6 +337,22 @@ static const char *vmx_insn_name(u32 reason)
 	}
 }
 
+/* A hypercall (VMCALL, or AMD's VMMCALL through #UD; both three bytes): dispatch, then end it
+ * as the service asked: past the instruction, or on it again (a continuation, or after the
+ * guest's own #PF handler ran for a fault-in; CR2 is not in the VMCS: the live register is the
+ * guest's). */
+static void hypercall_exit(struct vcpu *v)
+{
+	memset(&v->hc_end, 0, sizeof(v->hc_end));
+	hypercall_handle(v);
+	if (v->hc_end.page_fault) {
+		inject(X86_EXC_PF, true, v->hc_end.error);
+		asm volatile("mov %0, %%cr2" : : "r"(v->hc_end.cr2) : "memory");
+	} else if (!v->hc_end.restart) {
+		vmw(GUEST_RIP, vmr(GUEST_RIP) + HYPERCALL_INSN_LEN);
+	}
+}
+
 /* An exit in the middle of delivering an event (through the guest's IDT): deliver it again. */
 static void reinject_vectoring_event(void)
 {
@@ -387,8 +403,7 @@ static noreturn void vmx_run(struct vcpu *v)
 		switch (reason & 0xffff) {
 		case EXIT_VMCALL:
 			vmx.n_vmcall++;
-			hypercall_handle(v);
-			skip_instruction(); /* vmcall is 3 bytes; the CPU says so */
+			hypercall_exit(v);
 			break;
 		case EXIT_CPUID:
 			vmx.n_cpuid++;
@@ -435,8 +450,7 @@ static noreturn void vmx_run(struct vcpu *v)
 			vmx.n_ud++;
 			if (hypercall_is_insn_at(vmr(GUEST_RIP), (const u8[])HYPERCALL_INSN_VMMCALL)) {
 				vmx.n_vmmcall++; /* AMD's instruction: a hypercall too */
-				hypercall_handle(v);
-				vmw(GUEST_RIP, vmr(GUEST_RIP) + HYPERCALL_INSN_LEN);
+				hypercall_exit(v);
 			} else {
 				inject_ud();
 			}
