@@ -118,20 +118,21 @@ static void svm_step_arm(void);
 static void svm_step_disarm(void);
 static void svm_inject_gp(void);
 
-/* Intercept both reads and writes of msr (which must lie in one of the map's three ranges). */
+/* Intercept both reads and writes of msr, which must lie in one of the map's three ranges
+ * (2 KiB each, 2 bits per MSR: read, write; AMD APM vol. 2, 15.11). */
 static void msrpm_intercept(u8 *msrpm, u32 msr)
 {
-	u32 base;
-	if (msr <= 0x1fff)
-		base = 0;
-	else if (msr >= 0xc0000000u && msr <= 0xc0001fffu)
-		base = 0x800 * 8, msr -= 0xc0000000u;
-	else if (msr >= 0xc0010000u && msr <= 0xc0011fffu)
-		base = 0x1000 * 8, msr -= 0xc0010000u;
-	else
-		hv_fatal("msrpm_intercept: MSR 0x%x is outside the permission map's ranges", msr);
-	u32 bit = base + msr * 2;
-	msrpm[bit / 8] |= 3u << (bit % 8);
+	static const struct { u32 first, map_offset; } ranges[] = {
+		{ 0x00000000u, 0x0000 }, { 0xc0000000u, 0x0800 }, { 0xc0010000u, 0x1000 },
+	};
+	for (u32 i = 0; i < ARRAY_SIZE(ranges); i++) {
+		if (msr - ranges[i].first < 0x2000) {
+			u32 bit = ranges[i].map_offset * 8 + (msr - ranges[i].first) * 2;
+			msrpm[bit / 8] |= 3u << (bit % 8);
+			return;
+		}
+	}
+	hv_fatal("msrpm_intercept: MSR 0x%x is outside the permission map's ranges", msr);
 }
 
 static void svm_init(struct vcpu *v, const struct guest_entry *e)
