@@ -103,8 +103,10 @@ static void cross_page(void)
 
 static void large(void)
 {
-	/* bytewise: a full walk per byte, so less; pagewise: beyond the 2 MiB chunk */
-	uint64_t len = strcmp(method, "bytewise") == 0 ? (256 << 10) + 3 : (4 << 20) + 3;
+	/* bytewise: a full walk per byte, so its per-call limit GML_BYTEWISE_MAX (256 KiB; this
+	 * was 256 KiB + 3 before the hypervisor refused longer calls, issue 9 finding 9);
+	 * pagewise: beyond the 2 MiB chunk */
+	uint64_t len = strcmp(method, "bytewise") == 0 ? GML_BYTEWISE_MAX : (4 << 20) + 3;
 	size_t map = len + 3 * M_PAGE;
 	unsigned char *p = m_map(map, 1);
 
@@ -279,6 +281,12 @@ static void bad_addresses(void)
 		r = m_xfer(svc, (uintptr_t)p, GML_XFER_MAX + 1, f, 1, 0);
 		snprintf(name, sizeof(name), "%s longer than GML_XFER_MAX (16 MiB)", d);
 		m_expect(name, &r, GML_ME_TOO_LONG, 0);
+		if (strcmp(method, "bytewise") == 0) {
+			/* a page walk per byte: bounded per call, so the vCPU comes back quickly */
+			r = m_xfer(svc, (uintptr_t)p, GML_BYTEWISE_MAX + 1, f, 1, 0);
+			snprintf(name, sizeof(name), "%s longer than GML_BYTEWISE_MAX (256 KiB)", d);
+			m_expect(name, &r, GML_ME_TOO_LONG, 0);
+		}
 		r = m_xfer(svc, 0, 16, f, 1, 0);
 		snprintf(name, sizeof(name), "%s at address 0 (never mapped)", d);
 		m_expect(name, &r, GML_E_NOT_PRESENT, 0);
@@ -725,6 +733,94 @@ static void cpl0_user_buffer(void)
 	close(fd);
 }
 
+/* ---- cases about the transfer machinery, not one method ---- */
+
+/* A raw write (GML_XFER_RAW) stores GML_XFER_RAW_BYTE in every byte, always: never what an
+ * earlier read left in the hypervisor's chunk buffer (issue 9, finding 3: the chunk was marked
+ * "raw" by one raw write and reused after reads). Here the reads are this process's own, of a
+ * secret pattern; the leak was across callers and privilege levels just the same. */
+static void raw_write_no_leak(void)
+{
+	static const char *const names[] = { GML_SVC_LINEAR_PAGEWISE, GML_SVC_LINEAR_BYTEWISE };
+	const uint64_t len = 3 * M_PAGE + 5;
+	unsigned char *secret = m_map(4 * M_PAGE, 1), *out = m_map(4 * M_PAGE, 1);
+	unsigned long n[2];
+	char what[128];
+	int i, j;
+
+	if (!secret || !out)
+		return;
+	for (i = 0; i < 2; i++)
+		if (!(n[i] = m_lookup(names[i])))
+			return;
+	gml_pattern_fill(secret, 0x5ec2e7, 0, len);
+	for (i = 0; i < 2; i++) {		/* the raw writer */
+		for (j = 0; j < 2; j++) {	/* the reader before it */
+			struct mres r;
+
+			memset(out, 0, len);
+			r = m_xfer(n[i], (uintptr_t)out, len, GML_XFER_WRITE | GML_XFER_RAW, 0, 0);
+			m_expect("raw write", &r, GML_OK, len);
+			r = m_xfer(n[j], (uintptr_t)secret, len, 0, 0, 0);
+			m_expect_read("read of the secret", &r, secret, len);
+			memset(out, 0, len);
+			r = m_xfer(n[i], (uintptr_t)out, len, GML_XFER_WRITE | GML_XFER_RAW, 0, 0);
+			snprintf(what, sizeof(what), "%s raw write after a %s read", names[i], names[j]);
+			m_expect(what, &r, GML_OK, len);
+			m_check_fill(what, out, len, GML_XFER_RAW_BYTE);
+		}
+	}
+	m_alive();
+}
+
+/* gml.linear.probe and gml.cpu.paging give a CPL3 caller no frame numbers: the leaf entry,
+ * the guest-physical address and CR3 come without bits 51:12 (issue 9, finding 10; pagemap
+ * hides frames from unprivileged users too). A CPL0 caller (the module) still sees them. */
+static void cpl3_no_frames(void)
+{
+	unsigned char *p = m_map(M_PAGE, 1);
+	unsigned long n = m_lookup(GML_SVC_LINEAR_PROBE), n0, p0;
+	struct gmlab_kbuf kb;
+	struct m_paging pg;
+	struct probe pr;
+	struct hc_regs r;
+	int fd = m_kmod_open();
+
+	if (fd < 0 || !p || !n || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, M_PAGE, &kb) != 0 ||
+	    m_cpu_paging(&pg) != 0)
+		goto out;
+	report_value("cr3_cpl3", pg.cr3);
+	report((pg.cr3 & GML_PHYS_ADDR_BITS) == 0, "gml.cpu.paging at CPL3: CR3 without bits 51:12 "
+	       "(got %#llx)", (unsigned long long)pg.cr3);
+	pr = probe(p, 0);
+	report(pr.status == GML_OK, "probe of a user page at CPL3: %s", m_errname(pr.status));
+	report((pr.entry & GML_PHYS_ADDR_BITS) == 0 && (pr.entry & 1),
+	       "probe at CPL3: the leaf entry keeps its flags (P set) without bits 51:12 (got %#llx)",
+	       (unsigned long long)pr.entry);
+	report((pr.gpa & GML_PHYS_ADDR_BITS) == 0, "probe at CPL3: the guest-physical address "
+	       "without bits 51:12 (got %#llx)", (unsigned long long)pr.gpa);
+	/* a kernel address at CPL3: the refusal names no kernel frame either */
+	pr = probe((void *)(uintptr_t)kb.kva, 0);
+	report(pr.status != GML_OK && (pr.entry & GML_PHYS_ADDR_BITS) == 0, "probe of a kernel "
+	       "buffer at CPL3 is refused (%s) and its entry has no bits 51:12 (got %#llx)",
+	       m_errname(pr.status), (unsigned long long)pr.entry);
+	n0 = m_lookup0(fd, GML_SVC_CPU_PAGING);
+	p0 = m_lookup0(fd, GML_SVC_LINEAR_PROBE);
+	r = (struct hc_regs){ 0 };
+	if (n0 && m_call0(fd, n0, &r) == 0)
+		report(r.rax == 0 && (r.rcx & GML_PHYS_ADDR_BITS) != 0, "gml.cpu.paging at CPL0: CR3 "
+		       "with its frame (got %#lx)", r.rcx);
+	r = (struct hc_regs){ .rbx = kb.kva };
+	if (p0 && m_call0(fd, p0, &r) == 0)
+		report(r.rax == GML_OK && r.rbx == kb.gpa && (r.rsi & GML_PHYS_ADDR_BITS) != 0,
+		       "probe of the kernel buffer at CPL0: its guest-physical address (expected "
+		       "%#llx, got %#lx) and an entry with its frame (status %s, entry %#lx)",
+		       (unsigned long long)kb.gpa, r.rbx, m_errname(r.rax), r.rsi);
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
 /* ---- the case table: every case once per method ---- */
 
 #define BYTEWISE(fn) \
@@ -785,6 +881,11 @@ static const struct gml_case cases[] = {
 	     "frame untouched, until the guest's own store", HV, cow_after_fork),
 	CASE("softdirty-wp", "after clear_refs (soft-dirty write protection) a write is refused until "
 	     "the guest touches the page", HV, softdirty_wp),
+	{ "linear/raw-write-no-leak", "a raw write stores 0x5a in every byte, never what an earlier "
+	  "read (either method) left in the hypervisor's chunk buffer", HV, raw_write_no_leak },
+	{ "linear/cpl3-no-frame-numbers", "gml.linear.probe and gml.cpu.paging hide bits 51:12 (frame "
+	  "numbers) from CPL3 callers; CPL0 (module) still sees them", HV | GML_NEEDS_KMOD,
+	  cpl3_no_frames },
 };
 
 GML_MAIN("linear", cases)

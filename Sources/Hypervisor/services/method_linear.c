@@ -45,9 +45,23 @@ static u64 pagewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf
 	return e;
 }
 
+/* A full page walk per byte: GML_BYTEWISE_MAX bounds how long one call holds the vCPU
+ * (16 MiB took ~34 s under TCG; issue 9, finding 9). Checked after the common checks. */
 static void linear_bytewise(void)
 {
-	xfer_service(bytewise_mover, NULL);
+	struct xfer_args a;
+	struct xfer_result r = { 0 };
+
+	xfer_get_args(&a);
+	r.status = xfer_check(&a);
+	if (r.status == GML_OK && a.len > GML_BYTEWISE_MAX)
+		r.status = GML_ME_TOO_LONG;
+	if (r.status != GML_OK) {
+		xfer_put_result(&r);
+		return;
+	}
+	xfer_run(&a, bytewise_mover, NULL, &r);
+	xfer_put_result(&r);
 }
 
 static void linear_pagewise(void)
@@ -72,11 +86,14 @@ static void linear_probe(void)
 		      ((flags & GML_PROBE_WRITE) ? GML_ACC_WRITE : GML_ACC_READ) |
 			      ((flags & GML_PROBE_SET_AD) ? 0 : GML_ACC_NO_AD),
 		      &wk);
+	/* Frame numbers are for CPL0 only (pagemap hides them from users; issue 9, finding 10):
+	 * a CPL3 caller gets the entry and the address without bits 51:12. */
+	u64 hide = w.cpu.cpl == 3 ? GML_PHYS_ADDR_BITS : 0;
 	current->vmctl.write_general_reg(GENERAL_REG_RAX, wk.err);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, wk.err == GML_OK ? wk.gpa : 0);
+	current->vmctl.write_general_reg(GENERAL_REG_RBX, wk.err == GML_OK ? wk.gpa & ~hide : 0);
 	current->vmctl.write_general_reg(GENERAL_REG_RCX, wk.err == GML_OK ? wk.page_size : 0);
 	current->vmctl.write_general_reg(GENERAL_REG_RDX, wk.levels);
-	current->vmctl.write_general_reg(GENERAL_REG_RSI, wk.entry);
+	current->vmctl.write_general_reg(GENERAL_REG_RSI, wk.entry & ~hide);
 	current->vmctl.write_general_reg(GENERAL_REG_RDI, wk.level);
 }
 
@@ -85,9 +102,11 @@ static void cpu_paging(void)
 	struct gml_walker w;
 
 	guest_walker(&w);
+	/* CR3's frame is for CPL0 only, as in gml.linear.probe; PCID and flag bits stay. */
+	u64 hide = w.cpu.cpl == 3 ? GML_PHYS_ADDR_BITS : 0;
 	current->vmctl.write_general_reg(GENERAL_REG_RAX, 0);
 	current->vmctl.write_general_reg(GENERAL_REG_RBX, w.cpu.cr0);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, w.cpu.cr3);
+	current->vmctl.write_general_reg(GENERAL_REG_RCX, w.cpu.cr3 & ~hide);
 	current->vmctl.write_general_reg(GENERAL_REG_RDX, w.cpu.cr4);
 	current->vmctl.write_general_reg(GENERAL_REG_RSI, w.cpu.efer);
 	current->vmctl.write_general_reg(GENERAL_REG_RDI, w.cpu.cpl);

@@ -7,7 +7,10 @@
 #include "method_xfer.h"
 
 static u8 *chunk;          /* GML_CHUNK bytes from the heap */
-static bool chunk_is_raw;  /* chunk holds GML_XFER_RAW_BYTE everywhere */
+/* The chunk holds GML_XFER_RAW_BYTE everywhere, so a raw write need not fill it again. Cleared
+ * before anything else uses the chunk (reads of every caller and service, patterned writes):
+ * a raw write must never hand the guest bytes an earlier read left there (issue 9, finding 3). */
+static bool chunk_is_raw;
 
 void xfer_get_args(struct xfer_args *a)
 {
@@ -48,19 +51,20 @@ void xfer_run(const struct xfer_args *a, xfer_mover mover, void *ctx, struct xfe
 	r->done = r->hash = r->detail = 0;
 	if (r->status != GML_OK)
 		return;
-	if (write && raw && !chunk_is_raw) {
-		memset(chunk, GML_XFER_RAW_BYTE, GML_CHUNK);
+	if (write && raw) {
+		if (!chunk_is_raw)
+			memset(chunk, GML_XFER_RAW_BYTE, GML_CHUNK);
 		chunk_is_raw = true;
+	} else {
+		chunk_is_raw = false; /* this transfer puts other bytes in the chunk */
 	}
 	while (r->done < a->len) {
 		u64 n = a->len - r->done, moved = 0;
 
 		if (n > GML_CHUNK)
 			n = GML_CHUNK;
-		if (write && !raw) {
+		if (write && !raw)
 			gml_pattern_fill(chunk, a->seed, r->done, n);
-			chunk_is_raw = false;
-		}
 		r->status = mover(ctx, a, r->done, chunk, n, write, &moved, &r->detail);
 		if (!write && !raw)
 			hash = gml_fnv1a(hash, chunk, moved);
