@@ -4,6 +4,7 @@
  *               rcx = its size, rdx = backend (1 svm, 2 vmx), rsi = discarded guest writes to
  *               the region so far, rdi = VM exits so far. */
 #include "current.h"
+#include "svc_regs.h"
 #include "initfunc.h"
 #include "vmmcall.h"
 #include "hvmem.h"
@@ -11,24 +12,18 @@
 
 static void gmlab_echo(void)
 {
-	ulong b, c, d, s, di;
-	current->vmctl.read_general_reg(GENERAL_REG_RBX, &b);
-	current->vmctl.read_general_reg(GENERAL_REG_RCX, &c);
-	current->vmctl.read_general_reg(GENERAL_REG_RDX, &d);
-	current->vmctl.read_general_reg(GENERAL_REG_RSI, &s);
-	current->vmctl.read_general_reg(GENERAL_REG_RDI, &di);
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, b + c + d + s + di);
+	svc_set(RAX, svc_get(RBX) + svc_get(RCX) + svc_get(RDX) + svc_get(RSI) + svc_get(RDI));
 }
 
 static void gmlab_info(void)
 {
 	const struct mem_range *heap = hv_region(HV_REGION_HEAP);
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, GML_INFO_MAGIC);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, heap->base);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, heap->size);
-	current->vmctl.write_general_reg(GENERAL_REG_RDX, (ulong)current->ops->id);
-	current->vmctl.write_general_reg(GENERAL_REG_RSI, current->rom_writes);
-	current->vmctl.write_general_reg(GENERAL_REG_RDI, current->exits);
+	svc_set(RAX, GML_INFO_MAGIC);
+	svc_set(RBX, heap->base);
+	svc_set(RCX, heap->size);
+	svc_set(RDX, (ulong)current->ops->id);
+	svc_set(RSI, current->rom_writes);
+	svc_set(RDI, current->exits);
 }
 
 static void gmlab_services_init(void)

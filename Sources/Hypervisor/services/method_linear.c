@@ -5,7 +5,7 @@
  *   gml.linear.pagewise: the core's copy, one walk per guest page.
  *   gml.linear.probe, gml.cpu.paging: what the walk sees, for the tests (page size, levels,
  *                        A/D bits of the leaf, CR3/CR4). */
-#include "current.h"
+#include "svc_regs.h"
 #include "initfunc.h"
 #include "vmmcall.h"
 #include "cpu_mmu.h"
@@ -71,14 +71,12 @@ static void linear_pagewise(void)
 
 static void linear_probe(void)
 {
-	ulong gva, flags;
+	u64 gva = svc_get(RBX), flags = svc_get(RCX);
 	struct gml_walker w;
 	struct gml_walk wk;
 
-	current->vmctl.read_general_reg(GENERAL_REG_RBX, &gva);
-	current->vmctl.read_general_reg(GENERAL_REG_RCX, &flags);
 	if (flags & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD)) {
-		current->vmctl.write_general_reg(GENERAL_REG_RAX, GML_ME_BAD_FLAGS);
+		svc_set(RAX, GML_ME_BAD_FLAGS);
 		return;
 	}
 	guest_walker(&w);
@@ -89,12 +87,12 @@ static void linear_probe(void)
 	/* Frame numbers are for CPL0 only (pagemap hides them from users; issue 9, finding 10):
 	 * a CPL3 caller gets the entry and the address without bits 51:12. */
 	u64 hide = w.cpu.cpl == 3 ? GML_PHYS_ADDR_BITS : 0;
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, wk.err);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, wk.err == GML_OK ? wk.gpa & ~hide : 0);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, wk.err == GML_OK ? wk.page_size : 0);
-	current->vmctl.write_general_reg(GENERAL_REG_RDX, wk.levels);
-	current->vmctl.write_general_reg(GENERAL_REG_RSI, wk.entry & ~hide);
-	current->vmctl.write_general_reg(GENERAL_REG_RDI, wk.level);
+	svc_set(RAX, wk.err);
+	svc_set(RBX, wk.err == GML_OK ? wk.gpa & ~hide : 0);
+	svc_set(RCX, wk.err == GML_OK ? wk.page_size : 0);
+	svc_set(RDX, wk.levels);
+	svc_set(RSI, wk.entry & ~hide);
+	svc_set(RDI, wk.level);
 }
 
 static void cpu_paging(void)
@@ -104,12 +102,12 @@ static void cpu_paging(void)
 	guest_walker(&w);
 	/* CR3's frame is for CPL0 only, as in gml.linear.probe; PCID and flag bits stay. */
 	u64 hide = w.cpu.cpl == 3 ? GML_PHYS_ADDR_BITS : 0;
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, 0);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, w.cpu.cr0);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, w.cpu.cr3 & ~hide);
-	current->vmctl.write_general_reg(GENERAL_REG_RDX, w.cpu.cr4);
-	current->vmctl.write_general_reg(GENERAL_REG_RSI, w.cpu.efer);
-	current->vmctl.write_general_reg(GENERAL_REG_RDI, w.cpu.cpl);
+	svc_set(RAX, 0);
+	svc_set(RBX, w.cpu.cr0);
+	svc_set(RCX, w.cpu.cr3 & ~hide);
+	svc_set(RDX, w.cpu.cr4);
+	svc_set(RSI, w.cpu.efer);
+	svc_set(RDI, w.cpu.cpl);
 }
 
 static void method_linear_init(void)

@@ -1,5 +1,5 @@
 /* The transfer loop shared by gml.phys.*, gml.linear.* (method_xfer.h, ABI in gml_methods.h). */
-#include "current.h"
+#include "svc_regs.h"
 #include "hvmem.h"
 #include "initfunc.h"
 #include "lib.h"
@@ -14,19 +14,16 @@ static bool chunk_is_raw;
 
 void xfer_get_args(struct xfer_args *a)
 {
-	current->vmctl.read_general_reg(GENERAL_REG_RBX, (ulong *)&a->addr);
-	current->vmctl.read_general_reg(GENERAL_REG_RCX, (ulong *)&a->len);
-	current->vmctl.read_general_reg(GENERAL_REG_RDX, (ulong *)&a->flags);
-	current->vmctl.read_general_reg(GENERAL_REG_RSI, (ulong *)&a->seed);
-	current->vmctl.read_general_reg(GENERAL_REG_RDI, (ulong *)&a->rdi);
+	*a = (struct xfer_args){ .addr = svc_get(RBX), .len = svc_get(RCX), .flags = svc_get(RDX),
+				 .seed = svc_get(RSI), .rdi = svc_get(RDI) };
 }
 
 void xfer_put_result(const struct xfer_result *r)
 {
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, r->status);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, r->done);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, r->hash);
-	current->vmctl.write_general_reg(GENERAL_REG_RDX, r->detail);
+	svc_set(RAX, r->status);
+	svc_set(RBX, r->done);
+	svc_set(RCX, r->hash);
+	svc_set(RDX, r->detail);
 }
 
 u64 xfer_check(const struct xfer_args *a)
