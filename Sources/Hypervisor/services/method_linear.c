@@ -114,7 +114,8 @@ static void method_linear_init(void)
 {
 	vmmcall_register(GML_SVC_LINEAR_BYTEWISE, linear_bytewise);
 	vmmcall_register(GML_SVC_LINEAR_PAGEWISE, linear_pagewise);
-	vmmcall_register(GML_SVC_LINEAR_PROBE, linear_probe);
-	vmmcall_register(GML_SVC_CPU_PAGING, cpu_paging);
+	/* CPL0-only under gmlab.policy=strict: they show the guest's paging structures */
+	vmmcall_register_flags(GML_SVC_LINEAR_PROBE, linear_probe, VMMCALL_CPL0_ONLY);
+	vmmcall_register_flags(GML_SVC_CPU_PAGING, cpu_paging, VMMCALL_CPL0_ONLY);
 }
 INITFUNC("vmmcal0", method_linear_init);

@@ -5,7 +5,9 @@
  * nothing stored) a length below the 4 bytes it always stores -- mapmem_gphys checks only
  * [rbx, rbx + rcx), so rcx = 1 one byte below the hypervisor's heap put "oo\0" into it -- and
  * it prints at most min(rcx, 64) bytes of the buffer: the seed's unbounded %s ran past the end
- * of a buffer without a NUL, into hypervisor memory or off the end of RAM (a fatal #PF). */
+ * of a buffer without a NUL, into hypervisor memory or off the end of RAM (a fatal #PF).
+ * Registered CPL0-only: under gmlab.policy=strict a CPL3 caller (the seed's pagemap example)
+ * gets GML_ME_DENIED; the default policy (bitvisor) serves it as the seed does. */
 #include "current.h"
 #include "initfunc.h"
 #include "printf.h"
@@ -38,6 +40,6 @@ current->vmctl.write_general_reg(GENERAL_REG_RAX, (ulong)0);
 static void
 vmmcall_foo_init(void)
 {
-vmmcall_register("seed.phys", foo);
+vmmcall_register_flags("seed.phys", foo, VMMCALL_CPL0_ONLY);
 }
 INITFUNC("vmmcal0", vmmcall_foo_init);

@@ -65,6 +65,15 @@
  *                      A/D; the offset in the page) and 63:52 remain.
  * gml.cpu.paging       out rax = 0, rbx = CR0, rcx = CR3, rdx = CR4, rsi = EFER, rdi = CPL
  *                      A CPL3 caller gets CR3 with bits 51:12 cleared (PCID, PWT, PCD kept).
+ *
+ * ---- Access policy (hypervisor option gmlab.policy=bitvisor|strict) ----------------------
+ * GML_POLICY_BITVISOR (default): every service at CPL0 and CPL3, as BitVisor does.
+ * GML_POLICY_STRICT: gml.phys.xfer, gml.phys.list, gml.linear.probe, gml.cpu.paging and
+ *   seed.phys are CPL0-only: a CPL3 caller gets rax = GML_ME_DENIED, every other register
+ *   unchanged, and nothing is read or written. The linear methods refuse supervisor pages to
+ *   CPL3 callers under both policies (the walk uses the caller's CPL).
+ * gmlab.info reports the active policy in rdx bits 15:8 (GML_INFO_POLICY(rdx)); bits 7:0 stay
+ * the backend, so under the default policy rdx is exactly the backend number as before.
  */
 #ifndef GML_METHODS_H
 #define GML_METHODS_H
@@ -76,6 +85,13 @@
 #define GML_ME_OUT_OF_BUFFER 259   /* gml.regs.*: offset + length outside the staging buffer */
 #define GML_ME_DENIED 260          /* the hypervisor's policy (gmlab.policy=strict) refuses this
 				      service to a CPL3 caller; only rax is written */
+
+/* Access policy (gmlab.policy=; gmlab.info rdx bits 15:8) */
+#define GML_POLICY_BITVISOR 0u
+#define GML_POLICY_STRICT 1u
+#define GML_INFO_POLICY_SHIFT 8
+#define GML_INFO_POLICY(rdx) (((rdx) >> GML_INFO_POLICY_SHIFT) & 0xff)
+#define GML_INFO_BACKEND(rdx) ((rdx) & 0xff)
 
 /* Limits */
 #define GML_XFER_MAX (16ull << 20) /* bytes per transfer request */
