@@ -2,7 +2,11 @@
  * with the same cases: linear/bytewise/... (BitVisor's way: read_linearaddr_b / write_linearaddr_b
  * per byte, a full walk each) and linear/pagewise/... (the core's copy: one walk per page).
  * Services gml.linear.bytewise / pagewise, plus gml.linear.probe and gml.cpu.paging to see
- * what the walk saw (page size, levels, A/D bits). Callers are CPL3 unless a case says CPL0. */
+ * what the walk saw (page size, levels, A/D bits). Callers are CPL3 unless a case says CPL0.
+ * Under the strict access policy (GMLAB_POLICY=strict) gml.linear.probe and gml.cpu.paging
+ * refuse CPL3 callers: each case that asks them asserts that refusal (GML_ME_DENIED) and checks
+ * the rest another way (CR4 from a CPL0 call, present bits from pagemap) or not at all (leaf
+ * page size, A/D bits); the transfers themselves are allowed under both policies. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -64,7 +68,8 @@ static void both_ways(const char *what, unsigned char *lo, unsigned char *buf, u
 	m_check_fill("guard after", buf + len, hi - buf - len, GUARD_BYTE);
 }
 
-/* gml.linear.probe: walk without setting A/D (or with, flags). */
+/* gml.linear.probe: walk without setting A/D (or with, flags). Under the strict policy the call
+ * must be refused (a reported check); status is then GML_ME_DENIED and the rest 0. */
 struct probe {
 	uint64_t status, gpa, page_size, levels, entry, level;
 };
@@ -78,6 +83,10 @@ static struct probe probe(const void *va, uint64_t flags)
 		n = m_lookup(GML_SVC_LINEAR_PROBE);
 	if (!n)
 		return (struct probe){ .status = ~0ULL };
+	if (m_strict()) {
+		m_expect_denied(GML_SVC_LINEAR_PROBE, n, &r);
+		return (struct probe){ .status = GML_ME_DENIED };
+	}
 	hc_call(n, &r);
 	return (struct probe){ r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi };
 }
@@ -141,8 +150,17 @@ static void not_present(void)
 	m_expect("write into a never-touched page", &r, GML_E_NOT_PRESENT, stop);
 	m_check_pattern("bytes before the fault are written", buf, stop, 0x31, 0);
 	m_check_fill("bytes before the buffer untouched", p, off, GUARD_BYTE);
-	report(probe(p + M_PAGE, 0).status == GML_E_NOT_PRESENT, "the page is still not present "
-	       "after the refused accesses (the hypervisor does not fault pages in)");
+	if (m_strict()) { /* the probe is refused (checked); pagemap tells the same */
+		uint64_t e = 0;
+
+		probe(p + M_PAGE, 0);
+		report(m_pagemap_entry(p + M_PAGE, &e) == 0 && !(e & PM_PRESENT), "the page is still "
+		       "not present after the refused accesses (pagemap entry %#llx): the hypervisor "
+		       "does not fault pages in", (unsigned long long)e);
+	} else {
+		report(probe(p + M_PAGE, 0).status == GML_E_NOT_PRESENT, "the page is still not present "
+		       "after the refused accesses (the hypervisor does not fault pages in)");
+	}
 	/* touch it (write: a read fault would map the shared zero page read-only) and retry */
 	memset(p + M_PAGE, 0, M_PAGE);
 	both_ways("after touching the page", p, buf, len, p + 3 * M_PAGE, 0x32);
@@ -348,10 +366,13 @@ static void huge_both_ways(const char *kind, unsigned char *h)
 	struct probe pr = probe(h + 12345, 0);
 	char what[96];
 
-	report(pr.status == GML_OK, "%s: probe status %s", kind, m_errname(pr.status));
-	report(pr.page_size == HUGE_2M, "%s: the walk ends in a 2 MiB page (page size %#llx, leaf "
-	       "level %llu)", kind, (unsigned long long)pr.page_size, (unsigned long long)pr.level);
-	report_value("page_size", pr.page_size);
+	if (!m_strict()) { /* strict: the probe was refused (checked), the leaf size is not seen */
+		report(pr.status == GML_OK, "%s: probe status %s", kind, m_errname(pr.status));
+		report(pr.page_size == HUGE_2M, "%s: the walk ends in a 2 MiB page (page size %#llx, "
+		       "leaf level %llu)", kind, (unsigned long long)pr.page_size,
+		       (unsigned long long)pr.level);
+		report_value("page_size", pr.page_size);
+	}
 	snprintf(what, sizeof(what), "%s, inside one page", kind);
 	both_ways(what, h, h + 4093, 2 * M_PAGE, h + HUGE_2M, 0x60);
 	snprintf(what, sizeof(what), "%s, across two huge pages", kind);
@@ -469,6 +490,8 @@ static void paging_mode(void)
 	if (!p || m_cpu_paging(&pg) != 0)
 		return;
 	pr = probe(p, 0);
+	if (m_strict()) /* the probe was refused (checked): the levels follow from CR4.LA57 */
+		pr = (struct probe){ .status = GML_OK, .levels = (pg.cr4 & M_CR4_LA57) ? 5 : 4 };
 	report(pr.status == GML_OK, "probe of a user page: %s", m_errname(pr.status));
 	report_value("paging_levels", pr.levels);
 	report_value("cpu_la57", cpu_la57);
@@ -519,23 +542,29 @@ static void shared_file(void)
 	for (i = 0; i < 3; i++)
 		sink = m[i * M_PAGE]; /* read faults: mapped writable (no write-notify), D clear */
 	(void)sink;
-	for (i = 0; i < 2; i++) {
+	/* strict: the probes are refused (checked once), the A/D bits are not seen */
+	for (i = 0; i < 2 && !m_strict(); i++) {
 		pr[i] = probe(m + i * M_PAGE, GML_PROBE_WRITE);
 		if (!report(pr[i].status == GML_OK, "probe page %d: %s", i, m_errname(pr[i].status)))
 			goto out;
 	}
-	report_value("pte_before", pr[0].entry);
-	report(!(pr[0].entry & 0x40) && !(pr[1].entry & 0x40), "D clear in both leaves before the "
-	       "hypervisor's write (entries %#llx %#llx)", (unsigned long long)pr[0].entry,
-	       (unsigned long long)pr[1].entry);
+	if (m_strict()) {
+		probe(m, GML_PROBE_WRITE);
+	} else {
+		report_value("pte_before", pr[0].entry);
+		report(!(pr[0].entry & 0x40) && !(pr[1].entry & 0x40), "D clear in both leaves before "
+		       "the hypervisor's write (entries %#llx %#llx)", (unsigned long long)pr[0].entry,
+		       (unsigned long long)pr[1].entry);
+	}
 	r = xfer(m + off, len, GML_XFER_WRITE, 0x90);
 	m_expect("write through the shared mapping", &r, GML_OK, len);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 2 && !m_strict(); i++) {
 		pr[i] = probe(m + off + i * M_PAGE, 0);
 		report((pr[i].entry & 0x60) == 0x60, "page %d: A and D set by the hypervisor's write "
 		       "(entry %#llx)", i, (unsigned long long)pr[i].entry);
 	}
-	report_value("pte_after", pr[0].entry);
+	if (!m_strict())
+		report_value("pte_after", pr[0].entry);
 	if (report(pread(fd, back, sizeof(back), 0) == (ssize_t)sizeof(back), "read(2) the file")) {
 		m_check_pattern("file contents read back with read(2)", back + off, len, 0x90, 0);
 		m_check_fill("file bytes before the range", back, off, 0);
@@ -775,7 +804,8 @@ static void raw_write_no_leak(void)
 
 /* gml.linear.probe and gml.cpu.paging give a CPL3 caller no frame numbers: the leaf entry,
  * the guest-physical address and CR3 come without bits 51:12 (issue 9, finding 10; pagemap
- * hides frames from unprivileged users too). A CPL0 caller (the module) still sees them. */
+ * hides frames from unprivileged users too); under the strict policy they refuse CPL3 callers
+ * outright. A CPL0 caller (the module) still sees the frames. */
 static void cpl3_no_frames(void)
 {
 	unsigned char *p = m_map(M_PAGE, 1);
@@ -786,8 +816,17 @@ static void cpl3_no_frames(void)
 	struct hc_regs r;
 	int fd = m_kmod_open();
 
-	if (fd < 0 || !p || !n || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, M_PAGE, &kb) != 0 ||
-	    m_cpu_paging(&pg) != 0)
+	if (fd < 0 || !p || !n || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, M_PAGE, &kb) != 0)
+		goto out;
+	if (m_strict()) {
+		r = (struct hc_regs){ 0 };
+		if ((n0 = m_lookup(GML_SVC_CPU_PAGING)))
+			m_expect_denied(GML_SVC_CPU_PAGING, n0, &r);
+		probe(p, 0);				/* each refusal is checked in probe() */
+		probe((void *)(uintptr_t)kb.kva, 0);
+		goto cpl0;
+	}
+	if (m_cpu_paging(&pg) != 0)
 		goto out;
 	report_value("cr3_cpl3", pg.cr3);
 	report((pg.cr3 & GML_PHYS_ADDR_BITS) == 0, "gml.cpu.paging at CPL3: CR3 without bits 51:12 "
@@ -804,6 +843,7 @@ static void cpl3_no_frames(void)
 	report(pr.status != GML_OK && (pr.entry & GML_PHYS_ADDR_BITS) == 0, "probe of a kernel "
 	       "buffer at CPL3 is refused (%s) and its entry has no bits 51:12 (got %#llx)",
 	       m_errname(pr.status), (unsigned long long)pr.entry);
+cpl0:
 	n0 = m_lookup0(fd, GML_SVC_CPU_PAGING);
 	p0 = m_lookup0(fd, GML_SVC_LINEAR_PROBE);
 	r = (struct hc_regs){ 0 };
