@@ -15,6 +15,7 @@
 #include "lib.h"
 #include "x86.h"
 #include "fault_fixup.h"
+#include "gml_methods.h"
 
 #ifndef HV_VERSION
 #define HV_VERSION "dev"
@@ -48,6 +49,9 @@ static void note_loader_data(const struct multiboot_info *mbi)
  *                             the fatal path (IDT -> GMLAB-HV-FATAL -> power-off)
  *   gmlab.selftest=msr-fixup  read a non-existent MSR through rdmsr_safe at start-up (the #GP
  *                             fixup path the VMX backend uses for guest MSR accesses)
+ *   gmlab.policy=bitvisor     the access policy (default): every service at CPL0 and CPL3
+ *   gmlab.policy=strict       services declared CPL0-only refuse CPL3 callers (GML_ME_DENIED);
+ *                             any other value is fatal: a typo must not run a weaker policy
  * Unknown words are logged and ignored (QEMU needs a non-empty -append for -initrd). */
 static bool opt_selftest_fault, opt_selftest_msr;
 
@@ -77,6 +81,13 @@ static void parse_options(const char *cmd)
 			opt_selftest_fault = true;
 		else if (n == 24 && !strncmp(w, "gmlab.selftest=msr-fixup", n))
 			opt_selftest_msr = true;
+		else if (n == 21 && !strncmp(w, "gmlab.policy=bitvisor", n))
+			hypercall_set_policy(GML_POLICY_BITVISOR);
+		else if (n == 19 && !strncmp(w, "gmlab.policy=strict", n))
+			hypercall_set_policy(GML_POLICY_STRICT);
+		else if (n >= 13 && !strncmp(w, "gmlab.policy=", 13))
+			hv_fatal("hypervisor option \"%.*s\": expected gmlab.policy=bitvisor or "
+				 "gmlab.policy=strict", (int)n, w);
 		else
 			printf("GMLAB-HV: ignoring unknown option \"%.*s\"\n", (int)n, w);
 	}

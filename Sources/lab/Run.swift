@@ -18,6 +18,7 @@ struct Run: AsyncParsableCommand {
               lab run --backend svm --only 'hv/*'          the hv suite under SVM
               lab run --skip 'none-*'                      leave the none cells out
               lab run --paging 5-level --only 'linear/*'   linear suite, 5-level paging
+              lab run --backend svm --policy strict        the hypervisor's strict access policy
             """
     )
 
@@ -27,6 +28,12 @@ struct Run: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
     var results: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The hypervisor's access policy (bitvisor, strict); replaces lab.json's hypervisor.policy.",
+            valueName: "policy"))
+    var policy: String?
     @Flag(name: .long, help: "Print no progress lines, only the summary.")
     var quiet = false
 
@@ -34,6 +41,7 @@ struct Run: AsyncParsableCommand {
         let session = try common.session()
         var request = matrix.request()
         request.resultsDirectory = results
+        request.overrides.policy = policy
         request.showProgress = !quiet
         let summary = try await LabRunner(session: session).run(request)
         print(TextReport.render(summary.results, color: isatty(STDOUT_FILENO) != 0))

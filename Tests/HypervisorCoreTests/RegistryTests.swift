@@ -72,6 +72,48 @@ private final class Registry {
         #expect(gml_registry_register(r.p, nil, handlers[0], nil) == GML_E_INVALID_ARG)
         #expect(r.p.pointee.count == 2)
     }
+
+    @Test func cpl0OnlyFlagIsStoredAndOnlyAcceptedFlagsRegister() {
+        let r = Registry()
+        var n: UInt64 = 99
+        #expect(gml_registry_register_flags(r.p, "phys", handlers[0], GML_SVC_CPL0_ONLY, &n) == GML_OK && n == 1)
+        #expect(r.register("echo") == (GML_OK, 2), "the seed's register() still works, flags 0")
+        #expect(gml_registry_flags(r.p, 1) == GML_SVC_CPL0_ONLY)
+        #expect(gml_registry_flags(r.p, 2) == 0)
+        for bad: UInt64 in [0, 3, UInt64.max] { #expect(gml_registry_flags(r.p, bad) == 0, "\(bad)") }
+        for flags: UInt32 in [0x2, 0x80, ~0] {
+            #expect(
+                gml_registry_register_flags(r.p, "odd\(flags)", handlers[0], flags, &n) == GML_E_INVALID_ARG
+                    && n == 0,
+                "unknown flag bits \(flags) accepted"
+            )
+        }
+        #expect(r.p.pointee.count == 2, "a refused registration took a number")
+        #expect(r.lookup("phys") == 1, "the flag does not change numbering or look-up")
+    }
+
+    @Test func policyRefusesOnlyCpl0OnlyServicesToCpl3UnderStrict() {
+        let r = Registry()
+        #expect(gml_registry_register_flags(r.p, "phys", handlers[0], GML_SVC_CPL0_ONLY, nil) == GML_OK)
+        r.register("echo")
+        let bitvisor = GML_POLICY_BITVISOR
+        let strict = GML_POLICY_STRICT
+        for cpl: UInt8 in 0...3 {
+            for number: UInt64 in [1, 2, 0, 7, UInt64.max] {
+                #expect(gml_registry_allowed(r.p, number, cpl, bitvisor), "bitvisor refused \(number) at CPL\(cpl)")
+                let refused = cpl == 3 && number == 1
+                #expect(
+                    gml_registry_allowed(r.p, number, cpl, strict) == !refused,
+                    "strict: service \(number) at CPL\(cpl) expected \(refused ? "refused" : "allowed")"
+                )
+                #expect(
+                    gml_registry_allowed(r.p, number, cpl, 7) == !refused,
+                    "an unknown policy value must act as strict (service \(number), CPL\(cpl))"
+                )
+            }
+        }
+        #expect(GML_ME_DENIED == 260 && GML_POLICY_BITVISOR == 0 && GML_POLICY_STRICT == 1, "ABI values")
+    }
 }
 
 @Suite struct GuestNameLookupTests {

@@ -8,9 +8,10 @@
  *   GMLAB-AGENT {"event":"error","message":…}   a problem not tied to one case (bad plan, …)
  *   GMLAB-AGENT {"event":"done"}
  *
- * Each case runs as `PROG --run ID` in its own process group with GMLAB_BACKEND set, under the
- * plan's timeout. The agent never trusts a child: timeouts, signals, missing or mismatched
- * RESULT lines all become error records, and the agent carries on with the next case.
+ * Each case runs as `PROG --run ID` in its own process group with GMLAB_BACKEND set (and
+ * GMLAB_POLICY, when the plan names the hypervisor's access policy), under the plan's timeout.
+ * The agent never trusts a child: timeouts, signals, missing or mismatched RESULT lines all
+ * become error records, and the agent carries on with the next case.
  *
  * usage: gmlab-agent OUTPUT [--plan FILE] [--tests DIR]   (defaults /gmlab/plan, /gmlab/tests)
  * OUTPUT is the results stream (/dev/ttyS1 in the guest; any file or /dev/stdout for tests on
@@ -169,6 +170,8 @@ static int drain(int fd, struct sbuf *out)
 
 /* Runs argv with stdout captured into *out (stderr goes to ours, the console), killing its
  * whole process group after timeout_s seconds. */
+static char policy[16];	/* the plan's optional 'policy' line: "bitvisor", "strict" or "" */
+
 static void run_child(char *const argv[], const char *backend, unsigned timeout_s,
 		      struct sbuf *out, struct outcome *oc)
 {
@@ -198,6 +201,8 @@ static void run_child(char *const argv[], const char *backend, unsigned timeout_
 		dup2(fds[1], 1);
 		if (backend)
 			setenv("GMLAB_BACKEND", backend, 1);
+		if (policy[0])
+			setenv("GMLAB_POLICY", policy, 1);
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		fprintf(stderr, "gmlab-agent: cannot execute %s: %s\n", argv[0], strerror(errno));
@@ -335,7 +340,9 @@ struct planned {
 	char error[160];	/* non-empty: the plan line was bad; report instead of running */
 };
 
-/* Reads the plan. Returns the backend (static storage) or NULL after reporting why. */
+/* Reads the plan: 'backend none|svm|vmx', optionally 'policy bitvisor|strict' (the hypervisor's
+ * access policy, into `policy`), then '<case-id> <timeout>' lines. Returns the backend (static
+ * storage) or NULL after reporting why. */
 static const char *read_plan(const char *path, struct planned **cases, size_t *n)
 {
 	static char backend[16];
@@ -368,6 +375,16 @@ static const char *read_plan(const char *path, struct planned **cases, size_t *n
 			}
 			strcpy(backend, b);	/* one of the three names above */
 			have_backend = 1;
+			continue;
+		}
+		if (strcmp(a, "policy") == 0 && *n == 0 && !policy[0]) {
+			if (fields != 2 || (strcmp(b, "bitvisor") && strcmp(b, "strict"))) {
+				emit_error_event("%s line %d: expected 'policy bitvisor|strict', got "
+						 "'%.200s'", path, lineno, line);
+				fclose(f);
+				return NULL;
+			}
+			strcpy(policy, b);	/* one of the two names above */
 			continue;
 		}
 		*cases = realloc(*cases, (*n + 1) * sizeof(**cases));
@@ -515,6 +532,10 @@ int main(int argc, char **argv)
 	sb_json_str(&sb, vendor);
 	sb_puts(&sb, ",\"backend\":");
 	sb_json_str(&sb, backend ? backend : "");
+	if (policy[0]) {
+		sb_puts(&sb, ",\"policy\":");
+		sb_json_str(&sb, policy);
+	}
 	sb_printf(&sb, ",\"cases\":%zu,\"catalog\":%zu}", backend ? n_plan : 0, n_catalog);
 	emit(sb_str(&sb));
 	sb_free(&sb);

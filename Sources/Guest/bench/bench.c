@@ -24,7 +24,8 @@
  *
  * Parameters come from the guest kernel command line (the lab puts them there; defaults when
  * run by hand): gmlab.bench.min=8 max=16777216 (powers of two), reps=15 warmup=3,
- * sample_ms=2 (a sample repeats small transfers until it lasts this long), byte_max=262144,
+ * sample_ms=2 (a sample repeats small transfers until it lasts this long), byte_max=262144
+ * (also the hypervisor's per-call limit GML_BYTEWISE_MAX: larger values are capped),
  * reg_max=1048576, kvm_calls=20 (vmmcalls per KVM_RUN: short runs, like the other samples).
  * Timing: clock_gettime(CLOCK_MONOTONIC) (vDSO), or ktime_get_ns() in gmlab_bench.ko for the
  * kernel methods.
@@ -585,14 +586,20 @@ static void case_linear_page_write(void)
 	sized_hv("linear-page", GML_SVC_LINEAR_PAGEWISE, 1, xfer_linear, ~0ull, NULL, 0);
 }
 
-#define BYTE_REASON "a full page walk per byte: larger sizes take seconds each (gmlab.bench.byte_max)"
+#define BYTE_REASON "a full page walk per byte: larger sizes take seconds each (gmlab.bench.byte_max; " \
+	"the hypervisor refuses more than GML_BYTEWISE_MAX = 256 KiB per call)"
+/* gmlab.bench.byte_max, but never above what the service accepts in one call */
+static uint64_t byte_limit(void)
+{
+	return P.byte_max < GML_BYTEWISE_MAX ? P.byte_max : GML_BYTEWISE_MAX;
+}
 static void case_linear_byte_read(void)
 {
-	sized_hv("linear-byte", GML_SVC_LINEAR_BYTEWISE, 0, xfer_linear, P.byte_max, BYTE_REASON, 0);
+	sized_hv("linear-byte", GML_SVC_LINEAR_BYTEWISE, 0, xfer_linear, byte_limit(), BYTE_REASON, 0);
 }
 static void case_linear_byte_write(void)
 {
-	sized_hv("linear-byte", GML_SVC_LINEAR_BYTEWISE, 1, xfer_linear, P.byte_max, BYTE_REASON, 0);
+	sized_hv("linear-byte", GML_SVC_LINEAR_BYTEWISE, 1, xfer_linear, byte_limit(), BYTE_REASON, 0);
 }
 
 static void phys_user(int write)

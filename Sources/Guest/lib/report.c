@@ -152,6 +152,13 @@ const char *gml_backend(void)
 	return b && *b ? b : NULL;
 }
 
+const char *gml_policy(void)
+{
+	const char *p = getenv("GMLAB_POLICY");
+
+	return p && *p ? p : NULL;
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;

@@ -61,5 +61,8 @@ void report_value_f64(const char *key, double value);
 
 /* GMLAB_BACKEND from the plan ("none", "svm", "vmx"), or NULL when run by hand. */
 const char *gml_backend(void);
+/* GMLAB_POLICY from the plan: the hypervisor's access policy ("bitvisor", "strict"), or NULL
+ * when the plan names none (run by hand: ask gmlab.info, rdx bits 15:8). */
+const char *gml_policy(void);
 
 #endif

@@ -175,6 +175,9 @@ static unsigned long a_page;		/* PAGE of 'A's followed by an unmapped page */
 static unsigned long edge_name;		/* "gmlab.echo" whose NUL is the last byte before a hole */
 static unsigned long hole;		/* an unmapped page */
 static unsigned long heap_base, heap_size, backend_id;
+/* gmlab.info rdx bits 15:8: the strict access policy refuses seed.phys (and gml.phys.*,
+ * gml.linear.probe, gml.cpu.paging, whose results the fuzzer does not pin) to CPL3 callers */
+static int policy_strict;
 
 static void fill_pattern(unsigned char *p)
 {
@@ -455,9 +458,12 @@ static void gen_seed_phys(struct call *c)
 		c->in.rcx = 4 + rnd_below(PAGE - off - 4 + 1);
 		c->how = s == &kscr ? "kernel write page (physical)" : "user write page (physical)";
 		c->want[0] = 0;
-		model_write_foo(s->model, off);
+		if (!(policy_strict && c->cpl == 3))
+			model_write_foo(s->model, off);
 		break;
 	}
+	if (policy_strict && c->cpl == 3)
+		c->want[0] = GML_ME_DENIED;	/* refused before anything is looked at */
 }
 
 static void gen_seed_linear(struct call *c)
@@ -917,6 +923,8 @@ static void fuzz_hypercalls(void)
 	heap_base = info.rbx;
 	heap_size = info.rcx;
 	backend_id = info.rdx;
+	policy_strict = GML_INFO_POLICY(info.rdx) == GML_POLICY_STRICT;
+	report_value("policy", policy_strict ? "strict" : "bitvisor");
 	exits0 = last_exits = info.rdi;
 	last_rom_writes = info.rsi;
 	{

@@ -16,6 +16,7 @@ const char *m_errname(uint64_t status)
 	static char buf[32];
 
 	switch (status) {
+	case GML_ME_DENIED: return "GML_ME_DENIED";
 	case GML_ME_TOO_LONG: return "GML_ME_TOO_LONG";
 	case GML_ME_BAD_FLAGS: return "GML_ME_BAD_FLAGS";
 	case GML_ME_BAD_OFFSET: return "GML_ME_BAD_OFFSET";
@@ -102,6 +103,41 @@ int m_check_same(const char *what, const unsigned char *buf, const unsigned char
 			return report(0, "%s: byte %#zx expected %#x, got %#x", what, i, ref[i],
 				      buf[i]);
 	return report(1, "%s: %#zx bytes as expected", what, n);
+}
+
+int m_strict(void)
+{
+	static int known = -1;
+	const char *p = gml_policy();
+
+	if (known >= 0)
+		return known;
+	if (p) {
+		known = strcmp(p, "strict") == 0;
+	} else {
+		unsigned long n = hc_lookup("gmlab.info");
+		struct hc_regs r = { 0 };
+
+		if (n)
+			hc_call(n, &r);
+		known = n && r.rax == GML_INFO_MAGIC && GML_INFO_POLICY(r.rdx) == GML_POLICY_STRICT;
+	}
+	if (known)
+		report_value("policy", "strict");
+	return known;
+}
+
+int m_expect_denied(const char *what, unsigned long svc, const struct hc_regs *in)
+{
+	struct hc_regs r = *in;
+
+	hc_call(svc, &r);
+	return report(r.rax == GML_ME_DENIED && r.rbx == in->rbx && r.rcx == in->rcx &&
+		      r.rdx == in->rdx && r.rsi == in->rsi && r.rdi == in->rdi,
+		      "strict policy: %s from CPL3 is refused: rax expected GML_ME_DENIED, got %s; "
+		      "rbx..rdi expected unchanged %#lx %#lx %#lx %#lx %#lx, got %#lx %#lx %#lx %#lx %#lx",
+		      what, m_errname(r.rax), in->rbx, in->rcx, in->rdx, in->rsi, in->rdi, r.rbx, r.rcx,
+		      r.rdx, r.rsi, r.rdi);
 }
 
 int m_alive(void)
@@ -276,6 +312,23 @@ int m_cpu_paging(struct m_paging *p)
 
 	if (!n)
 		return -1;
+	if (m_strict()) {
+		int fd;
+
+		m_expect_denied(GML_SVC_CPU_PAGING, n, &r);
+		fd = m_kmod_open();
+		if (fd < 0)
+			return -1;
+		n = m_lookup0(fd, GML_SVC_CPU_PAGING);
+		r = (struct hc_regs){ 0 };
+		if (!n || m_call0(fd, n, &r) != 0) {
+			close(fd);
+			return -1;
+		}
+		close(fd);
+		*p = (struct m_paging){ r.rbx, r.rcx, r.rdx, r.rsi, r.rdi };
+		return report(r.rax == 0, "gml.cpu.paging at CPL0 status 0 (got %#lx)", r.rax) ? 0 : -1;
+	}
 	hc_call(n, &r);
 	*p = (struct m_paging){ r.rbx, r.rcx, r.rdx, r.rsi, r.rdi };
 	return report(r.rax == 0, "gml.cpu.paging status 0 (got %#lx)", r.rax) ? 0 : -1;

@@ -42,6 +42,15 @@ int m_check_fill(const char *what, const unsigned char *buf, size_t n, unsigned 
 /* buf equals ref (first difference named). */
 int m_check_same(const char *what, const unsigned char *buf, const unsigned char *ref, size_t n);
 
+/* ---- the hypervisor's access policy (gml_methods.h "Access policy") ---- */
+/* 1 when the policy is strict: GMLAB_POLICY from the plan, else what gmlab.info reports (rdx
+ * bits 15:8). Under strict, gml.phys.*, seed.phys, gml.linear.probe and gml.cpu.paging refuse
+ * CPL3 callers. */
+int m_strict(void);
+/* A CPL3 call the strict policy must refuse: rax = GML_ME_DENIED and every other register as
+ * it was (nothing ran). One reported check naming `what`; returns it. */
+int m_expect_denied(const char *what, unsigned long svc, const struct hc_regs *in);
+
 /* gmlab.echo still answers (after an error case): the hypervisor and the guest are alive. */
 int m_alive(void);
 /* The hypervisor's heap region from gmlab.info (reported check). */
@@ -73,7 +82,9 @@ int m_virt_to_gpa(const void *va, uint64_t *gpa, const char **why);
 /* Page-aligned anonymous mapping of n bytes, populated (MAP_POPULATE) or not. */
 void *m_map(size_t n, int populate);
 
-/* Paging state from gml.cpu.paging (CPL3 caller): 0 ok. */
+/* Paging state from gml.cpu.paging: 0 ok. A CPL3 call; under the strict policy that call must be
+ * refused (checked), and the state comes from a CPL0 call through /dev/gmlab instead (CR3 is
+ * then the kernel's, cpl 0). */
 struct m_paging {
 	uint64_t cr0, cr3, cr4, efer, cpl;
 };

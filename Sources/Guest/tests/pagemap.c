@@ -2,7 +2,9 @@
  * own virtual addresses through /proc/self/pagemap (bit 63 present, bits 0-54 PFN) and passes
  * frames to gml.phys.xfer (one page) or gml.phys.list (a page list), as the seed does. Shows
  * the seed's three problems: PFNs read as 0 without CAP_SYS_ADMIN, buffers that are not
- * physically contiguous, and pages that move when they are not mlocked (zram swap). */
+ * physically contiguous, and pages that move when they are not mlocked (zram swap).
+ * Under the strict access policy (GMLAB_POLICY=strict) both services refuse CPL3 callers: each
+ * case that would call them asserts that refusal instead (strict_refuses). */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,6 +45,44 @@ static int gpa_of(const void *va, uint64_t *gpa)
 	return 0;
 }
 
+/* Strict policy: this process's own mlocked page, translated through pagemap as root, is
+ * refused by both services in both directions (GML_ME_DENIED, registers unchanged) and stays
+ * as it was. Returns 1 when the policy is strict (the case ends there), else 0. */
+static int strict_refuses(void)
+{
+	static const char *const dir[] = { "read", "write" };
+	unsigned char *page;
+	uint64_t gpa, list_gpa, *list;
+	char what[96];
+	int w;
+
+	if (!m_strict())
+		return 0;
+	if (!(page = m_map(2 * M_PAGE, 1)) ||
+	    !report(mlock(page, 2 * M_PAGE) == 0, "mlock 2 pages (errno %d)", errno))
+		return 1;
+	gml_pattern_fill(page, 0x57, 0, M_PAGE);
+	list = (uint64_t *)(page + M_PAGE);
+	if (gpa_of(page, &gpa) != 0 || gpa_of(list, &list_gpa) != 0)
+		return 1;
+	list[0] = gpa / M_PAGE;
+	for (w = 0; w <= 1; w++) {
+		struct hc_regs in = { .rbx = gpa, .rcx = M_PAGE, .rdx = w ? GML_XFER_WRITE : 0,
+				      .rsi = 0x58 };
+
+		snprintf(what, sizeof(what), "%s %s of a page of this process", GML_SVC_PHYS_XFER,
+			 dir[w]);
+		m_expect_denied(what, svc_xfer, &in);
+		in.rbx = list_gpa;
+		snprintf(what, sizeof(what), "%s %s of a page of this process", GML_SVC_PHYS_LIST,
+			 dir[w]);
+		m_expect_denied(what, svc_list, &in);
+	}
+	m_check_pattern("the page after the refused calls", page, M_PAGE, 0x57, 0);
+	m_alive();
+	return 1;
+}
+
 /* One page at a time: [off, off+len) of the page at va, both ways; the rest of the page
  * must keep GUARD_BYTE. */
 static void page_both_ways(unsigned char *page, uint64_t gpa_page, uint64_t off, uint64_t len,
@@ -75,7 +115,7 @@ static void mlock_pages(void)
 	uint64_t gpa[3];
 	int i, contiguous = 0;
 
-	if (lookups() != 0 || !(buf = m_map(3 * M_PAGE, 1)))
+	if (lookups() != 0 || strict_refuses() || !(buf = m_map(3 * M_PAGE, 1)))
 		return;
 	if (!report(mlock(buf, 3 * M_PAGE) == 0, "mlock 3 pages (errno %d)", errno))
 		return;
@@ -118,7 +158,7 @@ static void page_list(void)
 	unsigned n, i, breaks = 0, k = 3;
 	struct mres r;
 
-	if (lookups() != 0 || m_hv_region(&base, &size) != 0)
+	if (lookups() != 0 || strict_refuses() || m_hv_region(&base, &size) != 0)
 		return;
 	area = m_map(map, 1);
 	list = m_map(M_PAGE, 1); /* 512 frames: up to 2 MiB, in one physical page */
@@ -274,7 +314,8 @@ static void stale_frame(void)
 	int rc;
 	const char *why;
 
-	if (lookups() != 0 || swap_on() != 0 || !(buf = m_map(STALE_PAGES * M_PAGE, 1)))
+	if (lookups() != 0 || strict_refuses() || swap_on() != 0 ||
+	    !(buf = m_map(STALE_PAGES * M_PAGE, 1)))
 		return;
 	gml_pattern_fill(buf, 0xa000, 0, STALE_PAGES * M_PAGE);
 	/* translate first (NOT mlocked) ... */

@@ -210,13 +210,16 @@ static void bad_ranges(void)
 	m_alive();
 }
 
-/* FINDING, asserted as it is: the physical method has no access control. The hypercall is
- * allowed at CPL3 (the pagemap method needs that), and a guest-physical address carries no
- * owner, so an unprivileged process reads and writes kernel memory once it knows (or guesses)
- * a frame -- CAP_SYS_ADMIN guards only pagemap's translation, not the hypercall. */
+/* FINDING, asserted as it is under the default (bitvisor) policy: the physical method has no
+ * access control. The hypercall is allowed at CPL3 (the pagemap method needs that), and a
+ * guest-physical address carries no owner, so an unprivileged process reads and writes kernel
+ * memory once it knows (or guesses) a frame -- CAP_SYS_ADMIN guards only pagemap's
+ * translation, not the hypercall. Under the strict policy both calls are refused
+ * (GML_ME_DENIED, every other register unchanged) and the buffer stays as it was. */
 struct unpriv_report {
 	int dropped;
 	uint64_t untouched_lookup, read_status, read_hash, write_status;
+	struct hc_regs read_out, write_out;
 };
 
 static void no_access_control(void)
@@ -250,9 +253,11 @@ static void no_access_control(void)
 		hc_call(n, &r);
 		rep.read_status = n ? r.rax : ~0ULL;
 		rep.read_hash = r.rcx;
+		rep.read_out = r;
 		r = (struct hc_regs){ .rbx = kb.gpa, .rcx = 16, .rdx = GML_XFER_WRITE, .rsi = 0x6001 };
 		hc_call(n, &r);
 		rep.write_status = n ? r.rax : ~0ULL;
+		rep.write_out = r;
 		_exit(write(pfd[1], &rep, sizeof(rep)) == sizeof(rep) ? 0 : 2);
 	}
 	close(pfd[1]);
@@ -262,6 +267,26 @@ static void no_access_control(void)
 	close(pfd[0]);
 	waitpid(pid, &st, 0);
 	report(rep.dropped, "child runs as uid/gid 65534 (nobody, no capabilities)");
+	report_value("lookup_of_untouched_name_after_fork", rep.untouched_lookup);
+	if (m_strict()) {
+		struct hc_regs rd = rep.read_out, wr = rep.write_out;
+
+		report(rep.read_status == GML_ME_DENIED && rd.rbx == kb.gpa && rd.rcx == sizeof(img) &&
+		       rd.rdx == 0 && rd.rsi == 0 && rd.rdi == 0, "strict policy: nobody's read by "
+		       "guest-physical address is refused (rax %s, expected GML_ME_DENIED; rbx..rdi "
+		       "%#lx %#lx %#lx %#lx %#lx, expected unchanged)", m_errname(rep.read_status),
+		       rd.rbx, rd.rcx, rd.rdx, rd.rsi, rd.rdi);
+		report(rep.write_status == GML_ME_DENIED && wr.rbx == kb.gpa && wr.rcx == 16 &&
+		       wr.rdx == GML_XFER_WRITE && wr.rsi == 0x6001 && wr.rdi == 0, "strict policy: "
+		       "nobody's write is refused (rax %s, expected GML_ME_DENIED; registers unchanged)",
+		       m_errname(rep.write_status));
+		if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0)
+			m_check_pattern("kernel buffer untouched by the refused write", back, sizeof(back),
+					0x6000, 0);
+		report_value("unprivileged_read", rep.read_status == GML_OK);
+		report_value("unprivileged_write", rep.write_status == GML_OK);
+		return;
+	}
 	report(rep.read_status == GML_OK && rep.read_hash == gml_fnv1a(GML_FNV_OFFSET, img,
 	       sizeof(img)), "FINDING: nobody read a kmalloc buffer by guest-physical address "
 	       "(status %s, hash %s)", m_errname(rep.read_status),
@@ -270,7 +295,6 @@ static void no_access_control(void)
 	       m_errname(rep.write_status));
 	if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0)
 		m_check_pattern("kernel buffer holds the unprivileged write", back, 16, 0x6001, 0);
-	report_value("lookup_of_untouched_name_after_fork", rep.untouched_lookup);
 	report_value("unprivileged_read", rep.read_status == GML_OK);
 	report_value("unprivileged_write", rep.write_status == GML_OK);
 }
@@ -288,8 +312,9 @@ static const struct gml_case cases[] = {
 	{ "phys/refused", "beyond RAM, LAPIC MMIO, the hypervisor's region, wrapping, zero and "
 	  "oversized lengths: each refused with its typed error, nothing touched, all alive",
 	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, bad_ranges },
-	{ "phys/no-access-control", "FINDING (asserted as is): an unprivileged CPL3 process (nobody) "
-	  "reads and writes a kernel buffer through the physical method", GML_NEEDS_HYPERVISOR |
+	{ "phys/no-access-control", "FINDING (asserted as is under the bitvisor policy): an "
+	  "unprivileged CPL3 process (nobody) reads and writes a kernel buffer through the physical "
+	  "method; the strict policy refuses both (GML_ME_DENIED)", GML_NEEDS_HYPERVISOR |
 	  GML_NEEDS_KMOD, no_access_control },
 };
 

@@ -8,6 +8,9 @@
  * The seed also shows the hypervisor printing (rbx = 1 ..., [vmmcall foo] buf = abc): that
  * goes to the hypervisor's log, which the guest cannot read, so these cases check only what
  * the guest sees.
+ *
+ * Two more cases call the seed's services directly with lengths the seed never meant, which
+ * they now refuse (issue 9): seed/phys-short-length and seed/linear-long-length.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,12 +18,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "json.h"
+#include "method_util.h"
 #include "report.h"
 
 /* ---- where the examples are ---------------------------------------------------------------- */
@@ -130,9 +135,33 @@ static void regs_echo(void)
 	expect_output("regs_echo", "ret: 10\n");
 }
 
+/* Under the strict access policy seed.phys refuses CPL3 callers, so the seed's user-space
+ * example leaves its buffer as it was (it ignores rax, as the seed does): the case then expects
+ * "abc" twice and checks the refusal itself with the same call (GML_ME_DENIED, nothing
+ * stored). The default policy (bitvisor) serves it as BitVisor does. */
 static void phys_user(void)
 {
-	expect_output("phys_user", "buf: abc\nbuf: foo\n");
+	unsigned char *page;
+	unsigned long n;
+	struct hc_regs in;
+	uint64_t gpa;
+	const char *why = "";
+
+	if (!m_strict()) {
+		expect_output("phys_user", "buf: abc\nbuf: foo\n");
+		return;
+	}
+	expect_output("phys_user", "buf: abc\nbuf: abc\n");
+	if (!(n = m_lookup("seed.phys")) || !(page = m_map(M_PAGE, 1)) ||
+	    !report(mlock(page, M_PAGE) == 0, "mlock a page (%s)", strerror(errno)))
+		return;
+	memcpy(page, "abc", 4);
+	if (!report(m_virt_to_gpa(page, &gpa, &why) == 0, "translate through pagemap: %s", why))
+		return;
+	in = (struct hc_regs){ .rbx = gpa, .rcx = M_PAGE };
+	m_expect_denied("seed.phys (the seed's call: rbx = physical address, rcx = page size)", n, &in);
+	report(memcmp(page, "abc", 4) == 0, "nothing stored by the refused call: expected \"abc\", "
+	       "got \"%.3s\"", page);
 }
 
 static void linear(void)
@@ -231,6 +260,78 @@ out:
 	sb_free(&unload);
 }
 
+/* ---- lengths the seed's services refuse (issue 9, findings 2 and 9) ------------------------ */
+
+/* seed.phys always stores 4 bytes ("foo\0"): a shorter range is refused (rax 1) and nothing
+ * is stored, where it used to write past the range it was given (into the hypervisor's heap
+ * when the range ended just below it). Called at CPL0 on a kernel buffer, so the policy never
+ * refuses it and the guest-physical address needs no pagemap. */
+static void phys_short(void)
+{
+	unsigned char img[64], back[64];
+	struct gmlab_kbuf kb;
+	unsigned long n;
+	struct hc_regs r;
+	uint64_t len;
+	int fd = m_kmod_open();
+
+	if (fd < 0 || !(n = m_lookup0(fd, "seed.phys")) ||
+	    m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, sizeof(img), &kb) != 0)
+		goto out;
+	for (len = 0; len <= 4; len++) {
+		memset(img, 0xc3, sizeof(img));
+		memcpy(img + 8, "abc", 4);
+		if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0)
+			goto out;
+		r = (struct hc_regs){ .rbx = kb.gpa + 8, .rcx = len };
+		if (m_call0(fd, n, &r) != 0 || m_kbuf_rw(fd, 0, 0, back, sizeof(back)) != 0)
+			goto out;
+		if (len < 4) {
+			report(r.rax == 1, "seed.phys with rcx = %llu (below the 4 bytes it stores) is "
+			       "refused: rax expected 1, got %#lx", (unsigned long long)len, r.rax);
+			m_check_same("nothing stored for the refused length", back, img, sizeof(img));
+		} else {
+			report(r.rax == 0, "seed.phys with rcx = 4: rax expected 0, got %#lx", r.rax);
+			memcpy(img + 8, "foo", 4);
+			m_check_same("rcx = 4 turns \"abc\" into \"foo\" and nothing else", back, img,
+				     sizeof(img));
+		}
+	}
+	m_alive();
+out:
+	if (fd >= 0)
+		close(fd);
+}
+
+/* seed.linear walks and logs one byte at a time: a length above 256 is refused (rax 1),
+ * nothing printed or written; 2^64 - 1 used to hold the vCPU forever. */
+static void linear_long(void)
+{
+	static const uint64_t lens[] = { 257, 1ULL << 32, ~0ULL };
+	unsigned char *buf = m_map(2 * M_PAGE, 1);
+	unsigned long n = hc_lookup("seed.linear");
+	struct hc_regs r;
+	size_t i;
+
+	if (!buf || !report(n != 0, "seed.linear looks up (got %#lx)", n))
+		return;
+	for (i = 0; i < sizeof(lens) / sizeof(lens[0]); i++) {
+		memcpy(buf, "abc", 4);
+		r = (struct hc_regs){ .rbx = (uintptr_t)buf, .rcx = lens[i] };
+		hc_call(n, &r);
+		report(r.rax == 1, "seed.linear with rcx = %#llx (above 256) is refused: rax expected 1, "
+		       "got %#lx", (unsigned long long)lens[i], r.rax);
+		report(memcmp(buf, "abc", 4) == 0, "nothing written for rcx = %#llx: buffer expected "
+		       "\"abc\", got \"%.3s\"", (unsigned long long)lens[i], buf);
+	}
+	memcpy(buf, "abc", 4);
+	r = (struct hc_regs){ .rbx = (uintptr_t)buf, .rcx = 256 };
+	hc_call(n, &r);
+	report(r.rax == 0 && memcmp(buf, "foo", 4) == 0, "rcx = 256 is still served: rax expected 0, "
+	       "got %#lx; buffer expected \"foo\", got \"%.3s\"", r.rax, buf);
+	m_alive();
+}
+
 static const struct gml_case cases[] = {
 	{ "seed/regs-echo", "seed example 1: registers through call_vmm (seed.regs) print "
 	  "\"ret: 10\"", GML_NEEDS_HYPERVISOR, regs_echo },
@@ -238,9 +339,16 @@ static const struct gml_case cases[] = {
 	  "dmesg shows \"[foo] buf: abc\" then \"[foo] buf: foo\"", GML_NEEDS_HYPERVISOR,
 	  phys_kernel },
 	{ "seed/phys-user", "seed example 3: user space, mlock + /proc/self/pagemap (seed.phys): "
-	  "\"buf: abc\" then \"buf: foo\"", GML_NEEDS_HYPERVISOR, phys_user },
+	  "\"buf: abc\" then \"buf: foo\"; under the strict policy seed.phys refuses CPL3 "
+	  "(GML_ME_DENIED) and the buffer stays \"abc\"", GML_NEEDS_HYPERVISOR, phys_user },
 	{ "seed/linear", "seed example 4: guest-linear address through call_vmm (seed.linear): "
 	  "\"buf: abc\" then \"buf: foo\"", GML_NEEDS_HYPERVISOR, linear },
+	{ "seed/phys-short-length", "seed.phys (CPL0) refuses a range shorter than the 4 bytes it "
+	  "stores (rax 1, nothing stored); rcx = 4 still works", GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD,
+	  phys_short },
+	{ "seed/linear-long-length", "seed.linear refuses rcx above 256 (257, 2^32, 2^64-1: rax 1, "
+	  "nothing written, the vCPU comes straight back); 256 still works", GML_NEEDS_HYPERVISOR,
+	  linear_long },
 };
 
 GML_MAIN("seed", cases)

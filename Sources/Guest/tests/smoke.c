@@ -11,6 +11,7 @@
 
 #include "gmlab_ioctl.h"
 
+#include "gml_methods.h"
 #include "hypercall.h"
 #include "report.h"
 
@@ -62,12 +63,25 @@ static void hypervisor_lookup(void)
 		return;
 	hc_call(num, &r);
 	report_eq_u64("gmlab.info rax (magic \"GMLAB\")", GML_INFO_MAGIC, r.rax);
+	/* rdx bits 7:0 the backend, bits 15:8 the access policy (was the backend alone; it still
+	 * is under the default policy, bitvisor = 0) */
 	if (strcmp(backend, "svm") == 0)
-		report_eq_u64("gmlab.info rdx (backend 1 = svm)", GML_BACKEND_SVM, r.rdx);
+		report_eq_u64("gmlab.info rdx bits 7:0 (backend 1 = svm)", GML_BACKEND_SVM,
+			      GML_INFO_BACKEND(r.rdx));
 	else if (strcmp(backend, "vmx") == 0)
-		report_eq_u64("gmlab.info rdx (backend 2 = vmx)", GML_BACKEND_VMX, r.rdx);
+		report_eq_u64("gmlab.info rdx bits 7:0 (backend 2 = vmx)", GML_BACKEND_VMX,
+			      GML_INFO_BACKEND(r.rdx));
 	else
 		report(0, "GMLAB_BACKEND is none, svm or vmx (got '%s')", backend);
+	report(r.rdx >> 16 == 0, "gmlab.info rdx has nothing above bit 15 (got %#lx)", r.rdx);
+	report_value("policy", GML_INFO_POLICY(r.rdx) == GML_POLICY_STRICT ? "strict" :
+		     GML_INFO_POLICY(r.rdx) == GML_POLICY_BITVISOR ? "bitvisor" : "unknown");
+	if (gml_policy()) /* the plan named it: the lab passed it to the hypervisor */
+		report_eq_u64(strcmp(gml_policy(), "strict") == 0 ?
+			      "gmlab.info policy (rdx bits 15:8) is GMLAB_POLICY=strict (1)" :
+			      "gmlab.info policy (rdx bits 15:8) is GMLAB_POLICY=bitvisor (0)",
+			      strcmp(gml_policy(), "strict") == 0 ? GML_POLICY_STRICT : GML_POLICY_BITVISOR,
+			      GML_INFO_POLICY(r.rdx));
 	report_value("region_base", r.rbx);
 	report_value("region_size", r.rcx);
 	report_value("vmexits", r.rdi);

@@ -46,12 +46,18 @@ u64 gml_registry_lookup(const struct gml_registry *reg, const char *name)
 gml_err gml_registry_register(struct gml_registry *reg, const char *name, gml_service_fn fn,
 			      u64 *number)
 {
+	return gml_registry_register_flags(reg, name, fn, 0, number);
+}
+
+gml_err gml_registry_register_flags(struct gml_registry *reg, const char *name, gml_service_fn fn,
+				    u32 flags, u64 *number)
+{
 	u64 len;
 	struct gml_service *svc;
 
 	if (number)
 		*number = 0;
-	if (!reg || !name || !fn)
+	if (!reg || !name || !fn || (flags & ~GML_SVC_FLAGS_ALL))
 		return GML_E_INVALID_ARG;
 	len = bounded_len(name);
 	if (len == 0)
@@ -66,6 +72,7 @@ gml_err gml_registry_register(struct gml_registry *reg, const char *name, gml_se
 	gml_memcpy(svc->name, name, len);
 	svc->name[len] = 0;
 	svc->len = (u16)len;
+	svc->flags = flags;
 	svc->fn = fn;
 	reg->count++;
 	if (number)
@@ -85,6 +92,20 @@ const char *gml_registry_name(const struct gml_registry *reg, u64 number)
 	if (!reg || number == 0 || number > reg->count)
 		return NULL;
 	return reg->services[number - 1].name;
+}
+
+u32 gml_registry_flags(const struct gml_registry *reg, u64 number)
+{
+	if (!reg || number == 0 || number > reg->count)
+		return 0;
+	return reg->services[number - 1].flags;
+}
+
+bool gml_registry_allowed(const struct gml_registry *reg, u64 number, u8 cpl, u32 policy)
+{
+	if (policy == GML_POLICY_BITVISOR || cpl != 3)
+		return true;
+	return !(gml_registry_flags(reg, number) & GML_SVC_CPL0_ONLY);
 }
 
 gml_err gml_registry_dispatch(const struct gml_registry *reg, u64 number)

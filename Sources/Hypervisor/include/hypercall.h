@@ -31,7 +31,13 @@ static inline void hypercall_page_fault(struct vcpu *v, u64 cr2, u32 error)
 /* A #UD at guest rip: is the instruction there `opcode` (the other vendor's hypercall)?
  * (vmm/foreign_hypercall.c) */
 bool hypercall_is_insn_at(u64 rip, const u8 opcode[HYPERCALL_INSN_LEN]);
-/* Log the registered services (after the init functions ran). */
+/* Log the registered services and the access policy (after the init functions ran). */
 void hypercall_log_services(void);
+
+/* The access policy (GML_POLICY_* in gml_methods.h; gmlab.policy= on the command line), set
+ * before the guest starts; GML_POLICY_BITVISOR unless set. */
+void hypercall_set_policy(u32 policy);
+u32 hypercall_policy(void);
+const char *hypercall_policy_name(u32 policy);
 
 #endif

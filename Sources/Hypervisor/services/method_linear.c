@@ -5,7 +5,7 @@
  *   gml.linear.pagewise: the core's copy, one walk per guest page.
  *   gml.linear.probe, gml.cpu.paging: what the walk sees, for the tests (page size, levels,
  *                        A/D bits of the leaf, CR3/CR4). */
-#include "current.h"
+#include "svc_regs.h"
 #include "initfunc.h"
 #include "vmmcall.h"
 #include "cpu_mmu.h"
@@ -45,9 +45,23 @@ static u64 pagewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf
 	return e;
 }
 
+/* A full page walk per byte: GML_BYTEWISE_MAX bounds how long one call holds the vCPU
+ * (16 MiB took ~34 s under TCG; issue 9, finding 9). Checked after the common checks. */
 static void linear_bytewise(void)
 {
-	xfer_service(bytewise_mover, NULL);
+	struct xfer_args a;
+	struct xfer_result r = { 0 };
+
+	xfer_get_args(&a);
+	r.status = xfer_check(&a);
+	if (r.status == GML_OK && a.len > GML_BYTEWISE_MAX)
+		r.status = GML_ME_TOO_LONG;
+	if (r.status != GML_OK) {
+		xfer_put_result(&r);
+		return;
+	}
+	xfer_run(&a, bytewise_mover, NULL, &r);
+	xfer_put_result(&r);
 }
 
 static void linear_pagewise(void)
@@ -57,14 +71,12 @@ static void linear_pagewise(void)
 
 static void linear_probe(void)
 {
-	ulong gva, flags;
+	u64 gva = svc_get(RBX), flags = svc_get(RCX);
 	struct gml_walker w;
 	struct gml_walk wk;
 
-	current->vmctl.read_general_reg(GENERAL_REG_RBX, &gva);
-	current->vmctl.read_general_reg(GENERAL_REG_RCX, &flags);
 	if (flags & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD)) {
-		current->vmctl.write_general_reg(GENERAL_REG_RAX, GML_ME_BAD_FLAGS);
+		svc_set(RAX, GML_ME_BAD_FLAGS);
 		return;
 	}
 	guest_walker(&w);
@@ -72,12 +84,15 @@ static void linear_probe(void)
 		      ((flags & GML_PROBE_WRITE) ? GML_ACC_WRITE : GML_ACC_READ) |
 			      ((flags & GML_PROBE_SET_AD) ? 0 : GML_ACC_NO_AD),
 		      &wk);
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, wk.err);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, wk.err == GML_OK ? wk.gpa : 0);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, wk.err == GML_OK ? wk.page_size : 0);
-	current->vmctl.write_general_reg(GENERAL_REG_RDX, wk.levels);
-	current->vmctl.write_general_reg(GENERAL_REG_RSI, wk.entry);
-	current->vmctl.write_general_reg(GENERAL_REG_RDI, wk.level);
+	/* Frame numbers are for CPL0 only (pagemap hides them from users; issue 9, finding 10):
+	 * a CPL3 caller gets the entry and the address without bits 51:12. */
+	u64 hide = w.cpu.cpl == 3 ? GML_PHYS_ADDR_BITS : 0;
+	svc_set(RAX, wk.err);
+	svc_set(RBX, wk.err == GML_OK ? wk.gpa & ~hide : 0);
+	svc_set(RCX, wk.err == GML_OK ? wk.page_size : 0);
+	svc_set(RDX, wk.levels);
+	svc_set(RSI, wk.entry & ~hide);
+	svc_set(RDI, wk.level);
 }
 
 static void cpu_paging(void)
@@ -85,19 +100,22 @@ static void cpu_paging(void)
 	struct gml_walker w;
 
 	guest_walker(&w);
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, 0);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, w.cpu.cr0);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, w.cpu.cr3);
-	current->vmctl.write_general_reg(GENERAL_REG_RDX, w.cpu.cr4);
-	current->vmctl.write_general_reg(GENERAL_REG_RSI, w.cpu.efer);
-	current->vmctl.write_general_reg(GENERAL_REG_RDI, w.cpu.cpl);
+	/* CR3's frame is for CPL0 only, as in gml.linear.probe; PCID and flag bits stay. */
+	u64 hide = w.cpu.cpl == 3 ? GML_PHYS_ADDR_BITS : 0;
+	svc_set(RAX, 0);
+	svc_set(RBX, w.cpu.cr0);
+	svc_set(RCX, w.cpu.cr3 & ~hide);
+	svc_set(RDX, w.cpu.cr4);
+	svc_set(RSI, w.cpu.efer);
+	svc_set(RDI, w.cpu.cpl);
 }
 
 static void method_linear_init(void)
 {
 	vmmcall_register(GML_SVC_LINEAR_BYTEWISE, linear_bytewise);
 	vmmcall_register(GML_SVC_LINEAR_PAGEWISE, linear_pagewise);
-	vmmcall_register(GML_SVC_LINEAR_PROBE, linear_probe);
-	vmmcall_register(GML_SVC_CPU_PAGING, cpu_paging);
+	/* CPL0-only under gmlab.policy=strict: they show the guest's paging structures */
+	vmmcall_register_flags(GML_SVC_LINEAR_PROBE, linear_probe, VMMCALL_CPL0_ONLY);
+	vmmcall_register_flags(GML_SVC_CPU_PAGING, cpu_paging, VMMCALL_CPL0_ONLY);
 }
 INITFUNC("vmmcal0", method_linear_init);

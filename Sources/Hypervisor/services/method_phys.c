@@ -106,7 +106,9 @@ static void phys_list(void)
 
 static void method_phys_init(void)
 {
-	vmmcall_register(GML_SVC_PHYS_XFER, phys_xfer);
-	vmmcall_register(GML_SVC_PHYS_LIST, phys_list);
+	/* CPL0-only under gmlab.policy=strict: an address carries no owner, so a CPL3 caller
+	 * could reach every byte of guest RAM (the phys suite's no-access-control finding). */
+	vmmcall_register_flags(GML_SVC_PHYS_XFER, phys_xfer, VMMCALL_CPL0_ONLY);
+	vmmcall_register_flags(GML_SVC_PHYS_LIST, phys_list, VMMCALL_CPL0_ONLY);
 }
 INITFUNC("vmmcal0", method_phys_init);

@@ -1,7 +1,7 @@
 /* Method 1: data in the hypercall's registers (ABI in gml_methods.h). A few bytes per exit,
  * both ways, into and out of a hypervisor staging buffer; echo proves every argument and
  * result register carries its own value. */
-#include "current.h"
+#include "svc_regs.h"
 #include "hvmem.h"
 #include "initfunc.h"
 #include "lib.h"
@@ -11,16 +11,12 @@
 
 static u8 *staging; /* GML_REGS_BUF bytes from the heap */
 
-#define RD(reg, var) current->vmctl.read_general_reg(GENERAL_REG_##reg, &(var))
-#define WR(reg, val) current->vmctl.write_general_reg(GENERAL_REG_##reg, (val))
-
 static void regs_echo(void)
 {
-	ulong b, c, d, s, di;
+	u64 b = svc_get(RBX), c = svc_get(RCX), d = svc_get(RDX), s = svc_get(RSI), di = svc_get(RDI);
 
-	RD(RBX, b), RD(RCX, c), RD(RDX, d), RD(RSI, s), RD(RDI, di);
-	WR(RAX, 0);
-	WR(RBX, ~b), WR(RCX, ~c), WR(RDX, ~d), WR(RSI, ~s), WR(RDI, ~di);
+	svc_set(RAX, 0);
+	svc_set(RBX, ~b), svc_set(RCX, ~c), svc_set(RDX, ~d), svc_set(RSI, ~s), svc_set(RDI, ~di);
 }
 
 /* offset/len within the staging buffer (max = per-call limit) */
@@ -37,54 +33,47 @@ static u64 check_range(ulong off, ulong len, ulong max)
 
 static void regs_put(void)
 {
-	ulong off, n, w[3];
-	u64 st;
+	u64 off = svc_get(RBX), n = svc_get(RCX);
+	u64 w[3] = { svc_get(RDX), svc_get(RSI), svc_get(RDI) };
+	u64 st = check_range(off, n, GML_REGS_CHUNK);
 
-	RD(RBX, off), RD(RCX, n), RD(RDX, w[0]), RD(RSI, w[1]), RD(RDI, w[2]);
-	st = check_range(off, n, GML_REGS_CHUNK);
 	if (st == GML_OK)
 		for (ulong i = 0; i < n; i++)
 			staging[off + i] = (u8)(w[i / 8] >> ((i % 8) * 8));
-	WR(RAX, st);
+	svc_set(RAX, st);
 }
 
 static void regs_get(void)
 {
-	ulong off, n, w[3] = { 0, 0, 0 };
-	u64 st;
+	u64 off = svc_get(RBX), n = svc_get(RCX), w[3] = { 0, 0, 0 };
+	u64 st = check_range(off, n, GML_REGS_CHUNK);
 
-	RD(RBX, off), RD(RCX, n);
-	st = check_range(off, n, GML_REGS_CHUNK);
-	WR(RAX, st);
+	svc_set(RAX, st);
 	if (st != GML_OK)
 		return; /* rdx rsi rdi untouched on error */
 	for (ulong i = 0; i < n; i++)
 		w[i / 8] |= (ulong)staging[off + i] << ((i % 8) * 8);
-	WR(RDX, w[0]), WR(RSI, w[1]), WR(RDI, w[2]);
+	svc_set(RDX, w[0]), svc_set(RSI, w[1]), svc_set(RDI, w[2]);
 }
 
 static void regs_fill(void)
 {
-	ulong off, n, seed;
-	u64 st;
+	u64 off = svc_get(RBX), n = svc_get(RCX), seed = svc_get(RDX);
+	u64 st = check_range(off, n, GML_REGS_BUF);
 
-	RD(RBX, off), RD(RCX, n), RD(RDX, seed);
-	st = check_range(off, n, GML_REGS_BUF);
 	if (st == GML_OK)
 		gml_pattern_fill(staging + off, seed, 0, n);
-	WR(RAX, st);
+	svc_set(RAX, st);
 }
 
 static void regs_hash(void)
 {
-	ulong off, n;
-	u64 st;
+	u64 off = svc_get(RBX), n = svc_get(RCX);
+	u64 st = check_range(off, n, GML_REGS_BUF);
 
-	RD(RBX, off), RD(RCX, n);
-	st = check_range(off, n, GML_REGS_BUF);
-	WR(RAX, st);
+	svc_set(RAX, st);
 	if (st == GML_OK)
-		WR(RDX, gml_fnv1a(GML_FNV_OFFSET, staging + off, n));
+		svc_set(RDX, gml_fnv1a(GML_FNV_OFFSET, staging + off, n));
 }
 
 static void method_regs_init(void)

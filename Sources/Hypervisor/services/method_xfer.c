@@ -1,5 +1,5 @@
 /* The transfer loop shared by gml.phys.*, gml.linear.* (method_xfer.h, ABI in gml_methods.h). */
-#include "current.h"
+#include "svc_regs.h"
 #include "hvmem.h"
 #include "initfunc.h"
 #include "lib.h"
@@ -7,23 +7,23 @@
 #include "method_xfer.h"
 
 static u8 *chunk;          /* GML_CHUNK bytes from the heap */
-static bool chunk_is_raw;  /* chunk holds GML_XFER_RAW_BYTE everywhere */
+/* The chunk holds GML_XFER_RAW_BYTE everywhere, so a raw write need not fill it again. Cleared
+ * before anything else uses the chunk (reads of every caller and service, patterned writes):
+ * a raw write must never hand the guest bytes an earlier read left there (issue 9, finding 3). */
+static bool chunk_is_raw;
 
 void xfer_get_args(struct xfer_args *a)
 {
-	current->vmctl.read_general_reg(GENERAL_REG_RBX, (ulong *)&a->addr);
-	current->vmctl.read_general_reg(GENERAL_REG_RCX, (ulong *)&a->len);
-	current->vmctl.read_general_reg(GENERAL_REG_RDX, (ulong *)&a->flags);
-	current->vmctl.read_general_reg(GENERAL_REG_RSI, (ulong *)&a->seed);
-	current->vmctl.read_general_reg(GENERAL_REG_RDI, (ulong *)&a->rdi);
+	*a = (struct xfer_args){ .addr = svc_get(RBX), .len = svc_get(RCX), .flags = svc_get(RDX),
+				 .seed = svc_get(RSI), .rdi = svc_get(RDI) };
 }
 
 void xfer_put_result(const struct xfer_result *r)
 {
-	current->vmctl.write_general_reg(GENERAL_REG_RAX, r->status);
-	current->vmctl.write_general_reg(GENERAL_REG_RBX, r->done);
-	current->vmctl.write_general_reg(GENERAL_REG_RCX, r->hash);
-	current->vmctl.write_general_reg(GENERAL_REG_RDX, r->detail);
+	svc_set(RAX, r->status);
+	svc_set(RBX, r->done);
+	svc_set(RCX, r->hash);
+	svc_set(RDX, r->detail);
 }
 
 u64 xfer_check(const struct xfer_args *a)
@@ -48,19 +48,20 @@ void xfer_run(const struct xfer_args *a, xfer_mover mover, void *ctx, struct xfe
 	r->done = r->hash = r->detail = 0;
 	if (r->status != GML_OK)
 		return;
-	if (write && raw && !chunk_is_raw) {
-		memset(chunk, GML_XFER_RAW_BYTE, GML_CHUNK);
+	if (write && raw) {
+		if (!chunk_is_raw)
+			memset(chunk, GML_XFER_RAW_BYTE, GML_CHUNK);
 		chunk_is_raw = true;
+	} else {
+		chunk_is_raw = false; /* this transfer puts other bytes in the chunk */
 	}
 	while (r->done < a->len) {
 		u64 n = a->len - r->done, moved = 0;
 
 		if (n > GML_CHUNK)
 			n = GML_CHUNK;
-		if (write && !raw) {
+		if (write && !raw)
 			gml_pattern_fill(chunk, a->seed, r->done, n);
-			chunk_is_raw = false;
-		}
 		r->status = mover(ctx, a, r->done, chunk, n, write, &moved, &r->detail);
 		if (!write && !raw)
 			hash = gml_fnv1a(hash, chunk, moved);

@@ -1,15 +1,36 @@
 /* Hypercall dispatch: rax=0 looks a name up (read from guest-linear memory with the caller's
- * rights, never faulting the guest); rax=n runs service n; unused n -> GML_HC_ENOSYS. */
+ * rights, never faulting the guest); rax=n runs service n; unused n -> GML_HC_ENOSYS. Under
+ * the strict policy a CPL0-only service called from CPL3 does not run: rax = GML_ME_DENIED,
+ * every other register unchanged (the decision is core's gml_registry_allowed). */
 #include "hypercall.h"
 #include "vmmcall.h"
 #include "current.h"
 #include "guestmem.h"
 #include "gml_registry.h"
 #include "gml_hypercall.h"
+#include "gml_methods.h"
 #include "printf.h"
 #include "fatal.h"
 
+_Static_assert(VMMCALL_CPL0_ONLY == GML_SVC_CPL0_ONLY, "vmmcall.h and gml_registry.h disagree");
+
 static struct gml_registry registry;
+static u32 policy = GML_POLICY_BITVISOR;
+
+void hypercall_set_policy(u32 p)
+{
+	policy = p;
+}
+
+u32 hypercall_policy(void)
+{
+	return policy;
+}
+
+const char *hypercall_policy_name(u32 p)
+{
+	return p == GML_POLICY_BITVISOR ? "bitvisor" : p == GML_POLICY_STRICT ? "strict" : "?";
+}
 
 void hypercall_init(void)
 {
@@ -18,8 +39,13 @@ void hypercall_init(void)
 
 u64 vmmcall_register(const char *name, void (*func)(void))
 {
+	return vmmcall_register_flags(name, func, 0);
+}
+
+u64 vmmcall_register_flags(const char *name, void (*func)(void), unsigned flags)
+{
 	u64 number = 0;
-	gml_err e = gml_registry_register(&registry, name, func, &number);
+	gml_err e = gml_registry_register_flags(&registry, name, func, flags, &number);
 	if (e != GML_OK)
 		hv_fatal("vmmcall_register(\"%s\"): %s (%s)", name ? name : "(null)", gml_errname(e),
 			 gml_strerror(e));
@@ -32,6 +58,26 @@ void hypercall_log_services(void)
 	for (u64 n = 1; n <= registry.count; n++)
 		printf(" %llu=%s", n, gml_registry_name(&registry, n));
 	printf("\n");
+	if (policy == GML_POLICY_BITVISOR) {
+		printf("GMLAB-HV: policy bitvisor: every service answers CPL0 and CPL3 callers "
+		       "(gmlab.policy=strict makes the CPL0-only ones refuse CPL3)\n");
+		return;
+	}
+	printf("GMLAB-HV: policy %s: CPL0-only, CPL3 callers get GML_ME_DENIED:",
+	       hypercall_policy_name(policy));
+	for (u64 n = 1; n <= registry.count; n++)
+		if (gml_registry_flags(&registry, n) & GML_SVC_CPL0_ONLY)
+			printf(" %s", gml_registry_name(&registry, n));
+	printf("\n");
+}
+
+/* CPL of the caller: only asked for when the policy could refuse (one backend call). */
+static u8 caller_cpl(struct vcpu *v)
+{
+	struct guest_paging_state s;
+
+	v->ops->paging_state(v, &s);
+	return s.cpl;
 }
 
 void hypercall_handle(struct vcpu *v)
@@ -42,6 +88,11 @@ void hypercall_handle(struct vcpu *v)
 		guest_walker(&w);
 		v->gpr[GENERAL_REG_RAX] =
 			gml_lookup_guest_name(&registry, &w, guest_phys(), v->gpr[GENERAL_REG_RBX], NULL);
+		return;
+	}
+	if (policy != GML_POLICY_BITVISOR && (gml_registry_flags(&registry, nr) & GML_SVC_CPL0_ONLY) &&
+	    !gml_registry_allowed(&registry, nr, caller_cpl(v), policy)) {
+		v->gpr[GENERAL_REG_RAX] = GML_ME_DENIED;
 		return;
 	}
 	if (gml_registry_dispatch(&registry, nr) != GML_OK)

@@ -69,6 +69,10 @@ public struct ReproRunner: Sendable {
             }
         }
 
+        // The hypervisor's policy: the one the earlier run recorded, else lab.json's.
+        var config = session.config
+        if let policy = recorded?.provenance.hypervisorPolicy { config.hypervisor = .init(policy: policy) }
+
         // The cell: from the earlier results, else from lab.json's matrix.
         var matrix = session.config.matrix
         if let recordedCell = recorded?.cells.first(where: { $0.id == cellId })?.cell {
@@ -130,12 +134,12 @@ public struct ReproRunner: Sendable {
         progress.planned(cases: cellSelection.cases.count)
         let runner = CellRunner(
             context: .init(
-                runID: runID, resultsDirectory: directory, images: images, config: session.config,
+                runID: runID, resultsDirectory: directory, images: images, config: config,
                 connection: connection, labVersion: await session.labCommit() ?? "unknown", progress: progress,
                 reproCommand: ["swift", "run", "lab", "repro"], gdbPort: request.gdbPort))
         let records = await runner.run(cellSelection)
         let labPlan = LabRunner.Plan(
-            config: session.config, capabilities: capabilities, matrix: single, selection: selection,
+            config: config, capabilities: capabilities, matrix: single, selection: selection,
             jobs: plannedJobs(requested: .fixed(1), cells: [planned.cell], capabilities: capabilities),
             images: [planned.cell.kernel: images], catalog: catalog)
         let provenance = await LabRunner(session: session).makeProvenance(

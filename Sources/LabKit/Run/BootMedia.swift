@@ -12,8 +12,11 @@ public enum BootMediaBuilder {
     /// Writes the per-VM files into `vmDir` and returns what to boot. `plan` is the agent's plan
     /// (README: "Guest agent protocol"). The plan travels as a second
     /// cpio archive appended to the base initramfs (the kernel unpacks concatenated archives).
+    /// `hypervisorCmdline` is the hypervisor's own command line (its `gmlab.*` options; the
+    /// multiboot command line: libvirt's `<cmdline>`, GRUB's `multiboot` line).
     public static func prepare(
-        vmDir: String, images: ImageSet, backend: String, guestCmdline: String, plan: String
+        vmDir: String, images: ImageSet, backend: String, guestCmdline: String, plan: String,
+        hypervisorCmdline: String = ""
     ) async throws -> BootMedia {
         let fm = FileManager.default
         let staging = vmDir + "/plan-root"
@@ -46,6 +49,6 @@ public enum BootMediaBuilder {
         let bundle = vmDir + "/bundle.img"
         try await Command.output(
             mkbundle, [bundle, "--kernel", images.kernel, "--initrd", initrd, "--cmdline", guestCmdline])
-        return BootMedia(kernel: hv, initrd: bundle, cmdline: "")
+        return BootMedia(kernel: hv, initrd: bundle, cmdline: hypervisorCmdline)
     }
 }

@@ -90,7 +90,8 @@ public struct CellRunner: Sendable {
             let media = try await BootMediaBuilder.prepare(
                 vmDir: vmDir, images: images, backend: cell.backend.rawValue,
                 guestCmdline: Self.guestCmdline(for: cell, configured: context.config.guest.cmdline),
-                plan: selection.agentPlan(cases: cases))
+                plan: selection.agentPlan(cases: cases, policy: context.config.policy),
+                hypervisorCmdline: Self.hypervisorCmdline(for: cell, policy: context.config.policy) ?? "")
             let startPaused = context.gdbPort != nil
             if cell.host == .bochs {
                 let machine = BochsMachine(
@@ -228,6 +229,13 @@ public struct CellRunner: Sendable {
             return vmlinux
         }
         return images.kernel
+    }
+
+    /// The hypervisor's own command line in a cell (its multiboot command line: libvirt's
+    /// `<cmdline>`, the `multiboot` line of the Bochs CD's grub.cfg): the access policy, always
+    /// explicit so the hypervisor log and the domain show what ran. nil for backend none.
+    static func hypervisorCmdline(for cell: MatrixCell, policy: HypervisorPolicy) -> String? {
+        cell.backend.usesHypervisor ? policy.hypervisorOption : nil
     }
 
     /// The guest kernel command line of a cell: lab.json's `guest.cmdline`, plus `no5lvl` in a

@@ -173,7 +173,8 @@ public struct LabRunner: Sendable {
             machines[cell.id] = .init(
                 accelerator: cell.host.rawValue, cpuModel: cpu,
                 guestKernel: kernels[cell.kernel.description], paging: cell.paging,
-                guestCmdline: CellRunner.guestCmdline(for: cell, configured: plan.config.guest.cmdline))
+                guestCmdline: CellRunner.guestCmdline(for: cell, configured: plan.config.guest.cmdline),
+                hypervisorCmdline: CellRunner.hypervisorCmdline(for: cell, policy: plan.config.policy))
         }
         let versions = try? connection.versions()
         let qemu = try? await Command.output("qemu-system-x86_64", ["--version"])
@@ -186,7 +187,9 @@ public struct LabRunner: Sendable {
             libvirtLibraryVersion: versions.map { "\($0.library)" },
             libvirtDaemonVersion: versions.map { "\($0.daemon)" },
             machines: machines, hostCPU: HostSurvey.hostCPUModel(), hostname: ProcessInfo.processInfo.hostName,
-            startTime: started, endTime: Date(), commandLine: commandLine)
+            startTime: started, endTime: Date(), commandLine: commandLine,
+            hypervisorPolicy: plan.matrix.runnableCells.contains { $0.backend.usesHypervisor }
+                ? plan.config.policy : nil)
     }
 
     static func makeRunID(_ date: Date) -> String {

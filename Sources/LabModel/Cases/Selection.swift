@@ -65,10 +65,12 @@ public struct CellSelection: Sendable, Hashable, Codable {
     public var cases: [SelectedCase]
     public var skippedCases: [SkippedCase]
 
-    /// The guest agent's plan (`/gmlab/plan`): `backend <name>`, then `<case-id> <timeout>` per
-    /// case (timeout in whole seconds, rounded up).
-    public func agentPlan(cases subset: [SelectedCase]? = nil) -> String {
+    /// The guest agent's plan (`/gmlab/plan`): `backend <name>`, then — in a cell with the
+    /// hypervisor, when given — `policy <name>` (the agent passes it to each case as
+    /// GMLAB_POLICY), then `<case-id> <timeout>` per case (timeout in whole seconds, rounded up).
+    public func agentPlan(cases subset: [SelectedCase]? = nil, policy: HypervisorPolicy? = nil) -> String {
         var text = "backend \(cell.cell.backend.rawValue)\n"
+        if let policy, cell.cell.backend.usesHypervisor { text += "policy \(policy.rawValue)\n" }
         for selected in subset ?? cases {
             text += "\(selected.id) \(Int(selected.timeoutSeconds.rounded(.up)))\n"
         }

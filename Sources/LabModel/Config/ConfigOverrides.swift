@@ -1,6 +1,7 @@
 import Foundation
 
-/// Command-line replacements for parts of lab.json (`--backend svm --host tcg --memory 2048`).
+/// Command-line replacements for parts of lab.json (`--backend svm --host tcg --memory 2048`,
+/// `--policy strict`).
 /// Each non-nil list replaces the whole axis; an element may hold several values separated by
 /// commas (`--backend none,svm`). Values are checked by the same rules as lab.json and the
 /// errors name the option (`command line: --backend: "kvm" is not a backend; …`).
@@ -13,17 +14,19 @@ public struct ConfigOverrides: Sendable, Hashable {
     public var paging: [String]?
     public var suites: [String]?
     public var jobs: String?
+    /// Replaces lab.json `hypervisor.policy`.
+    public var policy: String?
 
     /// The option spellings used in error messages; the CLI should declare the same names.
     public enum Option: String, Sendable, CaseIterable {
         case backend = "--backend", host = "--host", kernel = "--kernel", memory = "--memory",
-            vcpus = "--vcpus", paging = "--paging", suite = "--suite", jobs = "--jobs"
+            vcpus = "--vcpus", paging = "--paging", suite = "--suite", jobs = "--jobs", policy = "--policy"
     }
 
     public init(
         backends: [String]? = nil, hosts: [String]? = nil, kernels: [String]? = nil,
         memoryMiB: [String]? = nil, vcpus: [String]? = nil, paging: [String]? = nil, suites: [String]? = nil,
-        jobs: String? = nil
+        jobs: String? = nil, policy: String? = nil
     ) {
         self.backends = backends
         self.hosts = hosts
@@ -33,11 +36,12 @@ public struct ConfigOverrides: Sendable, Hashable {
         self.paging = paging
         self.suites = suites
         self.jobs = jobs
+        self.policy = policy
     }
 
     public var isEmpty: Bool {
         backends == nil && hosts == nil && kernels == nil && memoryMiB == nil && vcpus == nil && paging == nil
-            && suites == nil && jobs == nil
+            && suites == nil && jobs == nil && policy == nil
     }
 }
 
@@ -90,6 +94,13 @@ extension LabConfig {
                 path: ConfigOverrides.Option.jobs.rawValue)
         {
             result.jobs = value
+        }
+        if let raw = overrides.policy,
+            let value = validator.policy(
+                Self.commandLineNode(raw.trimmingCharacters(in: .whitespaces)),
+                path: ConfigOverrides.Option.policy.rawValue)
+        {
+            result.hypervisor = LabConfig.Hypervisor(policy: value)
         }
         if !validator.issues.isEmpty {
             throw ConfigError(file: "command line", issues: validator.issues)

@@ -19,7 +19,7 @@ struct ConfigValidator {
         guard
             let members = object(
                 root, path: "$",
-                known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench"],
+                known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench", "hypervisor"],
                 required: ["schema", "matrix", "timeouts"])
         else { return nil }
         var schemaOK = false
@@ -52,11 +52,21 @@ struct ConfigValidator {
             benchOK = bench != nil
         }
 
+        var hypervisor: LabConfig.Hypervisor?
+        var hypervisorOK = true
+        if let node = members["hypervisor"] {
+            hypervisor = self.hypervisor(node, path: "$.hypervisor")
+            hypervisorOK = hypervisor != nil
+        }
+
         if let matrix, let guest { pagingAgrees(matrix: matrix, guest: guest, path: "$.guest.cmdline") }
 
-        guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK else { return nil }
+        guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK, hypervisorOK else {
+            return nil
+        }
         return LabConfig(
-            matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench)
+            matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench,
+            hypervisor: hypervisor)
     }
 
     /// Checks that `node` is an object with only `known` keys (each once) and all `required`
@@ -156,6 +166,11 @@ struct ConfigValidator {
 
     mutating func host(_ node: JSONNode, path: String) -> HostRequest? {
         oneOf(node, path: path, noun: "host", names: HostRequest.allNames).flatMap(HostRequest.init(name:))
+    }
+
+    mutating func policy(_ node: JSONNode, path: String) -> HypervisorPolicy? {
+        oneOf(node, path: path, noun: "hypervisor policy", names: HypervisorPolicy.allCases.map(\.rawValue)).flatMap(
+            HypervisorPolicy.init(rawValue:))
     }
 
     mutating func paging(_ node: JSONNode, path: String) -> PagingMode? {
@@ -313,6 +328,13 @@ struct ConfigValidator {
             return nil
         }
         return LabConfig.Guest(cmdline: cmdline)
+    }
+
+    mutating func hypervisor(_ node: JSONNode, path: String) -> LabConfig.Hypervisor? {
+        guard let members = object(node, path: path, known: ["policy"], required: ["policy"]),
+            let node = members["policy"], let policy = policy(node, path: "\(path).policy")
+        else { return nil }
+        return LabConfig.Hypervisor(policy: policy)
     }
 
     mutating func jobs(_ node: JSONNode, path: String) -> JobsSetting? {

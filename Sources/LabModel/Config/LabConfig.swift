@@ -124,6 +124,16 @@ public enum PagingMode: String, Sendable, Codable, CaseIterable, Comparable {
     public var idPart: String { "\(levels)lvl" }
 }
 
+/// The access policy of the lab's hypervisor (its option `gmlab.policy=`, Sources/Hypervisor
+/// README "Access policy"): `bitvisor` serves every service at CPL0 and CPL3 as BitVisor does;
+/// `strict` refuses the physical-address and paging-inspection services to CPL3 callers.
+public enum HypervisorPolicy: String, Sendable, Codable, CaseIterable {
+    case bitvisor, strict
+
+    /// The word on the hypervisor's multiboot command line.
+    public var hypervisorOption: String { "gmlab.policy=\(rawValue)" }
+}
+
 /// How many VMs run at once: as many as the host allows (`auto`), or at most N.
 public enum JobsSetting: Sendable, Hashable, Codable, CustomStringConvertible {
     case auto
@@ -238,6 +248,15 @@ public struct LabConfig: Sendable, Hashable, Codable {
 
     public static let defaultCmdline = "console=ttyS0 nokaslr panic=-1 quiet"
 
+    /// lab.json `hypervisor`: settings of the lab's own hypervisor for svm/vmx cells.
+    public struct Hypervisor: Sendable, Hashable, Codable {
+        public var policy: HypervisorPolicy
+
+        public init(policy: HypervisorPolicy) {
+            self.policy = policy
+        }
+    }
+
     public var schema: Int
     public var matrix: Matrix
     public var timeouts: Timeouts
@@ -247,10 +266,17 @@ public struct LabConfig: Sendable, Hashable, Codable {
     public var caseDirectories: [String]
     /// `lab bench` settings (lab.json `bench`, optional); nil = the defaults.
     public var bench: BenchSettings?
+    /// lab.json `hypervisor` (optional; nil = the defaults, see `policy`).
+    public var hypervisor: Hypervisor?
+
+    /// The hypervisor's access policy for this run: lab.json `hypervisor.policy` or
+    /// `lab run --policy`, else `bitvisor`.
+    public var policy: HypervisorPolicy { hypervisor?.policy ?? .bitvisor }
 
     public init(
         matrix: Matrix, timeouts: Timeouts, guest: Guest = Guest(cmdline: LabConfig.defaultCmdline),
-        jobs: JobsSetting = .auto, caseDirectories: [String] = [], bench: BenchSettings? = nil
+        jobs: JobsSetting = .auto, caseDirectories: [String] = [], bench: BenchSettings? = nil,
+        hypervisor: Hypervisor? = nil
     ) {
         self.schema = LabConfig.schemaVersion
         self.matrix = matrix
@@ -259,6 +285,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.jobs = jobs
         self.caseDirectories = caseDirectories
         self.bench = bench
+        self.hypervisor = hypervisor
     }
 
     /// Reads and validates a lab.json file. The error names the file (its last path component).

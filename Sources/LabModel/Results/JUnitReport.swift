@@ -46,6 +46,7 @@ public enum JUnitReport {
                 }
                 if let paging = machine.paging { list.append(("cell.paging", paging.rawValue)) }
                 if let cmdline = machine.guestCmdline { list.append(("cell.cmdline", cmdline)) }
+                if let cmdline = machine.hypervisorCmdline { list.append(("cell.hypervisor.cmdline", cmdline)) }
             }
             for (name, value) in list {
                 let property = XMLElement(name: "property")

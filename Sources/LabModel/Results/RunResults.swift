@@ -81,16 +81,19 @@ public struct Provenance: Sendable, Hashable, Codable {
         public var paging: PagingMode?
         /// The guest kernel command line the cell used (with `no5lvl` in 4-level cells).
         public var guestCmdline: String?
+        /// The hypervisor's command line (`gmlab.policy=…`); nil for backend none.
+        public var hypervisorCmdline: String?
 
         public init(
             accelerator: String, cpuModel: String, guestKernel: GuestKernel? = nil,
-            paging: PagingMode? = nil, guestCmdline: String? = nil
+            paging: PagingMode? = nil, guestCmdline: String? = nil, hypervisorCmdline: String? = nil
         ) {
             self.accelerator = accelerator
             self.cpuModel = cpuModel
             self.guestKernel = guestKernel
             self.paging = paging
             self.guestCmdline = guestCmdline
+            self.hypervisorCmdline = hypervisorCmdline
         }
     }
 
@@ -112,12 +115,16 @@ public struct Provenance: Sendable, Hashable, Codable {
     public var endTime: Date?
     /// The command as typed, one element per argument.
     public var commandLine: [String]
+    /// The hypervisor's access policy in this run (absent in results written before the policy
+    /// existed, which ran `bitvisor`).
+    public var hypervisorPolicy: HypervisorPolicy?
 
     public init(
         labCommit: String? = nil, imageDigests: [String: String] = [:], guestKernels: [String: GuestKernel] = [:],
         qemuVersion: String? = nil, bochsVersion: String? = nil, libvirtLibraryVersion: String? = nil,
         libvirtDaemonVersion: String? = nil, machines: [String: Machine] = [:], hostCPU: String? = nil,
-        hostname: String? = nil, startTime: Date, endTime: Date? = nil, commandLine: [String] = []
+        hostname: String? = nil, startTime: Date, endTime: Date? = nil, commandLine: [String] = [],
+        hypervisorPolicy: HypervisorPolicy? = nil
     ) {
         self.labCommit = labCommit
         self.imageDigests = imageDigests
@@ -132,6 +139,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         self.startTime = startTime
         self.endTime = endTime
         self.commandLine = commandLine
+        self.hypervisorPolicy = hypervisorPolicy
     }
 
     /// Flat name/value pairs for JUnit properties and report headers, in a fixed order.
@@ -148,6 +156,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("bochs.version", bochsVersion)
         add("libvirt.library", libvirtLibraryVersion)
         add("libvirt.daemon", libvirtDaemonVersion)
+        add("hypervisor.policy", hypervisorPolicy?.rawValue)
         for cell in machines.keys.sorted() {
             let machine = machines[cell]!
             add(

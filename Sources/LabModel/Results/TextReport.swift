@@ -15,6 +15,7 @@ public enum TextReport {
         var facts: [String] = []
         if let commit = provenance.labCommit { facts.append("lab \(commit)") }
         if let qemu = provenance.qemuVersion { facts.append("QEMU \(qemu)") }
+        if let policy = provenance.hypervisorPolicy { facts.append("hypervisor policy \(policy.rawValue)") }
         if let library = provenance.libvirtLibraryVersion {
             facts.append("libvirt \(library)" + (provenance.libvirtDaemonVersion.map { " (daemon \($0))" } ?? ""))
         }

@@ -47,6 +47,8 @@
  * gml.linear.bytewise  rbx = guest-linear address; one read_linearaddr_b / write_linearaddr_b
  *                      per byte (BitVisor's way: a full page walk per byte, the caller's CPL).
  *                      Stops at the first faulting byte (rdx = 0: the seed API gives no level).
+ *                      At most GML_BYTEWISE_MAX bytes per call (more -> GML_ME_TOO_LONG, after
+ *                      the common checks), so no call holds the vCPU for long.
  * gml.linear.pagewise  rbx = guest-linear address; the core's page-wise copy (one walk per
  *                      page, once per 2 MiB / 1 GiB for large pages), caller's CPL.
  *
@@ -57,7 +59,21 @@
  *                          rcx = page size, rdx = paging levels (4/5; 0 paging off),
  *                          rsi = the leaf entry as read (A bit 5, D bit 6), rdi = its level
  *                          (on a fault: the level of the fault)
+ *                      A CPL3 caller gets the entry (rsi) and the guest-physical address (rbx)
+ *                      with bits 51:12 (GML_PHYS_ADDR_BITS) cleared: frame numbers are what
+ *                      /proc/self/pagemap hides from unprivileged users; bits 11:0 (flags,
+ *                      A/D; the offset in the page) and 63:52 remain.
  * gml.cpu.paging       out rax = 0, rbx = CR0, rcx = CR3, rdx = CR4, rsi = EFER, rdi = CPL
+ *                      A CPL3 caller gets CR3 with bits 51:12 cleared (PCID, PWT, PCD kept).
+ *
+ * ---- Access policy (hypervisor option gmlab.policy=bitvisor|strict) ----------------------
+ * GML_POLICY_BITVISOR (default): every service at CPL0 and CPL3, as BitVisor does.
+ * GML_POLICY_STRICT: gml.phys.xfer, gml.phys.list, gml.linear.probe, gml.cpu.paging and
+ *   seed.phys are CPL0-only: a CPL3 caller gets rax = GML_ME_DENIED, every other register
+ *   unchanged, and nothing is read or written. The linear methods refuse supervisor pages to
+ *   CPL3 callers under both policies (the walk uses the caller's CPL).
+ * gmlab.info reports the active policy in rdx bits 15:8 (GML_INFO_POLICY(rdx)); bits 7:0 stay
+ * the backend, so under the default policy rdx is exactly the backend number as before.
  */
 #ifndef GML_METHODS_H
 #define GML_METHODS_H
@@ -67,9 +83,20 @@
 #define GML_ME_BAD_FLAGS 257       /* unknown bits in flags */
 #define GML_ME_BAD_OFFSET 258      /* gml.phys.list: first-frame offset > 4095 */
 #define GML_ME_OUT_OF_BUFFER 259   /* gml.regs.*: offset + length outside the staging buffer */
+#define GML_ME_DENIED 260          /* the hypervisor's policy (gmlab.policy=strict) refuses this
+				      service to a CPL3 caller; only rax is written */
+
+/* Access policy (gmlab.policy=; gmlab.info rdx bits 15:8) */
+#define GML_POLICY_BITVISOR 0u
+#define GML_POLICY_STRICT 1u
+#define GML_INFO_POLICY_SHIFT 8
+#define GML_INFO_POLICY(rdx) (((rdx) >> GML_INFO_POLICY_SHIFT) & 0xff)
+#define GML_INFO_BACKEND(rdx) ((rdx) & 0xff)
 
 /* Limits */
 #define GML_XFER_MAX (16ull << 20) /* bytes per transfer request */
+#define GML_BYTEWISE_MAX (256ull << 10) /* gml.linear.bytewise: a page walk per byte, so the
+					   vCPU is held ~0.5 s at this length under TCG */
 #define GML_REGS_BUF (64u << 10)   /* the register method's staging buffer */
 #define GML_REGS_CHUNK 24u         /* bytes per gml.regs.put / get call (rdx rsi rdi) */
 
@@ -78,6 +105,9 @@
 #define GML_XFER_RAW 0x2ull
 #define GML_XFER_FLAGS_ALL 0x3ull
 #define GML_XFER_RAW_BYTE 0x5a
+
+/* CR3 / paging-entry bits a CPL3 caller of gml.cpu.paging / gml.linear.probe never sees */
+#define GML_PHYS_ADDR_BITS 0x000ffffffffff000ull /* bits 51:12 */
 
 /* gml.linear.probe flags (rcx) */
 #define GML_PROBE_WRITE 0x1ull  /* check write rights */

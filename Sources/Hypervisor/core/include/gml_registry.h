@@ -7,6 +7,12 @@
  * registers through the machine side's `current`.
  * The registry is filled at start-up (single-threaded) and read-only afterwards, so look-ups
  * need no lock.
+ *
+ * Access policy (issue 9): a service may be declared CPL0-only at registration
+ * (GML_SVC_CPL0_ONLY). The hypervisor's policy (gmlab.policy=, values in gml_methods.h) decides
+ * whether that declaration is enforced: GML_POLICY_BITVISOR (the default, BitVisor's way)
+ * allows every service at every CPL; GML_POLICY_STRICT refuses a CPL0-only service to a CPL3
+ * caller (the dispatcher answers GML_ME_DENIED without running it).
  */
 #ifndef GML_REGISTRY_H
 #define GML_REGISTRY_H
@@ -14,15 +20,21 @@
 #include "gml_errors.h"
 #include "gml_memmap.h"
 #include "gml_pagewalk.h"
+#include "gml_methods.h"
 
 #define GML_REGISTRY_CAPACITY 256 /* BitVisor allows 128 */
 #define GML_NAME_MAX 255          /* characters, NUL not counted */
+
+/* Service flags (gml_registry_register_flags) */
+#define GML_SVC_CPL0_ONLY 0x1u /* refused to CPL3 callers under GML_POLICY_STRICT */
+#define GML_SVC_FLAGS_ALL 0x1u
 
 typedef void (*gml_service_fn)(void);
 
 struct gml_service {
 	gml_service_fn fn;
 	u16 len;
+	u32 flags; /* GML_SVC_* */
 	char name[GML_NAME_MAX + 1];
 };
 
@@ -38,6 +50,9 @@ void gml_registry_init(struct gml_registry *reg);
  * number (may be NULL) receives the new number. */
 gml_err gml_registry_register(struct gml_registry *reg, const char *name, gml_service_fn fn,
 			      u64 *number);
+/* The same with GML_SVC_* flags; unknown flag bits -> GML_E_INVALID_ARG. */
+gml_err gml_registry_register_flags(struct gml_registry *reg, const char *name, gml_service_fn fn,
+				    u32 flags, u64 *number);
 
 /* Number of `name` (host-side string, read at most 256 bytes), 0 if unknown or too long. */
 u64 gml_registry_lookup(const struct gml_registry *reg, const char *name);
@@ -48,6 +63,14 @@ u64 gml_registry_lookup_n(const struct gml_registry *reg, const char *name, u64 
 gml_service_fn gml_registry_get(const struct gml_registry *reg, u64 number);
 /* Name of `number` or NULL. */
 const char *gml_registry_name(const struct gml_registry *reg, u64 number);
+/* GML_SVC_* flags of `number`, 0 when unused. */
+u32 gml_registry_flags(const struct gml_registry *reg, u64 number);
+
+/* May a caller at `cpl` (0..3; 1 and 2 count as supervisor) run service `number` under
+ * `policy` (GML_POLICY_*)? False only for a CPL0-only service, a CPL3 caller and
+ * GML_POLICY_STRICT; an unused number is "allowed" (the caller then gets GML_HC_ENOSYS from
+ * the dispatch); an unknown policy value is treated as strict. */
+bool gml_registry_allowed(const struct gml_registry *reg, u64 number, u8 cpl, u32 policy);
 
 /* Run the handler of `number`: GML_OK, or GML_E_UNKNOWN_SERVICE (then the caller puts
  * GML_HC_ENOSYS in the guest's rax). */
