@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// The lab as a user opened it: the repository, the cache, and the configuration read from
 /// lab.json (or another file given with --config).

@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// Which hypervisor backends (svm, vmx) are implemented is the hypervisor build's answer, not the
 /// lab's: Sources/Hypervisor/Makefile lists them in `BACKENDS`, writes them to `$O/backends`

@@ -63,7 +63,7 @@ public struct LineTailer: Sendable {
 public struct StreamTailers: Sendable {
     private var tailers: [SerialStream: LineTailer]
 
-    public init(_ files: DomainSpec.SerialFiles) {
+    public init(_ files: SerialFiles) {
         tailers = [
             .console: LineTailer(path: files.console),
             .results: LineTailer(path: files.results),
