@@ -43,6 +43,12 @@ public struct LabSession: Sendable {
         }
     }
 
+    /// How a record's case is reproduced: `lab repro` with every `--cases` of the command line
+    /// (lab.json's directories are read again anyway); the case, its cell and `--from` follow.
+    public var reproCommand: [String] {
+        ["swift", "run", "lab", "repro"] + commandLineCaseDirectories.flatMap { ["--cases", $0] }
+    }
+
     public func builder(progress: RunProgress? = nil) -> ImageBuilder {
         ImageBuilder(paths: paths, userCaseDirectories: caseDirectories, log: { line in progress?.say(line) })
     }

@@ -21,7 +21,7 @@ struct NestedKVMDomainTests {
     func spec(for cell: MatrixCell) -> DomainSpec {
         DomainSpec(
             name: "gmlab-42-run1-1", memoryMiB: cell.memoryMiB, vcpus: cell.vcpus,
-            accelerator: cell.host == .kvm ? .kvm : .tcg, cpu: CellRunner.cpu(for: cell),
+            accelerator: cell.host == .kvm ? .kvm : .tcg, cpu: LibvirtLauncher.cpu(for: cell),
             kernel: "/cache/hv/hv.elf", initrd: "/results/vms/x/bundle.img", cmdline: "",
             serial: .init(console: "/r/console.log", results: "/r/results.log", hypervisorLog: "/r/hypervisor.log"),
             metadata: .init(runID: "run1", ownerPID: 42, labVersion: "test"))

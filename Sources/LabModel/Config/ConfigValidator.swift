@@ -313,7 +313,7 @@ struct ConfigValidator {
     }
 
     /// `no5lvl` in the configured command line would silently turn 5-level cells into 4-level
-    /// ones; the lab adds it to 4-level cells itself (CellRunner.guestCmdline).
+    /// ones; the lab adds it to 4-level cells itself (LabKit's Launcher.guestCmdline).
     mutating func pagingAgrees(matrix: LabConfig.Matrix, guest: LabConfig.Guest, path: String) {
         if matrix.paging.contains(.fiveLevel), guest.cmdline.split(separator: " ").contains("no5lvl") {
             report(

@@ -17,8 +17,17 @@ public enum Backend: String, Sendable, Codable, CaseIterable, Comparable {
 public enum HostKind: String, Sendable, Codable, CaseIterable, Comparable {
     case kvm, tcg, bochs
 
+    /// What runs the VM, for messages: "KVM", "QEMU TCG", "Bochs".
+    public var displayName: String {
+        switch self {
+        case .kvm: return "KVM"
+        case .tcg: return "QEMU TCG"
+        case .bochs: return "Bochs"
+        }
+    }
+
     public static func < (lhs: HostKind, rhs: HostKind) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+        (allCases.firstIndex(of: lhs) ?? 0) < (allCases.firstIndex(of: rhs) ?? 0)
     }
 }
 
