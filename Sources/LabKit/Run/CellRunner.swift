@@ -4,14 +4,16 @@ import LabVirt
 
 /// Runs the selected cases of one matrix cell. Many cases share one boot; when a VM dies or hangs
 /// mid-run, the case it was running is reported with the VM's logs and the cases after it run
-/// again in a fresh VM, so one crashing case never hides the results of the others.
+/// again in a fresh VM, so one crashing case never hides the results of the others. How a VM is
+/// prepared and started is the cell's launcher's business (Launch/); this follows its streams.
 public struct CellRunner: Sendable {
     public struct Context: Sendable {
         public var runID: String
         public var resultsDirectory: String
         public var images: ImageSet
         public var config: LabConfig
-        public var connection: LibvirtConnection
+        /// Starts the cell's VMs (the launcher of its host kind, opened).
+        public var launcher: any Launcher
         public var labVersion: String
         public var progress: RunProgress
         /// How a user reproduces a case: these arguments, then the case id and the cell.
@@ -63,16 +65,13 @@ public struct CellRunner: Sendable {
 
     private func runOneVM(selection: CellSelection, cases: [SelectedCase], attempt: Int) async -> VMResult {
         let cell = selection.cell.cell
+        let launcher = context.launcher
         let name = DomainName.next(runID: context.runID)
         let relativeDir = "vms/" + name
         let vmDir = context.resultsDirectory + "/" + relativeDir
-        // The emulator's own log: QEMU's (copied from libvirt's log directory) or Bochs'.
-        let emulator = cell.host == .bochs ? "bochs" : "qemu"
-        let logs = [
-            "console": relativeDir + "/console.log", "results": relativeDir + "/results.log",
-            "hypervisor": relativeDir + "/hypervisor.log", emulator: relativeDir + "/\(emulator).log",
-        ]
-        var result = VMResult(name: name, logs: logs, records: [], notRun: [], bootFailed: true, problem: nil)
+        var result = VMResult(
+            name: name, logs: launcher.logFiles(relativeDirectory: relativeDir), records: [], notRun: [],
+            bootFailed: true, problem: nil)
         func failAll(_ message: String) -> VMResult {
             result.records = cases.map {
                 record(cell: cell, caseId: $0.id, status: .error, message: message, attempt: attempt, vm: result)
@@ -81,41 +80,16 @@ public struct CellRunner: Sendable {
             return result
         }
 
-        // How to start the VM: a libvirt domain (QEMU TCG or KVM) or a Bochs process.
-        let startVM: () async throws -> any VirtualMachine
+        let prepared: PreparedVM
         do {
             try FileManager.default.createDirectory(atPath: vmDir, withIntermediateDirectories: true)
-            var images = context.images
-            images.kernel = Self.guestKernel(for: cell, images: images)
-            let media = try await BootMediaBuilder.prepare(
-                vmDir: vmDir, images: images, backend: cell.backend.rawValue,
-                guestCmdline: Self.guestCmdline(for: cell, configured: context.config.guest.cmdline),
-                plan: selection.agentPlan(cases: cases, policy: context.config.policy),
-                hypervisorCmdline: Self.hypervisorCmdline(for: cell, policy: context.config.policy) ?? "")
-            let startPaused = context.gdbPort != nil
-            if cell.host == .bochs {
-                let machine = BochsMachine(
-                    name: name, memoryMiB: cell.memoryMiB,
-                    boot: cell.backend == .none
-                        ? .linux(kernel: media.kernel, initrd: media.initrd, commandLine: media.cmdline)
-                        : .multiboot(kernel: media.kernel, modules: [media.initrd], commandLine: media.cmdline),
-                    serial: .init(directory: URL(fileURLWithPath: vmDir)), directory: vmDir)
-                try machine.validate()
-                startVM = { try await BochsSession.start(machine: machine, startPaused: startPaused) }
-            } else {
-                let spec = DomainSpec(
-                    name: name, memoryMiB: cell.memoryMiB, vcpus: cell.vcpus,
-                    accelerator: cell.host == .kvm ? .kvm : .tcg,
-                    cpu: Self.cpu(for: cell),
-                    kernel: media.kernel, initrd: media.initrd, cmdline: media.cmdline,
-                    serial: .init(directory: URL(fileURLWithPath: vmDir)),
-                    gdbPort: context.gdbPort,
-                    metadata: .init(runID: context.runID, labVersion: context.labVersion))
-                try spec.xml().write(toFile: vmDir + "/domain.xml", atomically: true, encoding: .utf8)
-                startVM = { [connection = context.connection] in
-                    try await VMSession.start(spec: spec, connection: connection, startPaused: startPaused)
-                }
-            }
+            prepared = try await launcher.prepare(
+                VMRequest(
+                    name: name, cell: cell, directory: vmDir, images: context.images,
+                    configuredCmdline: context.config.guest.cmdline,
+                    agentPlan: selection.agentPlan(cases: cases, policy: context.config.policy),
+                    policy: context.config.policy,
+                    gdbPort: context.gdbPort, runID: context.runID, labVersion: context.labVersion))
         } catch {
             return failAll("could not prepare the VM: \(error)")
         }
@@ -123,12 +97,12 @@ public struct CellRunner: Sendable {
         context.progress.vmStarting(name: name, cell: cell.id, cases: cases.count, attempt: attempt)
         let session: any VirtualMachine
         do {
-            session = try await startVM()
+            session = try await prepared.start()
         } catch {
-            return failAll("\(cell.host == .bochs ? "Bochs" : "libvirt") could not start the VM: \(error)")
+            return failAll("\(launcher.name) could not start the VM: \(error)")
         }
 
-        let bootAllowance = Duration.seconds(context.config.timeouts.bootSeconds) * Self.bootFactor(for: cell.host)
+        let bootAllowance = Duration.seconds(context.config.timeouts.bootSeconds) * launcher.bootFactor(for: cell)
         var deadlines = CaseTracker.Deadlines(boot: bootAllowance)
         var backstop =
             bootAllowance
@@ -158,12 +132,7 @@ public struct CellRunner: Sendable {
                 return .stop(reason: reason)
             }
         }
-        // Keep QEMU's own log with the others (libvirt writes it outside the results directory;
-        // Bochs writes its log in vmDir already).
-        let emulatorLog = session.emulatorLog
-        if emulatorLog.path != vmDir + "/" + emulatorLog.keptAs {
-            try? FileManager.default.copyItem(atPath: emulatorLog.path, toPath: vmDir + "/" + emulatorLog.keptAs)
-        }
+        launcher.keepEmulatorLog(of: session, in: vmDir)
 
         let final = tracker.value
         let outcome = final.outcome(exit: "\(exit.reason)")
@@ -194,58 +163,6 @@ public struct CellRunner: Sendable {
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs,
             repro: shellQuoted(context.reproCommand + [caseId, "--cell", cell.id, "--from", context.resultsDirectory]))
-    }
-
-    /// How many times `timeouts.bootSeconds` a host gets to reach the agent. Bochs runs ~80 M
-    /// instructions/s, an order of magnitude below TCG: its BIOS, GRUB reading the CD and the
-    /// kernel take ~1 min where TCG takes seconds (shared/docs/host-notes.md).
-    static func bootFactor(for host: HostKind) -> Int {
-        host == .bochs ? 3 : 1
-    }
-
-    /// The CPU a cell's guest sees. Under TCG: qemu64 with SVM and nested paging (the SVM backend
-    /// needs them; backend `none` gets the same CPU so that the two are comparable), plus what
-    /// the linear walk must handle: LA57 (5-level paging; also in 4-level cells, where the guest
-    /// declines it with `no5lvl`), 1 GiB pages, SMAP and SMEP. Under KVM: the host CPU with nested
-    /// virtualization, LA57 required in 5-level cells (MatrixPlan skips them without it).
-    static func cpu(for cell: MatrixCell) -> DomainSpec.CPU {
-        switch cell.host {
-        case .kvm:
-            var features = cell.backend == .vmx ? ["vmx"] : cell.backend == .svm ? ["svm"] : []
-            if cell.paging == .fiveLevel { features.append("la57") }
-            return .hostPassthrough(requiredFeatures: features)
-        default:
-            return .custom(model: "qemu64", requiredFeatures: ["svm", "npt", "la57", "pdpe1gb", "smap", "smep"])
-        }
-    }
-
-    /// The guest kernel file a cell boots. The bzImage everywhere but in Bochs hypervisor cells:
-    /// the switch to 5-level paging happens in the bzImage's decompressor (a vmlinux entered
-    /// directly stays at 4 levels). Bochs runs ~80 M instructions/s, so there the uncompressed
-    /// kernel in the bundle saves the guest a minute of decompressing itself (Bochs cells are
-    /// 4-level; backend none boots through GRUB's `linux`, which needs the bzImage).
-    static func guestKernel(for cell: MatrixCell, images: ImageSet) -> String {
-        if cell.host == .bochs, cell.backend != .none, cell.paging == .fourLevel, let vmlinux = images.vmlinux {
-            return vmlinux
-        }
-        return images.kernel
-    }
-
-    /// The hypervisor's own command line in a cell (its multiboot command line: libvirt's
-    /// `<cmdline>`, the `multiboot` line of the Bochs CD's grub.cfg): the access policy, always
-    /// explicit so the hypervisor log and the domain show what ran. nil for backend none.
-    static func hypervisorCmdline(for cell: MatrixCell, policy: HypervisorPolicy) -> String? {
-        cell.backend.usesHypervisor ? policy.hypervisorOption : nil
-    }
-
-    /// The guest kernel command line of a cell: lab.json's `guest.cmdline`, plus `no5lvl` in a
-    /// 4-level cell (the CPU may offer LA57; the kernel then stays at 4 levels by choice).
-    static func guestCmdline(for cell: MatrixCell, configured: String) -> String {
-        switch cell.paging {
-        case .fourLevel:
-            return configured.split(separator: " ").contains("no5lvl") ? configured : configured + " no5lvl"
-        case .fiveLevel: return configured
-        }
     }
 }
 

@@ -102,7 +102,7 @@ public enum JUnitReport {
         }
         var out: [String] = []
         if let vm = row.vmName { out.append("vm: \(vm) (attempt \(row.attempt))") }
-        for role in row.logs.keys.sorted() { out.append("\(role) log: \(row.logs[role]!)") }
+        for (role, path) in row.logs.sorted(by: { $0.key < $1.key }) { out.append("\(role) log: \(path)") }
         if !row.values.isEmpty { out.append("values: " + JSONValue.object(row.values).compactText) }
         if !out.isEmpty {
             element.addChild(XMLElement(name: "system-out", stringValue: xmlSafe(out.joined(separator: "\n"))))
@@ -118,7 +118,9 @@ public enum JUnitReport {
 extension XMLElement {
     /// Adds an attribute whose value is made XML-safe.
     fileprivate func addAttribute(name: String, value: String) {
-        let attribute = XMLNode.attribute(withName: name, stringValue: xmlSafe(value)) as! XMLNode
+        guard let attribute = XMLNode.attribute(withName: name, stringValue: xmlSafe(value)) as? XMLNode else {
+            preconditionFailure("XMLNode.attribute(withName:stringValue:) made no XMLNode")
+        }
         addAttribute(attribute)
     }
 }

@@ -148,8 +148,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         func add(_ name: String, _ value: String?) { if let value { list.append((name, value)) } }
         add("lab.commit", labCommit)
         for name in imageDigests.keys.sorted() { add("image.\(name)", imageDigests[name]) }
-        for spec in guestKernels.keys.sorted() {
-            let kernel = guestKernels[spec]!
+        for (spec, kernel) in guestKernels.sorted(by: { $0.key < $1.key }) {
             add("guest.kernel.\(spec)", kernel.version + (kernel.packageVersion.map { " (package \($0))" } ?? ""))
         }
         add("qemu.version", qemuVersion)
@@ -157,8 +156,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("libvirt.library", libvirtLibraryVersion)
         add("libvirt.daemon", libvirtDaemonVersion)
         add("hypervisor.policy", hypervisorPolicy?.rawValue)
-        for cell in machines.keys.sorted() {
-            let machine = machines[cell]!
+        for (cell, machine) in machines.sorted(by: { $0.key < $1.key }) {
             add(
                 "machine.\(cell)",
                 "\(machine.accelerator), cpu \(machine.cpuModel)"

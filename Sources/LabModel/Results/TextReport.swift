@@ -19,8 +19,8 @@ public enum TextReport {
         if let library = provenance.libvirtLibraryVersion {
             facts.append("libvirt \(library)" + (provenance.libvirtDaemonVersion.map { " (daemon \($0))" } ?? ""))
         }
-        for spec in provenance.guestKernels.keys.sorted() {
-            facts.append("kernel \(spec) = \(provenance.guestKernels[spec]!.version)")
+        for (spec, kernel) in provenance.guestKernels.sorted(by: { $0.key < $1.key }) {
+            facts.append("kernel \(spec) = \(kernel.version)")
         }
         if !facts.isEmpty { lines.append(facts.joined(separator: ", ")) }
 
@@ -77,7 +77,9 @@ public enum TextReport {
                 for line in terminalSafe(record.message).split(separator: "\n", omittingEmptySubsequences: false) {
                     lines.append("      \(line)")
                 }
-                for role in record.logs.keys.sorted() { lines.append("      \(role) log: \(record.logs[role]!)") }
+                for (role, path) in record.logs.sorted(by: { $0.key < $1.key }) {
+                    lines.append("      \(role) log: \(path)")
+                }
                 if let repro = record.repro { lines.append("      reproduce: \(repro)") }
             }
         }

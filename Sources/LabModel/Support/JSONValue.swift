@@ -53,7 +53,7 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         case .array(let values): return "[" + values.map(\.compactText).joined(separator: ",") + "]"
         case .object(let members):
             return "{"
-                + members.keys.sorted().map { JSONValue.quoted($0) + ":" + members[$0]!.compactText }
+                + members.sorted(by: { $0.key < $1.key }).map { JSONValue.quoted($0.key) + ":" + $0.value.compactText }
                 .joined(separator: ",") + "}"
         }
     }
