@@ -177,7 +177,7 @@ static u64 sel_gva_kind(struct rd *r, unsigned k)
  *   0x00-0x1f  lengths[]                        0x20-0x3f  a guest-physical edge + s16
  *   0x40-0x5f  a guest-linear address (windows, names, direct map of an edge, ...)
  *   0x60-0x65  an output of the last call (rax rbx rcx rdx rsi rdi) + s16
- *   0x66       raw u64        0x67  2^64-1 - u8        0x68-0x7f  1 << (8 .. 31)
+ *   0x66       raw u64        0x67  2^64-1 - u8        0x68-0x7f  1 << (8 .. 20)
  *   0x80-0xff  the constant 0 .. 127 */
 static u64 sel_value(struct rd *r)
 {
@@ -197,7 +197,7 @@ static u64 sel_value(struct rd *r)
 	if (t == 0x67)
 		return ~0ULL - rd8(r);
 	if (t < 0x80)
-		return 1ULL << (t - 0x68 + 8);
+		return 1ULL << (8 + (t - 0x68) % 13); /* 256 .. 1 MiB; the big edges are in lengths[] */
 	return t - 0x80;
 }
 
@@ -452,12 +452,23 @@ static void check_writes(bool walks, u64 done, bool allow_any)
 		const u8 *now = hf_gpa_ptr(base), *was = d[k].before;
 		if (!memcmp(now, was, HF_PAGE))
 			continue;
-		bool mapped = false;
+		bool mapped = false, all_ram = hf_page_all_ram(base);
+		if (allow_any && all_ram)
+			continue;
 		for (u64 off = 0; off < HF_PAGE; off++) {
+			if ((off & 7) == 0) { /* skip equal words quickly */
+				u64 a, b;
+				memcpy(&a, now + off, 8);
+				memcpy(&b, was + off, 8);
+				if (a == b) {
+					off += 7;
+					continue;
+				}
+			}
 			if (now[off] == was[off])
 				continue;
 			u64 g = base + off;
-			if (!hf_is_ram(g)) {
+			if (!all_ram && !hf_is_ram(g)) {
 				hf_fail("non-ram-write", "the call changed guest-physical 0x%llx (0x%02x -> 0x%02x), which "
 					"is not RAM", g, was[off], now[off]);
 				return;
@@ -516,6 +527,32 @@ static u64 xfer_status(u64 addr, u64 len, u64 flags)
 	if (len > GML_XFER_MAX)
 		return GML_ME_TOO_LONG;
 	return GML_OK;
+}
+
+/* ---- call-sequence coverage ----
+ * libFuzzer treats these counters like code coverage: an input that makes a new pair of
+ * consecutive calls -- (service, transfer flags, outcome) then (service, flags, outcome) -- is
+ * kept even when no new code runs, so sequences that carry state from call to call (a buffer,
+ * a flag, a page-table change) are built up one step at a time. Generic: no service's state is
+ * looked at. */
+__attribute__((section("__libfuzzer_extra_counters"), used)) static u8 pair_counters[1 << 16];
+static unsigned prev_class;
+#define CLASS_START 0xffffu
+
+static void note_pair(unsigned svc_idx, u64 flags, int outcome)
+{
+	unsigned cls = (svc_idx * 8 + (unsigned)(flags < 4 ? flags : 4)) * 3 + outcome;
+	u64 h = ((u64)prev_class * 0x9e3779b97f4a7c15ULL) ^ (cls * 0xbf58476d1ce4e5b9ULL);
+	pair_counters[(h >> 40) & 0xffff]++;
+	prev_class = cls;
+}
+
+static int sel_index_of(const char *name)
+{
+	for (int i = 0; i < nsel; i++)
+		if (!strcmp(sel_names[i], name))
+			return i;
+	return nsel;
 }
 
 /* ---- one hypercall ---- */
@@ -735,6 +772,8 @@ static void call(u64 nr, const u64 in5[5], int cpl)
 			hf_fail("bad-return", "%s returned status %llu, not a gml_err or method error", name, rax);
 			break;
 		}
+		if (k == K_LIN_BYTEWISE && a_len > HF_BYTEWISE_MAX && rax == GML_ME_TOO_LONG && done == 0 && g[RCX] == 0)
+			break; /* contract 9: byte-wise transfers above 256 KiB are refused (whichever check runs first) */
 		if (xst != GML_OK) {
 			if (rax != xst || done != 0)
 				hf_fail("bad-return", "%s: the ABI's checks give %llu, it returned %llu (done %llu)", name, xst, rax, done);
@@ -835,6 +874,12 @@ static void call(u64 nr, const u64 in5[5], int cpl)
 							now, gg);
 				}
 	}
+	{
+		bool xfer = k == K_PHYS_XFER || k == K_PHYS_LIST || k == K_LIN_BYTEWISE || k == K_LIN_PAGEWISE;
+		unsigned idx = nr == GML_HC_LOOKUP ? 62 : s ? (unsigned)sel_index_of(name) : 63;
+		int outcome = rax == 0 ? 0 : (xfer && done > 0) ? 1 : 2;
+		note_pair(idx, xfer ? a_flags : k == K_PROBE ? in[RCX] : 0, outcome);
+	}
 	last_out[0] = g[RAX], last_out[1] = g[RBX], last_out[2] = g[RCX];
 	last_out[3] = g[RDX], last_out[4] = g[RSI], last_out[5] = g[RDI];
 }
@@ -856,10 +901,11 @@ static void parse_services(void)
 		if (sscanf(p, " %u=%299[^ \n]%n", &n, name, &used) != 2 || n == 0 || n > MAX_SVC)
 			break;
 		p += used;
-		svc[n] = (struct svc_model){ strdup(name), K_UNKNOWN, OUT_ABI, HF_OWN_REGS | HF_OWN_XFER };
-		for (int i = 0; i < NKNOWN; i++)
-			if (!strcmp(known[i].name, name))
-				svc[n] = known[i];
+		int i;
+		for (i = 0; i < NKNOWN && strcmp(known[i].name, name); i++)
+			;
+		svc[n] = i < NKNOWN ? known[i]
+				    : (struct svc_model){ strdup(name), K_UNKNOWN, OUT_ABI, HF_OWN_REGS | HF_OWN_XFER };
 		if ((int)n > nsvc)
 			nsvc = n;
 	}
@@ -882,6 +928,7 @@ static u64 number_of(const char *name)
 }
 
 static const char *findings_dir;
+static const char *only_class; /* HOSTFUZZ_ONLY: only this failure class counts (minimising) */
 
 static void print_totals(void)
 {
@@ -896,7 +943,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc, (void)argv;
 	hf_m.trace = getenv("HOSTFUZZ_TRACE") != NULL;
 	findings_dir = getenv("HOSTFUZZ_KEEP_GOING");
-	hf_m.keep_going = findings_dir != NULL;
+	only_class = getenv("HOSTFUZZ_ONLY");
+	hf_m.keep_going = findings_dir != NULL || only_class != NULL;
 	hf_print_history = print_history;
 	t0 = now();
 	if (getenv("HOSTFUZZ_STATS"))
@@ -973,6 +1021,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 	hf_clear_failure();
 	nhist = 0;
 	ncalls = 0;
+	prev_class = CLASS_START;
 	last_lookup = 0;
 	memset(last_out, 0, sizeof(last_out));
 	memset(staging, 0, sizeof(staging));
@@ -1160,7 +1209,15 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		}
 	}
 	bool bad = hf_failed();
-	if (bad && hf_m.keep_going)
+	if (bad && only_class) {
+		if (strcmp(hf_failure_class(), only_class))
+			bad = false; /* another failure: not the one being minimised */
+		else {
+			fprintf(stderr, "==HOSTFUZZ== INVARIANT FAILURE [%s]\n==HOSTFUZZ== %s\n", hf_failure_class(),
+				hf_failure_text());
+			abort();
+		}
+	} else if (bad && findings_dir)
 		note_finding(data, size);
 	hf_m.svc = NULL;
 	return bad ? -1 : 0;

@@ -499,7 +499,7 @@ void hf_fatal(const char *msg)
 /* ---- the guest's own writes (input ops): RAM only, byte-exact ---- */
 
 /* Is the whole page of gpa plain RAM (not cut by an e820 boundary)? */
-static bool page_all_ram(u64 gpa)
+bool hf_page_all_ram(u64 gpa)
 {
 	struct hf_layout *L = hf_m.L;
 	u64 p = gpa / HF_PAGE;
@@ -521,7 +521,7 @@ static u64 guest_access(u64 gpa, u8 *buf, u8 value, u64 len, int op)
 		if (n > len - i)
 			n = len - i;
 		u8 *m = g < hf_m.L->span ? hf_m.L->mem + g : NULL;
-		if (page_all_ram(g)) {
+		if (hf_page_all_ram(g)) {
 			if (op == 0)
 				memcpy(buf + i, m, n);
 			else if (op == 1)

@@ -105,6 +105,8 @@ void hf_model_reset(void);
 u8 *hf_gpa_ptr(u64 gpa);
 /* Is the guest-physical byte e820 RAM outside the hypervisor's region? */
 bool hf_is_ram(u64 gpa);
+/* Is the byte's whole page RAM (no e820 boundary cuts it)? */
+bool hf_page_all_ram(u64 gpa);
 /* Classify the byte's page. */
 enum hf_page_kind hf_kind(u64 gpa);
 const char *hf_kind_name(enum hf_page_kind k);
