@@ -338,13 +338,22 @@ static bool pieces_touch_tables(void)
 		}
 	return false;
 }
+static int by_gpa(const void *a, const void *b)
+{
+	const struct piece *x = a, *y = b;
+	return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/* Do two pieces share a guest-physical byte (then the later one's bytes are what stays)? */
 static bool pieces_alias(void)
 {
-	for (int i = 0; i < npieces; i++)
-		for (int j = i + 1; j < npieces && j < i + 64; j++)
-			if (pieces[i].gpa < pieces[j].gpa + pieces[j].len && pieces[j].gpa < pieces[i].gpa + pieces[i].len)
-				return true;
-	return npieces > 64; /* long lists: not checked pairwise, treat as possibly aliased */
+	static struct piece sorted[MAX_PIECES];
+	memcpy(sorted, pieces, npieces * sizeof(pieces[0]));
+	qsort(sorted, npieces, sizeof(sorted[0]), by_gpa);
+	for (int i = 1; i < npieces; i++)
+		if (sorted[i - 1].gpa + sorted[i - 1].len > sorted[i].gpa)
+			return true;
+	return false;
 }
 
 /* Linear transfer of len bytes at gva: the reference translation of each page. Returns false if
