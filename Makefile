@@ -3,10 +3,12 @@
 #
 #   make run    build the images and run the default matrix from lab.json on this host
 #   make test   run the whole test suite: unit tests and integration tests that boot real VMs
+#   make fuzz   fuzz the hypervisor's real code on the host (SECONDS=n, default 60; no VMs, no
+#               setup needed: Sources/Hypervisor/hostfuzz/README.md)
 
 SWIFT ?= swift
 
-.PHONY: setup run test doctor
+.PHONY: setup run test doctor fuzz
 
 setup:
 	scripts/setup-host
@@ -19,3 +21,6 @@ test: setup
 
 doctor: setup
 	$(SWIFT) run lab doctor
+
+fuzz:
+	$(MAKE) -C Sources/Hypervisor/hostfuzz fuzz
