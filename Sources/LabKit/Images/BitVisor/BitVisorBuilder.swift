@@ -15,6 +15,8 @@ public struct BitVisorBuild: Codable, Sendable, Equatable {
     public var key: String
     /// `sha256:` of `elf`.
     public var digest: String?
+    /// The GRUB CD that multiboots `elf` and hands it the guest disk (BitVisorBootMedia).
+    public var loaderCD: String?
     /// The lab's service files built in (`services/…`), the user's (absolute paths).
     public var services: [String]
     public var userServices: [String]
@@ -34,7 +36,7 @@ public struct BitVisorBuilder: Sendable {
     public init(images: ImageBuilder) { self.images = images }
 
     /// Bump when the recipe itself changes what it builds.
-    static let recipeVersion = "bitvisor recipe v1"
+    static let recipeVersion = "bitvisor recipe v2"
 
     public func build(checkout: BitVisorCheckout, userServices: [String] = []) async throws -> BitVisorBuild {
         let plan = try BitVisorInjection.plan(hypervisorSources: paths.hypervisorSources, userServices: userServices)
@@ -53,15 +55,16 @@ public struct BitVisorBuilder: Sendable {
             ].joined(separator: "\n"))
         var result = BitVisorBuild(
             elf: nil, error: nil, checkout: checkout.path, checkoutDigest: checkoutDigest, provenance: provenance,
-            key: key, digest: nil,
+            key: key, digest: nil, loaderCD: nil,
             services: plan.files.filter { $0.role == .service && $0.source.hasSuffix(".c") }.map {
                 "services/" + ($0.source as NSString).lastPathComponent
             },
             userServices: userServices, leftOut: plan.leftOut)
 
         let dir = paths.cache + "/bitvisor/" + images.shortKey(key)
-        if FileManager.default.fileExists(atPath: dir + "/bitvisor.elf") {
+        if FileManager.default.fileExists(atPath: dir + "/loader.iso") {
             result.elf = dir + "/bitvisor.elf"
+            result.loaderCD = dir + "/loader.iso"
             result.digest = try await images.cachedDigest(dir + "/bitvisor.elf")
             return result
         }
@@ -69,6 +72,8 @@ public struct BitVisorBuilder: Sendable {
         do {
             _ = try await images.buildAtomically(into: dir, component: "BitVisor") { tmp, logFile in
                 try await buildTree(checkout: checkout, plan: plan, work: tmp, logFile: logFile)
+                try await BitVisorBootMedia.makeLoaderCD(
+                    elf: tmp + "/bitvisor.elf", output: tmp + "/loader.iso", work: tmp)
                 try JSONEncoder().encode(result).write(to: URL(fileURLWithPath: tmp + "/build.json"))
             }
         } catch {
@@ -76,6 +81,7 @@ public struct BitVisorBuilder: Sendable {
             return result
         }
         result.elf = dir + "/bitvisor.elf"
+        result.loaderCD = dir + "/loader.iso"
         result.digest = try await images.cachedDigest(dir + "/bitvisor.elf")
         return result
     }
