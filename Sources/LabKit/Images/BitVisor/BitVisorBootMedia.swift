@@ -50,6 +50,60 @@ public enum BitVisorBootMedia {
         return words.joined(separator: " ")
     }
 
+    /// How far a BitVisor VM got, read from its streams: for the launcher to end a VM whose
+    /// BitVisor panicked at once (BitVisor then stops without powering off, so the VM would sit
+    /// until its deadline), and to say at a deadline where the boot stopped.
+    public enum BootProgress: Sendable, Equatable {
+        /// Nothing from BitVisor: GRUB on the loader CD did not start it.
+        case noHypervisor
+        /// BitVisor panicked; the line says why ("panic(CPU0): unsupported exitcode").
+        case hypervisorPanic(String)
+        /// BitVisor started but did not reach "Loading MBR." (its own start-up).
+        case hypervisorStarting
+        /// BitVisor loaded the guest disk's MBR and the guest printed nothing yet (GRUB on the
+        /// guest disk, loading the kernel through the BIOS, or the kernel before its console).
+        case afterLoadingMBR
+        /// The guest console is writing, userspace not up yet.
+        case guestBooting
+        /// `/init` said "userspace up".
+        case userspace
+
+        public init(hypervisorLog: String, console: String) {
+            if let panic = hypervisorLog.split(separator: "\n").first(where: { $0.contains("panic(") }) {
+                self = .hypervisorPanic(String(panic).trimmingCharacters(in: .whitespaces))
+            } else if console.contains("GMLAB-GUEST: userspace up") {
+                self = .userspace
+            } else if !console.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                self = .guestBooting
+            } else if hypervisorLog.contains("Loading MBR.") {
+                self = .afterLoadingMBR
+            } else if hypervisorLog.contains("Starting BitVisor") {
+                self = .hypervisorStarting
+            } else {
+                self = .noHypervisor
+            }
+        }
+
+        /// A sentence for a timeout or error record.
+        public var explanation: String {
+            switch self {
+            case .noHypervisor:
+                return "BitVisor never wrote to its log (COM1): GRUB on the loader CD did not start it"
+            case .hypervisorPanic(let line):
+                return "BitVisor panicked (\(line)); it stops without powering the VM off"
+            case .hypervisorStarting:
+                return "BitVisor started but never reached \"Loading MBR.\" (its own start-up stopped)"
+            case .afterLoadingMBR:
+                return
+                    "BitVisor loaded the guest disk's MBR (\"Loading MBR.\") and the guest wrote nothing since: stuck in GRUB on the guest disk, loading the kernel through the BIOS, or in the kernel before its console"
+            case .guestBooting:
+                return "the guest kernel was booting (console output) but userspace never came up"
+            case .userspace:
+                return "the guest reached userspace"
+            }
+        }
+    }
+
     /// grub.cfg of the loader CD.
     public static func loaderConfig() -> String {
         """
