@@ -34,6 +34,41 @@ import Testing
         #expect(again.key == build.key && again.elf == build.elf)
     }
 
+    /// A user case directory's seed-style services build into BitVisor unchanged (the shipped
+    /// example), and a service that does not compile gives the compiler's message naming the
+    /// user's own file, not the lab's copy of it.
+    @Test(.enabled(if: source != nil, skipReason)) func userServicesBuildInAndErrorsNameTheirFiles() async throws {
+        let checkout = try BitVisorCheckout(path: Self.source!)
+        let example = Self.repository + "/Sources/Guest/usercases/seed-example/services"
+        let good = try await Self.builder().build(
+            checkout: checkout, userServices: [example + "/sum3.c", example + "/abc2foo.c"])
+        #expect(good.error == nil, "\(good.error ?? "")")
+        if let elf = good.elf {
+            let image = try Data(contentsOf: URL(fileURLWithPath: elf))
+            for name in ["example.sum3", "example.abc2foo", "gml.linear.pagewise", "seed.phys"] {
+                #expect(image.firstRange(of: Data(name.utf8)) != nil, "\(name) is not in \(elf)")
+            }
+        }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-bv-bad-\(UUID().uuidString.prefix(8))"
+        )
+        .path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try """
+        #include "vmmcall.h"
+        #include "initfunc.h"
+        static void f(void) { int x = ; }
+        static void init(void) { vmmcall_register("bad.f", f); }
+        INITFUNC("vmmcal0", init);
+        """.write(toFile: dir + "/broken.c", atomically: true, encoding: .utf8)
+        let bad = try await Self.builder().build(checkout: checkout, userServices: [dir + "/broken.c"])
+        #expect(bad.elf == nil)
+        let message = bad.error ?? ""
+        #expect(message.contains(dir + "/broken.c:3:") && message.contains("error:"), "\(message)")
+        #expect(!message.contains("core/x86/gmlab/u1/"), "\(message)")
+    }
+
     /// Boots BitVisor under QEMU TCG (SVM + NPT) from the loader CD, which boots the guest disk
     /// holding the lab's kernel and initramfs: BitVisor's log on COM1, the guest console on
     /// COM2, the agent's results on COM3, a smoke case passes, the guest powers off. Plain
