@@ -137,15 +137,17 @@ import Testing
             ], in: "Hypervisor")
     }
 
+    /// A made-up Makefile in the layout of BitVisor's core/x86/Makefile (configuration macros,
+    /// include flags, object list).
     static let x86Makefile = """
-        CONSTANTS-$(CONFIG_CPU_MMU_SPT_3) += -DCPU_MMU_SPT_3
-        CONSTANTS-$(CONFIG_TTY_SERIAL) += -DTTY_SERIAL
-
-        CFLAGS += -Icore/include
-        CFLAGS += $(CFLAGS_EDK2_INC)
-
-        objs-y += acpi.o
-        objs-y += xsetbv_pass.o
+        CONSTANTS-$(CONFIG_EXAMPLE_LAYOUT) += -DEXAMPLE_LAYOUT
+        CONSTANTS-$(CONFIG_EXAMPLE_LOG) += -DEXAMPLE_LOG
+        # a comment between the groups
+        CFLAGS += -Iexample/include
+        CFLAGS += $(EXAMPLE_FLAGS)
+        # objects
+        objs-y += first.o
+        objs-y += second.o
 
         """
 
@@ -174,13 +176,13 @@ import Testing
         // the lab's Makefile repeats core/x86's configuration and adds its flags and objects
         let mk = try #require(Self.read(g + "/Makefile"))
         for line in [
-            "CONSTANTS-$(CONFIG_CPU_MMU_SPT_3) += -DCPU_MMU_SPT_3", "CFLAGS += -Icore/include",
+            "CONSTANTS-$(CONFIG_EXAMPLE_LAYOUT) += -DEXAMPLE_LAYOUT", "CFLAGS += $(EXAMPLE_FLAGS)",
             "CFLAGS += -Icore/include -iquote core/x86/gmlab -iquote core/x86/gmlab/lab -include core/x86/gmlab/gmlab_prelude.h",
             "objs-y += gmlab_bitvisor.o", "objs-y += method_b.o", "subdirs-y += u1",
         ] {
             #expect(mk.contains(line + "\n"), "\(line) not in\n\(mk)")
         }
-        #expect(!mk.contains("acpi.o"))
+        #expect(!mk.contains("first.o") && !mk.contains("# objects"))
         let umk = try #require(Self.read(g + "/u1/Makefile"))
         #expect(
             umk.contains("objs-y += svc.o\n") && !umk.contains("other.o")
@@ -232,9 +234,9 @@ import Testing
         #expect(throws: BitVisorError.self) { try BitVisorInjection.addSubdirectory(toMakefile: "all:\n\ttrue\n") }
         #expect(
             BitVisorInjection.configurationLines(ofX86Makefile: Self.x86Makefile) == [
-                "CONSTANTS-$(CONFIG_CPU_MMU_SPT_3) += -DCPU_MMU_SPT_3",
-                "CONSTANTS-$(CONFIG_TTY_SERIAL) += -DTTY_SERIAL",
-                "CFLAGS += -Icore/include", "CFLAGS += $(CFLAGS_EDK2_INC)",
+                "CONSTANTS-$(CONFIG_EXAMPLE_LAYOUT) += -DEXAMPLE_LAYOUT",
+                "CONSTANTS-$(CONFIG_EXAMPLE_LOG) += -DEXAMPLE_LOG",
+                "CFLAGS += -Iexample/include", "CFLAGS += $(EXAMPLE_FLAGS)",
             ])
     }
 
