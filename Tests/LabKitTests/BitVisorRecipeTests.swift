@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 import Testing
 
 @testable import LabKit

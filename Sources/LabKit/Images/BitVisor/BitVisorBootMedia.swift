@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 
 /// The boot chain BitVisor needs (issue 10 "The boot chain"): BIOS boot from disk, not QEMU's
 /// direct kernel loader.

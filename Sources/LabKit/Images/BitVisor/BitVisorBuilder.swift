@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 
 /// One BitVisor image the lab built from a user's checkout, or why it could not.
 public struct BitVisorBuild: Codable, Sendable, Equatable {

@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 
 /// A BitVisor source tree the user named (`lab.json` `bitvisor.source`, `--bitvisor DIR`,
 /// `BITVISOR_SRC`). The lab never fetches, vendors or commits BitVisor: it reads this directory,
