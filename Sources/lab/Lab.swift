@@ -18,6 +18,6 @@ struct Lab: AsyncParsableCommand {
             Run as root (the lab drives libvirtd on qemu:///system). `make run` / `make test` \
             set the host up first (scripts/setup-host).
             """,
-        subcommands: [Doctor.self, Build.self, List.self, Run.self, Report.self, Repro.self, Bench.self]
+        subcommands: [Doctor.self, Build.self, List.self, Run.self, Report.self, Repro.self, Bench.self, Box.self]
     )
 }
