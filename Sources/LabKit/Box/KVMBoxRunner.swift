@@ -280,6 +280,7 @@ public enum KVMBox {
             if ending != nil { break }
             if let stop = watch.check(at: now)
                 ?? (now > outerDeadline ? .hung("the box ran past its \(Int(outerDeadline)) s deadline") : nil)
+                ?? (Task.isCancelled ? .boxFailed("cancelled") : nil)
             {
                 verdict = stop
                 say("stopping the box: \(stop)")
