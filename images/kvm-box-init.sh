@@ -5,10 +5,12 @@
 # powers off. Every line meant for the lab starts with "GMLAB-BOX: " on L1's console (ttyS0).
 #
 # The lab appends /box/run.conf (shell variables, below), /box/hv.elf and /box/bundle.img.
-# L2's three serial ports (console, agent results, hypervisor log) go live to three virtio
-# serial ports of L1, named gmlab.l2.console, gmlab.l2.results and gmlab.l2.hypervisor, which
-# the outer QEMU writes to three files; a copy of each stays in /tmp/l2 so that L1 can print
-# its size and digest at the end (the lab checks that every byte arrived).
+# L2's three serial ports (console, agent results, hypervisor log) go to files in /tmp/l2,
+# which a loop here copies, as they grow (every 0.5 s), to three virtio serial ports of L1
+# named gmlab.l2.console, gmlab.l2.results and gmlab.l2.hypervisor; the outer QEMU writes those
+# to three files. At the end L1 prints each file's size and digest, and the lab checks that
+# every byte arrived. (QEMU writing L2's serial ports straight to the virtio ports would drop
+# a byte after four EAGAINs in a row, and its chardev logfile would log retried bytes twice.)
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 
 mount -t proc proc /proc
@@ -63,25 +65,52 @@ for d in "$CON" "$RES" "$HV"; do
 done
 
 mkdir -p /tmp/l2
-# Heartbeat: the lab treats a gap of many seconds as the box's known stall (L1 stops getting
-# timer interrupts while a nested guest runs under TCG), an infrastructure flake, never L2's fault.
-( while :; do echo "GMLAB-BOX: tick $(uptime_s)"; sleep 2; done ) &
-ticker=$!
+: > /tmp/l2/console.log
+: > /tmp/l2/results.log
+: > /tmp/l2/hypervisor.log
+# pump FILE DEVICE: write what FILE gained since the last call to DEVICE (blocking writes;
+# exact byte counts, so nothing is sent twice or lost). The offsets live in this shell.
+off_console=0 off_results=0 off_hypervisor=0
+pump() {
+    eval "off=\$off_$1"
+    size=$(wc -c < "/tmp/l2/$1.log")
+    [ "$size" -gt "$off" ] || return 0
+    dd if="/tmp/l2/$1.log" bs=4096 skip="$off" count=$((size - off)) iflag=skip_bytes,count_bytes \
+        status=none > "$2" || say "copying $1 to $2 failed"
+    eval "off_$1=$size"
+}
+# The copier doubles as a heartbeat (a line every 2 s): the lab treats a long gap as the box's
+# known stall (L1 stops getting timer interrupts while a nested guest runs under TCG), an
+# infrastructure flake, never L2's fault. It stops after a last copy once /tmp/l2/stop exists.
+(
+    n=0
+    while :; do
+        [ -e /tmp/l2/stop ] && last=1 || last=0
+        pump console "$CON"
+        pump results "$RES"
+        pump hypervisor "$HV"
+        [ $last = 1 ] && exit 0
+        n=$((n + 1))
+        [ $((n % 4)) -eq 1 ] && echo "GMLAB-BOX: tick $(uptime_s)"
+        sleep 0.5
+    done
+) &
+copier=$!
 say "starting L2: qemu-system-x86_64 -accel kvm -cpu $L2_CPU -m $L2_MEMORY_MIB (limit ${L2_TIMEOUT}s) at $(uptime_s) s"
 timeout -s KILL "$L2_TIMEOUT" qemu-system-x86_64 \
     -accel kvm -cpu "$L2_CPU" -m "$L2_MEMORY_MIB" -smp 1 \
     -nodefaults -no-user-config -display none -no-reboot \
     -kernel /box/hv.elf -initrd /box/bundle.img \
-    -chardev "file,id=console,path=$CON,logfile=/tmp/l2/console.log" \
-    -chardev "file,id=results,path=$RES,logfile=/tmp/l2/results.log" \
-    -chardev "file,id=hypervisor,path=$HV,logfile=/tmp/l2/hypervisor.log" \
+    -chardev file,id=console,path=/tmp/l2/console.log \
+    -chardev file,id=results,path=/tmp/l2/results.log \
+    -chardev file,id=hypervisor,path=/tmp/l2/hypervisor.log \
     -serial chardev:console -serial chardev:results -serial chardev:hypervisor
 rc=$?
-kill $ticker
 say "L2 ended: qemu exit status $rc at $(uptime_s) s"
+touch /tmp/l2/stop
+wait $copier
 for s in console results hypervisor; do
     f=/tmp/l2/$s.log
-    [ -f "$f" ] || : > "$f"
     say "stream $s bytes $(wc -c < "$f") sha256 $(sha256sum "$f" | cut -d' ' -f1)"
 done
 finish

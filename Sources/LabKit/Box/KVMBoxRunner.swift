@@ -129,11 +129,12 @@ public enum KVMBox {
     public static let l2MemoryMiB = 1024
     static let streams = ["console", "results", "hypervisor"]
 
-    /// What L1 is as a host: KVM with nested SVM, one vCPU.
+    /// What L1 is as a host: KVM with nested SVM, one vCPU, 4-level paging (booted from vmlinux,
+    /// L1 never switches to 5 levels, so KVM offers L2 no LA57).
     public static var capabilities: HostCapabilities {
         HostCapabilities(
             kvmBootsGuest: true, nestedSVM: true, nestedVMX: false, tcgEmulatesSVM: false, bochsEmulatesVMX: false,
-            implementedBackends: [.svm], bochsDriverImplemented: false, hostCPUHasLA57: true, cores: 1,
+            implementedBackends: [.svm], bochsDriverImplemented: false, hostCPUHasLA57: false, cores: 1,
             availableMemoryMiB: 3072)
     }
 
