@@ -193,7 +193,10 @@ public enum KVMBox {
             let attempt = try await runOnce(request, number: number)
             attempts.append(attempt)
             guard attempt.isFlake else { break }
-            request.progress("box attempt \(number): \(attempt.outcome); logs in \(attempt.directory)")
+            if number <= request.retries {
+                request.progress(
+                    "box: retrying after the stall (logs of attempt \(number) kept in \(attempt.directory))")
+            }
         }
         return KVMBoxRun(attempts: attempts)
     }
