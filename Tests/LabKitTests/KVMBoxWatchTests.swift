@@ -120,6 +120,15 @@ import Testing
         #expect(KVMBoxAttempt.Outcome.stalled("x").description.contains("infrastructure flake"))
     }
 
+    @Test func aSoftLockupInTheGuestIsNotTheBoxsStall() throws {
+        var w = try Self.watch()
+        Self.booted(&w, ticksUntil: 40)
+        w.consume(
+            stream: "console", lines: ["watchdog: BUG: soft lockup - CPU#0 stuck for 22s! [gmlab-agent:70]"], at: 30)
+        #expect(w.stallSignature == nil)
+        #expect(w.check(at: 40) == nil)
+    }
+
     @Test func l1ThatNeverBootsIsAFlake() throws {
         let w = try Self.watch()
         #expect(w.check(at: 59) == nil)
