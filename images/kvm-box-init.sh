@@ -33,7 +33,8 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 say "L1 userspace up after $(uptime_s) s, kernel $(uname -r)"
 
 [ -f /box/run.conf ] || fail "no /box/run.conf: the lab appends it with hv.elf and bundle.img"
-# L2_MEMORY_MIB, L2_CPU (e.g. host), L2_TIMEOUT (seconds L1 lets L2 run before killing it)
+# L2_MEMORY_MIB, L2_CPU (e.g. host), L2_TIMEOUT (seconds L1 lets L2 run before killing it),
+# L2_HV_CMDLINE (the hypervisor's own command line, e.g. gmlab.policy=bitvisor)
 . /box/run.conf
 for f in /box/hv.elf /box/bundle.img; do
     [ -s "$f" ] || fail "$f missing from the appended archive"
@@ -100,7 +101,7 @@ say "starting L2: qemu-system-x86_64 -accel kvm -cpu $L2_CPU -m $L2_MEMORY_MIB (
 timeout -s KILL "$L2_TIMEOUT" qemu-system-x86_64 \
     -accel kvm -cpu "$L2_CPU" -m "$L2_MEMORY_MIB" -smp 1 \
     -nodefaults -no-user-config -display none -no-reboot \
-    -kernel /box/hv.elf -initrd /box/bundle.img \
+    -kernel /box/hv.elf -initrd /box/bundle.img -append "${L2_HV_CMDLINE:-}" \
     -chardev file,id=console,path=/tmp/l2/console.log \
     -chardev file,id=results,path=/tmp/l2/results.log \
     -chardev file,id=hypervisor,path=/tmp/l2/hypervisor.log \

@@ -64,6 +64,7 @@ struct Box: AsyncParsableCommand {
             bootSeconds: lab.config.timeouts.bootSeconds, directory: directory
         ) { print($0) }
         request.retries = retries
+        request.policy = lab.config.policy
         print("cell \(selection.cell.id): \(selection.cases.count) cases, hypervisor \(hv)")
         let run = try await KVMBox.run(request)
 

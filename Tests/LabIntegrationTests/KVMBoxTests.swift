@@ -38,10 +38,11 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
             "gmlab-it-kvm-box-\(UUID().uuidString.prefix(8))"
         ).path
-        let request = KVMBoxRequest(
+        var request = KVMBoxRequest(
             box: box, images: images, hypervisor: hypervisor, selection: selection,
             guestCmdline: config.guest.cmdline + " no5lvl", bootSeconds: config.timeouts.bootSeconds, directory: dir
         ) { print($0) }
+        request.policy = config.policy
         let started = ContinuousClock.now
         let run = try await KVMBox.run(request)
         let elapsed = ContinuousClock.now - started

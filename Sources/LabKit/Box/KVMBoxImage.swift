@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 
 /// The KVM host in a box (docs/kvm-box.md): an L1 Linux under QEMU TCG with SVM that loads
 /// `kvm_amd nested=1` and runs L2 — the lab's hypervisor and guest — under

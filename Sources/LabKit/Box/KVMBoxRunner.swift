@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// What to run in the box: the lab's hypervisor and guest with one cell's plan.
 public struct KVMBoxRequest: Sendable {
@@ -12,6 +13,9 @@ public struct KVMBoxRequest: Sendable {
     public var selection: CellSelection
     /// L3's kernel command line (lab.json's guest.cmdline; `no5lvl` added for a 4-level cell).
     public var guestCmdline: String
+    /// The hypervisor's access policy (lab.json `hypervisor.policy`): on its command line and in
+    /// the agent's plan, as `lab run` passes it.
+    public var policy: HypervisorPolicy = .bitvisor
     /// L2 start to the agent's `start` event.
     public var bootSeconds: Double
     /// Where each attempt's files go (`attempt-N/`).
@@ -134,8 +138,7 @@ public enum KVMBox {
     public static var capabilities: HostCapabilities {
         HostCapabilities(
             kvmBootsGuest: true, nestedSVM: true, nestedVMX: false, tcgEmulatesSVM: false, bochsEmulatesVMX: false,
-            implementedBackends: [.svm], bochsDriverImplemented: false, hostCPUHasLA57: false, cores: 1,
-            availableMemoryMiB: 3072)
+            hostCPUHasLA57: false, cores: 1, availableMemoryMiB: 3072)
     }
 
     /// The box's one cell (`svm-kvm-<kernel>-1024m-1cpu-4lvl`) with the given suites, filtered as
@@ -150,7 +153,8 @@ public enum KVMBox {
         matrix.memoryMiB = [l2MemoryMiB]
         matrix.vcpus = [1]
         matrix.paging = [.fourLevel]
-        let plan = MatrixPlan(matrix: matrix, capabilities: capabilities)
+        let plan = MatrixPlan(
+            matrix: matrix, capabilities: capabilities, implemented: Implemented(backends: [.svm], hostKinds: [.kvm]))
         let selection = try selectCases(
             plan: plan, catalog: catalog, suites: suites, timeouts: config.timeouts, only: only, skip: skip)
         guard let cell = selection.cells.first else {
@@ -220,13 +224,18 @@ public enum KVMBox {
         images.hypervisor = request.hypervisor
         let media = try await BootMediaBuilder.prepare(
             vmDir: dir + "/l2", images: images, backend: Backend.svm.rawValue, guestCmdline: request.guestCmdline,
-            plan: request.selection.agentPlan())
+            plan: request.selection.agentPlan(policy: request.policy),
+            hypervisorCmdline: request.policy.hypervisorOption)
         let payload = dir + "/payload"
         try fm.createDirectory(atPath: payload + "/box", withIntermediateDirectories: true)
         try fm.copyItem(atPath: media.kernel, toPath: payload + "/box/hv.elf")
         try fm.moveItem(atPath: media.initrd, toPath: payload + "/box/bundle.img")
-        try "L2_MEMORY_MIB=\(l2MemoryMiB)\nL2_CPU=\(l2CPU)\nL2_TIMEOUT=\(l2Limit)\n".write(
-            toFile: payload + "/box/run.conf", atomically: true, encoding: .utf8)
+        guard !media.cmdline.contains("'") else {
+            throw KVMBoxError.invalid("the hypervisor command line cannot hold a single quote: \(media.cmdline)")
+        }
+        try "L2_MEMORY_MIB=\(l2MemoryMiB)\nL2_CPU=\(l2CPU)\nL2_TIMEOUT=\(l2Limit)\nL2_HV_CMDLINE='\(media.cmdline)'\n"
+            .write(
+                toFile: payload + "/box/run.conf", atomically: true, encoding: .utf8)
         try? fm.copyItem(atPath: payload + "/box/run.conf", toPath: dir + "/run.conf")
         try await Command.output(
             "sh",
@@ -247,20 +256,22 @@ public enum KVMBox {
         try? fm.removeItem(atPath: dir + "/l2/initrd.img")
         try? fm.removeItem(atPath: dir + "/l2/plan.cpio")
         try? fm.removeItem(atPath: dir + "/l2")
-        try request.selection.agentPlan().write(toFile: dir + "/plan", atomically: true, encoding: .utf8)
+        try request.selection.agentPlan(policy: request.policy).write(
+            toFile: dir + "/plan", atomically: true, encoding: .utf8)
         let preparation = (ContinuousClock.now - prepared).seconds
 
-        var logs = ["l1-console": dir + "/l1-console.log", "qemu": dir + "/qemu.log"]
-        for stream in streams { logs[stream] = dir + "/\(stream).log" }
+        let log = { (name: String) in dir + "/\(name).log" }
+        var logs = ["l1-console": log("l1-console"), "qemu": log("qemu")]
+        for stream in streams { logs[stream] = log(stream) }
         var arguments = [
             "/usr/bin/qemu-system-x86_64", "-accel", "tcg", "-cpu", l1CPU, "-m", "\(request.l1MemoryMiB)", "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-kernel", request.box.kernel, "-initrd", initrd, "-append", l1Cmdline,
-            "-serial", "file:" + logs["l1-console"]!, "-device", "virtio-serial-pci,id=vs",
+            "-serial", "file:" + log("l1-console"), "-device", "virtio-serial-pci,id=vs",
         ]
         for stream in streams {
             arguments += [
-                "-chardev", "file,id=\(stream),path=\(logs[stream]!)",
+                "-chardev", "file,id=\(stream),path=\(log(stream))",
                 "-device", "virtserialport,bus=vs.0,chardev=\(stream),name=gmlab.l2.\(stream)",
             ]
         }
@@ -268,7 +279,8 @@ public enum KVMBox {
             toFile: dir + "/command.txt", atomically: true, encoding: .utf8)
 
         say("starting L1 (QEMU TCG, \(l1CPU)); logs in \(dir)")
-        let process = try await BoxProcess.spawn(arguments, setpriv: setpriv!, output: logs["qemu"]!)
+        guard let setpriv else { throw KVMBoxError.missingTool("setpriv (Debian package util-linux)") }
+        let process = try await BoxProcess.spawn(arguments, setpriv: setpriv, output: log("qemu"))
         let started = ContinuousClock.now
         let outerDeadline = request.l1BootSeconds + Double(l2Limit) + 60
         var watch = Watch(request: request, say: say)
@@ -279,7 +291,7 @@ public enum KVMBox {
             let now = (ContinuousClock.now - started).seconds
             for stream in ["l1-console"] + streams {
                 watch.consume(
-                    stream: stream, lines: watch.tails[stream, default: Tail(path: logs[stream]!)].read(), at: now)
+                    stream: stream, lines: watch.tails[stream, default: Tail(path: log(stream))].read(), at: now)
             }
             if ending != nil { break }
             if let stop = watch.check(at: now)
@@ -296,7 +308,7 @@ public enum KVMBox {
         }
         let total = (ContinuousClock.now - started).seconds
         for stream in ["l1-console"] + streams {
-            var tail = watch.tails[stream, default: Tail(path: logs[stream]!)]
+            var tail = watch.tails[stream, default: Tail(path: log(stream))]
             watch.consume(stream: stream, lines: tail.read(final: true), at: total)
         }
         try? fm.removeItem(atPath: initrd)
@@ -311,7 +323,7 @@ public enum KVMBox {
                     ? .stalled("L1 ended (\(ending?.description ?? "?")) before its init ran")
                     : .boxFailed("L1 ended (\(ending?.description ?? "?")) before L2 did"))
                 : .completed)
-        let (results, agentStarted, agentDone, problems) = parseResults(logs["results"]!)
+        let (results, agentStarted, agentDone, problems) = parseResults(log("results"))
         var attempt = KVMBoxAttempt(
             number: number, directory: dir, outcome: outcome, timings: timings, results: results,
             agentStarted: agentStarted, agentDone: agentDone, agentProblems: problems,
@@ -360,7 +372,7 @@ public enum KVMBox {
                 problems.append("\(stream): L1 printed no summary of what it sent")
                 continue
             }
-            let path = logs[stream]!
+            let path = logs[stream] ?? ""
             let size = ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int) ?? -1
             let digest = (try? await Digest.file(path)) ?? "unreadable"
             if size != sent.bytes || digest != "sha256:" + sent.sha256 {
@@ -476,9 +488,10 @@ struct Watch {
                 }
             case "hypervisor":
                 if hypervisorFatal == nil, line.contains("GMLAB-HV-FATAL") {
-                    hypervisorFatal = line.trimmingCharacters(in: .whitespaces)
+                    let fatal = line.trimmingCharacters(in: .whitespaces)
+                    hypervisorFatal = fatal
                     fatalAt = now
-                    say("hypervisor: \(hypervisorFatal!)")
+                    say("hypervisor: \(fatal)")
                 } else if outerHypervisor == nil, line.contains("GMLAB-HV: outer hypervisor:") {
                     outerHypervisor = line.trimmingCharacters(in: .whitespaces)
                 }
@@ -504,8 +517,9 @@ struct Watch {
         } else if text.hasPrefix("L2 ended: qemu exit status ") {
             timings.l2Ended = now
             let rest = text.dropFirst("L2 ended: qemu exit status ".count)
-            l2ExitStatus = Int(rest.prefix { $0.isNumber }) ?? -1
-            say("L2 ended after \(Self.format(now)) (QEMU exit status \(l2ExitStatus!))")
+            let status = Int(rest.prefix { $0.isNumber }) ?? -1
+            l2ExitStatus = status
+            say("L2 ended after \(Self.format(now)) (QEMU exit status \(status))")
         } else if text.hasPrefix("stream ") {
             // stream NAME bytes N sha256 HEX
             let f = text.split(separator: " ")
