@@ -15,9 +15,10 @@ struct Lab: AsyncParsableCommand {
               lab report DIR    a results directory as a summary (text or HTML)
               lab repro CASE    boot one case in one matrix cell again, to debug it
               lab bench         measure the transfer methods and baselines
+              lab box           the hypervisor under a real KVM host in a box (docs/kvm-box.md)
             Run as root (the lab drives libvirtd on qemu:///system). `make run` / `make test` \
             set the host up first (scripts/setup-host).
             """,
-        subcommands: [Doctor.self, Build.self, List.self, Run.self, Report.self, Repro.self, Bench.self]
+        subcommands: [Doctor.self, Build.self, List.self, Run.self, Report.self, Repro.self, Bench.self, Box.self]
     )
 }
