@@ -35,6 +35,7 @@
 
 #include "hypercall.h"
 #include "json.h"
+#include "report.h"
 
 #define LIST_TIMEOUT_S	20		/* `PROG --list` must answer within this */
 #define CAPTURE_MAX	(256u << 10)	/* stdout kept from one child; the rest is dropped */
@@ -109,11 +110,7 @@ static void emit_error_result(const char *id, double ms, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	sb_puts(&sb, "GMLAB-RESULT {\"id\":");
-	sb_json_str(&sb, id);
-	sb_puts(&sb, ",\"status\":\"error\",\"message\":");
-	sb_json_str(&sb, msg);
-	sb_printf(&sb, ",\"values\":{},\"duration_ms\":%.0f}", ms);
+	gml_result_line(&sb, id, "error", msg, NULL, ms);
 	emit(sb_str(&sb));
 	sb_free(&sb);
 }

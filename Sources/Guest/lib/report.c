@@ -145,6 +145,38 @@ void report_value_f64(const char *key, double value)
 		sb_printf(sb, "%.6g", value);
 }
 
+void report_value_u64s(const char *key, const uint64_t *v, size_t n)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_json_u64s(sb, v, n);
+}
+
+void report_value_i64s(const char *key, const int64_t *v, size_t n)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_json_i64s(sb, v, n);
+}
+
+void report_value_f64s(const char *key, const double *v, size_t n, int decimals)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_json_f64s(sb, v, n, decimals);
+}
+
+void report_value_json(const char *key, const char *json)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_puts(sb, json);
+}
+
 const char *gml_backend(void)
 {
 	const char *b = getenv("GMLAB_BACKEND");
@@ -160,26 +192,35 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void emit_result(const char *id, const char *status, const char *message, double ms)
+void gml_result_line(struct sbuf *line, const char *id, const char *status, const char *message,
+		     const char *values, double ms)
 {
-	struct sbuf line = { 0 };
+	sb_puts(line, "GMLAB-RESULT {\"id\":");
+	sb_json_str(line, id);
+	sb_puts(line, ",\"status\":");
+	sb_json_str(line, status);
+	sb_puts(line, ",\"message\":");
+	sb_json_str(line, message);
+	sb_printf(line, ",\"values\":{%s},\"duration_ms\":%.0f}", values ? values : "", ms);
+}
+
+void report_emit(const char *id, const char *status, const char *message, double ms)
+{
+	struct sbuf line = { 0 }, values = { 0 };
 	unsigned i;
 
-	sb_puts(&line, "GMLAB-RESULT {\"id\":");
-	sb_json_str(&line, id);
-	sb_printf(&line, ",\"status\":\"%s\",\"message\":", status);
-	sb_json_str(&line, message);
-	sb_puts(&line, ",\"values\":{");
 	for (i = 0; i < n_vals; i++) {
 		if (i)
-			sb_putc(&line, ',');
-		sb_json_str(&line, vals[i].key);
-		sb_putc(&line, ':');
-		sb_puts(&line, sb_str(&vals[i].json));
+			sb_putc(&values, ',');
+		sb_json_str(&values, vals[i].key);
+		sb_putc(&values, ':');
+		sb_puts(&values, sb_str(&vals[i].json));
 	}
-	sb_printf(&line, "},\"duration_ms\":%.0f}\n", ms);
+	gml_result_line(&line, id, status, message, sb_str(&values), ms);
+	sb_putc(&line, '\n');
 	fputs(sb_str(&line), stdout);
 	fflush(stdout);
+	sb_free(&values);
 	sb_free(&line);
 }
 
@@ -240,7 +281,7 @@ static int run_case(const struct gml_case *c)
 		status = "pass";
 		sb_printf(&msg, "%u check%s passed", n_pass, n_pass == 1 ? "" : "s");
 	}
-	emit_result(c->id, status, sb_str(&msg), ms);
+	report_emit(c->id, status, sb_str(&msg), ms);
 	sb_free(&msg);
 	return strcmp(status, "pass") == 0 || strcmp(status, "skip") == 0 ? 0 : 1;
 }
@@ -293,7 +334,7 @@ int gml_main(int argc, char **argv, const char *suite, const struct gml_case *ca
 		struct sbuf msg = { 0 };
 
 		sb_printf(&msg, "no case '%s' in %s (see --list)", argv[2], argv[0]);
-		emit_result(argv[2], "error", sb_str(&msg), 0);
+		report_emit(argv[2], "error", sb_str(&msg), 0);
 		sb_free(&msg);
 	}
 	return 2;

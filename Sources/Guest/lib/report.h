@@ -59,6 +59,30 @@ void report_value_f64(const char *key, double value);
 	int: report_value_i64, long: report_value_i64, long long: report_value_i64, \
 	default: report_value_u64)((key), (v))
 
+/* Arrays and other composite values (lab bench): one-dimensional arrays of integers or of
+ * numbers with `decimals` digits after the point (NaN and infinities become null), and any
+ * value already written as JSON (nested arrays, objects: built with json.h's sb_json_*). */
+void report_value_u64s(const char *key, const uint64_t *v, size_t n);
+void report_value_i64s(const char *key, const int64_t *v, size_t n);
+void report_value_f64s(const char *key, const double *v, size_t n, int decimals);
+void report_value_json(const char *key, const char *json);
+
+/*
+ * The one writer of the result line. Every program's line, the agent's own error lines and
+ * the user-case runner's come from here:
+ *
+ *   GMLAB-RESULT {"id":…,"status":…,"message":…,"values":{…},"duration_ms":N}
+ *
+ * gml_result_line appends it to *line without the newline; values are the members of
+ * "values" without braces (NULL or "" for none). report_emit prints it on stdout with the
+ * values this process reported (report_value*), for programs that decide the status
+ * themselves (the bench); gml_main's cases get theirs from the framework.
+ */
+struct sbuf;
+void gml_result_line(struct sbuf *line, const char *id, const char *status, const char *message,
+		     const char *values, double ms);
+void report_emit(const char *id, const char *status, const char *message, double ms);
+
 /* GMLAB_BACKEND from the plan ("none", "svm", "vmx"), or NULL when run by hand. */
 const char *gml_backend(void);
 

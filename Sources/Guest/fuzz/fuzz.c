@@ -1,6 +1,8 @@
 /*
  * Suite fuzz: the hypercall fuzzer. Random service numbers and argument registers, from CPL3
- * (this program) and CPL0 (batches run by fuzz/gmlfuzz.ko), with a fixed, printed seed:
+ * (this program, built as tests/fuzz) and CPL0 (batches run by gmlfuzz.ko, its module beside
+ * it: gmlfuzz_main.c, interface gmlfuzz_ioctl.h, the register-exact call fuzz_call.S that both
+ * halves assemble), with a fixed, printed seed:
  *
  *   GMLAB_FUZZ_SEED   PRNG seed (default FUZZ_DEFAULT_SEED; decimal or 0x hex)
  *   GMLAB_FUZZ_COUNT  number of hypercalls (default FUZZ_DEFAULT_COUNT: 2-4 s under TCG)
@@ -43,7 +45,7 @@
 #include "gml_methods.h"
 #include "hypercall.h"
 #include "report.h"
-#include "../fuzz/gmlfuzz_ioctl.h"
+#include "gmlfuzz_ioctl.h"
 
 #define FUZZ_DEFAULT_SEED 0x5eed0f0f1a2b3c4dULL
 #define FUZZ_DEFAULT_COUNT 50000UL
@@ -103,8 +105,11 @@ struct service {
 	unsigned long calls;
 };
 
-/* Contracts: Sources/Hypervisor/README.md (gmlab.*, seed.*), core/core/include/gml_methods.h (gml.*).
- * bench.* (issue 5's benchmark services) write guest memory with contracts of their own: excluded. */
+/* Contracts: Sources/Hypervisor/README.md (gmlab.*, seed.*), Sources/Hypervisor/core/include/
+ * gml_methods.h (gml.*). bench.*: names of benchmark services that would write guest memory
+ * under contracts of their own; no hypervisor registers them today (lab bench times the gml.*
+ * methods with GML_XFER_RAW), so they only ever appear as look-up names, and stay excluded
+ * should one be registered. */
 #define SVC(n, p, r, w) { .name = (n), .policy = (p), .results = (r), .weight = (w) }
 #define EXCLUDED(n) { .name = (n), .policy = P_EXCLUDED }
 static struct service services[] = {
