@@ -227,9 +227,14 @@ void report_emit(const char *id, const char *status, const char *message, double
 /* Requirements from the case table, checked before the case body runs. Returns 0 to run. */
 static int check_needs(const struct gml_case *c)
 {
-	if (c->needs & GML_NEEDS_HYPERVISOR) {
-		const char *backend = gml_backend();
+	const char *backend = gml_backend();
+	const char *only = c->needs & GML_NEEDS_SVM ? "svm" : c->needs & GML_NEEDS_VMX ? "vmx" : NULL;
 
+	if (only && backend && strcmp(backend, only) != 0) {
+		report_skip("needs backend %s (GMLAB_BACKEND=%s)", only, backend);
+		return -1;
+	}
+	if (c->needs & (GML_NEEDS_HYPERVISOR | GML_NEEDS_SVM | GML_NEEDS_VMX)) {
 		if (backend && strcmp(backend, "none") == 0) {
 			report_skip("no hypervisor (GMLAB_BACKEND=none)");
 			return -1;
@@ -286,6 +291,23 @@ static int run_case(const struct gml_case *c)
 	return strcmp(status, "pass") == 0 || strcmp(status, "skip") == 0 ? 0 : 1;
 }
 
+/* "needs" as cases.json spells them (LabModel CaseNeed) */
+static void list_needs(struct sbuf *sb, unsigned needs)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ GML_NEEDS_HYPERVISOR, "hypervisor" }, { GML_NEEDS_KMOD, "kmod" },
+		{ GML_NEEDS_SVM, "svm" }, { GML_NEEDS_VMX, "vmx" },
+	};
+	size_t i;
+	int first = 1;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (needs & names[i].bit) {
+			sb_printf(sb, "%s\"%s\"", first ? "" : ",", names[i].name);
+			first = 0;
+		}
+}
+
 static void list_cases(const char *suite, const struct gml_case *cases, size_t n)
 {
 	struct sbuf line = { 0 };
@@ -300,10 +322,7 @@ static void list_cases(const char *suite, const struct gml_case *cases, size_t n
 		sb_puts(&line, ",\"description\":");
 		sb_json_str(&line, cases[i].description);
 		sb_puts(&line, ",\"needs\":[");
-		if (cases[i].needs & GML_NEEDS_HYPERVISOR)
-			sb_puts(&line, "\"hypervisor\"");
-		if (cases[i].needs & GML_NEEDS_KMOD)
-			sb_puts(&line, cases[i].needs & GML_NEEDS_HYPERVISOR ? ",\"kmod\"" : "\"kmod\"");
+		list_needs(&line, cases[i].needs);
 		sb_puts(&line, "]}\n");
 		fputs(sb_str(&line), stdout);
 	}

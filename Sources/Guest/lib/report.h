@@ -23,6 +23,10 @@
 /* What a case needs; printed as "needs":[...] by --list so the host can plan without booting. */
 #define GML_NEEDS_HYPERVISOR	(1u << 0)	/* skipped under GMLAB_BACKEND=none */
 #define GML_NEEDS_KMOD		(1u << 1)	/* the gmlab kernel module (/dev/gmlab) */
+/* Exactly this backend (a finding about one backend's code): skipped under any other
+ * GMLAB_BACKEND; the lab skips it before booting, from --list. Implies the hypervisor. */
+#define GML_NEEDS_SVM		(1u << 2)
+#define GML_NEEDS_VMX		(1u << 3)
 
 struct gml_case {
 	const char *id;			/* "suite/name" */
