@@ -45,9 +45,6 @@
 #include "method_util.h"
 #include "report.h"
 
-#ifndef GML_BYTEWISE_MAX
-#define GML_BYTEWISE_MAX (256u << 10)	/* contract 9: gml.linear.bytewise's per-call limit */
-#endif
 #define SEED_LINEAR_MAX 256		/* contract 9: seed.linear refuses rcx above this */
 #define HOSTILE_BOUND_S 20.0		/* a service call must come back within this */
 #define GP 13u

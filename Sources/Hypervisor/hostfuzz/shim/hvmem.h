@@ -5,9 +5,13 @@
 #define HF_SHIM_HVMEM_H
 #define phys_to_virt hf_image_identity_phys_to_virt
 #define virt_to_phys hf_image_identity_virt_to_phys
+#define guest_ram_ptr hf_image_guest_ram_ptr
 #include_next "hvmem.h"
 #undef phys_to_virt
 #undef virt_to_phys
+#undef guest_ram_ptr
 void *phys_to_virt(u64 pa);
 u64 virt_to_phys(const void *p);
+/* The image's second mapping of guest RAM is, in the model, its RAM buffer as well. */
+static inline void *guest_ram_ptr(u64 gpa) { return phys_to_virt(gpa); }
 #endif
