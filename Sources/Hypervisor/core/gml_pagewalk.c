@@ -106,7 +106,29 @@ static gml_err fault(struct gml_walk *out, gml_err err, u8 level, u64 entry, u64
 
 #define BITS(hi, lo) ((~0ULL >> (63 - (hi))) & ~((1ULL << (lo)) - 1))
 
-gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, struct gml_walk *out)
+void gml_walk_cache_init(struct gml_walk_cache *cache)
+{
+	if (cache)
+		gml_memset(cache, 0, sizeof(*cache));
+}
+
+/* Lowest level whose entry the cache may supply for gva (its entries at that level and above
+ * are the ones a walk of gva would read), or 0. Only levels above the remembered leaf point to
+ * tables; an entry at level L is selected by the linear-address bits from 12 + 9 (L - 1) up. */
+static unsigned cache_hit(const struct gml_walk_cache *c, const struct gml_walker *w, u64 root,
+			  unsigned levels, u64 rsvd, u64 gva)
+{
+	if (!c || !c->valid || c->root != root || c->levels != levels || c->rsvd != rsvd ||
+	    c->pt.read != w->pt.read || c->pt.cas != w->pt.cas || c->pt.ctx != w->pt.ctx)
+		return 0;
+	for (unsigned lvl = c->leaf + 1u; lvl <= levels; lvl++)
+		if ((gva >> (12 + 9 * (lvl - 1))) == (c->gva >> (12 + 9 * (lvl - 1))))
+			return lvl;
+	return 0;
+}
+
+static gml_err walk(const struct gml_walker *w, struct gml_walk_cache *cache, u64 gva,
+		    unsigned access, struct gml_walk *out)
 {
 	const struct gml_cpu_state *cpu;
 	unsigned m, levels;
@@ -159,17 +181,30 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 		u64 table = root, page_size = 0;
 		u8 rw_lvl = 0, us_lvl = 0, xd_lvl = 0; /* highest level that removed the right */
 		unsigned lvl, leaf = 0;
-		bool retry = false;
+		/* Levels >= hit come from the cache (first attempt only: a restart means entries
+		 * changed under us, so it reads everything again, as gml_translate does). */
+		unsigned hit = attempt == 0 ? cache_hit(cache, w, root, levels, rsvd_common, gva) : 0;
+		bool retry = false, wrote = false;
 
 		out->restarts = attempt;
 		for (lvl = levels; lvl >= 1; lvl--) {
 			unsigned shift = 12 + 9 * (lvl - 1);
 			u64 egpa = table + ((gva >> shift) & 511) * 8, e, rsvd;
 			bool ps;
-			gml_err err = w->pt.read(w->pt.ctx, egpa, &e);
 
-			if (err != GML_OK)
-				return fault(out, pt_error(err), (u8)lvl, 0, egpa);
+			if (hit && lvl >= hit) {
+				/* The entry a read would return: the tables did not change since. Every
+				 * check below runs on it again, as on a fresh read. */
+				e = cache->entries[lvl];
+				cache->reused++;
+			} else {
+				gml_err err = w->pt.read(w->pt.ctx, egpa, &e);
+
+				if (cache)
+					cache->reads++;
+				if (err != GML_OK)
+					return fault(out, pt_error(err), (u8)lvl, 0, egpa);
+			}
 			if (!(e & GML_PTE_P))
 				return fault(out, GML_E_NOT_PRESENT, (u8)lvl, e, egpa);
 			ps = (e & GML_PTE_PS) != 0;
@@ -236,11 +271,9 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 			out->gpa = (e & addr_mask & ~(page_size - 1)) | (gva & (page_size - 1));
 		}
 
-		if (access & GML_ACC_NO_AD)
-			return GML_OK;
 		/* Accessed in every entry used, dirty in the leaf for a write: as the CPU, by
 		 * locked compare-and-set of the value the walk read. */
-		for (lvl = levels; lvl >= leaf; lvl--) {
+		for (lvl = levels; !(access & GML_ACC_NO_AD) && lvl >= leaf; lvl--) {
 			u64 e = entries[lvl], want = e | GML_PTE_A;
 			bool swapped = false;
 			gml_err err;
@@ -250,15 +283,59 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
 			if (want == e)
 				continue;
 			err = w->pt.cas(w->pt.ctx, entry_gpas[lvl], e, want, &swapped);
-			if (err != GML_OK)
+			if (err != GML_OK) {
+				if (cache)
+					cache->valid = false; /* entries above may have changed */
 				return fault(out, pt_error(err), (u8)lvl, e, entry_gpas[lvl]);
+			}
 			if (!swapped) {
 				retry = true; /* changed under us: walk again with fresh entries */
 				break;
 			}
+			entries[lvl] = want;
+			wrote = true;
 		}
-		if (!retry)
-			return GML_OK;
+		if (retry) {
+			if (cache)
+				cache->valid = false;
+			continue;
+		}
+		if (cache) {
+			/* Remember the entries as they now are in memory. An entry used at two levels
+			 * (a recursive mapping) was last written by the lower one: in a walk that
+			 * succeeded, an upper compare-and-set of a shared entry makes the lower one
+			 * lose its race, so only the lower one can have written. */
+			for (lvl = leaf; lvl <= levels; lvl++) {
+				u64 v = entries[lvl];
+
+				for (unsigned l2 = leaf; wrote && l2 < lvl; l2++) {
+					if (entry_gpas[l2] == entry_gpas[lvl]) {
+						v = entries[l2];
+						break;
+					}
+				}
+				cache->entries[lvl] = v;
+			}
+			cache->valid = true;
+			cache->levels = (u8)levels;
+			cache->leaf = (u8)leaf;
+			cache->gva = gva;
+			cache->root = root;
+			cache->rsvd = rsvd_common;
+			cache->pt = w->pt;
+		}
+		return GML_OK;
 	}
 	return fault(out, GML_E_PT_CHANGED, 0, 0, 0);
+}
+
+gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, struct gml_walk *out)
+{
+	return walk(w, NULL, gva, access, out);
+}
+
+gml_err gml_translate_cached(const struct gml_walker *w, struct gml_walk_cache *cache, u64 gva,
+			     unsigned access, struct gml_walk *out)
+{
+	return walk(w, cache, gva, access, out);
 }
