@@ -670,3 +670,84 @@ private func twins(levels: Int = 4, _ build: (GuestFixture) -> Void) -> (GuestFi
         #expect(cache.reads - reads == 4)
     }
 }
+
+/// What the cache saves: paging-entry reads (map_gpa calls of the walker) and host time, uncached
+/// (a full walk per 4 KiB page) against cached, for 8 MiB of scattered 4 KiB pages (four page
+/// tables) with A/D already set, 4- and 5-level: the translations alone (per page), and the
+/// copies, reads and writes (per MiB). The counts are exact and asserted; the times are printed,
+/// best of 9 (they depend on the build and the host's load: `swift test -c release --filter
+/// WalkCacheBenchmark` for optimized C).
+@Suite(.serialized) struct WalkCacheBenchmark {
+    static func best(_ body: () -> Void) -> Double {
+        let clock = ContinuousClock()
+        var best = Duration.seconds(1000)
+        for _ in 0..<9 { best = min(best, clock.measure(body)) }
+        return Double(best.components.seconds) * 1e9 + Double(best.components.attoseconds) / 1e9  // ns
+    }
+
+    @Test(arguments: [4, 5])
+    func entryReadsAndTimePerMiB(levels: Int) {
+        let f = GuestFixture(levels: levels)
+        let gva = sampleGVA(levels: levels, size: .m2)
+        let pages: UInt64 = 2048
+        for i in 0..<pages { f.map(gva + i * 0x1000, to: Layout.data + (i * 797 % pages) * 0x1000) }
+        var buf = [UInt8](repeating: 1, count: Int(pages) * 0x1000)
+        #expect(f.copyTo(gva, from: buf).err == GML_OK)  // sets A and D everywhere
+        let n = UInt64(levels)
+        let mib = Double(pages) / 256
+        var lines: [String] = []
+        var w = f.walker()
+        let wantReads = (uncached: n * pages, cached: n + (pages - 1) + 3)  // + the PDE at 3 PT crossings
+
+        // the translations alone
+        var out = gml_walk()
+        f.resetStats()
+        let tFull = Self.best {
+            for i in 0..<pages { gml_translate(&w, gva + i * 0x1000, Acc.read, &out) }
+        }
+        #expect(f.stats().maps == wantReads.uncached * 9)
+        var cache = gml_walk_cache()
+        f.resetStats()
+        let tCached = Self.best {
+            gml_walk_cache_init(&cache)
+            for i in 0..<pages { gml_translate_cached(&w, &cache, gva + i * 0x1000, Acc.read, &out) }
+        }
+        #expect(f.stats().maps == wantReads.cached * 9)
+        lines.append(
+            String(
+                format: "%d-level walks: uncached %.0f ns/page, cached %.0f ns/page (%.2fx)", levels,
+                tFull / Double(pages), tCached / Double(pages), tCached / tFull))
+
+        // the copies
+        for write in [false, true] {
+            var ns: [Double] = []
+            for cached in [false, true] {
+                func copy() -> gml_err {
+                    buf.withUnsafeMutableBytes { b in
+                        switch (write, cached) {
+                        case (false, false):
+                            gml_copy_from_guest_linear_uncached(&w, f.phys, b.baseAddress, gva, pages * 0x1000, nil)
+                        case (false, true):
+                            gml_copy_from_guest_linear(&w, f.phys, b.baseAddress, gva, pages * 0x1000, nil)
+                        case (true, false):
+                            gml_copy_to_guest_linear_uncached(&w, f.phys, gva, b.baseAddress, pages * 0x1000, nil)
+                        case (true, true): gml_copy_to_guest_linear(&w, f.phys, gva, b.baseAddress, pages * 0x1000, nil)
+                        }
+                    }
+                }
+                f.resetStats()
+                #expect(copy() == GML_OK)
+                let reads = f.stats().maps - pages
+                #expect(reads == (cached ? wantReads.cached : wantReads.uncached), "levels \(levels) write \(write)")
+                #expect(f.stats().write_maps == (write ? pages : 0), "no compare-and-set once A/D are set")
+                ns.append(Self.best { _ = copy() })
+            }
+            lines.append(
+                String(
+                    format: "%d-level %@: uncached %.0f entry reads/MiB, %.0f µs/MiB; cached %.2f reads/MiB, "
+                        + "%.0f µs/MiB (%.2fx)", levels, write ? "write" : "read ", Double(wantReads.uncached) / mib,
+                    ns[0] / 1000 / mib, Double(wantReads.cached) / mib, ns[1] / 1000 / mib, ns[1] / ns[0]))
+        }
+        print("walk-cache benchmark, 8 MiB of 4 KiB pages:\n" + lines.joined(separator: "\n"))
+    }
+}
