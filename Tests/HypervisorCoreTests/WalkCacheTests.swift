@@ -608,6 +608,37 @@ private func twins(levels: Int = 4, _ build: (GuestFixture) -> Void) -> (GuestFi
         #expect(difference(f, g) == nil)
     }
 
+    /// A page table only partly RAM (the hypervisor's region, byte-exact, over two of its
+    /// entries): the entries outside are read as before, those inside give GML_E_PT_HV_REGION,
+    /// exactly as the uncached walk checking each entry.
+    @Test func pageTablePartlyInTheHypervisorRegion() {
+        let gva: UInt64 = 0x0000_0040_0000_0000
+        let (f, g) = twins { fx in
+            for i in 0..<UInt64(8) { fx.map(gva + i * 0x1000, to: Layout.data + i * 0x1000) }
+            for i in [254, 255, 256, 258] as [UInt64] { fx.map(gva + i * 0x1000, to: Layout.data + i * 0x1000) }
+        }
+        let pt = f.entryGPA(gva, level: 1) & PTE.addr
+        for fx in [f, g] { #expect(gml_memmap_add_hv(fx.map, pt + 256 * 8, 16) == GML_OK) }
+        let data = pattern(0x8000, seed: 6)
+        let st = f.copyTo(gva, from: data)
+        #expect(st.err == GML_OK && sameStatus(st, g.copyToUncached(gva, from: data)))
+        #expect(difference(f, g) == nil)
+        for start in [gva + 254 * 0x1000, gva + 257 * 0x1000] {
+            var a = [UInt8](repeating: canary, count: 0x3000)
+            var b = a
+            let sa = f.copyFrom(start, into: &a)
+            let sb = g.copyFromUncached(start, into: &b)
+            #expect(sameStatus(sa, sb) && a == b, "cached \(describe(sa)) uncached \(describe(sb))")
+            #expect(sa.err == GML_E_PT_HV_REGION && sa.level == 1 && sa.fault_addr == max(start, gva + 256 * 0x1000))
+        }
+        var cache = gml_walk_cache()
+        gml_walk_cache_init(&cache)
+        for page: UInt64 in [0, 1, 255, 256, 258, 257, 2] {
+            #expect(sameWalk(f.translateCached(&cache, gva + page * 0x1000), g.translate(gva + page * 0x1000)))
+        }
+        #expect(difference(f, g) == nil)
+    }
+
     /// The cache belongs to one walker state: another CR3, paging mode, NXE, MAXPHYADDR or
     /// memory misses; CR3's PCID bits and the rights-related state do not matter.
     @Test func cacheMissesForAnotherWalkerState() {

@@ -127,6 +127,36 @@ static unsigned cache_hit(const struct gml_walk_cache *c, const struct gml_walke
 	return 0;
 }
 
+/*
+ * Read one paging entry. With a cache and the standard ops, a page of paging structures that is
+ * RAM as a whole (one memory-map check for its 4 KiB) has its entries read through map_gpa
+ * directly: gml_pt_read_phys would check each 8-byte entry, and every 8 bytes of a page that
+ * passed the check pass it too, so the result is the same. Anything else takes w->pt.read.
+ */
+static gml_err read_entry(const struct gml_walker *w, struct gml_walk_cache *cache, u64 egpa,
+			  u64 *e)
+{
+	const struct gml_phys *p = w->pt.ctx;
+	u64 page = egpa & ~(GML_PAGE_SIZE - 1);
+	u64 *ptr;
+
+	if (!cache || w->pt.read != gml_pt_read_phys || !p || !p->map || !p->map_gpa)
+		return w->pt.read(w->pt.ctx, egpa, e);
+	if (cache->ram_table != page + 1 || cache->ram_table_phys != p) {
+		if (gml_gpa_range_check(p->map, page, GML_PAGE_SIZE, true) != GML_OK)
+			return w->pt.read(w->pt.ctx, egpa, e); /* the per-entry check names the error */
+		cache->ram_table = page + 1;
+		cache->ram_table_phys = p;
+	}
+	ptr = p->map_gpa(p->ctx, egpa, 8, false);
+	if (!ptr)
+		return GML_E_GPA_UNMAPPED;
+	*e = __atomic_load_n(ptr, __ATOMIC_ACQUIRE);
+	if (p->unmap)
+		p->unmap(p->ctx, ptr, 8);
+	return GML_OK;
+}
+
 static gml_err walk(const struct gml_walker *w, struct gml_walk_cache *cache, u64 gva,
 		    unsigned access, struct gml_walk *out)
 {
@@ -198,7 +228,7 @@ static gml_err walk(const struct gml_walker *w, struct gml_walk_cache *cache, u6
 				e = cache->entries[lvl];
 				cache->reused++;
 			} else {
-				gml_err err = w->pt.read(w->pt.ctx, egpa, &e);
+				gml_err err = read_entry(w, cache, egpa, &e);
 
 				if (cache)
 					cache->reads++;

@@ -122,11 +122,15 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
  * by someone else (another vCPU, or data written over the tables by the same copy) may not be
  * seen for the cached levels, as with the CPU's own paging-structure caches until INVLPG.
  *
+ * With the standard ops it also remembers the last paging-structure page it found to be RAM
+ * as a whole, and reads that page's entries through map_gpa without checking the memory map
+ * for each (the check of the whole page implies the check of every entry in it).
+ *
  * The cache checks that it is used with the walker state it was filled under (CR3 address,
  * paging mode, MAXPHYADDR, EFER.NXE, paging-structure ops) and misses otherwise; CR3's PCID and
  * the permission-related state (CPL, CR0.WP, CR4.SMAP/SMEP/PKE, RFLAGS.AC, PKRU) may change
- * between calls. Call gml_walk_cache_init before first use and whenever the tables may have
- * changed.
+ * between calls. Call gml_walk_cache_init before first use and whenever the tables or the
+ * memory map may have changed.
  */
 struct gml_walk_cache {
 	bool valid;
@@ -137,6 +141,11 @@ struct gml_walk_cache {
 	u64 rsvd;       /* reserved-bit mask it was checked with (MAXPHYADDR, EFER.NXE) */
 	struct gml_pt_ops pt;
 	u64 entries[6]; /* by level, as in memory after the walk's A/D updates */
+	/* With the standard ops (gml_pt_ops_init_phys): the last paging-structure page found to
+	 * be RAM as a whole, so its entries are read without checking the memory map again
+	 * (still through map_gpa); GPA + 1, 0 = none. */
+	u64 ram_table;
+	const void *ram_table_phys;
 	/* statistics (never reset by the walk): entries read through pt.read, and entries
 	   taken from the cache instead */
 	u64 reads, reused;
