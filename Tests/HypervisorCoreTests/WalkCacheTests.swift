@@ -572,7 +572,11 @@ private func twins(levels: Int = 4, _ build: (GuestFixture) -> Void) -> (GuestFi
     /// A recursive mapping (PML4[511] → the PML4 itself): one entry used at several levels,
     /// the leaf among them. The cache keeps what the leaf's compare-and-set wrote into the
     /// shared entry, so even the entry a later fault reports is gml_translate's.
-    @Test func sharedEntriesStayExact() {
+    /// Write first: the general walk sets A on the way down, loses the race at the next use of
+    /// the same entry, and sets D on the second try; read first: the next-PTE path sets D on
+    /// an entry the cache also holds as PML4E, PDPTE and PDE.
+    @Test(arguments: [false, true])
+    func sharedEntriesStayExact(readFirst: Bool) {
         let (f, g) = twins { fx in
             fx.map(0x1000, to: 0x0080_1000)
             fx.map(0x4000_1000, to: 0x0080_2000)
@@ -583,10 +587,11 @@ private func twins(levels: Int = 4, _ build: (GuestFixture) -> Void) -> (GuestFi
         gml_walk_cache_init(&cache)
         // all indices 511: PML4[511] at every level, leaf included (a write sets D in it)
         let top: UInt64 = 0xFFFF_FFFF_FFFF_F000
-        let steps: [(UInt64, UInt32, UInt8)] = [
+        var steps: [(UInt64, UInt32, UInt8)] = [
             (top, Acc.write, 0), (top - 0x1000, Acc.read, 0), (top - 0x1000, Acc.read, 3),
             (top, Acc.read, 3), (top - 0x2000, Acc.write, 0),
         ]
+        if readFirst { steps.insert((top, Acc.read, 0), at: 0) }
         for (i, (gva, acc, cpl)) in steps.enumerated() {
             f.cpu.cpl = cpl
             g.cpu.cpl = cpl

@@ -112,9 +112,11 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
  * per linear copy; hardware keeps the same kind of cache). It remembers the entries of the last
  * successful walk; a translation whose address shares the upper levels with it (same PML5E,
  * PML4E, PDPTE or PDE) starts below the shared part and reads only the rest — for consecutive
- * 4 KiB pages, only the PTE. Everything else is the full walk above, on the remembered values:
- * the same reserved-bit, canonical and permission checks (rights combined over all levels, the
- * caller's CPL, CR0.WP, SMAP/SMEP with RFLAGS.AC, NX, PKRU are evaluated on every call), the
+ * 4 KiB pages, only the PTE. Everything else is the full walk above, on the remembered values
+ * and the outcome of their checks (present, reserved bits, and the rights they remove, which
+ * depend only on the entries and the cache's key): the same reserved-bit, canonical and
+ * permission checks (rights combined over all levels; the caller's CPL, CR0.WP, SMAP/SMEP with
+ * RFLAGS.AC, NX, PKRU are evaluated on every call), the
  * same A/D compare-and-sets (an entry remembered without A gets it by compare-and-set of the
  * remembered value), and a lost race drops the cache and restarts with full walks (the restart
  * counts as in gml_translate). So as long as no one else changes the paging structures in
@@ -134,13 +136,21 @@ gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, stru
  */
 struct gml_walk_cache {
 	bool valid;
+	bool upper_a;   /* every remembered entry above the leaf has A set */
 	u8 levels;      /* 4 or 5 */
 	u8 leaf;        /* leaf level of the remembered walk: levels above it can be reused */
 	u64 gva;        /* the remembered walk's linear address */
-	u64 root;       /* CR3 & address bits */
-	u64 rsvd;       /* reserved-bit mask it was checked with (MAXPHYADDR, EFER.NXE) */
+	/* key: the walker state the entries were read and checked under (masked as compared) */
+	u64 key_cr0, key_cr3, key_cr4, key_efer;
+	u8 key_maxphyaddr;
 	struct gml_pt_ops pt;
+	/* what the walk derived from it */
+	u64 root, addr_mask, rsvd;
 	u64 entries[6]; /* by level, as in memory after the walk's A/D updates */
+	u64 entry_gpas[6];
+	/* by level: the highest level at or above it whose entry removed R/W, U/S, or had XD
+	   (with EFER.NXE), 0 if none — the walk's rights as combined down to that level */
+	u8 rw_lvl[6], us_lvl[6], xd_lvl[6];
 	/* With the standard ops (gml_pt_ops_init_phys): the last paging-structure page found to
 	 * be RAM as a whole, so its entries are read without checking the memory map again
 	 * (still through map_gpa); GPA + 1, 0 = none. */
