@@ -128,6 +128,7 @@ static gml_err copy_linear(const struct gml_walker *w, const struct gml_phys *ph
 	/* The paging-structure cache lives for this call only: the tables are the guest's, and
 	 * between two hypercalls it may change them without telling us. */
 	gml_walk_cache_init(&cache);
+	cache.fixed_walker = true; /* *w is const and the same for the whole call */
 	while (st->done < len) {
 		u64 cur = gva + st->done;
 		struct gml_walk wk;

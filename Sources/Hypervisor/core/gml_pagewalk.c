@@ -114,9 +114,9 @@ void gml_walk_cache_init(struct gml_walk_cache *cache)
 
 /* Permissions, combined over all levels: rw/us/xd_lvl name the highest level whose entry
  * removed the right (0: none); entries / entry_gpas by level, leaf included. */
-static gml_err check_rights(const struct gml_cpu_state *cpu, unsigned access, unsigned leaf,
-			    u8 rw_lvl, u8 us_lvl, u8 xd_lvl, const u64 *entries,
-			    const u64 *entry_gpas, struct gml_walk *out)
+static inline __attribute__((always_inline)) gml_err
+check_rights(const struct gml_cpu_state *cpu, unsigned access, unsigned leaf, u8 rw_lvl,
+	     u8 us_lvl, u8 xd_lvl, const u64 *entries, const u64 *entry_gpas, struct gml_walk *out)
 {
 	u64 e = entries[leaf], egpa = entry_gpas[leaf];
 	bool write = access & GML_ACC_WRITE, exec = access & GML_ACC_EXEC;
@@ -176,33 +176,41 @@ static unsigned cache_hit(const struct gml_walk_cache *c, unsigned levels, u64 g
 	return 0;
 }
 
-/*
- * Read one paging entry. With a cache and the standard ops, a page of paging structures that is
- * RAM as a whole (one memory-map check for its 4 KiB) has its entries read through map_gpa
- * directly: gml_pt_read_phys would check each 8-byte entry, and every 8 bytes of a page that
- * passed the check pass it too, so the result is the same. Anything else takes w->pt.read.
- */
-static gml_err read_entry(const struct gml_walker *w, struct gml_walk_cache *cache, u64 egpa,
-			  u64 *e)
+/* The standard ops' memory (gml_pt_ops_init_phys), or NULL for other ops. */
+static const struct gml_phys *std_phys(const struct gml_walker *w)
 {
 	const struct gml_phys *p = w->pt.ctx;
+
+	return w->pt.read == gml_pt_read_phys && p && p->map && p->map_gpa ? p : NULL;
+}
+
+/*
+ * Read one paging entry. With a cache and the standard ops (std: their gml_phys), a page of
+ * paging structures that is RAM as a whole (one memory-map check for its 4 KiB) has its entries
+ * read through map_gpa directly: gml_pt_read_phys would check each 8-byte entry, and every 8
+ * bytes of a page that passed the check pass it too, so the result is the same. Anything else
+ * takes w->pt.read.
+ */
+static gml_err read_entry(const struct gml_walker *w, struct gml_walk_cache *cache,
+			  const struct gml_phys *std, u64 egpa, u64 *e)
+{
 	u64 page = egpa & ~(GML_PAGE_SIZE - 1);
 	u64 *ptr;
 
-	if (!cache || w->pt.read != gml_pt_read_phys || !p || !p->map || !p->map_gpa)
+	if (!cache || !std)
 		return w->pt.read(w->pt.ctx, egpa, e);
-	if (cache->ram_table != page + 1 || cache->ram_table_phys != p) {
-		if (gml_gpa_range_check(p->map, page, GML_PAGE_SIZE, true) != GML_OK)
+	if (cache->ram_table != page + 1 || cache->ram_table_phys != std) {
+		if (gml_gpa_range_check(std->map, page, GML_PAGE_SIZE, true) != GML_OK)
 			return w->pt.read(w->pt.ctx, egpa, e); /* the per-entry check names the error */
 		cache->ram_table = page + 1;
-		cache->ram_table_phys = p;
+		cache->ram_table_phys = std;
 	}
-	ptr = p->map_gpa(p->ctx, egpa, 8, false);
+	ptr = std->map_gpa(std->ctx, egpa, 8, false);
 	if (!ptr)
 		return GML_E_GPA_UNMAPPED;
 	*e = __atomic_load_n(ptr, __ATOMIC_ACQUIRE);
-	if (p->unmap)
-		p->unmap(p->ctx, ptr, 8);
+	if (std->unmap)
+		std->unmap(std->ctx, ptr, 8);
 	return GML_OK;
 }
 
@@ -223,7 +231,7 @@ static bool walk_same_table(const struct gml_walker *w, struct gml_walk_cache *c
 	u64 egpa = (cache->entries[2] & addr_mask) + ((gva >> 12) & 511) * 8, e, want;
 	u8 rw_lvl = cache->rw_lvl[2], us_lvl = cache->us_lvl[2], xd_lvl = cache->xd_lvl[2];
 	bool swapped = false;
-	gml_err err = read_entry(w, cache, egpa, &e);
+	gml_err err = read_entry(w, cache, cache->std_phys, egpa, &e);
 
 	cache->reads++;
 	cache->reused += levels - 1;
@@ -279,6 +287,7 @@ static gml_err walk(const struct gml_walker *w, struct gml_walk_cache *cache, u6
 	u64 addr_mask, rsvd_common, root;
 	bool write = access & GML_ACC_WRITE, keyed;
 	u32 first_attempt = 0;
+	const struct gml_phys *std;
 
 	out->err = GML_OK;
 	out->level = 0;
@@ -291,7 +300,7 @@ static gml_err walk(const struct gml_walker *w, struct gml_walk_cache *cache, u6
 	if (!w || !w->pt.read || !w->pt.cas)
 		return fault(out, GML_E_INVALID_ARG, 0, 0, 0);
 	cpu = &w->cpu;
-	keyed = cache_key_matches(cache, w);
+	keyed = cache && cache->valid && (cache->fixed_walker || cache_key_matches(cache, w));
 	if (keyed) {
 		/* The mode checks below passed for this state when the cache was filled. */
 		levels = cache->levels;
@@ -301,8 +310,18 @@ static gml_err walk(const struct gml_walker *w, struct gml_walk_cache *cache, u6
 		if (cpu->cpl > 3)
 			return fault(out, GML_E_INVALID_ARG, 0, 0, 0);
 		out->levels = (u8)levels;
-		if (!gml_is_canonical(cpu, gva))
+		/* Consecutive 4 KiB pages: the same page table as the last walk (whose address
+		 * had the same bits from 21 up, so this one is canonical too). */
+		if (cache->leaf == 1 && cache->upper_a && (gva >> 21) == (cache->gva >> 21)) {
+			if (!walk_same_table(w, cache, gva, access, addr_mask, rsvd_common, levels, out))
+				return out->err;
+			/* Lost the race: as the general case, walk again from the top. */
+			cache->valid = false;
+			keyed = false;
+			first_attempt = 1;
+		} else if (!gml_is_canonical(cpu, gva)) {
 			return fault(out, GML_E_NONCANONICAL, 0, 0, 0);
+		}
 		goto walk;
 	}
 	m = maxphyaddr_of(cpu);
@@ -336,15 +355,7 @@ static gml_err walk(const struct gml_walker *w, struct gml_walk_cache *cache, u6
 	root = cpu->cr3 & addr_mask;
 
 walk:
-	/* Consecutive 4 KiB pages: the same page table as the last walk. */
-	if (keyed && cache->leaf == 1 && cache->upper_a && (gva >> 21) == (cache->gva >> 21)) {
-		if (!walk_same_table(w, cache, gva, access, addr_mask, rsvd_common, levels, out))
-			return out->err;
-		/* Lost the race: as the general case, walk again from the top. */
-		cache->valid = false;
-		keyed = false;
-		first_attempt = 1;
-	}
+	std = cache ? (keyed ? cache->std_phys : std_phys(w)) : NULL;
 	for (u32 attempt = first_attempt; attempt <= GML_WALK_MAX_RESTARTS; attempt++) {
 		u64 entries[6], entry_gpas[6];
 		u64 table = root, page_size = 0;
@@ -381,7 +392,7 @@ walk:
 			unsigned shift = 12 + 9 * (lvl - 1);
 			u64 egpa = table + ((gva >> shift) & 511) * 8, e, rsvd;
 			bool ps;
-			gml_err err = read_entry(w, cache, egpa, &e);
+			gml_err err = read_entry(w, cache, std, egpa, &e);
 
 			if (cache)
 				cache->reads++;
@@ -495,6 +506,7 @@ walk:
 				cache->key_efer = cpu->efer & KEY_EFER;
 				cache->key_maxphyaddr = cpu->maxphyaddr;
 				cache->pt = w->pt;
+				cache->std_phys = std;
 				cache->levels = (u8)levels;
 				cache->addr_mask = addr_mask;
 				cache->rsvd = rsvd_common;

@@ -144,6 +144,9 @@ struct gml_walk_cache {
 	u64 key_cr0, key_cr3, key_cr4, key_efer;
 	u8 key_maxphyaddr;
 	struct gml_pt_ops pt;
+	/* Set by a caller that uses the cache with one walker whose state it does not change
+	   (the copy engine, for one call): the key is then not compared again once filled. */
+	bool fixed_walker;
 	/* what the walk derived from it */
 	u64 root, addr_mask, rsvd;
 	u64 entries[6]; /* by level, as in memory after the walk's A/D updates */
@@ -156,6 +159,7 @@ struct gml_walk_cache {
 	 * (still through map_gpa); GPA + 1, 0 = none. */
 	u64 ram_table;
 	const void *ram_table_phys;
+	const struct gml_phys *std_phys; /* the standard ops' memory, else NULL (keyed) */
 	/* statistics (never reset by the walk): entries read through pt.read, and entries
 	   taken from the cache instead */
 	u64 reads, reused;
