@@ -21,6 +21,11 @@ public struct CellRunner: Sendable {
         /// Debugging (`lab repro --gdb`): the VM starts paused with QEMU's gdb stub on this port,
         /// and no deadline applies (a person is at the controls).
         public var gdbPort: UInt16? = nil
+        /// Where finished records go as they finish (results of an interrupted run).
+        public var ledger: RunLedger? = nil
+        /// Keep each VM's full boot images (`--keep-images`); by default only its plan stays
+        /// and the images are referenced by digest (boot-images.txt).
+        public var keepImages = false
     }
 
     public let context: Context
@@ -35,6 +40,7 @@ public struct CellRunner: Sendable {
             attempt += 1
             let vm = await runOneVM(selection: selection, cases: remaining, attempt: attempt)
             records += vm.records
+            context.ledger?.add(vm.records)
             for record in vm.records { context.progress.caseFinished(record) }
             let progressed = !vm.records.isEmpty
             remaining = vm.notRun
@@ -45,6 +51,7 @@ public struct CellRunner: Sendable {
                         cell: cell, caseId: $0.id, status: .error,
                         message: "not run: \(vm.problem ?? "the VM made no progress")", attempt: attempt, vm: vm)
                 }
+                context.ledger?.add(Array(records.suffix(remaining.count)))
                 for finished in records.suffix(remaining.count) { context.progress.caseFinished(finished) }
                 break
             }
@@ -99,6 +106,7 @@ public struct CellRunner: Sendable {
         do {
             session = try await prepared.start()
         } catch {
+            context.progress.vmEnded()
             return failAll("\(launcher.name) could not start the VM: \(error)")
         }
 
@@ -117,13 +125,22 @@ public struct CellRunner: Sendable {
                     backend: cell.backend, logs: vmDir))
         }
         let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
+        let progress = context.progress
         let exit = await session.waitUntilExit(timeout: backstop) { tick in
             tracker.update { t in
                 for stream in SerialStream.allCases {
                     let lines = tick.newLines.filter { $0.stream == stream }.map(\.text)
                     guard !lines.isEmpty else { continue }
                     switch stream {
-                    case .results: t.consume(results: lines, at: tick.elapsed)
+                    case .results:
+                        // One line at a time, so every case that begins is announced.
+                        for line in lines {
+                            let before = t.transcript.running
+                            t.consume(results: [line], at: tick.elapsed)
+                            if let now = t.transcript.running, now != before {
+                                progress.caseStarted(now, cell: cell.id)
+                            }
+                        }
                     case .console: t.consume(console: lines, at: tick.elapsed)
                     case .hypervisorLog: t.consume(hypervisorLog: lines, at: tick.elapsed)
                     }
@@ -132,7 +149,9 @@ public struct CellRunner: Sendable {
                 return .stop(reason: reason)
             }
         }
+        context.progress.vmEnded()
         launcher.keepEmulatorLog(of: session, in: vmDir)
+        if !context.keepImages { BootImages.replaceWithReferences(in: vmDir, images: context.images) }
 
         let final = tracker.value
         let outcome = final.outcome(exit: "\(exit.reason)")
@@ -162,7 +181,8 @@ public struct CellRunner: Sendable {
         CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs,
-            repro: shellQuoted(context.reproCommand + [caseId, "--cell", cell.id, "--from", context.resultsDirectory]))
+            repro: shellQuoted(
+                context.reproCommand + [caseId, "--cell", cell.id, "--from", pathRelative(context.resultsDirectory)]))
     }
 }
 

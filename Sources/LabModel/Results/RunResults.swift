@@ -1,9 +1,10 @@
 import Foundation
 
 /// The verdict for one case in one cell. `timeout` is decided by the host (no RESULT before
-/// the deadline); the others come from the agent or from the host when the VM died.
+/// the deadline); `interrupted` means the lab was stopped (SIGINT/SIGTERM/SIGHUP) before the
+/// case finished; the others come from the agent or from the host when the VM died.
 public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    case pass, fail, skip, error, timeout
+    case pass, fail, skip, error, timeout, interrupted
 
     public init(_ agent: AgentCaseStatus) {
         switch agent {
@@ -14,8 +15,32 @@ public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// fail, error and timeout make a run unsuccessful.
-    public var isProblem: Bool { self == .fail || self == .error || self == .timeout }
+    /// fail, error and timeout make a run unsuccessful (and so does an interruption).
+    public var isProblem: Bool { self == .fail || self == .error || self == .timeout || self == .interrupted }
+}
+
+/// The lab's exit statuses, told apart by CI (README "Exit statuses", `lab --help`).
+public enum LabExitStatus: Int32, Sendable, CaseIterable {
+    /// Every case passed or was skipped; declared findings (cases asserting a known problem as
+    /// it is) count as passes and are listed.
+    case passed = 0
+    /// Some case failed, timed out or erred (or a cell could not run).
+    case casesFailed = 1
+    /// The lab itself could not run: bad lab.json, bad option, host not ready, build failure.
+    case labError = 2
+    /// Interrupted (SIGINT, SIGTERM, SIGHUP); the results written hold what finished.
+    case interrupted = 130
+
+    /// The help text of every status, for `--help` and the README.
+    public static let help = """
+        Exit statuses:
+          0    every case passed or was skipped (declared findings count as passes and are listed)
+          1    some case failed, timed out or erred
+          2    the lab itself could not run: bad lab.json, bad option, host not ready, build failure
+               (results.json then holds one error record with the message)
+          130  interrupted (SIGINT/SIGTERM/SIGHUP): VMs destroyed, results written with the
+               unfinished cases marked interrupted
+        """
 }
 
 /// One case's outcome in one cell, with what is needed to look into it.
@@ -342,6 +367,37 @@ public struct RunResults: Sendable, Hashable, Codable {
             && !cells.contains { if case .error = $0.status { return true } else { return false } }
     }
 
+    /// What a run's results mean for the lab's exit status: interrupted beats failed.
+    public var exitStatus: LabExitStatus {
+        if totals[.interrupted, default: 0] > 0 { return .interrupted }
+        if records.contains(where: { $0.caseId == Self.labErrorCaseId && $0.status == .error }) { return .labError }
+        return succeeded ? .passed : .casesFailed
+    }
+
+    /// Passing cases whose description declares a finding (a known problem asserted as it is,
+    /// description starting "FINDING"): passes, listed in the summary so they are not forgotten.
+    public var findings: [CaseRecord] {
+        records.filter { record in
+            record.status == .pass
+                && (caseInfo(record.caseId)?.description.uppercased().hasPrefix("FINDING") ?? false)
+        }
+    }
+
+    /// The id of the one record a run that could not start writes (`RunResults.labFailure`).
+    public static let labErrorCaseId = "lab"
+
+    /// Results of a run the lab itself could not carry out (configuration, build, host): one
+    /// error record carrying the message, so CI shows why.
+    public static func labFailure(
+        message: String, commandLine: [String] = CommandLine.arguments, started: Date = Date()
+    ) -> RunResults {
+        RunResults(
+            provenance: Provenance(startTime: started, endTime: Date(), commandLine: commandLine), cells: [],
+            records: [
+                CaseRecord(caseId: labErrorCaseId, cellId: labErrorCaseId, status: .error, message: message)
+            ])
+    }
+
     public func caseInfo(_ id: String) -> CaseInfo? { cases.first { $0.id == id } }
 
     // MARK: Files
@@ -461,4 +517,17 @@ public func shellQuoted(_ arguments: [String]) -> String {
         if !argument.isEmpty, argument.unicodeScalars.allSatisfy(safe.contains) { return argument }
         return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }.joined(separator: " ")
+}
+
+/// `path` relative to `workingDirectory` when it lies under it (`results/2026…` rather than
+/// `/home/ci/lab/results/2026…`, so a printed command works from a checkout elsewhere); else
+/// `path` as given.
+public func pathRelative(
+    _ path: String, to workingDirectory: String = FileManager.default.currentDirectoryPath
+) -> String {
+    let target = URL(fileURLWithPath: path).standardizedFileURL.path
+    var base = URL(fileURLWithPath: workingDirectory).standardizedFileURL.path
+    if !base.hasSuffix("/") { base += "/" }
+    guard target.hasPrefix(base), target.count > base.count else { return path }
+    return String(target.dropFirst(base.count))
 }

@@ -83,6 +83,17 @@ public enum TextReport {
                 if let repro = record.repro { lines.append("      reproduce: \(repro)") }
             }
         }
+        let findings = results.findings
+        if !findings.isEmpty {
+            lines.append("")
+            lines.append(paint.bold("Findings (declared, asserted as they are: they pass)"))
+            for record in findings {
+                lines.append("  \(record.caseId) in \(record.cellId)")
+                if let info = results.caseInfo(record.caseId) {
+                    lines.append("      \(terminalSafe(info.description))")
+                }
+            }
+        }
         if !results.notes.isEmpty {
             lines.append("")
             lines.append(paint.bold("Notes"))
@@ -142,7 +153,7 @@ public enum TextReport {
             switch status {
             case .pass: return wrap("32", text)
             case .fail, .timeout: return wrap("1;31", text)
-            case .error: return wrap("1;35", text)
+            case .error, .interrupted: return wrap("1;35", text)
             case .skip: return wrap("33", text)
             }
         }

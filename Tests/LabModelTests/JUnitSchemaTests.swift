@@ -1,0 +1,228 @@
+import Foundation
+import Testing
+
+@testable import LabModel
+
+#if canImport(FoundationXML)
+import FoundationXML
+#endif
+
+/// The structure the Jenkins xunit plugin accepts, written for this test from the plugin's
+/// junit-10.xsd (jenkinsci/xunit-plugin, src/main/resources/org/jenkinsci/plugins/xunit/types/
+/// model/xsd/junit-10.xsd, read at commit 031e285ef3b60dee7aaf36e9096d7dcd95ffae83; it cannot be
+/// downloaded here). The same rules, restated: `testsuites` takes only name, time, tests,
+/// failures and errors (no `skipped`) and holds testsuites; `testsuite` needs name, tests,
+/// failures and errors, may carry skipped/time/timestamp/hostname/id/package/file/log/url/group,
+/// and holds properties, testcases, nested testsuites, system-out and system-err; `testcase`
+/// needs name and takes only time, classname and group; its children are skipped, error,
+/// failure (text plus type and message), the rerun/flaky elements, system-out and system-err;
+/// times follow the plugin's SUREFIRE_TIME pattern.
+enum JenkinsJUnitSchema {
+    static let text = """
+        <?xml version="1.0" encoding="UTF-8"?>
+        <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
+          <xs:simpleType name="Time">
+            <xs:restriction base="xs:string">
+              <xs:pattern value="(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\\.[0-9]*)?"/>
+            </xs:restriction>
+          </xs:simpleType>
+          <xs:complexType name="Outcome" mixed="true">
+            <xs:attribute name="type" type="xs:string"/>
+            <xs:attribute name="message" type="xs:string"/>
+          </xs:complexType>
+          <xs:complexType name="Rerun" mixed="true">
+            <xs:sequence>
+              <xs:element name="stackTrace" type="xs:string" minOccurs="0"/>
+              <xs:element name="system-out" type="xs:string" minOccurs="0"/>
+              <xs:element name="system-err" type="xs:string" minOccurs="0"/>
+            </xs:sequence>
+            <xs:attribute name="type" type="xs:string" use="required"/>
+            <xs:attribute name="message" type="xs:string"/>
+          </xs:complexType>
+          <xs:element name="skipped" type="Outcome"/>
+          <xs:element name="error" type="Outcome"/>
+          <xs:element name="failure" type="Outcome"/>
+          <xs:element name="rerunFailure" type="Rerun"/>
+          <xs:element name="rerunError" type="Rerun"/>
+          <xs:element name="flakyFailure" type="Rerun"/>
+          <xs:element name="flakyError" type="Rerun"/>
+          <xs:element name="system-out" type="xs:string"/>
+          <xs:element name="system-err" type="xs:string"/>
+          <xs:element name="property">
+            <xs:complexType>
+              <xs:attribute name="name" type="xs:string" use="required"/>
+              <xs:attribute name="value" type="xs:string" use="required"/>
+            </xs:complexType>
+          </xs:element>
+          <xs:element name="properties">
+            <xs:complexType>
+              <xs:sequence><xs:element ref="property" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
+            </xs:complexType>
+          </xs:element>
+          <xs:element name="testcase">
+            <xs:complexType>
+              <xs:choice minOccurs="0" maxOccurs="unbounded">
+                <xs:element ref="skipped"/>
+                <xs:element ref="error"/>
+                <xs:element ref="failure"/>
+                <xs:element ref="rerunFailure"/>
+                <xs:element ref="rerunError"/>
+                <xs:element ref="flakyFailure"/>
+                <xs:element ref="flakyError"/>
+                <xs:element ref="system-out"/>
+                <xs:element ref="system-err"/>
+              </xs:choice>
+              <xs:attribute name="name" type="xs:string" use="required"/>
+              <xs:attribute name="time" type="xs:string"/>
+              <xs:attribute name="classname" type="xs:string"/>
+              <xs:attribute name="group" type="xs:string"/>
+            </xs:complexType>
+          </xs:element>
+          <xs:element name="testsuite">
+            <xs:complexType>
+              <xs:choice minOccurs="0" maxOccurs="unbounded">
+                <xs:element ref="testsuite"/>
+                <xs:element ref="properties"/>
+                <xs:element ref="testcase"/>
+                <xs:element ref="system-out"/>
+                <xs:element ref="system-err"/>
+              </xs:choice>
+              <xs:attribute name="name" type="xs:string" use="required"/>
+              <xs:attribute name="tests" type="xs:string" use="required"/>
+              <xs:attribute name="failures" type="xs:string" use="required"/>
+              <xs:attribute name="errors" type="xs:string" use="required"/>
+              <xs:attribute name="group" type="xs:string"/>
+              <xs:attribute name="time" type="Time"/>
+              <xs:attribute name="skipped" type="xs:string"/>
+              <xs:attribute name="timestamp" type="xs:string"/>
+              <xs:attribute name="hostname" type="xs:string"/>
+              <xs:attribute name="id" type="xs:string"/>
+              <xs:attribute name="package" type="xs:string"/>
+              <xs:attribute name="file" type="xs:string"/>
+              <xs:attribute name="log" type="xs:string"/>
+              <xs:attribute name="url" type="xs:string"/>
+            </xs:complexType>
+          </xs:element>
+          <xs:element name="testsuites">
+            <xs:complexType>
+              <xs:sequence><xs:element ref="testsuite" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
+              <xs:attribute name="name" type="xs:string"/>
+              <xs:attribute name="time" type="Time"/>
+              <xs:attribute name="tests" type="xs:string"/>
+              <xs:attribute name="failures" type="xs:string"/>
+              <xs:attribute name="errors" type="xs:string"/>
+            </xs:complexType>
+          </xs:element>
+        </xs:schema>
+        """
+
+    /// Validates `xml` with xmllint; returns nil when valid, else xmllint's complaint. Throws
+    /// when xmllint is missing (the caller skips with that message).
+    static func validate(_ xml: String) throws -> String? {
+        guard
+            let xmllint = ["/usr/bin/xmllint", "/usr/local/bin/xmllint"].first(where: {
+                FileManager.default.isExecutableFile(atPath: $0)
+            })
+        else { throw MissingTool() }
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-junit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let schema = dir.appendingPathComponent("junit-10.xsd")
+        let file = dir.appendingPathComponent("junit.xml")
+        try text.write(to: schema, atomically: true, encoding: .utf8)
+        try xml.write(to: file, atomically: true, encoding: .utf8)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: xmllint)
+        process.arguments = ["--noout", "--schema", schema.path, file.path]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let output = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return process.terminationStatus == 0 ? nil : output
+    }
+
+    struct MissingTool: Error, CustomStringConvertible {
+        var description: String { "xmllint (Debian package libxml2-utils) is not installed" }
+    }
+}
+
+@Suite struct JUnitSchemaTests {
+    @Test func sampleRunValidatesAgainstJenkinsSchema() throws {
+        let problem = try JenkinsJUnitSchema.validate(JUnitReport.xml(for: sampleResults()))
+        #expect(problem == nil, "\(problem ?? "")")
+    }
+
+    /// The schema is not a rubber stamp: the attribute the old report wrote is rejected.
+    @Test func schemaRejectsSkippedOnTestsuites() throws {
+        let xml = JUnitReport.xml(for: sampleResults()).replacingOccurrences(
+            of: "<testsuites ", with: "<testsuites skipped=\"3\" ")
+        let problem = try JenkinsJUnitSchema.validate(xml)
+        #expect(problem?.contains("skipped") == true, "\(problem ?? "accepted")")
+    }
+
+    @Test func labFailureAndInterruptedRecordsValidate() throws {
+        var results = RunResults.labFailure(message: "lab.json: $.matrix: unknown key \"backend\"")
+        let problem = try JenkinsJUnitSchema.validate(JUnitReport.xml(for: results))
+        #expect(problem == nil, "\(problem ?? "")")
+        let doc = try XMLDocument(xmlString: JUnitReport.xml(for: results), options: [])
+        let error = try #require(try doc.nodes(forXPath: "//testsuite[@name='lab']/testcase/error").first)
+        #expect(error.stringValue?.contains("unknown key") == true)
+        results = sampleResults()
+        results.records.append(
+            CaseRecord(
+                caseId: "smoke/lost", cellId: "svm-tcg-debian-1024m-1cpu-5lvl", status: .interrupted,
+                message: "interrupted (SIGINT) before the case finished"))
+        #expect(try JenkinsJUnitSchema.validate(JUnitReport.xml(for: results)) == nil)
+    }
+}
+
+@Suite struct ExitStatusTests {
+    @Test func statusesFollowTheResults() {
+        var results = sampleResults()
+        #expect(results.exitStatus == .casesFailed)
+        results.records.append(
+            CaseRecord(caseId: "smoke/lost", cellId: "svm-tcg-debian-1024m-1cpu-5lvl", status: .interrupted))
+        #expect(results.exitStatus == .interrupted)
+        #expect(RunResults.labFailure(message: "bad lab.json").exitStatus == .labError)
+        let cell = MatrixCell(backend: .none, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
+        let passing = RunResults(
+            provenance: Provenance(startTime: Date()),
+            cells: [CellOutcome(cell: cell, status: .ran, plannedCases: ["phys/no-access-control", "smoke/a"])],
+            records: [
+                CaseRecord(caseId: "phys/no-access-control", cellId: cell.id, status: .pass),
+                CaseRecord(caseId: "smoke/a", cellId: cell.id, status: .skip, message: "needs kvm"),
+            ],
+            cases: [
+                CaseInfo(
+                    id: "phys/no-access-control", suite: "phys",
+                    description: "FINDING (asserted as is under the bitvisor policy): nobody reads kernel memory")
+            ])
+        #expect(passing.exitStatus == .passed)
+        // A declared finding passes and is listed.
+        #expect(passing.findings.map(\.caseId) == ["phys/no-access-control"])
+        #expect(TextReport.render(passing).contains("Findings"))
+        #expect(TextReport.render(passing).contains("phys/no-access-control in \(cell.id)"))
+    }
+
+    @Test func helpNamesEveryStatus() {
+        for status in LabExitStatus.allCases {
+            #expect(LabExitStatus.help.contains("  \(status.rawValue) "))
+        }
+    }
+}
+
+@Suite struct RelativePathTests {
+    @Test func underTheWorkingDirectoryIsRelative() {
+        #expect(pathRelative("/home/ci/lab/results/2026x", to: "/home/ci/lab") == "results/2026x")
+        #expect(pathRelative("/home/ci/lab/results/2026x", to: "/home/ci/lab/") == "results/2026x")
+        #expect(pathRelative("/home/ci/lab/../lab/results/r", to: "/home/ci/lab") == "results/r")
+    }
+
+    @Test func elsewhereStaysAbsolute() {
+        #expect(pathRelative("/tmp/gmlab-it-1/run", to: "/home/ci/lab") == "/tmp/gmlab-it-1/run")
+        #expect(pathRelative("/home/ci/lab2/results", to: "/home/ci/lab") == "/home/ci/lab2/results")
+        #expect(pathRelative("/home/ci/lab", to: "/home/ci/lab") == "/home/ci/lab")
+    }
+}
