@@ -150,6 +150,9 @@ func scratchDirectory(_ name: String) throws -> String {
             planned: [(cell.id, ["t/a", "t/b", "t/c"])], provenance: Provenance(startTime: Date()), catalog: [],
             notes: [])
         ledger.add([CaseRecord(caseId: "t/a", cellId: cell.id, status: .pass)])
+        // After the signal: a VM start that failed because its domain was destroyed is not
+        // the case's error.
+        ledger.add([CaseRecord(caseId: "t/b", cellId: cell.id, status: .error)], interrupting: true)
         let results = ledger.interruptedResults(signalName: "SIGINT")
         #expect(results.records.map(\.status) == [.pass, .interrupted, .interrupted])
         #expect(results.records[1].message == "interrupted (SIGINT) before the case finished")

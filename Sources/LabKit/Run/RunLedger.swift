@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// What a run has finished so far, so that results are written even when the run is stopped:
 /// on SIGINT/SIGTERM/SIGHUP the executor's interruption handler writes results.json, junit.xml
@@ -25,7 +26,12 @@ public final class RunLedger: @unchecked Sendable {
         self.notes = notes
     }
 
-    func add(_ new: [CaseRecord]) { lock.withLock { records += new } }
+    /// Records a cell runner finished. Once a stopping signal has arrived they are dropped: the
+    /// VMs are being destroyed, so what fails now fails because of the interruption.
+    func add(_ new: [CaseRecord], interrupting: Bool = DomainReaper.shared.interruptingSignal != nil) {
+        guard !interrupting else { return }
+        lock.withLock { records += new }
+    }
 
     /// The results as they stand, the unfinished cases marked `interrupted` by `signalName`.
     public func interruptedResults(signalName: String, at time: Date = Date()) -> RunResults {

@@ -72,6 +72,11 @@ public final class DomainReaper: @unchecked Sendable {
     /// Sets (or, with nil, removes) work the signal path does after destroying the VMs and
     /// before exiting 130 — the executor writes the results of what finished. By key, so an
     /// execution removes its own when it ends; handlers run in key order.
+    /// The signal being handled, from its arrival on: results recorded after it (a VM start
+    /// that failed because its domain was just destroyed) are the interruption's doing.
+    public var interruptingSignal: Int32? { lock.withLock { interrupting } }
+    private var interrupting: Int32?
+
     public func setInterruptionHandler(_ key: String, _ handler: (@Sendable (Int32) -> Void)?) {
         lock.withLock { interruptionHandlers[key] = handler }
     }
@@ -100,6 +105,7 @@ public final class DomainReaper: @unchecked Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global(qos: .userInitiated))
             source.setEventHandler { [weak self] in
+                if let self { self.lock.withLock { self.interrupting = number } }
                 let destroyed = self?.destroyAll() ?? []
                 FileHandle.standardError.write(
                     Data((Self.interruptionMessage(signal: number, destroyed: destroyed) + "\n").utf8))
