@@ -7,7 +7,8 @@ import Testing
 import FoundationXML
 #endif
 
-/// The structure the Jenkins xunit plugin accepts, written for this test from the plugin's
+/// Validation against Tests/Schemas/jenkins-junit-10.xsd: the structure the Jenkins xunit
+/// plugin accepts, written for these tests from the plugin's
 /// junit-10.xsd (jenkinsci/xunit-plugin, src/main/resources/org/jenkinsci/plugins/xunit/types/
 /// model/xsd/junit-10.xsd, read at commit 031e285ef3b60dee7aaf36e9096d7dcd95ffae83; it cannot be
 /// downloaded here). The same rules, restated: `testsuites` takes only name, time, tests,
@@ -18,103 +19,9 @@ import FoundationXML
 /// failure (text plus type and message), the rerun/flaky elements, system-out and system-err;
 /// times follow the plugin's SUREFIRE_TIME pattern.
 enum JenkinsJUnitSchema {
-    static let text = """
-        <?xml version="1.0" encoding="UTF-8"?>
-        <xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema">
-          <xs:simpleType name="Time">
-            <xs:restriction base="xs:string">
-              <xs:pattern value="(([0-9]{0,3},)*[0-9]{3}|[0-9]{0,3})*(\\.[0-9]*)?"/>
-            </xs:restriction>
-          </xs:simpleType>
-          <xs:complexType name="Outcome" mixed="true">
-            <xs:attribute name="type" type="xs:string"/>
-            <xs:attribute name="message" type="xs:string"/>
-          </xs:complexType>
-          <xs:complexType name="Rerun" mixed="true">
-            <xs:sequence>
-              <xs:element name="stackTrace" type="xs:string" minOccurs="0"/>
-              <xs:element name="system-out" type="xs:string" minOccurs="0"/>
-              <xs:element name="system-err" type="xs:string" minOccurs="0"/>
-            </xs:sequence>
-            <xs:attribute name="type" type="xs:string" use="required"/>
-            <xs:attribute name="message" type="xs:string"/>
-          </xs:complexType>
-          <xs:element name="skipped" type="Outcome"/>
-          <xs:element name="error" type="Outcome"/>
-          <xs:element name="failure" type="Outcome"/>
-          <xs:element name="rerunFailure" type="Rerun"/>
-          <xs:element name="rerunError" type="Rerun"/>
-          <xs:element name="flakyFailure" type="Rerun"/>
-          <xs:element name="flakyError" type="Rerun"/>
-          <xs:element name="system-out" type="xs:string"/>
-          <xs:element name="system-err" type="xs:string"/>
-          <xs:element name="property">
-            <xs:complexType>
-              <xs:attribute name="name" type="xs:string" use="required"/>
-              <xs:attribute name="value" type="xs:string" use="required"/>
-            </xs:complexType>
-          </xs:element>
-          <xs:element name="properties">
-            <xs:complexType>
-              <xs:sequence><xs:element ref="property" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
-            </xs:complexType>
-          </xs:element>
-          <xs:element name="testcase">
-            <xs:complexType>
-              <xs:choice minOccurs="0" maxOccurs="unbounded">
-                <xs:element ref="skipped"/>
-                <xs:element ref="error"/>
-                <xs:element ref="failure"/>
-                <xs:element ref="rerunFailure"/>
-                <xs:element ref="rerunError"/>
-                <xs:element ref="flakyFailure"/>
-                <xs:element ref="flakyError"/>
-                <xs:element ref="system-out"/>
-                <xs:element ref="system-err"/>
-              </xs:choice>
-              <xs:attribute name="name" type="xs:string" use="required"/>
-              <xs:attribute name="time" type="xs:string"/>
-              <xs:attribute name="classname" type="xs:string"/>
-              <xs:attribute name="group" type="xs:string"/>
-            </xs:complexType>
-          </xs:element>
-          <xs:element name="testsuite">
-            <xs:complexType>
-              <xs:choice minOccurs="0" maxOccurs="unbounded">
-                <xs:element ref="testsuite"/>
-                <xs:element ref="properties"/>
-                <xs:element ref="testcase"/>
-                <xs:element ref="system-out"/>
-                <xs:element ref="system-err"/>
-              </xs:choice>
-              <xs:attribute name="name" type="xs:string" use="required"/>
-              <xs:attribute name="tests" type="xs:string" use="required"/>
-              <xs:attribute name="failures" type="xs:string" use="required"/>
-              <xs:attribute name="errors" type="xs:string" use="required"/>
-              <xs:attribute name="group" type="xs:string"/>
-              <xs:attribute name="time" type="Time"/>
-              <xs:attribute name="skipped" type="xs:string"/>
-              <xs:attribute name="timestamp" type="xs:string"/>
-              <xs:attribute name="hostname" type="xs:string"/>
-              <xs:attribute name="id" type="xs:string"/>
-              <xs:attribute name="package" type="xs:string"/>
-              <xs:attribute name="file" type="xs:string"/>
-              <xs:attribute name="log" type="xs:string"/>
-              <xs:attribute name="url" type="xs:string"/>
-            </xs:complexType>
-          </xs:element>
-          <xs:element name="testsuites">
-            <xs:complexType>
-              <xs:sequence><xs:element ref="testsuite" minOccurs="0" maxOccurs="unbounded"/></xs:sequence>
-              <xs:attribute name="name" type="xs:string"/>
-              <xs:attribute name="time" type="Time"/>
-              <xs:attribute name="tests" type="xs:string"/>
-              <xs:attribute name="failures" type="xs:string"/>
-              <xs:attribute name="errors" type="xs:string"/>
-            </xs:complexType>
-          </xs:element>
-        </xs:schema>
-        """
+    /// Tests/Schemas/jenkins-junit-10.xsd.
+    static let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Schemas/jenkins-junit-10.xsd").path
 
     /// Validates `xml` with xmllint; returns nil when valid, else xmllint's complaint. Throws
     /// when xmllint is missing (the caller skips with that message).
@@ -127,9 +34,8 @@ enum JenkinsJUnitSchema {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-junit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
-        let schema = dir.appendingPathComponent("junit-10.xsd")
+        let schema = URL(fileURLWithPath: path)
         let file = dir.appendingPathComponent("junit.xml")
-        try text.write(to: schema, atomically: true, encoding: .utf8)
         try xml.write(to: file, atomically: true, encoding: .utf8)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: xmllint)

@@ -41,7 +41,10 @@ public struct CellRunner: Sendable {
             let vm = await runOneVM(selection: selection, cases: remaining, attempt: attempt)
             records += vm.records
             context.ledger?.add(vm.records)
-            for record in vm.records { context.progress.caseFinished(record) }
+            // Cases whose RESULT was announced as it arrived are not announced twice.
+            for record in vm.records where !vm.announced.contains(record.caseId) {
+                context.progress.caseFinished(record)
+            }
             let progressed = !vm.records.isEmpty
             remaining = vm.notRun
             if vm.bootFailed || !progressed {
@@ -68,6 +71,8 @@ public struct CellRunner: Sendable {
         var notRun: [SelectedCase]
         var bootFailed: Bool
         var problem: String?
+        /// Cases whose end was printed live (their RESULT line arrived while the VM ran).
+        var announced: Set<String> = []
     }
 
     private func runOneVM(selection: CellSelection, cases: [SelectedCase], attempt: Int) async -> VMResult {
@@ -126,6 +131,7 @@ public struct CellRunner: Sendable {
         }
         let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
         let progress = context.progress
+        let announced = AnnouncedCases()
         let exit = await session.waitUntilExit(timeout: backstop) { tick in
             tracker.update { t in
                 for stream in SerialStream.allCases {
@@ -136,9 +142,18 @@ public struct CellRunner: Sendable {
                         // One line at a time, so every case that begins is announced.
                         for line in lines {
                             let before = t.transcript.running
+                            let resultsBefore = t.transcript.results.count
                             t.consume(results: [line], at: tick.elapsed)
                             if let now = t.transcript.running, now != before {
                                 progress.caseStarted(now, cell: cell.id)
+                            }
+                            for result in t.transcript.results.dropFirst(resultsBefore) {
+                                announced.insert(result.id)
+                                progress.caseFinished(
+                                    CaseRecord(
+                                        caseId: result.id, cellId: cell.id, status: CaseStatus(result.status),
+                                        message: result.message,
+                                        durationSeconds: result.durationMs.map { $0 / 1000 }))
                             }
                         }
                     case .console: t.consume(console: lines, at: tick.elapsed)
@@ -172,6 +187,7 @@ public struct CellRunner: Sendable {
             return r
         }
         result.notRun = outcome.notRun
+        result.announced = announced.ids
         return result
     }
 
@@ -184,6 +200,14 @@ public struct CellRunner: Sendable {
             repro: shellQuoted(
                 context.reproCommand + [caseId, "--cell", cell.id, "--from", pathRelative(context.resultsDirectory)]))
     }
+}
+
+/// The cases whose end was printed while their VM ran.
+final class AnnouncedCases: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set: Set<String> = []
+    func insert(_ id: String) { lock.withLock { _ = set.insert(id) } }
+    var ids: Set<String> { lock.withLock { set } }
 }
 
 /// The tracker shared between the polling closure and the runner.
