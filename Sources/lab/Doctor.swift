@@ -17,10 +17,14 @@ struct Doctor: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var colour: ColourOptions
+    @Flag(
+        name: .long, help: "Print the findings as JSON (probes, cells, jobs; \"ready\" is false when the host is not).")
+    var json = false
 
     func run() async throws {
         let report = try await LabKit.Doctor(session: try common.session()).run()
-        print(report.render(color: isatty(STDOUT_FILENO) != 0))
+        print(json ? try report.json() : report.render(color: colour.enabled(for: STDOUT_FILENO)))
         if report.hasProblems { throw ExitCode(LabExitStatus.labError.rawValue) }
     }
 }

@@ -18,6 +18,7 @@ struct Lab: AsyncParsableCommand {
               lab repro CASE    boot one case in one matrix cell again, to debug it
               lab bench         measure the transfer methods and baselines
               lab clean         remove old runs (and unused cache images)
+              lab --version     the lab's version and commit
             Run as root (the lab drives libvirtd on qemu:///system). `make run` / `make test` \
             set the host up first (scripts/setup-host).
 
@@ -30,6 +31,10 @@ struct Lab: AsyncParsableCommand {
     /// `ExitCode` as thrown (0, 1, 130); a bad option or any other error — configuration, build,
     /// host not ready — 2, with its message on standard error.
     static func main() async {
+        if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
+            print(await LabVersion.text())
+            return
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -28,6 +28,7 @@ struct Run: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var colour: ColourOptions
     @OptionGroup var matrix: MatrixOptions
     @Option(
         name: .long,
@@ -64,8 +65,9 @@ struct Run: AsyncParsableCommand {
         request.overrides.policy = policy
         request.showProgress = !quiet
         request.keepImages = keepImages
+        request.colour = colour.color
         let summary = try await LabRunner(session: session).run(request)
-        print(TextReport.render(summary.results, color: isatty(STDOUT_FILENO) != 0))
+        print(TextReport.render(summary.results, color: colour.enabled(for: STDOUT_FILENO)))
         print("results: \(summary.directory)")
         let status = summary.results.exitStatus
         if status != .passed { throw ExitCode(status.rawValue) }

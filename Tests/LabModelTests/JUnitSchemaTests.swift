@@ -132,3 +132,16 @@ enum JenkinsJUnitSchema {
         #expect(pathRelative("/home/ci/lab", to: "/home/ci/lab") == "/home/ci/lab")
     }
 }
+
+@Suite struct ColourTests {
+    @Test func explicitChoiceWinsElseTerminalAndEnvironment() {
+        #expect(Colour.enabled(explicit: true, isTerminal: false, environment: ["NO_COLOR": "1"]))
+        #expect(!Colour.enabled(explicit: false, isTerminal: true, environment: ["TERM": "xterm"]))
+        #expect(Colour.enabled(explicit: nil, isTerminal: true, environment: ["TERM": "xterm"]))
+        #expect(!Colour.enabled(explicit: nil, isTerminal: false, environment: ["TERM": "xterm"]))
+        #expect(!Colour.enabled(explicit: nil, isTerminal: true, environment: ["TERM": "xterm", "NO_COLOR": "1"]))
+        // An empty NO_COLOR does not count (no-color.org).
+        #expect(Colour.enabled(explicit: nil, isTerminal: true, environment: ["TERM": "xterm", "NO_COLOR": ""]))
+        #expect(!Colour.enabled(explicit: nil, isTerminal: true, environment: ["TERM": "dumb"]))
+    }
+}

@@ -13,6 +13,8 @@ public struct RunRequest: Sendable {
     public var showProgress = true
     /// Keep each VM's full boot images (`--keep-images`).
     public var keepImages = false
+    /// `--color`/`--no-color` for the progress lines (nil: the terminal and NO_COLOR decide).
+    public var colour: Bool?
     public init() {}
 }
 
@@ -51,7 +53,7 @@ public struct LabRunner: Sendable {
     /// results directory still gets results.json, junit.xml and the reports, with one error
     /// record carrying the message, and the error is rethrown (exit status 2).
     public func run(_ request: RunRequest) async throws -> RunSummary {
-        let progress = RunProgress(enabled: request.showProgress)
+        let progress = RunProgress(enabled: request.showProgress, colour: request.colour)
         let started = Date()
         var plan: RunPlan
         do {

@@ -24,10 +24,10 @@ public final class RunProgress: @unchecked Sendable {
     private var timer: DispatchSourceTimer?
     private let write: @Sendable (String) -> Void
 
-    public init(enabled: Bool = true) {
+    public init(enabled: Bool = true, colour: Bool? = nil) {
         self.enabled = enabled
         let tty = isatty(STDERR_FILENO) != 0
-        self.colour = enabled && tty && Self.colourAllowed()
+        self.colour = enabled && Colour.enabled(explicit: colour, isTerminal: tty)
         self.live = enabled && tty && ProcessInfo.processInfo.environment["TERM"] != "dumb"
         self.write = { FileHandle.standardError.write(Data($0.utf8)) }
     }
@@ -42,8 +42,7 @@ public final class RunProgress: @unchecked Sendable {
 
     /// NO_COLOR (no-color.org) or TERM=dumb turn colour off.
     static func colourAllowed(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> Bool {
-        if let value = environment["NO_COLOR"], !value.isEmpty { return false }
-        return environment["TERM"] != "dumb"
+        Colour.enabled(explicit: nil, isTerminal: true, environment: environment)
     }
 
     public func planned(cases: Int) { lock.withLock { total += cases } }
