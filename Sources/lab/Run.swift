@@ -48,6 +48,9 @@ struct Run: AsyncParsableCommand {
             "Keep each VM's boot images (initrd.img, bundle.img) in its directory; by default they are referenced by digest."
     )
     var keepImages = false
+    @Flag(
+        name: .long, help: "Print TAP version 13 on standard output instead of the text summary (also in results.tap).")
+    var tap = false
 
     func run() async throws {
         let session: LabSession
@@ -67,8 +70,13 @@ struct Run: AsyncParsableCommand {
         request.keepImages = keepImages
         request.colour = colour.color
         let summary = try await LabRunner(session: session).run(request)
-        print(TextReport.render(summary.results, color: colour.enabled(for: STDOUT_FILENO)))
-        print("results: \(summary.directory)")
+        if tap {
+            print(TAPReport.render(summary.results), terminator: "")
+            FileHandle.standardError.write(Data("results: \(summary.directory)\n".utf8))
+        } else {
+            print(TextReport.render(summary.results, color: colour.enabled(for: STDOUT_FILENO)))
+            print("results: \(summary.directory)")
+        }
         let status = summary.results.exitStatus
         if status != .passed { throw ExitCode(status.rawValue) }
     }

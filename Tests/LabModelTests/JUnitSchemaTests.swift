@@ -145,3 +145,22 @@ enum JenkinsJUnitSchema {
         #expect(!Colour.enabled(explicit: nil, isTerminal: true, environment: ["TERM": "dumb"]))
     }
 }
+
+@Suite struct TAPTests {
+    @Test func everyRowIsATestPointWithDirectivesAndYAML() {
+        let tap = TAPReport.render(sampleResults())
+        let lines = tap.split(separator: "\n").map(String.init)
+        #expect(lines[0] == "TAP version 13")
+        #expect(lines[1] == "1..10")
+        #expect(lines.filter { $0.hasPrefix("ok ") || $0.hasPrefix("not ok ") }.count == 10)
+        #expect(lines.contains("ok 1 - smoke/kernel-version in svm-tcg-debian-1024m-1cpu-5lvl"))
+        #expect(lines.contains("not ok 2 - linear/cross-page-read in svm-tcg-debian-1024m-1cpu-5lvl"))
+        #expect(lines.contains("  status: timeout"))
+        #expect(
+            lines.contains(
+                "ok 7 - smoke/hypercall-lookup in none-tcg-debian-1024m-1cpu-4lvl # SKIP needs the hypervisor"))
+        #expect(lines.contains { $0.hasPrefix("  repro: \"lab run --only") })
+        // Guest text cannot inject a directive or a line.
+        #expect(TAPReport.escape("a # TODO\nnot ok 9") == "a \\# TODO not ok 9")
+    }
+}

@@ -120,7 +120,10 @@ func sampleResults() -> RunResults {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("labmodel-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: directory) }
         let written = try sampleResults().write(to: directory)
-        #expect(written.map(\.lastPathComponent) == ["results.json", "junit.xml", "report.txt", "report.html"])
+        #expect(
+            written.map(\.lastPathComponent) == [
+                "results.json", "junit.xml", "report.txt", "report.html", "results.tap",
+            ])
         #expect(try RunResults.load(from: directory) == sampleResults())
     }
 

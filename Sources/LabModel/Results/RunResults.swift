@@ -319,6 +319,7 @@ public struct RunResults: Sendable, Hashable, Codable {
         public static let junit = "junit.xml"
         public static let text = "report.txt"
         public static let html = "report.html"
+        public static let tap = "results.tap"
     }
 
     /// One row per (cell, planned or recorded case), with the status reports show: records as
@@ -467,6 +468,7 @@ public struct RunResults: Sendable, Hashable, Codable {
             (FileName.junit, Data(JUnitReport.xml(for: self).utf8)),
             (FileName.text, Data(TextReport.render(self, color: false).utf8)),
             (FileName.html, Data(HTMLReport.render(self).utf8)),
+            (FileName.tap, Data(TAPReport.render(self).utf8)),
         ]
         return try files.map { name, data in
             let url = directory.appendingPathComponent(name)
