@@ -164,3 +164,46 @@ enum JenkinsJUnitSchema {
         #expect(TAPReport.escape("a # TODO\nnot ok 9") == "a \\# TODO not ok 9")
     }
 }
+
+@Suite struct SkipNoiseTests {
+    func results() -> RunResults {
+        let cell = MatrixCell(backend: .none, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
+        func impossible(_ id: String, _ reason: String) -> CaseRecord {
+            var record = CaseRecord(caseId: id, cellId: cell.id, status: .skip, message: reason)
+            record.byConstruction = true
+            return record
+        }
+        return RunResults(
+            provenance: Provenance(startTime: Date()),
+            cells: [
+                CellOutcome(
+                    cell: cell, status: .ran, plannedCases: ["smoke/a", "phys/x", "phys/y", "linear/z", "smp/w"])
+            ],
+            records: [
+                CaseRecord(caseId: "smoke/a", cellId: cell.id, status: .pass),
+                impossible("phys/x", "needs the hypervisor"), impossible("phys/y", "needs the hypervisor"),
+                impossible("linear/z", "needs the hypervisor"), impossible("smp/w", "needs 2 or more vCPUs"),
+            ])
+    }
+
+    @Test func impossibleSkipsCountOncePerCellAndReason() throws {
+        let results = results()
+        let cell = try #require(results.cells.first)
+        let rows = results.reportRows(for: cell)
+        #expect(rows.map(\.caseId) == ["smoke/a", "n/a (3 cases)", "n/a (1 case)"])
+        #expect(
+            rows[1].message
+                == "cannot run in this cell by construction: needs the hypervisor: phys/x, phys/y, linear/z")
+        #expect(results.totals[.skip] == 4)
+        #expect(results.reportTotals[.skip] == 2)
+        // results.json keeps every record.
+        let decoded = try RunResults.decode(try results.jsonData())
+        #expect(decoded.records.count == 5)
+        #expect(decoded.records.filter { $0.byConstruction == true }.count == 4)
+        let junit = JUnitReport.xml(for: results)
+        #expect(junit.components(separatedBy: "<testcase ").count - 1 == 3)
+        #expect(try JenkinsJUnitSchema.validate(junit) == nil)
+        #expect(TAPReport.render(results).contains("1..3"))
+        #expect(TextReport.render(results).contains("1 pass, 2 skip"))
+    }
+}

@@ -74,7 +74,10 @@ public struct Executor: Sendable {
         // Cases a cell does not support (needs) are reported as skips with their reason.
         for selected in work {
             records += selected.skippedCases.map {
-                CaseRecord(caseId: $0.info.id, cellId: selected.cell.id, status: .skip, message: $0.reason)
+                var record = CaseRecord(
+                    caseId: $0.info.id, cellId: selected.cell.id, status: .skip, message: $0.reason)
+                record.byConstruction = true
+                return record
             }
         }
         ledger.add(records)

@@ -27,7 +27,7 @@ public enum JUnitReport {
         var grand: [CaseStatus: Int] = [:]
         var grandTime = 0.0
         var suites: [(id: String, status: CellRunStatus?, rows: [CaseRecord])] = results.cells.map {
-            ($0.id, $0.status, results.rows(for: $0))
+            ($0.id, $0.status, results.reportRows(for: $0))
         }
         let orphans = results.records.filter { record in !results.cells.contains { $0.id == record.cellId } }
         for cellId in orphans.map(\.cellId).reduce(into: [String](), { if !$0.contains($1) { $0.append($1) } }) {

@@ -61,6 +61,10 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     public var logs: [String: String]
     /// A shell command that reruns exactly this case in this cell.
     public var repro: String?
+    /// A skip that is impossible by construction (the cell cannot meet the case's `needs`, e.g.
+    /// a method case in a `none` cell): kept in results.json, counted once per cell and reason
+    /// in JUnit, TAP and the text report. Absent (nil) otherwise.
+    public var byConstruction: Bool?
 
     public init(
         caseId: String, cellId: String, status: CaseStatus, message: String = "", values: [String: JSONValue] = [:],
@@ -348,6 +352,46 @@ public struct RunResults: Sendable, Hashable, Codable {
         return rows.enumerated().sorted { lhs, rhs in
             (order[lhs.element.caseId] ?? Int.max, lhs.offset) < (order[rhs.element.caseId] ?? Int.max, rhs.offset)
         }.map(\.element)
+    }
+
+    /// The rows reports show: `rows(for:)` with the skips that are impossible by construction
+    /// folded into one row per reason (case id `n/a (N cases)`, message: the reason and the
+    /// case ids), so dashboards show a meaningful skip rate.
+    public func reportRows(for cell: CellOutcome) -> [CaseRecord] {
+        var out: [CaseRecord] = []
+        var folded: [String: (index: Int, ids: [String])] = [:]
+        for row in rows(for: cell) {
+            guard row.status == .skip, row.byConstruction == true else {
+                out.append(row)
+                continue
+            }
+            if folded[row.message] == nil {
+                folded[row.message] = (out.count, [])
+                var summary = CaseRecord(caseId: "", cellId: row.cellId, status: .skip, message: row.message)
+                summary.byConstruction = true
+                out.append(summary)
+            }
+            folded[row.message]?.ids.append(row.caseId)
+        }
+        for (reason, group) in folded {
+            let n = group.ids.count
+            out[group.index].caseId = "n/a (\(n) case\(n == 1 ? "" : "s"))"
+            out[group.index].message =
+                "cannot run in this cell by construction: \(reason): " + group.ids.joined(separator: ", ")
+        }
+        return out
+    }
+
+    /// Counts per status over the report rows (impossible skips folded), for summaries.
+    public var reportTotals: [CaseStatus: Int] {
+        var counts: [CaseStatus: Int] = [:]
+        for cell in cells {
+            for row in reportRows(for: cell) { counts[row.status, default: 0] += 1 }
+        }
+        for record in records where !cells.contains(where: { $0.id == record.cellId }) {
+            counts[record.status, default: 0] += 1
+        }
+        return counts
     }
 
     /// Counts per status over all rows (including synthesized ones).

@@ -6,7 +6,7 @@ import Foundation
 /// repro, logs). Written as results.tap in every results directory; `lab run --tap` prints it.
 public enum TAPReport {
     public static func render(_ results: RunResults) -> String {
-        var rows: [CaseRecord] = results.cells.flatMap { results.rows(for: $0) }
+        var rows: [CaseRecord] = results.cells.flatMap { results.reportRows(for: $0) }
         rows += results.records.filter { record in !results.cells.contains { $0.id == record.cellId } }
         var lines = ["TAP version 13", "1..\(rows.count)"]
         for (index, row) in rows.enumerated() {

@@ -24,7 +24,7 @@ public enum TextReport {
         }
         if !facts.isEmpty { lines.append(facts.joined(separator: ", ")) }
 
-        let totals = results.totals
+        let totals = results.reportTotals
         let total = totals.values.reduce(0, +)
         lines.append("")
         lines.append(
@@ -36,7 +36,7 @@ public enum TextReport {
         lines.append(paint.bold("Cells"))
         let width = results.cells.map(\.id.count).max() ?? 0
         for cell in results.cells {
-            let rows = results.rows(for: cell)
+            let rows = results.reportRows(for: cell)
             var counts: [CaseStatus: Int] = [:]
             for row in rows { counts[row.status, default: 0] += 1 }
             let label: String
