@@ -161,3 +161,33 @@ func scratchDirectory(_ name: String) throws -> String {
         #expect(JUnitReport.xml(for: results).contains("type=\"interrupted\""))
     }
 }
+
+/// Results of a run that could not start, and `results/latest`.
+@Suite struct LabFailureResultsTests {
+    struct BuildFailed: Error, CustomStringConvertible {
+        var description: String { "guest build failed: make: *** [agent] Error 1" }
+    }
+
+    @Test func aBuildFailureLeavesOneErrorRecordAndLatestPointsAtIt() throws {
+        let repository = try scratchDirectory("repo")
+        defer { try? FileManager.default.removeItem(atPath: repository) }
+        let paths = LabPaths(repository: repository, cache: repository + "/cache")
+        let directory = repository + "/results/20261206T000000abcd"
+        LabRunner.writeLabFailure(BuildFailed(), directory: directory, paths: paths)
+        let results = try RunResults.load(from: URL(fileURLWithPath: directory))
+        #expect(results.records.map(\.status) == [.error])
+        #expect(results.records.first?.message == "guest build failed: make: *** [agent] Error 1")
+        #expect(results.exitStatus == .labError)
+        for file in [RunResults.FileName.junit, RunResults.FileName.text, RunResults.FileName.tap] {
+            #expect(FileManager.default.fileExists(atPath: directory + "/" + file))
+        }
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: repository + "/results/latest")
+                == "20261206T000000abcd")
+        // A run elsewhere (--results /tmp/…) does not move results/latest.
+        LabRunner.writeLabFailure(BuildFailed(), directory: repository + "/elsewhere/run", paths: paths)
+        #expect(
+            try FileManager.default.destinationOfSymbolicLink(atPath: repository + "/results/latest")
+                == "20261206T000000abcd")
+    }
+}
