@@ -93,6 +93,39 @@ import Testing
         #expect(junit.contains("type=\"interrupted\""))
     }
 
+    /// Ctrl-C after one case of the cell finished and while the next runs: the finished case
+    /// keeps its pass, the running one reads interrupted (the live START line tells when).
+    @Test func interruptedMidCellKeepsTheFinishedCase() async throws {
+        let directory = LabRunIntegrationTests.temporaryDirectory("midcell")
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.labExecutable())
+        process.currentDirectoryURL = URL(fileURLWithPath: LabRunIntegrationTests.repository)
+        process.arguments = [
+            "run", "--backend", "none", "--paging", "4-level", "--jobs", "1", "--only", "selftest/pass",
+            "--only", "selftest/hang-guest", "--results", directory,
+        ]
+        process.standardOutput = FileHandle.nullDevice
+        let errors = Pipe()
+        process.standardError = errors
+        try process.run()
+        var seen = ""
+        let deadline = Date() + 180
+        while Date() < deadline, !seen.contains("START selftest/hang-guest") {
+            let chunk = errors.fileHandleForReading.availableData
+            if chunk.isEmpty { break }
+            seen += String(decoding: chunk, as: UTF8.self)
+        }
+        #expect(seen.contains("PASS selftest/pass"), "progress so far:\n\(seen)")
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 130)
+        let results = try RunResults.load(from: URL(fileURLWithPath: directory))
+        let statuses = Dictionary(results.records.map { ($0.caseId, $0.status) }, uniquingKeysWith: { a, _ in a })
+        #expect(statuses["selftest/pass"] == .pass)
+        #expect(statuses["selftest/hang-guest"] == .interrupted)
+        try? FileManager.default.removeItem(atPath: directory)
+    }
+
     /// A configuration the lab cannot use: exit 2, and a results file with one error record
     /// carrying the message (no VM, no build: lab.json is read first).
     @Test func badConfigurationExits2WithAnErrorRecord() throws {

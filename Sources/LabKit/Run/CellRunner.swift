@@ -131,6 +131,8 @@ public struct CellRunner: Sendable {
         }
         let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
         let progress = context.progress
+        let ledger = context.ledger
+        let vmLogs = result.logs
         let announced = AnnouncedCases()
         let exit = await session.waitUntilExit(timeout: backstop) { tick in
             tracker.update { t in
@@ -149,11 +151,14 @@ public struct CellRunner: Sendable {
                             }
                             for result in t.transcript.results.dropFirst(resultsBefore) {
                                 announced.insert(result.id)
-                                progress.caseFinished(
-                                    CaseRecord(
-                                        caseId: result.id, cellId: cell.id, status: CaseStatus(result.status),
-                                        message: result.message,
-                                        durationSeconds: result.durationMs.map { $0 / 1000 }))
+                                var live = CaseRecord(
+                                    caseId: result.id, cellId: cell.id, status: CaseStatus(result.status),
+                                    message: result.message, values: result.values,
+                                    durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
+                                    vmName: name, logs: vmLogs)
+                                live.repro = reproCommand(caseId: result.id, cell: cell)
+                                ledger?.add([live])
+                                progress.caseFinished(live)
                             }
                         }
                     case .console: t.consume(console: lines, at: tick.elapsed)
@@ -196,9 +201,14 @@ public struct CellRunner: Sendable {
     ) -> CaseRecord {
         CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
-            logs: vm.logs,
-            repro: shellQuoted(
-                context.reproCommand + [caseId, "--cell", cell.id, "--from", pathRelative(context.resultsDirectory)]))
+            logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
+    }
+
+    /// The command that reruns `caseId` in `cell`, `--from` relative to the working directory
+    /// when the results are under it.
+    private func reproCommand(caseId: String, cell: MatrixCell) -> String {
+        shellQuoted(
+            context.reproCommand + [caseId, "--cell", cell.id, "--from", pathRelative(context.resultsDirectory)])
     }
 }
 

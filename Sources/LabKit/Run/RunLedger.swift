@@ -26,11 +26,21 @@ public final class RunLedger: @unchecked Sendable {
         self.notes = notes
     }
 
-    /// Records a cell runner finished. Once a stopping signal has arrived they are dropped: the
-    /// VMs are being destroyed, so what fails now fails because of the interruption.
+    /// Records a cell runner finished — as each RESULT arrives, and again complete when the VM
+    /// ends (a later record of the same case and cell replaces the earlier). Once a stopping
+    /// signal has arrived they are dropped: the VMs are being destroyed, so what fails now fails
+    /// because of the interruption.
     func add(_ new: [CaseRecord], interrupting: Bool = DomainReaper.shared.interruptingSignal != nil) {
         guard !interrupting else { return }
-        lock.withLock { records += new }
+        lock.withLock {
+            for record in new {
+                if let index = records.firstIndex(where: { $0.caseId == record.caseId && $0.cellId == record.cellId }) {
+                    records[index] = record
+                } else {
+                    records.append(record)
+                }
+            }
+        }
     }
 
     /// The results as they stand, the unfinished cases marked `interrupted` by `signalName`.
