@@ -16,8 +16,17 @@ setup:
 run: setup
 	$(SWIFT) run lab run
 
+# The integration tests keep their results (VM logs, ~110 MB a run) under one directory: removed
+# when everything passed, kept and named when something failed.
 test: setup
-	$(SWIFT) test --no-parallel
+	@dir=$$(mktemp -d /tmp/gmlab-it-XXXXXX); \
+	if TMPDIR="$$dir" $(SWIFT) test --no-parallel; then \
+		rm -rf "$$dir"; \
+	else \
+		status=$$?; \
+		echo "make test: failed; the tests' results and VM logs are kept in $$dir"; \
+		exit $$status; \
+	fi
 
 doctor: setup
 	$(SWIFT) run lab doctor

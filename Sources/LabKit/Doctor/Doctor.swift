@@ -23,6 +23,40 @@ public struct Doctor: Sendable {
 
         public var hasProblems: Bool { probes.contains { $0.status == .problem } }
 
+        /// `lab doctor --json`: the same facts for scripts.
+        public func json() throws -> String {
+            var cells: [JSONValue] = []
+            for cell in matrix.cells {
+                var object: [String: JSONValue] = [
+                    "id": .string(cell.id), "runnable": .bool(cell.status == .runnable),
+                ]
+                if let reason = cell.status.skipReason { object["skipReason"] = .string(reason) }
+                cells.append(.object(object))
+            }
+            let probes: [JSONValue] = probes.map { probe in
+                var object: [String: JSONValue] = [
+                    "name": .string(probe.name), "status": .string(probe.status.rawValue),
+                    "value": .string(probe.value), "explanation": .string(probe.explanation),
+                ]
+                if let fix = probe.fix { object["fix"] = .string(fix) }
+                return .object(object)
+            }
+            let document: JSONValue = .object([
+                "format": .number(1),
+                "ready": .bool(!hasProblems),
+                "probes": .array(probes),
+                "backendsImplemented": .array(implemented.backends.map(\.rawValue).sorted().map(JSONValue.string)),
+                "nestedKVM": .array(nestedKVM.map(JSONValue.string)),
+                "images": .array(images.map(JSONValue.string)),
+                "cacheDirectory": .string(cacheDirectory),
+                "configFile": .string(configFile),
+                "cells": .array(cells),
+                "notes": .array(matrix.notes.map(JSONValue.string)),
+                "jobs": .object(["jobs": .number(Double(jobs.jobs)), "limitedBy": .string(jobs.limitedBy)]),
+            ])
+            return document.prettyText
+        }
+
         public func render(color: Bool) -> String {
             func mark(_ s: ProbeStatus) -> String {
                 let (sym, code) = s == .ok ? ("ok  ", "32") : s == .warning ? ("warn", "33") : ("FAIL", "31")

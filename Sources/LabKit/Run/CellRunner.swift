@@ -21,6 +21,11 @@ public struct CellRunner: Sendable {
         /// Debugging (`lab repro --gdb`): the VM starts paused with QEMU's gdb stub on this port,
         /// and no deadline applies (a person is at the controls).
         public var gdbPort: UInt16? = nil
+        /// Where finished records go as they finish (results of an interrupted run).
+        public var ledger: RunLedger? = nil
+        /// Keep each VM's full boot images (`--keep-images`); by default only its plan stays
+        /// and the images are referenced by digest (boot-images.txt).
+        public var keepImages = false
     }
 
     public let context: Context
@@ -35,7 +40,11 @@ public struct CellRunner: Sendable {
             attempt += 1
             let vm = await runOneVM(selection: selection, cases: remaining, attempt: attempt)
             records += vm.records
-            for record in vm.records { context.progress.caseFinished(record) }
+            context.ledger?.add(vm.records)
+            // Cases whose RESULT was announced as it arrived are not announced twice.
+            for record in vm.records where !vm.announced.contains(record.caseId) {
+                context.progress.caseFinished(record)
+            }
             let progressed = !vm.records.isEmpty
             remaining = vm.notRun
             if vm.bootFailed || !progressed {
@@ -45,6 +54,7 @@ public struct CellRunner: Sendable {
                         cell: cell, caseId: $0.id, status: .error,
                         message: "not run: \(vm.problem ?? "the VM made no progress")", attempt: attempt, vm: vm)
                 }
+                context.ledger?.add(Array(records.suffix(remaining.count)))
                 for finished in records.suffix(remaining.count) { context.progress.caseFinished(finished) }
                 break
             }
@@ -61,6 +71,8 @@ public struct CellRunner: Sendable {
         var notRun: [SelectedCase]
         var bootFailed: Bool
         var problem: String?
+        /// Cases whose end was printed live (their RESULT line arrived while the VM ran).
+        var announced: Set<String> = []
     }
 
     private func runOneVM(selection: CellSelection, cases: [SelectedCase], attempt: Int) async -> VMResult {
@@ -99,6 +111,7 @@ public struct CellRunner: Sendable {
         do {
             session = try await prepared.start()
         } catch {
+            context.progress.vmEnded()
             return failAll("\(launcher.name) could not start the VM: \(error)")
         }
 
@@ -117,13 +130,37 @@ public struct CellRunner: Sendable {
                     backend: cell.backend, logs: vmDir))
         }
         let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
+        let progress = context.progress
+        let ledger = context.ledger
+        let vmLogs = result.logs
+        let announced = AnnouncedCases()
         let exit = await session.waitUntilExit(timeout: backstop) { tick in
             tracker.update { t in
                 for stream in SerialStream.allCases {
                     let lines = tick.newLines.filter { $0.stream == stream }.map(\.text)
                     guard !lines.isEmpty else { continue }
                     switch stream {
-                    case .results: t.consume(results: lines, at: tick.elapsed)
+                    case .results:
+                        // One line at a time, so every case that begins is announced.
+                        for line in lines {
+                            let before = t.transcript.running
+                            let resultsBefore = t.transcript.results.count
+                            t.consume(results: [line], at: tick.elapsed)
+                            if let now = t.transcript.running, now != before {
+                                progress.caseStarted(now, cell: cell.id)
+                            }
+                            for result in t.transcript.results.dropFirst(resultsBefore) {
+                                announced.insert(result.id)
+                                var live = CaseRecord(
+                                    caseId: result.id, cellId: cell.id, status: CaseStatus(result.status),
+                                    message: result.message, values: result.values,
+                                    durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
+                                    vmName: name, logs: vmLogs)
+                                live.repro = reproCommand(caseId: result.id, cell: cell)
+                                ledger?.add([live])
+                                progress.caseFinished(live)
+                            }
+                        }
                     case .console: t.consume(console: lines, at: tick.elapsed)
                     case .hypervisorLog: t.consume(hypervisorLog: lines, at: tick.elapsed)
                     }
@@ -132,7 +169,9 @@ public struct CellRunner: Sendable {
                 return .stop(reason: reason)
             }
         }
+        context.progress.vmEnded()
         launcher.keepEmulatorLog(of: session, in: vmDir)
+        if !context.keepImages { BootImages.replaceWithReferences(in: vmDir, images: context.images) }
 
         let final = tracker.value
         let outcome = final.outcome(exit: "\(exit.reason)")
@@ -153,6 +192,7 @@ public struct CellRunner: Sendable {
             return r
         }
         result.notRun = outcome.notRun
+        result.announced = announced.ids
         return result
     }
 
@@ -161,9 +201,23 @@ public struct CellRunner: Sendable {
     ) -> CaseRecord {
         CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
-            logs: vm.logs,
-            repro: shellQuoted(context.reproCommand + [caseId, "--cell", cell.id, "--from", context.resultsDirectory]))
+            logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
     }
+
+    /// The command that reruns `caseId` in `cell`, `--from` relative to the working directory
+    /// when the results are under it.
+    private func reproCommand(caseId: String, cell: MatrixCell) -> String {
+        shellQuoted(
+            context.reproCommand + [caseId, "--cell", cell.id, "--from", pathRelative(context.resultsDirectory)])
+    }
+}
+
+/// The cases whose end was printed while their VM ran.
+final class AnnouncedCases: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set: Set<String> = []
+    func insert(_ id: String) { lock.withLock { _ = set.insert(id) } }
+    var ids: Set<String> { lock.withLock { set } }
 }
 
 /// The tracker shared between the polling closure and the runner.

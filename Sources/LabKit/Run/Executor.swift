@@ -26,7 +26,7 @@ public struct Executor: Sendable {
             } else {
                 cells.append(CellOutcome(cell: selected.cell.cell, status: .ran, plannedCases: ids))
                 work.append(selected)
-                progress.planned(cases: selected.cases.count)
+                progress.planned(cell: selected.cell.id, cases: selected.cases.count)
             }
         }
 
@@ -37,7 +37,35 @@ public struct Executor: Sendable {
         for launcher in used { try await launcher.open(say: progress.say) }
         DomainReaper.shared.installSignalHandlers()
 
+        // Interrupted (Ctrl-C, SIGTERM): after the VMs are destroyed, write what finished and
+        // mark the rest interrupted, so CI still gets results.json and junit.xml.
+        let labVersion = await session.labCommit() ?? "unknown"
+        var early = Provenance(
+            labCommit: labVersion == "unknown" ? nil : labVersion, hostCPU: HostSurvey.hostCPUModel(),
+            hostname: ProcessInfo.processInfo.hostName, startTime: plan.started, commandLine: plan.commandLine)
+        for (_, images) in plan.images {
+            for (name, digest) in images.digests {
+                early.imageDigests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest
+            }
+        }
+        let ledger = RunLedger(
+            cells: cells, planned: work.map { ($0.cell.id, $0.cases.map(\.id)) }, provenance: early,
+            catalog: plan.catalog.cases, notes: plan.notes)
+        let handlerKey = "executor-" + plan.runID
+        DomainReaper.shared.setInterruptionHandler(handlerKey) { signal in
+            let results = ledger.interruptedResults(signalName: DomainReaper.signalName(signal))
+            do {
+                try results.write(to: URL(fileURLWithPath: directory))
+                progress.say("lab: results of what finished (the rest marked interrupted) in \(directory)")
+            } catch {
+                progress.say("lab: could not write the results of the interrupted run to \(directory): \(error)")
+            }
+        }
+        defer { DomainReaper.shared.setInterruptionHandler(handlerKey, nil) }
+
         let jobs = plan.jobs.jobs
+        progress.startHeartbeat()
+        defer { progress.finish() }
         progress.say(
             "running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(jobs) VM\(jobs == 1 ? "" : "s") at once "
                 + "(limit: \(plan.jobs.limitedBy)); results in \(directory)")
@@ -46,10 +74,13 @@ public struct Executor: Sendable {
         // Cases a cell does not support (needs) are reported as skips with their reason.
         for selected in work {
             records += selected.skippedCases.map {
-                CaseRecord(caseId: $0.info.id, cellId: selected.cell.id, status: .skip, message: $0.reason)
+                var record = CaseRecord(
+                    caseId: $0.info.id, cellId: selected.cell.id, status: .skip, message: $0.reason)
+                record.byConstruction = true
+                return record
             }
         }
-        let labVersion = await session.labCommit() ?? "unknown"
+        ledger.add(records)
         records += await withTaskGroup(of: [CaseRecord].self) { group in
             var iterator = work.makeIterator()
             func startNext() -> Bool {
@@ -73,7 +104,8 @@ public struct Executor: Sendable {
                     context: .init(
                         runID: plan.runID, resultsDirectory: directory, images: images, config: plan.config,
                         launcher: launcher, labVersion: labVersion, progress: progress,
-                        reproCommand: plan.reproCommand, gdbPort: plan.gdbPort))
+                        reproCommand: plan.reproCommand, gdbPort: plan.gdbPort, ledger: ledger,
+                        keepImages: plan.keepImages))
                 group.addTask { await runner.run(selection) }
                 return true
             }

@@ -11,6 +11,10 @@ public struct RunRequest: Sendable {
     public var resultsDirectory: String?
     public var commandLine: [String] = CommandLine.arguments
     public var showProgress = true
+    /// Keep each VM's full boot images (`--keep-images`).
+    public var keepImages = false
+    /// `--color`/`--no-color` for the progress lines (nil: the terminal and NO_COLOR decide).
+    public var colour: Bool?
     public init() {}
 }
 
@@ -45,9 +49,71 @@ public struct LabRunner: Sendable {
             commandLine: request.commandLine)
     }
 
-    /// Plans and executes.
+    /// Plans and executes. When the lab itself cannot run (configuration, build, host), the
+    /// results directory still gets results.json, junit.xml and the reports, with one error
+    /// record carrying the message, and the error is rethrown (exit status 2).
     public func run(_ request: RunRequest) async throws -> RunSummary {
-        let progress = RunProgress(enabled: request.showProgress)
-        return try await Executor(session: session).execute(plan(request, progress: progress), progress: progress)
+        let progress = RunProgress(enabled: request.showProgress, colour: request.colour)
+        let started = Date()
+        var plan: RunPlan
+        do {
+            plan = try await self.plan(request, progress: progress)
+        } catch {
+            Self.writeLabFailure(
+                error, directory: request.resultsDirectory ?? session.defaultResultsDirectory(started),
+                commandLine: request.commandLine, started: started, progress: progress, paths: session.paths)
+            throw error
+        }
+        plan.keepImages = request.keepImages
+        do {
+            let summary = try await Executor(session: session).execute(plan, progress: progress)
+            Self.pointLatest(at: summary.directory, paths: session.paths)
+            return summary
+        } catch {
+            Self.writeLabFailure(
+                error, directory: plan.resultsDirectory, commandLine: request.commandLine, started: started,
+                progress: progress, paths: session.paths)
+            throw error
+        }
+    }
+
+    /// Writes the results of a run that could not be carried out: one error record with the
+    /// message (README "Exit statuses").
+    public static func writeLabFailure(
+        _ error: any Error, directory: String, commandLine: [String] = CommandLine.arguments, started: Date = Date(),
+        progress: RunProgress? = nil, paths: LabPaths? = nil
+    ) {
+        let results = RunResults.labFailure(
+            message: String(describing: error), commandLine: commandLine, started: started)
+        do {
+            try results.write(to: URL(fileURLWithPath: directory))
+            progress?.say("lab: could not run; the error is recorded in \(directory)/\(RunResults.FileName.json)")
+            if let paths { pointLatest(at: directory, paths: paths) }
+        } catch {
+            progress?.say("lab: could not write \(directory)/\(RunResults.FileName.json): \(error)")
+        }
+    }
+
+    /// `results/latest` → the newest run, when the run is in the repository's results directory.
+    static func pointLatest(at directory: String, paths: LabPaths) {
+        let results = URL(fileURLWithPath: paths.repository).appendingPathComponent("results").standardizedFileURL
+        let run = URL(fileURLWithPath: directory).standardizedFileURL
+        guard run.deletingLastPathComponent().path == results.path else { return }
+        let latest = results.appendingPathComponent("latest").path
+        let temporary = latest + ".\(getpid())"
+        try? FileManager.default.removeItem(atPath: temporary)
+        guard
+            (try? FileManager.default.createSymbolicLink(atPath: temporary, withDestinationPath: run.lastPathComponent))
+                != nil
+        else { return }
+        // rename(2) replaces the old link atomically.
+        if rename(temporary, latest) != 0 { try? FileManager.default.removeItem(atPath: temporary) }
+    }
+}
+
+extension LabSession {
+    /// `results/<run-id>` in the repository.
+    public func defaultResultsDirectory(_ started: Date = Date()) -> String {
+        paths.repository + "/results/" + RunPlan.makeRunID(started)
     }
 }

@@ -29,12 +29,14 @@ public struct RunPlan: Sendable {
     public var gdbPort: UInt16?
     /// The command as typed, for provenance.
     public var commandLine: [String]
+    /// Keep each VM's boot images in its directory (`--keep-images`).
+    public var keepImages = false
 
     /// What planning has to say (auto host resolution, merges, exclusions, job limits).
     public var notes: [String] { matrix.notes + selection.notes + [jobs.note].compactMap { $0 } }
 
     /// `<UTC time><4 hex digits>`: sortable, and unique enough for two runs in one second.
-    static func makeRunID(_ date: Date) -> String {
+    public static func makeRunID(_ date: Date) -> String {
         let f = DateFormatter()
         f.locale = Locale(identifier: "en_US_POSIX")
         f.timeZone = TimeZone(identifier: "UTC")

@@ -24,7 +24,7 @@ public enum TextReport {
         }
         if !facts.isEmpty { lines.append(facts.joined(separator: ", ")) }
 
-        let totals = results.totals
+        let totals = results.reportTotals
         let total = totals.values.reduce(0, +)
         lines.append("")
         lines.append(
@@ -36,7 +36,7 @@ public enum TextReport {
         lines.append(paint.bold("Cells"))
         let width = results.cells.map(\.id.count).max() ?? 0
         for cell in results.cells {
-            let rows = results.rows(for: cell)
+            let rows = results.reportRows(for: cell)
             var counts: [CaseStatus: Int] = [:]
             for row in rows { counts[row.status, default: 0] += 1 }
             let label: String
@@ -81,6 +81,17 @@ public enum TextReport {
                     lines.append("      \(role) log: \(path)")
                 }
                 if let repro = record.repro { lines.append("      reproduce: \(repro)") }
+            }
+        }
+        let findings = results.findings
+        if !findings.isEmpty {
+            lines.append("")
+            lines.append(paint.bold("Findings (declared, asserted as they are: they pass)"))
+            for record in findings {
+                lines.append("  \(record.caseId) in \(record.cellId)")
+                if let info = results.caseInfo(record.caseId) {
+                    lines.append("      \(terminalSafe(info.description))")
+                }
             }
         }
         if !results.notes.isEmpty {
@@ -142,7 +153,7 @@ public enum TextReport {
             switch status {
             case .pass: return wrap("32", text)
             case .fail, .timeout: return wrap("1;31", text)
-            case .error: return wrap("1;35", text)
+            case .error, .interrupted: return wrap("1;35", text)
             case .skip: return wrap("33", text)
             }
         }

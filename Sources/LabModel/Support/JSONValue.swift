@@ -58,6 +58,13 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         }
     }
 
+    /// Indented JSON text with sorted keys (for `--json` outputs).
+    public var prettyText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? compactText
+    }
+
     /// A JSON string literal for `text`.
     public static func quoted(_ text: String) -> String {
         var out = "\""
