@@ -653,7 +653,8 @@ static void call(u64 nr, const u64 in5[5], int cpl)
 
 	/* The call. */
 	hf_m.svc = name;
-	hf_m.log_budget = k == K_SEED_PHYS ? 160 : HF_LOG_BUDGET;
+	/* seed.phys: 64 buffer bytes, each up to 4 characters escaped (\\xNN), + its line */
+	hf_m.log_budget = k == K_SEED_PHYS ? 300 : HF_LOG_BUDGET;
 	hist("call %-19s cpl%d in  rax=%llx rbx=%llx rcx=%llx rdx=%llx rsi=%llx rdi=%llx", name, cpl, in[RAX],
 	     in[RBX], in[RCX], in[RDX], in[RSI], in[RDI]);
 	hf_call_begin(s ? s->owners : 0);

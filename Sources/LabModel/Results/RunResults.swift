@@ -424,7 +424,7 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var findings: [CaseRecord] {
         records.filter { record in
             record.status == .pass
-                && (caseInfo(record.caseId)?.description.uppercased().hasPrefix("FINDING") ?? false)
+                && (caseInfo(record.caseId)?.description.hasPrefix("FINDING") ?? false)
         }
     }
 
