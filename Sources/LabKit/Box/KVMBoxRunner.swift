@@ -280,11 +280,16 @@ public enum KVMBox {
 
         say("starting L1 (QEMU TCG, \(l1CPU)); logs in \(dir)")
         guard let setpriv else { throw KVMBoxError.missingTool("setpriv (Debian package util-linux)") }
-        let process = try await BoxProcess.spawn(arguments, setpriv: setpriv, output: log("qemu"))
+        let process: ChildProcess
+        do {
+            process = try await ChildProcess.spawn(arguments, setpriv: setpriv, unshare: nil, output: log("qemu"))
+        } catch {
+            throw KVMBoxError.spawn("\(error)")
+        }
         let started = ContinuousClock.now
         let outerDeadline = request.l1BootSeconds + Double(l2Limit) + 60
         var watch = Watch(request: request, say: say)
-        var ending: BoxProcess.Ending?
+        var ending: ChildProcess.Termination?
         var verdict: KVMBoxAttempt.Outcome?
         while true {
             ending = process.poll()
@@ -300,8 +305,8 @@ public enum KVMBox {
             {
                 verdict = stop
                 say("stopping the box: \(stop)")
-                await process.kill()
-                ending = process.poll()
+                process.killGroup()
+                ending = await process.waitForEnd(timeout: .seconds(10))
                 break
             }
             try? await Task.sleep(for: .milliseconds(100))

@@ -14,17 +14,18 @@ import Glibc
 /// - with SIGINT/SIGTERM/SIGHUP back at their default actions (the lab ignores them in favour
 ///   of its dispatch handlers, and ignored signals are inherited through exec);
 /// - stdin from /dev/null, stdout and stderr to one file.
-final class ChildProcess: @unchecked Sendable {
-    let pid: pid_t
-    let commandLine: [String]
+/// Used by the Bochs driver and by the KVM box's outer QEMU (LabKit/Box).
+public final class ChildProcess: @unchecked Sendable {
+    public let pid: pid_t
+    public let commandLine: [String]
 
-    enum Termination: Sendable, Equatable, CustomStringConvertible {
+    public enum Termination: Sendable, Equatable, CustomStringConvertible {
         case exited(Int32)
         case signaled(Int32)
         /// Someone else reaped it (ECHILD): it is gone, status unknown.
         case vanished
 
-        var description: String {
+        public var description: String {
             switch self {
             case let .exited(code): return "exited with status \(code)"
             case let .signaled(signal): return "killed by signal \(signal)"
@@ -43,7 +44,7 @@ final class ChildProcess: @unchecked Sendable {
 
     /// Starts `arguments[0]` (an absolute path) with `arguments`, prefixed by the setpriv
     /// wrapper (and `unshare --net` when given).
-    static func spawn(
+    public static func spawn(
         _ arguments: [String], setpriv: String, unshare: String?, output: String
     ) async throws(BochsError) -> ChildProcess {
         var argv = [setpriv, "--pdeathsig", "KILL", "--"]
@@ -91,7 +92,7 @@ final class ChildProcess: @unchecked Sendable {
     }
 
     /// The termination, once it happened (reaps the child; never blocks).
-    func poll() -> Termination? {
+    public func poll() -> Termination? {
         lock.withLock {
             if let termination { return termination }
             var status: Int32 = 0
@@ -105,17 +106,17 @@ final class ChildProcess: @unchecked Sendable {
         }
     }
 
-    var hasEnded: Bool { poll() != nil }
+    public var hasEnded: Bool { poll() != nil }
 
     /// SIGKILLs the whole process group. True when there was something to kill.
     @discardableResult
-    func killGroup() -> Bool {
+    public func killGroup() -> Bool {
         guard poll() == nil else { return false }
         return kill(-pid, SIGKILL) == 0 || kill(pid, SIGKILL) == 0
     }
 
     /// Waits (off the cooperative pool) until the child has ended, at most `timeout`.
-    func waitForEnd(timeout: Duration) async -> Termination? {
+    public func waitForEnd(timeout: Duration) async -> Termination? {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if let ended = poll() { return ended }
