@@ -526,7 +526,9 @@ static void gen_service(struct call *c, struct service *svc)
 		c->in.rcx = rnd_below(4) ? rnd_below(512) : rnd_arg();
 		if (c->in.rcx > 512 && c->in.rcx <= GML_XFER_MAX)
 			c->in.rcx = 512;
-		c->in.rdx &= ~GML_XFER_WRITE;
+		/* never fault-in (a #PF at a random user address would end the fuzzer with
+		 * SIGSEGV, the mode's contract) nor an in-flight word (up to 16 MiB byte-wise) */
+		c->in.rdx &= ~(GML_XFER_WRITE | GML_XFER_FAULTIN | GML_XFER_TAG_MASK);
 		c->how = "random arguments, read direction";
 		break;
 	case P_PROBE:

@@ -12,6 +12,7 @@
 #include "guestmem.h"
 #include "gml_methods.h"
 #include "method_xfer.h"
+#include "gml_faultin.h"
 
 static u64 bytewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u64 n,
 			  bool write, u64 *moved, u64 *detail)
@@ -45,28 +46,49 @@ static u64 pagewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf
 	return e;
 }
 
+/* Fault-in mode: the refusal becomes the #PF the caller's own access would have raised, when
+ * the caller may take it (CPL3, user-half address; core's gml_faultin_decide). */
+static bool linear_fault_in(u64 status, u64 fault_addr, bool write, u32 *pf_error)
+{
+	struct gml_walker w;
+
+	if (status >= GML_E__COUNT) /* a method error, not the walker's */
+		return false;
+	guest_walker(&w);
+	return gml_faultin_decide(&w.cpu, fault_addr, (gml_err)status,
+				  write ? GML_ACC_WRITE : GML_ACC_READ, pf_error);
+}
+
+static const struct xfer_method bytewise = {
+	.mover = bytewise_mover,
+	.flags = GML_XFER_WRITE | GML_XFER_RAW | GML_XFER_FAULTIN,
+	.fault_in = linear_fault_in,
+};
+
+static const struct xfer_method pagewise = {
+	.mover = pagewise_mover,
+	.flags = GML_XFER_WRITE | GML_XFER_RAW | GML_XFER_FAULTIN,
+	.fault_in = linear_fault_in,
+};
+
 /* A full page walk per byte: GML_BYTEWISE_MAX bounds how long one call holds the vCPU
  * (16 MiB took ~34 s under TCG; issue 9, finding 9). Checked after the common checks. */
 static void linear_bytewise(void)
 {
 	struct xfer_args a;
-	struct xfer_result r = { 0 };
+	u64 st = xfer_begin(&a, &bytewise);
 
-	xfer_get_args(&a);
-	r.status = xfer_check(&a);
-	if (r.status == GML_OK && a.len > GML_BYTEWISE_MAX)
-		r.status = GML_ME_TOO_LONG;
-	if (r.status != GML_OK) {
-		xfer_put_result(&r);
-		return;
-	}
-	xfer_run(&a, bytewise_mover, NULL, &r);
-	xfer_put_result(&r);
+	if (st == GML_OK && a.len > GML_BYTEWISE_MAX)
+		st = GML_ME_TOO_LONG;
+	if (st != GML_OK)
+		xfer_refuse(st, 0);
+	else
+		xfer_continue(&a, &bytewise, NULL);
 }
 
 static void linear_pagewise(void)
 {
-	xfer_service(pagewise_mover, NULL);
+	xfer_service(&pagewise);
 }
 
 static void linear_probe(void)

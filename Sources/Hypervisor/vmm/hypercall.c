@@ -1,12 +1,14 @@
 /* Hypercall dispatch: rax=0 looks a name up (read from guest-linear memory with the caller's
- * rights, never faulting the guest); rax=n runs service n; unused n -> GML_HC_ENOSYS. Under
- * the strict policy a CPL0-only service called from CPL3 does not run: rax = GML_ME_DENIED,
- * every other register unchanged (the decision is core's gml_registry_allowed). */
+ * rights; never faulting the guest unless it asks for fault-in mode); rax=n runs service n;
+ * unused n -> GML_HC_ENOSYS. Under the strict policy a CPL0-only service called from CPL3 does
+ * not run: rax = GML_ME_DENIED, every other register unchanged (the decision is core's
+ * gml_registry_allowed). */
 #include "hypercall.h"
 #include "vmmcall.h"
 #include "current.h"
 #include "guestmem.h"
 #include "gml_registry.h"
+#include "gml_faultin.h"
 #include "gml_hypercall.h"
 #include "gml_methods.h"
 #include "printf.h"
@@ -80,14 +82,39 @@ static u8 caller_cpl(struct vcpu *v)
 	return s.cpl;
 }
 
+/* rax = 0: the look-up. In fault-in mode (rcx = GML_LOOKUP_FAULTIN, gml_methods.h) a CPL3
+ * caller's unreadable user-half name gets the #PF its own read would have raised, RIP stays on
+ * the instruction and the look-up runs again from the start; rcx bits 7:0 count those #PFs
+ * (the only state, in the caller's register) and are cleared when the look-up answers. */
+static void lookup(struct vcpu *v)
+{
+	u64 rcx = v->gpr[GENERAL_REG_RCX], gva = v->gpr[GENERAL_REG_RBX], fault_gva = 0;
+	bool faultin = (rcx & ~GML_LOOKUP_RETRY_MASK) == GML_LOOKUP_FAULTIN;
+	struct gml_walker w;
+	gml_err why = GML_OK;
+	u32 code;
+
+	guest_walker(&w);
+	u64 number = gml_lookup_guest_name_at(&registry, &w, guest_phys(), gva, &why, &fault_gva);
+	if (!faultin) {
+		v->gpr[GENERAL_REG_RAX] = number;
+		return;
+	}
+	if (!number && (rcx & GML_LOOKUP_RETRY_MASK) < GML_XFER_MAX_RETRIES &&
+	    gml_faultin_decide(&w.cpu, fault_gva, why, GML_ACC_READ, &code)) {
+		v->gpr[GENERAL_REG_RCX] = rcx + 1; /* rax stays 0: the look-up again */
+		hypercall_page_fault(v, fault_gva, code);
+		return;
+	}
+	v->gpr[GENERAL_REG_RCX] = GML_LOOKUP_FAULTIN;
+	v->gpr[GENERAL_REG_RAX] = number;
+}
+
 void hypercall_handle(struct vcpu *v)
 {
 	u64 nr = v->gpr[GENERAL_REG_RAX];
 	if (nr == GML_HC_LOOKUP) {
-		struct gml_walker w;
-		guest_walker(&w);
-		v->gpr[GENERAL_REG_RAX] =
-			gml_lookup_guest_name(&registry, &w, guest_phys(), v->gpr[GENERAL_REG_RBX], NULL);
+		lookup(v);
 		return;
 	}
 	if (policy != GML_POLICY_BITVISOR && (gml_registry_flags(&registry, nr) & GML_SVC_CPL0_ONLY) &&
