@@ -25,7 +25,7 @@
  * Parameters come from the guest kernel command line (the lab puts them there; defaults when
  * run by hand): gmlab.bench.min=8 max=16777216 (powers of two), reps=15 warmup=3,
  * sample_ms=2 (a sample repeats small transfers until it lasts this long), byte_max=262144
- * (also the hypervisor's per-call limit GML_BYTEWISE_MAX: larger values are capped),
+ * (capped at the hypervisor's per-call limit GML_BYTEWISE_MAX, now 16 MiB),
  * reg_max=1048576, kvm_calls=20 (vmmcalls per KVM_RUN: short runs, like the other samples).
  * Timing: clock_gettime(CLOCK_MONOTONIC) (vDSO), or ktime_get_ns() in gmlab_bench.ko for the
  * kernel methods.
@@ -586,8 +586,7 @@ static void case_linear_page_write(void)
 	sized_hv("linear-page", GML_SVC_LINEAR_PAGEWISE, 1, xfer_linear, ~0ull, NULL, 0);
 }
 
-#define BYTE_REASON "a full page walk per byte: larger sizes take seconds each (gmlab.bench.byte_max; " \
-	"the hypervisor refuses more than GML_BYTEWISE_MAX = 256 KiB per call)"
+#define BYTE_REASON "a full page walk per byte: larger sizes take seconds each (gmlab.bench.byte_max)"
 /* gmlab.bench.byte_max, but never above what the service accepts in one call */
 static uint64_t byte_limit(void)
 {

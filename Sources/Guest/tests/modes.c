@@ -6,7 +6,9 @@
  * it moved, nothing faulted in) and then the fault-in mode (GML_XFER_FAULTIN, or rcx =
  * GML_LOOKUP_FAULTIN for the look-up: the hypervisor gives the caller the #PF its own access
  * would have raised, and the call completes with the right bytes, or the process gets the
- * guest's own verdict, SIGSEGV).
+ * guest's own verdict, SIGSEGV). The continuation cases check that a long transfer lets
+ * interrupts and signals in between its slices, that their handlers may make hypercalls of
+ * their own, and measure the guest's worst interrupt latency during a 16 MiB transfer.
  * Callers are CPL3 unless a case says CPL0 (the gmlab module). */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -45,6 +47,11 @@ static int use(const char *m, const char *name)
 	svc_name = name;
 	svc = m_lookup(name);
 	return svc ? 0 : -1;
+}
+
+static int bytewise(void)
+{
+	return strcmp(method, "bytewise") == 0;
 }
 
 static struct mres xfer(const void *addr, uint64_t len, uint64_t flags, uint64_t seed)
@@ -715,6 +722,223 @@ static void inflight_word(void)
 	       m_errname(r.rax));
 }
 
+/* ---- continuations ---- */
+
+static unsigned long sig_svc, sig_echo;
+static uint64_t sig_flags, sig_len, sig_rsi, sig_rdi;
+static volatile uint64_t sig_total, sig_inflight, sig_fresh, sig_bad, sig_echo_bad, sig_last;
+static volatile uint64_t sig_first_done, sig_first_hash;
+
+static void on_alarm(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+	struct hc_regs r = { .rbx = 1, .rcx = 2, .rdx = 3, .rsi = 4, .rdi = 5 };
+
+	(void)sig, (void)si;
+	sig_total++;
+	if (is_hc_insn(g[REG_RIP]) && (uint64_t)g[REG_RAX] == sig_svc) {
+		uint64_t rdx = g[REG_RDX];
+
+		if (!GML_XFER_IS_INFLIGHT(rdx)) {
+			sig_fresh += rdx == sig_flags; /* not entered yet */
+			sig_bad += rdx != sig_flags;
+		} else if (GML_XFER_INFLIGHT_FLAGS(rdx) != sig_flags ||
+			   GML_XFER_INFLIGHT_LEN(rdx) != sig_len ||
+			   GML_XFER_INFLIGHT_DONE(rdx) < sig_last || (uint64_t)g[REG_RSI] != sig_rsi ||
+			   (uint64_t)g[REG_RDI] != sig_rdi) {
+			sig_bad++;
+		} else {
+			if (sig_inflight++ == 0) {
+				sig_first_done = GML_XFER_INFLIGHT_DONE(rdx);
+				sig_first_hash = g[REG_RCX];
+			}
+			sig_last = GML_XFER_INFLIGHT_DONE(rdx);
+		}
+	}
+	/* a hypercall of the handler's own, between two slices of the interrupted one */
+	hc_call(sig_echo, &r);
+	sig_echo_bad += r.rax != 15 || r.rbx != 1 || r.rcx != 2 || r.rdx != 3 || r.rsi != 4 ||
+			r.rdi != 5;
+}
+
+/* A long transfer with SIGALRM every millisecond: the signals land between slices (RIP on
+ * the instruction, the in-flight word in rdx), their handler makes hypercalls of its own, and
+ * the transfer still ends as one uninterrupted call. */
+static void signals_in_flight(void)
+{
+	const uint64_t len = bytewise() ? 1 * MIB : 16 * MIB;
+	unsigned char *p = m_map(len, 1);
+	struct itimerval it = { { 0, 1000 }, { 0, 1000 } }, off = { { 0, 0 }, { 0, 0 } };
+	struct sigaction sa;
+	struct hc_regs r;
+	int dir;
+
+	if (!p || !(sig_echo = m_lookup("gmlab.echo")))
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_alarm;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	gml_pattern_fill(p, 0x91, 0, len);
+	for (dir = 0; dir <= 1; dir++) {
+		const char *d = dir ? "write" : "read";
+
+		sig_svc = svc;
+		sig_flags = dir ? GML_XFER_WRITE : 0;
+		sig_len = len;
+		sig_rsi = dir ? 0x92 : 0x5151;
+		sig_rdi = 0x6262;
+		sig_total = sig_inflight = sig_fresh = sig_bad = sig_echo_bad = sig_last = 0;
+		r = (struct hc_regs){ .rbx = (uintptr_t)p, .rcx = len, .rdx = sig_flags,
+				      .rsi = sig_rsi, .rdi = sig_rdi };
+		setitimer(ITIMER_REAL, &it, NULL);
+		hc_call(svc, &r);
+		setitimer(ITIMER_REAL, &off, NULL);
+		report(r.rax == GML_OK && r.rbx == len && r.rdx == 0 && r.rsi == sig_rsi &&
+		       r.rdi == sig_rdi, "%s of %#llx bytes with SIGALRM every ms: OK, all bytes, rdx "
+		       "0, rsi rdi preserved (got %s, %#lx, rdx %#lx)", d, (unsigned long long)len,
+		       m_errname(r.rax), r.rbx, r.rdx);
+		if (dir == 0)
+			report(r.rcx == gml_fnv1a(GML_FNV_OFFSET, p, len), "read: the hash of all the "
+			       "bytes, as one call");
+		else
+			m_check_pattern("write: the pattern everywhere", p, len, 0x92, 0);
+		report(sig_inflight > 0, "%s: signals were delivered between slices (%llu of %llu "
+		       "with RIP on the instruction and the in-flight word in rdx)", d,
+		       (unsigned long long)sig_inflight, (unsigned long long)sig_total);
+		report(sig_bad == 0, "%s: every in-flight word seen was consistent: flags, length, "
+		       "done never decreasing, rsi rdi the caller's (%llu were not)", d,
+		       (unsigned long long)sig_bad);
+		report(sig_echo_bad == 0 && sig_total > 0, "%s: the handler's own %llu gmlab.echo "
+		       "calls all answered right", d, (unsigned long long)sig_total);
+		if (dir == 0 && sig_inflight)
+			report(sig_first_hash == gml_fnv1a(GML_FNV_OFFSET, p, sig_first_done), "read: "
+			       "in flight, rcx was the hash of the first %llu bytes",
+			       (unsigned long long)sig_first_done);
+		report_value(dir ? "write_signals_in_flight" : "read_signals_in_flight",
+			     (uint64_t)sig_inflight);
+	}
+	signal(SIGALRM, SIG_DFL);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+#define LATENCY_BOUND_NS (200ULL * 1000 * 1000) /* generous under TCG; a freeze is seconds */
+
+/* The guest's worst interrupt latency during a 16 MiB transfer: a periodic 1 ms hrtimer in the
+ * module (hard interrupt) notes how late each expiry runs and makes a gmlab.echo hypercall
+ * from the interrupt; without continuations the vCPU stayed in the hypervisor for the whole
+ * transfer and every expiry waited for it. */
+static void latency_one(int fd, unsigned long echo0, const char *what, unsigned long num,
+			int cpl0, uint64_t addr, uint64_t len, uint64_t flags, uint64_t seed,
+			const unsigned char *check)
+{
+	struct gmlab_latency l = { .op = GMLAB_LAT_START, .period_us = 1000, .echo_number = echo0 };
+	struct hc_regs r = { .rbx = addr, .rcx = len, .rdx = flags, .rsi = seed };
+	uint64_t t0, t1;
+	char key[64];
+
+	if (ioctl(fd, GMLAB_IOC_LATENCY, &l) != 0) {
+		report_error("GMLAB_IOC_LATENCY start: %s", strerror(errno));
+		return;
+	}
+	t0 = now_ns();
+	if (cpl0)
+		m_call0(fd, num, &r);
+	else
+		hc_call(num, &r);
+	t1 = now_ns();
+	l.op = GMLAB_LAT_STOP;
+	if (ioctl(fd, GMLAB_IOC_LATENCY, &l) != 0) {
+		report_error("GMLAB_IOC_LATENCY stop: %s", strerror(errno));
+		return;
+	}
+	report(r.rax == GML_OK && r.rbx == len && r.rdx == 0, "%s: status OK, %#llx bytes (got %s, "
+	       "%#lx)", what, (unsigned long long)len, m_errname(r.rax), r.rbx);
+	if (check && !(flags & GML_XFER_WRITE))
+		report(r.rcx == gml_fnv1a(GML_FNV_OFFSET, check, len), "%s: the hash of the buffer",
+		       what);
+	else if (check)
+		m_check_pattern(what, check, len, seed, 0);
+	report(l.max_late_ns < LATENCY_BOUND_NS, "%s: worst timer-interrupt latency %.1f ms < %llu "
+	       "ms during the %.0f ms transfer (%llu expiries, %llu later than 10 ms)", what,
+	       l.max_late_ns / 1e6, LATENCY_BOUND_NS / 1000000, (t1 - t0) / 1e6,
+	       (unsigned long long)l.fires, (unsigned long long)l.over_10ms);
+	report(l.echo_bad == 0, "%s: the %llu hypercalls made from the timer interrupt answered "
+	       "right", what, (unsigned long long)l.echo_calls);
+	snprintf(key, sizeof(key), "%s_ms", what);
+	report_value(key, (t1 - t0) / 1e6);
+	snprintf(key, sizeof(key), "%s_max_latency_ms", what);
+	report_value(key, l.max_late_ns / 1e6);
+	snprintf(key, sizeof(key), "%s_mean_latency_us", what);
+	report_value(key, l.fires ? l.sum_late_ns / 1e3 / l.fires : 0.0);
+	snprintf(key, sizeof(key), "%s_timer_expiries", what);
+	report_value(key, l.fires);
+	snprintf(key, sizeof(key), "%s_irq_hypercalls", what);
+	report_value(key, l.echo_calls);
+}
+
+/* The same timer while the process only spins on clock_gettime for ms milliseconds: the
+ * latency the host alone causes (a loaded host deschedules QEMU for tens of ms). */
+static void latency_control(int fd, unsigned ms)
+{
+	struct gmlab_latency l = { .op = GMLAB_LAT_START, .period_us = 1000 };
+	uint64_t t0 = now_ns();
+
+	if (ioctl(fd, GMLAB_IOC_LATENCY, &l) != 0) {
+		report_error("GMLAB_IOC_LATENCY start: %s", strerror(errno));
+		return;
+	}
+	while (now_ns() - t0 < ms * 1000000ULL)
+		;
+	l.op = GMLAB_LAT_STOP;
+	if (ioctl(fd, GMLAB_IOC_LATENCY, &l) != 0) {
+		report_error("GMLAB_IOC_LATENCY stop: %s", strerror(errno));
+		return;
+	}
+	report(l.fires > 0, "control: the timer fired %llu times in %u ms without hypercalls",
+	       (unsigned long long)l.fires, ms);
+	report_value("control_max_latency_ms", l.max_late_ns / 1e6);
+	report_value("control_mean_latency_us", l.fires ? l.sum_late_ns / 1e3 / l.fires : 0.0);
+}
+
+static void latency(void)
+{
+	const uint64_t len = 16 * MIB;
+	unsigned char *p = m_map(len, 1);
+	struct gmlab_kbuf kb;
+	unsigned long echo0, svc0;
+	unsigned char *kcopy;
+	int fd;
+
+	if (!p || (fd = m_kmod_open()) < 0 || !(echo0 = m_lookup0(fd, "gmlab.echo")))
+		return;
+	gml_pattern_fill(p, 0xa1, 0, len);
+	latency_control(fd, 300);
+	latency_one(fd, echo0, "cpl3_read_16m", svc, 0, (uintptr_t)p, len, 0, 0, p);
+	if (bytewise()) /* a full walk per byte, ~4 us each under TCG: one direction */
+		goto out;
+	latency_one(fd, echo0, "cpl3_write_16m", svc, 0, (uintptr_t)p, len, GML_XFER_WRITE, 0xa2, p);
+	/* at CPL0 too: a 16 MiB vmalloc buffer read through the kernel-side linear method */
+	svc0 = m_lookup0(fd, svc_name);
+	kcopy = malloc(len);
+	if (svc0 && kcopy && m_kbuf_alloc(fd, GMLAB_KBUF_VMALLOC, len, &kb) == 0) {
+		gml_pattern_fill(kcopy, 0xa3, 0, len);
+		if (m_kbuf_rw(fd, 1, 0, kcopy, len) == 0)
+			latency_one(fd, echo0, "cpl0_read_16m", svc0, 1, kb.kva, len, 0, 0, kcopy);
+	}
+	free(kcopy);
+out:
+	close(fd);
+}
+
 /* ---- the case table ---- */
 
 #define BYTEWISE(fn) \
@@ -728,6 +952,8 @@ BOTH(file_never_read)
 BOTH(invalid_page)
 BOTH(kernel_callers)
 BOTH(inflight_word)
+BOTH(signals_in_flight)
+BOTH(latency)
 
 #define HV GML_NEEDS_HYPERVISOR
 #define KM GML_NEEDS_KMOD
@@ -756,6 +982,11 @@ static const struct gml_case cases[] = {
 	     kernel_callers),
 	CASE("inflight-word", "a call started from a hand-made in-flight word moves the rest; a "
 	     "malformed one is refused", HV, inflight_word),
+	CASE("signals-in-flight", "SIGALRM every ms during a long transfer: signals land between "
+	     "slices, their handler's hypercalls work, the result is one call's", HV,
+	     signals_in_flight),
+	CASE("latency", "worst timer-interrupt latency during a 16 MiB transfer (hrtimer in the "
+	     "module, hypercalls from the interrupt) stays < 200 ms", HV | KM, latency),
 };
 
 GML_MAIN("modes", cases)

@@ -31,13 +31,16 @@ static u64 contiguous_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *b
 static const struct xfer_method contiguous = {
 	.mover = contiguous_mover,
 	.flags = GML_XFER_WRITE | GML_XFER_RAW,
+	.slice_cooked = GML_SLICE_COOKED,
+	.slice_raw = GML_SLICE_RAW,
 };
 
 static void phys_xfer(void)
 {
 	struct xfer_args a;
 
-	/* All or nothing across chunks too: check the whole range before the first byte moves. */
+	/* All or nothing across chunks and stays too: the whole range is checked before the
+	 * first byte moves (again at every stay, with the same answer). */
 	u64 bad = 0;
 	u64 st = xfer_begin(&a, &contiguous);
 	if (st == GML_OK) {
@@ -80,6 +83,8 @@ static u64 list_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u6
 static const struct xfer_method list = {
 	.mover = list_mover,
 	.flags = GML_XFER_WRITE | GML_XFER_RAW,
+	.slice_cooked = GML_SLICE_COOKED,
+	.slice_raw = GML_SLICE_RAW,
 };
 
 static void phys_list(void)
@@ -93,7 +98,8 @@ static void phys_list(void)
 		xfer_refuse(st, 0);
 		return;
 	}
-	/* The frame array itself: contiguous guest RAM, read in place (identity mapping). */
+	/* The frame array itself: contiguous guest RAM, read in place (identity mapping), at
+	 * every stay (the caller's registers name it; nothing is kept between stays). */
 	u64 nframes = (a.rdi + a.len + PAGE_SIZE - 1) / PAGE_SIZE;
 	u64 bad = 0;
 	gml_err e = gml_gpa_range_check_at(guest_phys()->map, a.addr, nframes * 8, false, &bad);

@@ -56,7 +56,7 @@ void xfer_refuse(u64 status, u64 detail)
 	put_result(status, 0, 0, detail);
 }
 
-/* Between the #PF and the next run: rax and rbx stay the caller's (service number, address), rcx carries the
+/* Between two stays: rax and rbx stay the caller's (service number, address), rcx carries the
  * running hash, rdx the in-flight word; rsi and rdi are never written. */
 static void put_inflight(const struct xfer_args *a, u64 done, u64 hash, u32 retries)
 {
@@ -69,6 +69,7 @@ void xfer_continue(const struct xfer_args *a, const struct xfer_method *m, void 
 	bool write = a->flags & GML_XFER_WRITE, raw = a->flags & GML_XFER_RAW;
 	bool hashed = !write && !raw;
 	u64 done = a->done, hash = a->hash, status = GML_OK, detail = 0;
+	u64 budget = raw ? m->slice_raw : m->slice_cooked;
 
 	if (write && raw) {
 		if (!chunk_is_raw)
@@ -77,22 +78,31 @@ void xfer_continue(const struct xfer_args *a, const struct xfer_method *m, void 
 	} else {
 		chunk_is_raw = false; /* this transfer puts other bytes in the chunk */
 	}
-	while (done < a->len) {
+	while (done < a->len && budget > 0) {
 		u64 n = a->len - done, moved = 0;
 
 		if (n > GML_CHUNK)
 			n = GML_CHUNK;
+		if (n > budget)
+			n = budget;
 		if (write && !raw)
 			gml_pattern_fill(chunk, a->seed, done, n);
 		status = m->mover(ctx, a, done, chunk, n, write, &moved, &detail);
 		if (hashed)
 			hash = gml_fnv1a(hash, chunk, moved);
 		done += moved;
+		budget -= moved;
 		if (status != GML_OK)
 			break;
 	}
 	if (!hashed)
 		hash = 0;
+	if (status == GML_OK && done < a->len) {
+		/* a slice is done: let the guest take its interrupts, then the instruction again */
+		put_inflight(a, done, hash, 0);
+		hypercall_restart(current);
+		return;
+	}
 	if (status != GML_OK && (a->flags & GML_XFER_FAULTIN) && m->fault_in) {
 		u32 retries = done == a->done ? a->retries + 1 : 1, code;
 

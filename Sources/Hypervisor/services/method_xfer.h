@@ -2,10 +2,11 @@
  * A transfer moves `len` bytes between guest memory and a hypervisor chunk buffer, one chunk
  * (GML_CHUNK bytes) at a time: writes generate the pattern chunk by chunk, reads hash what
  * each chunk received. Each method supplies a mover for one chunk.
- * In fault-in mode a refusal the guest could resolve becomes its #PF: the rest of the
- * transfer is described by the caller's registers (the in-flight word in rdx, the running hash
- * in rcx) and the instruction runs again. Nothing about a transfer is kept in the hypervisor
- * between two stays. */
+ * One stay in the hypervisor moves at most one slice (gml_methods.h "Continuations"); the rest
+ * of the transfer is described by the caller's registers (the in-flight word in rdx, the
+ * running hash in rcx) and the instruction runs again. In fault-in mode a refusal the guest
+ * could resolve becomes its #PF, with the same in-flight registers. Nothing about a transfer
+ * is kept in the hypervisor between two stays. */
 #ifndef HV_METHOD_XFER_H
 #define HV_METHOD_XFER_H
 #include "types.h"
@@ -39,6 +40,8 @@ typedef u64 (*xfer_mover)(void *ctx, const struct xfer_args *a, u64 off, u8 *buf
 struct xfer_method {
 	xfer_mover mover;
 	u64 flags;        /* the GML_XFER_* flags the method takes */
+	u64 slice_cooked; /* bytes per stay: hashed reads, patterned writes */
+	u64 slice_raw;    /* bytes per stay with GML_XFER_RAW */
 	/* Fault-in mode (methods taking GML_XFER_FAULTIN): may the refusal `status` of the access
 	 * at fault_addr become the guest's #PF, and with which error code? */
 	bool (*fault_in)(u64 status, u64 fault_addr, bool write, u32 *pf_error);
@@ -51,9 +54,9 @@ struct xfer_method {
 u64 xfer_begin(struct xfer_args *a, const struct xfer_method *m);
 /* End a call refused before any byte moved: rax = status, rbx = 0, rcx = 0, rdx = detail. */
 void xfer_refuse(u64 status, u64 detail);
-/* Move what is left of the transfer from a->done and end the call: the results (rax rbx rcx
- * rdx; rsi rdi untouched), or the in-flight registers and the guest's #PF (fault-in). ctx is
- * passed to the mover. */
+/* Move what is left of the transfer from a->done, at most one slice, and end the call: the
+ * results (rax rbx rcx rdx; rsi rdi untouched), or the in-flight registers and a restart (more
+ * to do) or the guest's #PF (fault-in). ctx is passed to the mover. */
 void xfer_continue(const struct xfer_args *a, const struct xfer_method *m, void *ctx);
 /* One service body: xfer_begin, then xfer_refuse or xfer_continue. */
 void xfer_service(const struct xfer_method *m);

@@ -47,8 +47,8 @@
  * gml.linear.bytewise  rbx = guest-linear address; one read_linearaddr_b / write_linearaddr_b
  *                      per byte (BitVisor's way: a full page walk per byte, the caller's CPL).
  *                      Stops at the first faulting byte (rdx = 0: the seed API gives no level).
- *                      At most GML_BYTEWISE_MAX bytes per call (more -> GML_ME_TOO_LONG, after
- *                      the common checks), so no call holds the vCPU for long.
+ *                      Up to GML_BYTEWISE_MAX (= GML_XFER_MAX) bytes per call: continuations
+ *                      (below) keep each stay in the hypervisor short.
  * gml.linear.pagewise  rbx = guest-linear address; the core's page-wise copy (one walk per
  *                      page, once per 2 MiB / 1 GiB for large pages), caller's CPL.
  *
@@ -72,16 +72,21 @@
  *   GML_XFER_MAX_RETRIES faults in a row at the same offset (a handler that returns without
  *   mapping the page) end the call with that typed error instead of looping.
  *
- * ---- The in-flight state (fault-in) ----------------------------------------------------------
- * Between the #PF and the instruction's next run the registers describe the rest of the
- * transfer (seen only by the guest's fault or signal handler):
+ * ---- Continuations: no call holds the vCPU for more than one slice -------------------------
+ * A transfer moves at most one slice per stay in the hypervisor (GML_SLICE_BYTEWISE bytes
+ * byte-wise; GML_SLICE_COOKED bytes for patterned writes and hashed reads, GML_SLICE_RAW with
+ * GML_XFER_RAW, for the page-wise and physical methods). With more to do it leaves RIP on the
+ * instruction and the in-flight state in the registers and returns to the guest: pending
+ * interrupts are delivered (an interrupt handler may make hypercalls of its own, a signal
+ * handler may run), then the instruction runs again. The caller sees one call: the result
+ * registers are exactly those of an uninterrupted call. In flight (seen only by an interrupt
+ * or signal handler looking at the interrupted context):
  *   rax = the service number (unchanged), rbx = the address (unchanged),
  *   rcx = the running FNV-1a-64 of the bytes read so far (reads; 0 for writes and raw),
  *   rdx = GML_XFER_INFLIGHT_WORD(flags, retries, done, length): bits 2:0 flags, 7:3 fault-in
  *         retries at the current offset, 15:8 GML_XFER_INFLIGHT_TAG, 39:16 bytes done,
  *         63:40 length - 1,
  *   rsi, rdi = the caller's (unchanged).
- * The caller sees one call: the result registers are exactly those of an uninterrupted call.
  * A call whose rdx carries the tag is taken as in flight: a caller never sets bits 15:8 (they
  * are unknown flag bits, GML_ME_BAD_FLAGS, otherwise). An in-flight word is checked like a
  * fresh request (flags, done < length <= GML_XFER_MAX, no wrap); a forged one is only another
@@ -130,8 +135,12 @@
 
 /* Limits */
 #define GML_XFER_MAX (16ull << 20) /* bytes per transfer request */
-#define GML_BYTEWISE_MAX (256ull << 10) /* gml.linear.bytewise: a page walk per byte, so the
-					   vCPU is held ~0.5 s at this length under TCG */
+#define GML_BYTEWISE_MAX GML_XFER_MAX /* gml.linear.bytewise (256 KiB before continuations: a
+					 page walk per byte held the vCPU ~0.5 s there) */
+/* Bytes moved per stay in the hypervisor (continuations), each a few ms under QEMU TCG */
+#define GML_SLICE_BYTEWISE (4ull << 10)   /* a full page walk per byte */
+#define GML_SLICE_COOKED (256ull << 10)   /* page-wise / physical, hashed read or pattern write */
+#define GML_SLICE_RAW (2ull << 20)        /* page-wise / physical with GML_XFER_RAW: copy only */
 #define GML_XFER_MAX_RETRIES 31           /* fault-in: #PFs in a row at one offset */
 #define GML_REGS_BUF (64u << 10)   /* the register method's staging buffer */
 #define GML_REGS_CHUNK 24u         /* bytes per gml.regs.put / get call (rdx rsi rdi) */
@@ -143,7 +152,7 @@
 #define GML_XFER_FLAGS_ALL 0x7ull
 #define GML_XFER_RAW_BYTE 0x5a
 
-/* The in-flight word (rdx of a transfer between a #PF and the next run, above) */
+/* The in-flight word (rdx of a transfer between two slices, above) */
 #define GML_XFER_INFLIGHT_TAG 0xc5ull
 #define GML_XFER_TAG_MASK 0xff00ull
 #define GML_XFER_INFLIGHT_WORD(flags, retries, done, len)                                   \
