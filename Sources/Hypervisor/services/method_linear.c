@@ -96,13 +96,15 @@ static void linear_probe(void)
 	struct gml_walker w;
 	struct gml_walk wk;
 
-	if (flags & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD)) {
+	if (flags & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD | GML_PROBE_EXEC) ||
+	    (flags & (GML_PROBE_WRITE | GML_PROBE_EXEC)) == (GML_PROBE_WRITE | GML_PROBE_EXEC)) {
 		svc_set(RAX, GML_ME_BAD_FLAGS);
 		return;
 	}
 	guest_walker(&w);
 	gml_translate(&w, gva,
-		      ((flags & GML_PROBE_WRITE) ? GML_ACC_WRITE : GML_ACC_READ) |
+		      ((flags & GML_PROBE_WRITE) ? GML_ACC_WRITE
+		       : (flags & GML_PROBE_EXEC) ? GML_ACC_EXEC : GML_ACC_READ) |
 			      ((flags & GML_PROBE_SET_AD) ? 0 : GML_ACC_NO_AD),
 		      &wk);
 	/* Frame numbers are for CPL0 only (pagemap hides them from users; issue 9, finding 10):

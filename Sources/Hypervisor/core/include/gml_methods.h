@@ -94,8 +94,8 @@
  *
  * ---- Inspection (for the tests) ----------------------------------------------------------
  * gml.linear.probe     in  rbx = guest-linear address, rcx = GML_PROBE_* flags
- *                      out rax = status of the walk (caller's CPL and rights; sets no A/D
- *                          unless GML_PROBE_SET_AD), rbx = guest-physical address,
+ *                      out rax = status of the walk (caller's CPL and rights -- read, write
+ *                          or execute; sets no A/D unless GML_PROBE_SET_AD), rbx = guest-physical address,
  *                          rcx = page size, rdx = paging levels (4/5; 0 paging off),
  *                          rsi = the leaf entry as read (A bit 5, D bit 6), rdi = its level
  *                          (on a fault: the level of the fault)
@@ -182,6 +182,8 @@
 /* gml.linear.probe flags (rcx) */
 #define GML_PROBE_WRITE 0x1ull  /* check write rights */
 #define GML_PROBE_SET_AD 0x2ull /* set A/D like a real access (default: probe only) */
+#define GML_PROBE_EXEC 0x4ull   /* check execute rights (XD, SMEP) instead of read; not with
+				   GML_PROBE_WRITE (GML_ME_BAD_FLAGS) */
 
 /* Service names */
 #define GML_SVC_REGS_ECHO "gml.regs.echo"
