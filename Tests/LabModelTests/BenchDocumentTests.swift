@@ -320,8 +320,9 @@ enum BenchFixture {
         #expect(config.bench == nil)
         let s = BenchSettings()
         #expect(s.sizes.first == 8 && s.sizes.last == 16 << 20 && s.sizes.count == 22)
-        #expect(s.caseIds.count == 3 + 6 * 2)
+        #expect(s.caseIds.count == 3 + 9 * 2)
         #expect(s.caseIds.contains("bench/linear-page/write"))
+        #expect(s.caseIds.contains("bench/linear-page-faultin/read"))
     }
 
     @Test func aSectionIsReadWithSizeSuffixes() throws {

@@ -47,6 +47,7 @@
 
 #include "hypercall.h"
 #include "json.h"
+#include "gml_errors.h"
 #include "gml_methods.h"
 #include "gmlab_bench_ioctl.h"
 
@@ -321,6 +322,70 @@ static uint64_t xfer_phys_user(uint64_t size, uint64_t k)
 	return now_ns() - t0;
 }
 
+/* The answers to non-present pages (issue 14), page-wise on a cold buffer: before every
+ * transfer the buffer's pages are dropped (MADV_DONTNEED, outside the timing), so none is
+ * present when the transfer starts, as for memory allocated and not yet touched, or paged out.
+ *   refuse:  the default mode; at GML_E_NOT_PRESENT the caller touches that page (a store for
+ *            a write, a load for a read) and calls again for the rest -- one hypercall and one
+ *            guest page fault per page;
+ *   faultin: one call with GML_XFER_FAULTIN; the hypervisor gives the caller each page's #PF
+ *            and the instruction runs on -- one exit and one guest page fault per page;
+ *   mlock:   mlock() the buffer (the kernel populates and pins it in one system call), then
+ *            one call; the munlock afterwards is outside the timing (cleanup). */
+#define COLD_REFUSE 1
+#define COLD_FAULTIN 2
+#define COLD_MLOCK 3
+static uint8_t *buf_cold;	/* P.max bytes, 4 KiB pages, not locked */
+static int cold_strategy;
+
+static uint64_t xfer_cold(uint64_t size, uint64_t k)
+{
+	uint64_t total = 0, calls = 0, span = (size + PAGE - 1) / PAGE * PAGE;
+
+	for (uint64_t i = 0; i < k; i++) {
+		uint64_t done = 0, t0;
+
+		if (madvise(buf_cold, span, MADV_DONTNEED) != 0) {
+			fail("madvise(MADV_DONTNEED): %s", strerror(errno));
+			return 0;
+		}
+		calls = 0;
+		t0 = now_ns();
+		if (cold_strategy == COLD_MLOCK && mlock(buf_cold, span) != 0) {
+			fail("mlock %" PRIu64 " bytes: %s", span, strerror(errno));
+			return 0;
+		}
+		while (done < size) {
+			struct hc_regs r = { .rbx = (unsigned long)(buf_cold + done), .rcx = size - done,
+					     .rdx = xfer_flags |
+						    (cold_strategy == COLD_FAULTIN ? GML_XFER_FAULTIN : 0) };
+
+			hc_call(svc, &r);
+			calls++;
+			done += r.rbx;
+			if (r.rax == GML_E_NOT_PRESENT && cold_strategy == COLD_REFUSE && done < size) {
+				volatile uint8_t *page = buf_cold + done;
+
+				if (is_write)
+					*page = 0;
+				else
+					(void)*page;
+				continue;
+			}
+			if (r.rax != 0) {
+				fail("cold page-wise transfer: rax=%#lx at byte %" PRIu64 " of %" PRIu64,
+				     r.rax, done, size);
+				return 0;
+			}
+		}
+		total += now_ns() - t0;
+		if (cold_strategy == COLD_MLOCK)
+			munlock(buf_cold, span);
+	}
+	calls_per_xfer = calls;
+	return total ? total : 1;
+}
+
 /* Kernel methods: gmlab_bench.ko times them at CPL0. */
 static int bench_fd = -1;
 static unsigned kernel_method;
@@ -585,6 +650,24 @@ static void case_linear_page_write(void)
 {
 	sized_hv("linear-page", GML_SVC_LINEAR_PAGEWISE, 1, xfer_linear, ~0ull, NULL, 0);
 }
+
+static void cold(const char *method, int strategy, int write)
+{
+	cold_strategy = strategy;
+	buf_cold = mmap(NULL, P.max, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (buf_cold == MAP_FAILED) {
+		fail("mmap %" PRIu64 " bytes: %s", P.max, strerror(errno));
+		return;
+	}
+	madvise(buf_cold, P.max, MADV_NOHUGEPAGE);
+	sized_hv(method, GML_SVC_LINEAR_PAGEWISE, write, xfer_cold, ~0ull, NULL, 0);
+}
+static void case_cold_refuse_read(void) { cold("linear-page-refuse", COLD_REFUSE, 0); }
+static void case_cold_refuse_write(void) { cold("linear-page-refuse", COLD_REFUSE, 1); }
+static void case_cold_faultin_read(void) { cold("linear-page-faultin", COLD_FAULTIN, 0); }
+static void case_cold_faultin_write(void) { cold("linear-page-faultin", COLD_FAULTIN, 1); }
+static void case_cold_mlock_read(void) { cold("linear-page-mlock", COLD_MLOCK, 0); }
+static void case_cold_mlock_write(void) { cold("linear-page-mlock", COLD_MLOCK, 1); }
 
 #define BYTE_REASON "a full page walk per byte: larger sizes take seconds each (gmlab.bench.byte_max)"
 /* gmlab.bench.byte_max, but never above what the service accepts in one call */
@@ -876,6 +959,18 @@ static const struct bench_case {
 	  case_linear_page_read, 1 },
 	{ "bench/linear-page/write", "guest-linear, one page walk per page, hypervisor -> guest", HV,
 	  case_linear_page_write, 1 },
+	{ "bench/linear-page-refuse/read", "page-wise, cold buffer, refuse mode: touch the page at "
+	  "the offset and call again, guest -> hypervisor", HV, case_cold_refuse_read, 1 },
+	{ "bench/linear-page-refuse/write", "page-wise, cold buffer, refuse mode: touch the page at "
+	  "the offset and call again, hypervisor -> guest", HV, case_cold_refuse_write, 1 },
+	{ "bench/linear-page-faultin/read", "page-wise, cold buffer, fault-in mode: one call, a #PF "
+	  "per page, guest -> hypervisor", HV, case_cold_faultin_read, 1 },
+	{ "bench/linear-page-faultin/write", "page-wise, cold buffer, fault-in mode: one call, a #PF "
+	  "per page, hypervisor -> guest", HV, case_cold_faultin_write, 1 },
+	{ "bench/linear-page-mlock/read", "page-wise, cold buffer pinned by mlock first, guest -> "
+	  "hypervisor", HV, case_cold_mlock_read, 1 },
+	{ "bench/linear-page-mlock/write", "page-wise, cold buffer pinned by mlock first, hypervisor "
+	  "-> guest", HV, case_cold_mlock_write, 1 },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 

@@ -6,7 +6,8 @@ import Foundation
 public enum BenchHTML {
     static let palette: [String: String] = [
         "regs": "#d62728", "phys-kernel": "#1f77b4", "phys-kernel-list": "#17becf", "phys-user": "#9467bd",
-        "linear-byte": "#ff7f0e", "linear-page": "#2ca02c", "memcpy": "#222222",
+        "linear-byte": "#ff7f0e", "linear-page": "#2ca02c", "linear-page-refuse": "#bcbd22",
+        "linear-page-faultin": "#8c564b", "linear-page-mlock": "#e377c2", "memcpy": "#222222",
     ]
 
     static func color(_ method: String) -> String { palette[method] ?? "#7f7f7f" }
