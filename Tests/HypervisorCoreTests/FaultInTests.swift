@@ -24,7 +24,8 @@ import Testing
     }
 
     @Test func errorCodesAsTheCPUPushesThem() {
-        let user = Self.cpu(cpl: 3), kernel = Self.cpu(cpl: 0)
+        let user = Self.cpu(cpl: 3)
+        let kernel = Self.cpu(cpl: 0)
         #expect(Self.code(user, GML_E_NOT_PRESENT, Acc.read) == Self.u)
         #expect(Self.code(user, GML_E_NOT_PRESENT, Acc.write) == Self.u | Self.w)
         #expect(Self.code(user, GML_E_READ_ONLY, Acc.write) == Self.u | Self.w | Self.p)
@@ -52,7 +53,9 @@ import Testing
     }
 
     @Test func onlyCPL3AndUserHalfAddresses() {
-        var user = Self.cpu(cpl: 3), kernel = Self.cpu(cpl: 0), la57 = Self.cpu(cpl: 3, la57: true)
+        var user = Self.cpu(cpl: 3)
+        var kernel = Self.cpu(cpl: 0)
+        var la57 = Self.cpu(cpl: 3, la57: true)
         #expect(gml_faultin_allowed(&user, 0x0000_7FFF_FFFF_F000))
         #expect(gml_faultin_allowed(&user, 0x1000))
         #expect(!gml_faultin_allowed(&user, 0xFFFF_8000_0000_0000), "kernel half")

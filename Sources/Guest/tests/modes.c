@@ -883,6 +883,8 @@ static void latency_one(int fd, unsigned long echo0, const char *what, unsigned 
 	report_value(key, l.fires);
 	snprintf(key, sizeof(key), "%s_irq_hypercalls", what);
 	report_value(key, l.echo_calls);
+	snprintf(key, sizeof(key), "%s_late_over_10ms", what);
+	report_value(key, l.over_10ms);
 }
 
 /* The same timer while the process only spins on clock_gettime for ms milliseconds: the
@@ -906,6 +908,7 @@ static void latency_control(int fd, unsigned ms)
 	report(l.fires > 0, "control: the timer fired %llu times in %u ms without hypercalls",
 	       (unsigned long long)l.fires, ms);
 	report_value("control_max_latency_ms", l.max_late_ns / 1e6);
+	report_value("control_late_over_10ms", l.over_10ms);
 	report_value("control_mean_latency_us", l.fires ? l.sum_late_ns / 1e3 / l.fires : 0.0);
 }
 
