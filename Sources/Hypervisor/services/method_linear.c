@@ -4,7 +4,9 @@
  *                        per byte (a full page walk for every byte).
  *   gml.linear.pagewise: the core's copy, one walk per guest page.
  *   gml.linear.probe, gml.cpu.paging: what the walk sees, for the tests (page size, levels,
- *                        A/D bits of the leaf, CR3/CR4). */
+ *                        A/D bits of the leaf, CR3/CR4; read, write or execute rights).
+ * Both transfers run in slices (continuations) and take fault-in mode (GML_XFER_FAULTIN: a
+ * CPL3 caller's user-half page the walk refuses becomes that caller's #PF); method_xfer.c. */
 #include "svc_regs.h"
 #include "initfunc.h"
 #include "vmmcall.h"
