@@ -3,10 +3,12 @@
 #
 #   make run    build the images and run the default matrix from lab.json on this host
 #   make test   run the whole test suite: unit tests and integration tests that boot real VMs
+#   make fuzz   fuzz the hypervisor's real code on the host (SECONDS=n, default 60; no VMs, no
+#               setup needed: Sources/Hypervisor/hostfuzz/README.md)
 
 SWIFT ?= swift
 
-.PHONY: setup run test doctor
+.PHONY: setup run test doctor fuzz
 
 setup:
 	scripts/setup-host
@@ -14,8 +16,20 @@ setup:
 run: setup
 	$(SWIFT) run lab run
 
+# The integration tests keep their results (VM logs, ~110 MB a run) under one directory: removed
+# when everything passed, kept and named when something failed.
 test: setup
-	$(SWIFT) test --no-parallel
+	@dir=$$(mktemp -d /tmp/gmlab-it-XXXXXX); \
+	if TMPDIR="$$dir" $(SWIFT) test --no-parallel; then \
+		rm -rf "$$dir"; \
+	else \
+		status=$$?; \
+		echo "make test: failed; the tests' results and VM logs are kept in $$dir"; \
+		exit $$status; \
+	fi
 
 doctor: setup
 	$(SWIFT) run lab doctor
+
+fuzz:
+	$(MAKE) -C Sources/Hypervisor/hostfuzz fuzz

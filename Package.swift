@@ -43,7 +43,6 @@ let package = Package(
             dependencies: [
                 "LabModel", "LabVirt",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             path: "Sources/LabKit"
         ),

@@ -1,7 +1,8 @@
 #!/bin/sh
 # /init of the GuestMemLab guest (busybox sh, PID 1). Installed by images/initramfs.sh.
 # Boot, print the line the lab times boot by, load the lab's module(s), run the agent on the
-# results stream (ttyS1), and power off whatever happens: the host waits for the VM to end.
+# results stream (ttyS1, or the port gmlab.results= names), and power off whatever happens: the
+# host waits for the VM to end.
 export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/gmlab/bin
 
 mount -t proc proc /proc
@@ -17,7 +18,15 @@ for ko in /gmlab/modules/*.ko; do
     insmod "$ko" || echo "GMLAB-GUEST: insmod $ko failed"
 done
 
+# The results stream goes to ttyS1 unless the kernel command line names another port with
+# gmlab.results=ttySN: under BitVisor, which logs on COM1, the console moves to ttyS1
+# (console=ttyS1) and the results to ttyS2 (gmlab.results=ttyS2).
 RESULTS=/dev/ttyS1
+for word in $(cat /proc/cmdline); do
+    case "$word" in
+    gmlab.results=ttyS[0-9]) RESULTS=/dev/${word#gmlab.results=} ;;
+    esac
+done
 # protocol line from init itself, for when the agent cannot say it (README: guest agent protocol)
 agent_error() {
     echo "GMLAB-GUEST: $1"

@@ -23,6 +23,28 @@
 
 noreturn void hv_main(u32 magic, u32 mbi_pa);
 
+/* Under an outer hypervisor (e.g. a KVM host with -cpu host) its signature leaves are visible
+ * to us; the guest reads the whole range 0x40000000-0x400000ff as zeros (gml_cpuid_hidden), so
+ * it never turns on kvmclock & co. Logged so that a run's log says what it ran on. */
+static void log_outer_hypervisor(void)
+{
+	u32 a, b, c, d;
+	cpuid(1, 0, &a, &b, &c, &d);
+	if (!(c & X86_CPUID_1_ECX_HYPERVISOR))
+		return;
+	cpuid(X86_CPUID_HYPERVISOR_FIRST, 0, &a, &b, &c, &d);
+	char sig[13];
+	memcpy(sig, &b, 4);
+	memcpy(sig + 4, &c, 4);
+	memcpy(sig + 8, &d, 4);
+	for (int i = 0; i < 12; i++)
+		if (sig[i] && (sig[i] < 0x20 || sig[i] > 0x7e))
+			sig[i] = '?';
+	sig[12] = 0;
+	printf("GMLAB-HV: outer hypervisor: CPUID 0x40000000 max leaf 0x%x, signature \"%s\"; the guest "
+	       "reads 0x40000000-0x400000ff as zeros\n", a, sig);
+}
+
 
 /* Records everything the loader placed (multiboot info, memory map, modules, strings) so the
  * heap and the guest kernel go elsewhere. */
@@ -131,6 +153,7 @@ noreturn void hv_main(u32 magic, u32 mbi_pa)
 	else
 		hv_fatal("no usable virtualization backend: svm: %s; vmx: %s", why_svm, why_vmx);
 	printf("GMLAB-HV: backend %s\n", ops->name);
+	log_outer_hypervisor();
 
 	hypercall_init();
 	guestmem_init();

@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// The lab as a user opened it: the repository, the cache, and the configuration read from
 /// lab.json (or another file given with --config).
@@ -40,6 +41,12 @@ public struct LabSession: Sendable {
         self.commandLineCaseDirectories = commandLineCaseDirectories.filter {
             !caseDirectories.prefix(caseDirectories.count - commandLineCaseDirectories.count).contains($0)
         }
+    }
+
+    /// How a record's case is reproduced: `lab repro` with every `--cases` of the command line
+    /// (lab.json's directories are read again anyway); the case, its cell and `--from` follow.
+    public var reproCommand: [String] {
+        ["swift", "run", "lab", "repro"] + commandLineCaseDirectories.flatMap { ["--cases", $0] }
     }
 
     public func builder(progress: RunProgress? = nil) -> ImageBuilder {

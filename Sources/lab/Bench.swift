@@ -86,7 +86,7 @@ struct Bench: AsyncParsableCommand {
     func run() async throws {
         let outcome: BenchOutcome
         if let from {
-            outcome = try rerender(from)
+            outcome = try BenchRunner.rerender(directory: from, compareWith: compare)
         } else {
             let session = try common.session()
             var request = BenchRequest()
@@ -106,16 +106,6 @@ struct Bench: AsyncParsableCommand {
         if let comparison = outcome.comparison { print(comparison.text()) }
         print("bench: \(outcome.directory)/\(BenchDocument.FileName.html) (also bench.json, bench.csv, bench.md)")
         if !outcome.document.problems.isEmpty { throw ExitCode(1) }
-    }
-
-    private func rerender(_ directory: String) throws -> BenchOutcome {
-        var document = try BenchDocument.load(path: directory)
-        document.targets = BenchTarget.evaluate(document)  // this lab's target rules
-        let comparison = try compare.map {
-            BenchComparison(old: try BenchDocument.load(path: $0), new: document, oldSource: $0)
-        }
-        let files = try document.write(to: URL(fileURLWithPath: directory), comparison: comparison)
-        return BenchOutcome(directory: directory, document: document, comparison: comparison, files: files.map(\.path))
     }
 
     /// Targets and the cases that did not measure, for the terminal.

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import LabKit
+import LabModel
 
 struct Build: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -28,7 +29,7 @@ struct Build: AsyncParsableCommand {
                 print("  hypervisor  \(hv)  \(images.digests["hypervisor"] ?? "")")
             } else {
                 print("  hypervisor  NOT BUILT: \(images.hypervisorBuildError ?? "unknown error")")
-                throw ExitCode(1)
+                throw ExitCode(LabExitStatus.labError.rawValue)
             }
         }
     }

@@ -1,6 +1,20 @@
 import ArgumentParser
+import Foundation
 import LabKit
 import LabModel
+
+/// `--color` / `--no-color` on every command that colours; without either, colour when the
+/// output is a terminal, `NO_COLOR` is unset or empty, and `TERM` is not `dumb`.
+struct ColourOptions: ParsableArguments {
+    @Flag(
+        name: .customLong("color"), inversion: .prefixedNo,
+        help: "Colour the output (default: on a terminal, unless NO_COLOR is set or TERM=dumb).")
+    var color: Bool?
+
+    func enabled(for descriptor: Int32) -> Bool {
+        Colour.enabled(explicit: color, isTerminal: isatty(descriptor) != 0)
+    }
+}
 
 /// Options every command that reads lab.json shares.
 struct CommonOptions: ParsableArguments {

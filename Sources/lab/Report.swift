@@ -17,10 +17,7 @@ struct Report: AsyncParsableCommand {
     var directory: String
     @Option(name: .long, help: ArgumentHelp("Write the HTML report to this file.", valueName: "file"))
     var html: String?
-    @Flag(
-        name: .long, inversion: .prefixedNo,
-        help: "Colour the terminal report (default: when standard output is a terminal).")
-    var color: Bool?
+    @OptionGroup var colour: ColourOptions
 
     func run() async throws {
         let results = try RunResults.load(from: URL(fileURLWithPath: directory))
@@ -28,7 +25,7 @@ struct Report: AsyncParsableCommand {
             try HTMLReport.render(results).write(toFile: html, atomically: true, encoding: .utf8)
             print("wrote \(html)")
         } else {
-            print(TextReport.render(results, color: color ?? (isatty(STDOUT_FILENO) != 0)))
+            print(TextReport.render(results, color: colour.enabled(for: STDOUT_FILENO)))
         }
     }
 }

@@ -33,6 +33,7 @@ struct Repro: AsyncParsableCommand {
     var allowDifferentImages = false
     @Option(name: .long, help: ArgumentHelp("Results directory for this repro.", valueName: "dir"))
     var results: String?
+    @OptionGroup var colour: ColourOptions
     @OptionGroup var common: CommonOptions
 
     func run() async throws {
@@ -43,7 +44,7 @@ struct Repro: AsyncParsableCommand {
         request.allowDifferentImages = allowDifferentImages
         request.resultsDirectory = results
         let summary = try await ReproRunner(session: try common.session()).run(request)
-        print(TextReport.render(summary.results, color: isatty(STDOUT_FILENO) != 0))
+        print(TextReport.render(summary.results, color: colour.enabled(for: STDOUT_FILENO)))
         for record in summary.results.records {
             for (name, path) in record.logs.sorted(by: { $0.key < $1.key }) {
                 print("  \(name): \(summary.directory)/\(path)")

@@ -11,7 +11,12 @@ struct Run: AsyncParsableCommand {
             cells this host cannot run (each with its reason), boots one VM per cell (many cases \
             share a boot; if a VM dies, the cases after the one that killed it run again in a fresh \
             VM), and writes results/<run-id>/: junit.xml, results.json (with provenance), report.txt, \
-            report.html and every VM's logs under vms/. Exits 1 if any case failed, erred or timed out.
+            report.html and every VM's logs under vms/ (the shared boot images are referenced by \
+            digest, not copied: --keep-images keeps them); results/latest points at the newest run. \
+            Results are written even when the run is interrupted (the unfinished cases marked \
+            interrupted) or cannot start (one error record with the message).
+
+            \(LabExitStatus.help)
 
             Examples:
               lab run --only smoke                         just the smoke suite
@@ -23,6 +28,7 @@ struct Run: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
+    @OptionGroup var colour: ColourOptions
     @OptionGroup var matrix: MatrixOptions
     @Option(
         name: .long,
@@ -36,16 +42,42 @@ struct Run: AsyncParsableCommand {
     var policy: String?
     @Flag(name: .long, help: "Print no progress lines, only the summary.")
     var quiet = false
+    @Flag(
+        name: .customLong("keep-images"),
+        help:
+            "Keep each VM's boot images (initrd.img, bundle.img) in its directory; by default they are referenced by digest."
+    )
+    var keepImages = false
+    @Flag(
+        name: .long, help: "Print TAP version 13 on standard output instead of the text summary (also in results.tap).")
+    var tap = false
 
     func run() async throws {
-        let session = try common.session()
+        let session: LabSession
+        do {
+            session = try common.session()
+        } catch {
+            // Bad lab.json (or no repository): still leave a results file that says why.
+            let directory =
+                results ?? (try? LabPaths.discover()).map { $0.repository + "/results/" + RunPlan.makeRunID(Date()) }
+            if let directory { LabRunner.writeLabFailure(error, directory: directory, progress: RunProgress()) }
+            throw error
+        }
         var request = matrix.request()
         request.resultsDirectory = results
         request.overrides.policy = policy
         request.showProgress = !quiet
+        request.keepImages = keepImages
+        request.colour = colour.color
         let summary = try await LabRunner(session: session).run(request)
-        print(TextReport.render(summary.results, color: isatty(STDOUT_FILENO) != 0))
-        print("results: \(summary.directory)")
-        if !summary.results.succeeded { throw ExitCode(1) }
+        if tap {
+            print(TAPReport.render(summary.results), terminator: "")
+            FileHandle.standardError.write(Data("results: \(summary.directory)\n".utf8))
+        } else {
+            print(TextReport.render(summary.results, color: colour.enabled(for: STDOUT_FILENO)))
+            print("results: \(summary.directory)")
+        }
+        let status = summary.results.exitStatus
+        if status != .passed { throw ExitCode(status.rawValue) }
     }
 }

@@ -88,7 +88,8 @@ final class GuestFixture {
 
     init(levels: Int = 4, maxphyaddr: UInt8 = 46) {
         precondition(levels == 4 || levels == 5)
-        hmem = gml_hmem_create()!
+        guard let created = gml_hmem_create() else { preconditionFailure("gml_hmem_create: out of memory") }
+        hmem = created
         map = .allocate(capacity: 1)
         phys = .allocate(capacity: 1)
         gml_memmap_init(map)

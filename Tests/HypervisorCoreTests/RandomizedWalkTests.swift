@@ -63,7 +63,7 @@ struct ReferenceWalk {
             }
             table = e & addrMask
         }
-        let leaf = path.last!
+        guard let leaf = path.last else { preconditionFailure("a walk that ended OK has a path") }
         let write = access & Acc.write != 0
         let exec = access & Acc.exec != 0
         let user = cpu.cpl == 3
@@ -78,8 +78,8 @@ struct ReferenceWalk {
             gpa = 0
             pageSize = 0
         }
-        if user && !userPage {
-            fail(GML_E_USER_SUPERVISOR, firstNoUS!.level)
+        if user, let noUS = firstNoUS {
+            fail(GML_E_USER_SUPERVISOR, noUS.level)
             return
         }
         if write, let r = firstNoRW, user || wp {

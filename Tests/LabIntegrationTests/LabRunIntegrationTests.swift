@@ -93,7 +93,21 @@ import Testing
         // Results directory: JUnit with one testcase per case and cell, JSON with provenance, logs.
         let junit = try XMLDocument(contentsOf: URL(fileURLWithPath: dir + "/junit.xml"))
         let testcases = try junit.nodes(forXPath: "//testcase")
-        #expect(testcases.count == results.records.count)
+        // One testcase per case and cell, the skips impossible by construction once per cell and reason.
+        #expect(testcases.count == results.cells.map { results.reportRows(for: $0).count }.reduce(0, +))
+        // The file a real run writes validates against the Jenkins xunit plugin's structure.
+        let schema = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Schemas/jenkins-junit-10.xsd").path
+        let (lint, lintOutput) = try Self.xmllint(["--noout", "--schema", schema, dir + "/junit.xml"])
+        #expect(lint == 0, "junit.xml does not validate: \(lintOutput)")
+        // Each VM directory keeps its plan and logs, not the shared images (< 5 MB a VM).
+        for vm in try FileManager.default.contentsOfDirectory(atPath: dir + "/vms") {
+            let vmDir = dir + "/vms/" + vm
+            #expect(Cleaner.size(of: vmDir) < 5_000_000, "\(vm): \(Cleaner.size(of: vmDir)) bytes")
+            #expect(FileManager.default.fileExists(atPath: vmDir + "/boot-images.txt"))
+            #expect(FileManager.default.fileExists(atPath: vmDir + "/plan.cpio"))
+            #expect(FileManager.default.fileExists(atPath: vmDir + "/console.log"))
+        }
         let reloaded = try RunResults.load(from: URL(fileURLWithPath: dir))
         #expect(reloaded.records.count == results.records.count)
         let p = reloaded.provenance
@@ -116,6 +130,24 @@ import Testing
         let again = try await ReproRunner(session: lab).run(repro)
         #expect(again.results.records.map(\.caseId) == ["smoke/hypervisor-lookup"])
         #expect(again.results.records.first?.status == .pass)
+    }
+
+    /// Runs xmllint (Debian package libxml2-utils); exit status and standard error.
+    static func xmllint(_ arguments: [String]) throws -> (Int32, String) {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/xmllint") else {
+            Issue.record("xmllint is missing: install Debian's libxml2-utils to validate junit.xml")
+            return (-1, "no xmllint")
+        }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/xmllint")
+        process.arguments = arguments
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let text = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus, text)
     }
 
     // MARK: - Deadlines, crashes, cleanup

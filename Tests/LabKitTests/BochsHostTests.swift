@@ -100,7 +100,7 @@ struct NestedKVMAdviceTests {
     }
 }
 
-@Suite("Cells on host bochs (CellRunner's choices)")
+@Suite("Cells on host bochs (the launchers\' choices)")
 struct BochsCellChoicesTests {
     let images = ImageSet(
         kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k/vmlinuz", vmlinux: "/k/vmlinux",
@@ -114,19 +114,37 @@ struct BochsCellChoicesTests {
     @Test(
         "the bundle of a vmx-bochs cell carries the uncompressed vmlinux; GRUB's linux (backend none) and TCG get the bzImage"
     )
-    func kernel() {
-        #expect(CellRunner.guestKernel(for: cell(.vmx, .bochs), images: images) == "/k/vmlinux")
-        #expect(CellRunner.guestKernel(for: cell(.none, .bochs), images: images) == "/k/vmlinuz")
-        #expect(CellRunner.guestKernel(for: cell(.svm, .tcg), images: images) == "/k/vmlinuz")
+    func kernel() throws {
+        #expect(try guestKernel(for: cell(.vmx, .bochs), images: images) == "/k/vmlinux")
+        #expect(try guestKernel(for: cell(.none, .bochs), images: images) == "/k/vmlinuz")
+        #expect(try guestKernel(for: cell(.svm, .tcg), images: images) == "/k/vmlinuz")
         var noVmlinux = images
         noVmlinux.vmlinux = nil
-        #expect(CellRunner.guestKernel(for: cell(.vmx, .bochs), images: noVmlinux) == "/k/vmlinuz")
+        #expect(try guestKernel(for: cell(.vmx, .bochs), images: noVmlinux) == "/k/vmlinuz")
     }
 
     @Test("Bochs gets three times the boot allowance (its BIOS, GRUB and the kernel run ~10x slower than TCG)")
-    func bootAllowance() {
-        #expect(CellRunner.bootFactor(for: .bochs) == 3)
-        #expect(CellRunner.bootFactor(for: .tcg) == 1)
-        #expect(CellRunner.bootFactor(for: .kvm) == 1)
+    func bootAllowance() throws {
+        #expect(try launcher(.bochs).bootFactor(for: cell(.vmx, .bochs)) == 3)
+        #expect(try launcher(.tcg).bootFactor(for: cell(.svm, .tcg)) == 1)
+        #expect(try launcher(.kvm).bootFactor(for: cell(.svm, .kvm)) == 1)
+    }
+
+    @Test("provenance records the CPU each launcher gives: Bochs' model under Bochs, QEMU's under libvirt")
+    func cpuDescription() throws {
+        #expect(try launcher(.bochs).cpuDescription(for: cell(.vmx, .bochs)) == "corei7_skylake_x")
+        #expect(
+            try launcher(.tcg).cpuDescription(for: cell(.svm, .tcg)) == "qemu64,+svm,+npt,+la57,+pdpe1gb,+smap,+smep")
+        #expect(try launcher(.kvm).cpuDescription(for: cell(.vmx, .kvm)) == "host-passthrough,+vmx")
+    }
+
+    @Test("every host kind has exactly one launcher, and what is implemented says so")
+    func registry() {
+        for host in HostKind.allCases {
+            #expect(Launchers.make().filter { $0.hostKinds.contains(host) }.count == 1, "\(host)")
+        }
+        #expect(Launchers.hostKinds == Set(HostKind.allCases))
+        #expect(Implemented.of(images: [images]).hostKinds == Set(HostKind.allCases))
+        #expect(Implemented.of(images: []).backends == [])
     }
 }

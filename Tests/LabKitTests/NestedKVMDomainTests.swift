@@ -21,7 +21,7 @@ struct NestedKVMDomainTests {
     func spec(for cell: MatrixCell) -> DomainSpec {
         DomainSpec(
             name: "gmlab-42-run1-1", memoryMiB: cell.memoryMiB, vcpus: cell.vcpus,
-            accelerator: cell.host == .kvm ? .kvm : .tcg, cpu: CellRunner.cpu(for: cell),
+            accelerator: cell.host == .kvm ? .kvm : .tcg, cpu: LibvirtLauncher.cpu(for: cell),
             kernel: "/cache/hv/hv.elf", initrd: "/results/vms/x/bundle.img", cmdline: "",
             serial: .init(console: "/r/console.log", results: "/r/results.log", hypervisorLog: "/r/hypervisor.log"),
             metadata: .init(runID: "run1", ownerPID: 42, labVersion: "test"))
@@ -75,7 +75,7 @@ struct NestedKVMDomainTests {
     @Test(
         "the nested domains validate against libvirt's domain schema (virt-xml-validate)",
         .enabled(
-            if: ToolRunner.findInPath("virt-xml-validate") != nil && ToolRunner.findInPath("xmllint") != nil,
+            if: Command.findInPath("virt-xml-validate") != nil && Command.findInPath("xmllint") != nil,
             "needs virt-xml-validate (libvirt-clients) and xmllint (libxml2-utils)"))
     func libvirtSchema() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("gmlab-nested-xml-\(getpid())")
@@ -84,7 +84,7 @@ struct NestedKVMDomainTests {
         for backend in [Backend.vmx, .svm, .none] {
             let file = directory.appendingPathComponent("\(backend.rawValue)-kvm.xml")
             try spec(for: cell(backend, .kvm)).xml().write(to: file, atomically: true, encoding: .utf8)
-            let outcome = await ToolRunner.run(
+            let outcome = await Command.run(
                 "/usr/bin/virt-xml-validate", [file.path, "domain"], timeout: .seconds(30))
             #expect(outcome.exitCode == 0, "\(backend.rawValue)-kvm: \(outcome.standardError)\(outcome.standardOutput)")
         }

@@ -18,25 +18,26 @@ import Testing
         arguments: [Backend.none, .svm], PagingMode.allCases)
     func tcgCPU(backend: Backend, paging: PagingMode) {
         #expect(
-            CellRunner.cpu(for: cell(backend, .tcg, paging))
+            LibvirtLauncher.cpu(for: cell(backend, .tcg, paging))
                 == .custom(model: "qemu64", requiredFeatures: Self.tcgFeatures))
     }
 
     @Test("KVM cells: host passthrough; la57 required only where the guest is to use it")
     func kvmCPU() {
         #expect(
-            CellRunner.cpu(for: cell(.svm, .kvm, .fiveLevel)) == .hostPassthrough(requiredFeatures: ["svm", "la57"]))
-        #expect(CellRunner.cpu(for: cell(.svm, .kvm, .fourLevel)) == .hostPassthrough(requiredFeatures: ["svm"]))
-        #expect(CellRunner.cpu(for: cell(.vmx, .kvm, .fourLevel)) == .hostPassthrough(requiredFeatures: ["vmx"]))
-        #expect(CellRunner.cpu(for: cell(.none, .kvm, .fiveLevel)) == .hostPassthrough(requiredFeatures: ["la57"]))
-        #expect(CellRunner.cpu(for: cell(.none, .kvm, .fourLevel)) == .hostPassthrough(requiredFeatures: []))
+            LibvirtLauncher.cpu(for: cell(.svm, .kvm, .fiveLevel))
+                == .hostPassthrough(requiredFeatures: ["svm", "la57"]))
+        #expect(LibvirtLauncher.cpu(for: cell(.svm, .kvm, .fourLevel)) == .hostPassthrough(requiredFeatures: ["svm"]))
+        #expect(LibvirtLauncher.cpu(for: cell(.vmx, .kvm, .fourLevel)) == .hostPassthrough(requiredFeatures: ["vmx"]))
+        #expect(LibvirtLauncher.cpu(for: cell(.none, .kvm, .fiveLevel)) == .hostPassthrough(requiredFeatures: ["la57"]))
+        #expect(LibvirtLauncher.cpu(for: cell(.none, .kvm, .fourLevel)) == .hostPassthrough(requiredFeatures: []))
     }
 
     @Test("the TCG domain XML requires every feature, so libvirt refuses rather than dropping one")
     func tcgDomainXML() throws {
         let spec = DomainSpec(
             name: "gmlab-42-run1-1", memoryMiB: 1024, vcpus: 1, accelerator: .tcg,
-            cpu: CellRunner.cpu(for: cell(.svm, .tcg, .fiveLevel)),
+            cpu: LibvirtLauncher.cpu(for: cell(.svm, .tcg, .fiveLevel)),
             kernel: "/cache/hv/hv.elf", initrd: "/r/bundle.img", cmdline: "",
             serial: .init(console: "/r/console.log", results: "/r/results.log", hypervisorLog: "/r/hypervisor.log"),
             metadata: .init(runID: "run1", ownerPID: 42, labVersion: "test"))
@@ -49,20 +50,22 @@ import Testing
     }
 
     @Test("4-level cells add no5lvl to the configured command line; 5-level cells keep it as is")
-    func guestCmdline() {
+    func guestCmdline() throws {
         let configured = "console=ttyS0 nokaslr panic=-1 quiet"
         for backend in Backend.allCases {
             for host in HostKind.allCases {
+                let launcher = try launcher(host)
                 #expect(
-                    CellRunner.guestCmdline(for: cell(backend, host, .fourLevel), configured: configured) == configured
+                    launcher.guestCmdline(for: cell(backend, host, .fourLevel), configured: configured) == configured
                         + " no5lvl")
                 #expect(
-                    CellRunner.guestCmdline(for: cell(backend, host, .fiveLevel), configured: configured) == configured)
+                    launcher.guestCmdline(for: cell(backend, host, .fiveLevel), configured: configured) == configured)
             }
         }
         // Already there (allowed with 4-level cells only): not doubled.
         #expect(
-            CellRunner.guestCmdline(for: cell(.svm, .tcg, .fourLevel), configured: "quiet no5lvl") == "quiet no5lvl")
+            try launcher(.tcg).guestCmdline(for: cell(.svm, .tcg, .fourLevel), configured: "quiet no5lvl")
+                == "quiet no5lvl")
     }
 
     @Test("the host's la57 flag is read from /proc/cpuinfo's flags line")
@@ -75,18 +78,18 @@ import Testing
     }
 
     @Test("QEMU cells boot the bzImage (the 5-level switch is in its decompressor); Bochs hypervisor cells the vmlinux")
-    func kernelFile() {
+    func kernelFile() throws {
         let images = ImageSet(
             kernelVersion: "6.1.0-56-amd64", kernelPackageVersion: "6.1.192-2", kernel: "/cache/vmlinuz",
             vmlinux: "/cache/vmlinux", initramfs: "/cache/initramfs.cpio.gz", casesCatalog: "/cache/cases.json",
             hypervisor: "/cache/hv.elf", mkbundle: "/cache/mkbundle", hypervisorBuildError: nil, digests: [:])
         for paging in PagingMode.allCases {
             for backend in [Backend.none, .svm] {
-                #expect(CellRunner.guestKernel(for: cell(backend, .tcg, paging), images: images) == "/cache/vmlinuz")
-                #expect(CellRunner.guestKernel(for: cell(backend, .kvm, paging), images: images) == "/cache/vmlinuz")
+                #expect(try guestKernel(for: cell(backend, .tcg, paging), images: images) == "/cache/vmlinuz")
+                #expect(try guestKernel(for: cell(backend, .kvm, paging), images: images) == "/cache/vmlinuz")
             }
         }
-        #expect(CellRunner.guestKernel(for: cell(.vmx, .bochs, .fourLevel), images: images) == "/cache/vmlinux")
-        #expect(CellRunner.guestKernel(for: cell(.none, .bochs, .fourLevel), images: images) == "/cache/vmlinuz")
+        #expect(try guestKernel(for: cell(.vmx, .bochs, .fourLevel), images: images) == "/cache/vmlinux")
+        #expect(try guestKernel(for: cell(.none, .bochs, .fourLevel), images: images) == "/cache/vmlinuz")
     }
 }

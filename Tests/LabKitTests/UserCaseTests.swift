@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 import Testing
 
 @testable import LabKit

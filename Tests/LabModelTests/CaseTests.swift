@@ -80,7 +80,7 @@ let catalogText = """
 
 @Suite struct SelectionTests {
     let catalog = try! CaseCatalog.parse(Data(catalogText.utf8))
-    let plan = MatrixPlan(matrix: matrix([.none, .svm, .vmx]), capabilities: thisMachine)
+    let plan = MatrixPlan(matrix: matrix([.none, .svm, .vmx]), capabilities: thisMachine, implemented: svmWithoutBochs)
     let timeouts = LabConfig.Timeouts(
         bootSeconds: 120, caseSeconds: 60, perCase: ["selftest/hang": 10, "gone/case": 5])
 
@@ -146,9 +146,37 @@ let catalogText = """
             ])
     }
 
+    @Test func eachCellTakesTheCasesOfItsOwnKernel() throws {
+        // Two kernels, two images, two catalogs: the current kernel's image lists a case the
+        // older one's does not. No cell may get another kernel's cases, whatever the order.
+        let older = KernelSpec.exact("6.1.0-56-amd64")
+        let current = try CaseCatalog.parse(
+            Data(
+                #"[{"id":"smoke/a","suite":"smoke","description":"a"},{"id":"smoke/new","suite":"smoke","description":"new"}]"#
+                    .utf8))
+        let old = try CaseCatalog.parse(Data(#"[{"id":"smoke/a","suite":"smoke","description":"a"}]"#.utf8))
+        for kernels in [[KernelSpec.debianCurrent, older], [older, .debianCurrent]] {
+            let plan = MatrixPlan(
+                matrix: matrix([.none], hosts: [.host(.tcg)], kernels: kernels), capabilities: thisMachine,
+                implemented: svmWithoutBochs)
+            let selection = try selectCases(
+                plan: plan, catalogs: [.debianCurrent: current, older: old], suites: ["smoke"], timeouts: timeouts)
+            #expect(ids(selection, "none-tcg-debian-1024m-1cpu-4lvl") == ["smoke/a", "smoke/new"])
+            #expect(ids(selection, "none-tcg-6.1.0-56-amd64-1024m-1cpu-4lvl") == ["smoke/a"])
+            // A case only one kernel lists is still a known case id.
+            let only = try selectCases(
+                plan: plan, catalogs: [.debianCurrent: current, older: old], suites: ["smoke"], timeouts: timeouts,
+                only: ["smoke/new"])
+            #expect(ids(only, "none-tcg-debian-1024m-1cpu-4lvl") == ["smoke/new"])
+            #expect(ids(only, "none-tcg-6.1.0-56-amd64-1024m-1cpu-4lvl") == [])
+        }
+        #expect(CaseCatalog.merging([old, current]).cases.map(\.id) == ["smoke/a", "smoke/new"])
+    }
+
     @Test func pagingCellsByGlob() throws {
         let paged = MatrixPlan(
-            matrix: matrix([.none, .svm], paging: [.fiveLevel, .fourLevel]), capabilities: thisMachine)
+            matrix: matrix([.none, .svm], paging: [.fiveLevel, .fourLevel]), capabilities: thisMachine,
+            implemented: svmWithoutBochs)
         let selection = try selectCases(
             plan: paged, catalog: catalog, suites: ["smoke"], timeouts: timeouts, only: ["*-5lvl"])
         #expect(

@@ -6,18 +6,20 @@ import Testing
 /// This machine as measured (host notes): KVM unusable, TCG emulates SVM, Bochs emulates VMX.
 let thisMachine = HostCapabilities(
     kvmBootsGuest: false, nestedSVM: false, nestedVMX: false, tcgEmulatesSVM: true,
-    bochsEmulatesVMX: true, implementedBackends: [.svm], bochsDriverImplemented: false,
-    cores: 2, availableMemoryMiB: 24_000)
+    bochsEmulatesVMX: true, cores: 2, availableMemoryMiB: 24_000)
 /// A bare-metal Intel workstation with nested VMX.
 let intelWithKVM = HostCapabilities(
     kvmBootsGuest: true, nestedSVM: false, nestedVMX: true, tcgEmulatesSVM: true,
-    bochsEmulatesVMX: true, implementedBackends: [.svm, .vmx], bochsDriverImplemented: true,
-    cores: 16, availableMemoryMiB: 64_000)
+    bochsEmulatesVMX: true, cores: 16, availableMemoryMiB: 64_000)
 /// An AMD host with nested SVM.
 let amdWithKVM = HostCapabilities(
     kvmBootsGuest: true, nestedSVM: true, nestedVMX: false, tcgEmulatesSVM: true,
-    bochsEmulatesVMX: false, implementedBackends: [.svm], bochsDriverImplemented: false,
-    cores: 8, availableMemoryMiB: 8_000)
+    bochsEmulatesVMX: false, cores: 8, availableMemoryMiB: 8_000)
+
+/// What the lab implemented, given beside the host (it is no host fact): the svm backend
+/// without the Bochs driver, as when these fixtures were written, or everything.
+let svmWithoutBochs = Implemented(backends: [.svm], hostKinds: [.kvm, .tcg])
+let svmVMXAndBochs = Implemented(backends: [.svm, .vmx], hostKinds: [.kvm, .tcg, .bochs])
 
 func matrix(
     _ backends: [Backend], hosts: [HostRequest] = [.auto], kernels: [KernelSpec] = [.debianCurrent],
@@ -67,7 +69,7 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
         let plan = MatrixPlan(
             matrix: matrix(
                 [.none, .svm], hosts: [.host(.tcg)], memory: [512, 1024], paging: [.fiveLevel, .fourLevel]),
-            capabilities: thisMachine)
+            capabilities: thisMachine, implemented: svmWithoutBochs)
         #expect(
             plan.cells.map(\.id) == [
                 "none-tcg-debian-512m-1cpu-5lvl", "none-tcg-debian-512m-1cpu-4lvl", "none-tcg-debian-1024m-1cpu-5lvl",
@@ -86,7 +88,7 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
     @Test func fiveLevelNeedsLA57() {
         let kvm = MatrixPlan(
             matrix: matrix([.none, .svm], hosts: [.host(.kvm)], paging: [.fourLevel, .fiveLevel]),
-            capabilities: amdWithKVM)
+            capabilities: amdWithKVM, implemented: svmWithoutBochs)
         #expect(status(kvm, "none-kvm-debian-1024m-1cpu-4lvl") == .runnable)
         #expect(status(kvm, "svm-kvm-debian-1024m-1cpu-4lvl") == .runnable)
         let reason =
@@ -96,11 +98,14 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
         #expect(status(kvm, "svm-kvm-debian-1024m-1cpu-5lvl") == .skipped(reason: reason))
         var la57 = amdWithKVM
         la57.hostCPUHasLA57 = true
-        let kvmLA57 = MatrixPlan(matrix: matrix([.svm], hosts: [.host(.kvm)], paging: [.fiveLevel]), capabilities: la57)
+        let kvmLA57 = MatrixPlan(
+            matrix: matrix([.svm], hosts: [.host(.kvm)], paging: [.fiveLevel]), capabilities: la57,
+            implemented: svmWithoutBochs)
         #expect(kvmLA57.cells.map(\.status) == [.runnable])
 
         let bochs = MatrixPlan(
-            matrix: matrix([.vmx], paging: [.fourLevel, .fiveLevel]), capabilities: intelWithKVM.with(nestedVMX: false))
+            matrix: matrix([.vmx], paging: [.fourLevel, .fiveLevel]), capabilities: intelWithKVM.with(nestedVMX: false),
+            implemented: svmVMXAndBochs)
         #expect(status(bochs, "vmx-bochs-debian-1024m-1cpu-4lvl") == .runnable)
         #expect(
             status(bochs, "vmx-bochs-debian-1024m-1cpu-5lvl")
@@ -110,7 +115,8 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
     }
 
     @Test func autoResolvesOnThisMachine() {
-        let plan = MatrixPlan(matrix: matrix([.none, .svm, .vmx]), capabilities: thisMachine)
+        let plan = MatrixPlan(
+            matrix: matrix([.none, .svm, .vmx]), capabilities: thisMachine, implemented: svmWithoutBochs)
         #expect(
             plan.cells.map(\.id) == [
                 "none-tcg-debian-1024m-1cpu-4lvl", "svm-tcg-debian-1024m-1cpu-4lvl", "vmx-bochs-debian-1024m-1cpu-4lvl",
@@ -131,7 +137,8 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
     }
 
     @Test func autoResolvesWithNestedVMX() {
-        let plan = MatrixPlan(matrix: matrix([.none, .svm, .vmx]), capabilities: intelWithKVM)
+        let plan = MatrixPlan(
+            matrix: matrix([.none, .svm, .vmx]), capabilities: intelWithKVM, implemented: svmVMXAndBochs)
         #expect(
             plan.cells.map(\.id) == [
                 "none-kvm-debian-1024m-1cpu-4lvl", "svm-tcg-debian-1024m-1cpu-4lvl", "vmx-kvm-debian-1024m-1cpu-4lvl",
@@ -140,7 +147,7 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
     }
 
     @Test func autoResolvesWithNestedSVM() {
-        let plan = MatrixPlan(matrix: matrix([.svm, .vmx]), capabilities: amdWithKVM)
+        let plan = MatrixPlan(matrix: matrix([.svm, .vmx]), capabilities: amdWithKVM, implemented: svmWithoutBochs)
         #expect(plan.cells.map(\.id) == ["svm-kvm-debian-1024m-1cpu-4lvl", "vmx-bochs-debian-1024m-1cpu-4lvl"])
         #expect(status(plan, "svm-kvm-debian-1024m-1cpu-4lvl") == .runnable)
         #expect(
@@ -151,7 +158,8 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
 
     @Test func explicitHostsGetPreciseReasons() {
         let plan = MatrixPlan(
-            matrix: matrix([.none, .svm, .vmx], hosts: [.host(.kvm), .host(.tcg)]), capabilities: thisMachine)
+            matrix: matrix([.none, .svm, .vmx], hosts: [.host(.kvm), .host(.tcg)]), capabilities: thisMachine,
+            implemented: svmWithoutBochs)
         #expect(plan.cells.count == 6)
         #expect(
             status(plan, "none-kvm-debian-1024m-1cpu-4lvl")
@@ -162,19 +170,22 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
                     reason:
                         "hypervisor backend vmx is not implemented yet; vmx needs VMX: QEMU TCG does not emulate VMX; use host bochs or a host with nested VMX"
                 ))
-        let vmxOnIntel = MatrixPlan(matrix: matrix([.vmx], hosts: [.host(.tcg)]), capabilities: intelWithKVM)
+        let vmxOnIntel = MatrixPlan(
+            matrix: matrix([.vmx], hosts: [.host(.tcg)]), capabilities: intelWithKVM, implemented: svmVMXAndBochs)
         #expect(
             vmxOnIntel.cells[0].status
                 == .skipped(
                     reason: "vmx needs VMX: QEMU TCG does not emulate VMX; use host bochs or a host with nested VMX"))
-        let svmOnIntelKVM = MatrixPlan(matrix: matrix([.svm], hosts: [.host(.kvm)]), capabilities: intelWithKVM)
+        let svmOnIntelKVM = MatrixPlan(
+            matrix: matrix([.svm], hosts: [.host(.kvm)]), capabilities: intelWithKVM, implemented: svmVMXAndBochs)
         #expect(
             svmOnIntelKVM.cells[0].status.skipReason?.hasPrefix(
                 "svm needs SVM: KVM on this machine does not expose nested SVM") == true)
     }
 
     @Test func hypervisorSupportsOneVCPU() {
-        let plan = MatrixPlan(matrix: matrix([.none, .svm], vcpus: [1, 2]), capabilities: thisMachine)
+        let plan = MatrixPlan(
+            matrix: matrix([.none, .svm], vcpus: [1, 2]), capabilities: thisMachine, implemented: svmWithoutBochs)
         #expect(status(plan, "none-tcg-debian-1024m-2cpu-4lvl") == .runnable)
         #expect(
             status(plan, "svm-tcg-debian-1024m-2cpu-4lvl")
@@ -183,7 +194,8 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
     }
 
     @Test func memoryThatDoesNotFitIsSkipped() {
-        let plan = MatrixPlan(matrix: matrix([.none], memory: [1024, 8192]), capabilities: amdWithKVM)
+        let plan = MatrixPlan(
+            matrix: matrix([.none], memory: [1024, 8192]), capabilities: amdWithKVM, implemented: svmWithoutBochs)
         #expect(status(plan, "none-kvm-debian-1024m-1cpu-4lvl") == .runnable)
         #expect(
             status(plan, "none-kvm-debian-8192m-1cpu-4lvl")
@@ -194,7 +206,9 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
     }
 
     @Test func duplicatesAfterAutoAreMergedWithNote() {
-        let plan = MatrixPlan(matrix: matrix([.svm], hosts: [.auto, .host(.tcg)]), capabilities: thisMachine)
+        let plan = MatrixPlan(
+            matrix: matrix([.svm], hosts: [.auto, .host(.tcg)]), capabilities: thisMachine, implemented: svmWithoutBochs
+        )
         #expect(plan.cells.map(\.id) == ["svm-tcg-debian-1024m-1cpu-4lvl"])
         #expect(plan.cells[0].requestedHosts == [.auto, .host(.tcg)])
         #expect(
@@ -205,7 +219,7 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
         let plan = MatrixPlan(
             matrix: matrix(
                 [.none, .svm], hosts: [.host(.tcg)], kernels: [.debianCurrent, .exact("6.1.0-56-amd64")],
-                memory: [512, 1024], vcpus: [1]), capabilities: thisMachine)
+                memory: [512, 1024], vcpus: [1]), capabilities: thisMachine, implemented: svmWithoutBochs)
         #expect(plan.cells.count == 8)
         #expect(plan.cells.first?.id == "none-tcg-debian-512m-1cpu-4lvl")
         #expect(plan.cells[1].id == "none-tcg-debian-1024m-1cpu-4lvl")
@@ -215,7 +229,9 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
     }
 
     @Test func jobsLimitedByCores() {
-        let cells = MatrixPlan(matrix: matrix([.none, .svm], memory: [1024]), capabilities: thisMachine).runnableCells
+        let cells = MatrixPlan(
+            matrix: matrix([.none, .svm], memory: [1024]), capabilities: thisMachine, implemented: svmWithoutBochs
+        ).runnableCells
         let plan = plannedJobs(requested: .auto, cells: cells, capabilities: thisMachine)
         #expect(plan.jobs == 2)
         #expect(plan.limitedBy == "2 cores, 1 vCPU per VM")

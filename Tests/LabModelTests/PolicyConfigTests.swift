@@ -63,7 +63,7 @@ import Testing
 
     @Test func agentPlanCarriesThePolicyOnlyWhereTheHypervisorRuns() throws {
         let catalog = try CaseCatalog.parse(Data(catalogText.utf8))
-        let plan = MatrixPlan(matrix: matrix([.none, .svm]), capabilities: thisMachine)
+        let plan = MatrixPlan(matrix: matrix([.none, .svm]), capabilities: thisMachine, implemented: svmWithoutBochs)
         let selection = try selectCases(
             plan: plan, catalog: catalog, suites: ["smoke"],
             timeouts: .init(bootSeconds: 120, caseSeconds: 60))

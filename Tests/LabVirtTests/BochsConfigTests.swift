@@ -10,7 +10,7 @@ struct BochsConfigTests {
 
     static func machine(
         memoryMiB: Int = 1024, commandLine: String = "gmlab.selftest=none",
-        serial: DomainSpec.SerialFiles = .init(directory: URL(fileURLWithPath: directory))
+        serial: SerialFiles = .init(directory: URL(fileURLWithPath: directory))
     ) -> BochsMachine {
         BochsMachine(
             name: "gmlab-1-run1-1", memoryMiB: memoryMiB,

@@ -10,7 +10,9 @@ private func baseSpec(
     cmdline: String = "console=ttyS0", gdbPort: UInt16? = nil
 ) -> DomainSpec {
     DomainSpec(
-        name: "gmlab-42-run1-3", uuid: UUID(uuidString: "0F1E2D3C-4B5A-6978-8796-A5B4C3D2E1F0")!,
+        name: "gmlab-42-run1-3",
+        uuid: UUID(
+            uuid: (0x0F, 0x1E, 0x2D, 0x3C, 0x4B, 0x5A, 0x69, 0x78, 0x87, 0x96, 0xA5, 0xB4, 0xC3, 0xD2, 0xE1, 0xF0)),
         memoryMiB: 1024, vcpus: 2, accelerator: accelerator, cpu: cpu, kernel: kernel, initrd: initrd,
         cmdline: cmdline, serial: .init(console: "/out/c.log", results: "/out/r.log", hypervisorLog: "/out/h.log"),
         gdbPort: gdbPort, metadata: .init(runID: "run1", ownerPID: 42, labVersion: "0.1.0"))

@@ -82,7 +82,7 @@ struct HostProbeTests {
     func bochs() async throws {
         let result = await HostProbes.bochs()
         print("bochs: \(result.explanation)")
-        guard ToolRunner.findInPath("bochs") != nil else {
+        guard Command.findInPath("bochs") != nil else {
             #expect(result.status == .warning)
             return
         }

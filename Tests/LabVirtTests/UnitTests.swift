@@ -126,23 +126,25 @@ struct ProbeParsingTests {
     }
 }
 
-@Suite("Tool runner")
-struct ToolRunnerTests {
+@Suite("Command (the one subprocess runner)")
+struct CommandTests {
     @Test("a tool that hangs is killed at its timeout")
     func timeout() async {
         let start = ContinuousClock.now
-        let outcome = await ToolRunner.run("/bin/sleep", ["30"], timeout: .milliseconds(500))
+        let outcome = await Command.run("/bin/sleep", ["30"], timeout: .milliseconds(500))
         #expect(outcome.ending == .timedOut(.milliseconds(500)))
-        #expect(ContinuousClock.now - start < .seconds(5))
+        // Killed well before the tool's own 30 s: a generous bound, since a loaded 2-core host
+        // (other test suites blocking Swift's cooperative threads) delays the timer by seconds.
+        #expect(ContinuousClock.now - start < .seconds(20))
     }
 
     @Test("exit codes, output and missing tools")
     func outcomes() async {
-        let outcome = await ToolRunner.run("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(10))
+        let outcome = await Command.run("/bin/sh", ["-c", "echo out; echo err >&2; exit 3"], timeout: .seconds(10))
         #expect(outcome.ending == .exited(3))
         #expect(outcome.standardOutput == "out\n")
         #expect(outcome.standardError == "err\n")
-        #expect(await ToolRunner.run("gmlab-no-such-tool", [], timeout: .seconds(5)).ending == .notFound)
+        #expect(await Command.run("gmlab-no-such-tool", [], timeout: .seconds(5)).ending == .notFound)
     }
 }
 

@@ -36,6 +36,7 @@
 
 #include "hypercall.h"
 #include "json.h"
+#include "report.h"
 
 #define LIST_TIMEOUT_S	20		/* `PROG --list` must answer within this */
 #define CAPTURE_MAX	(256u << 10)	/* stdout kept from one child; the rest is dropped */
@@ -110,11 +111,7 @@ static void emit_error_result(const char *id, double ms, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	sb_puts(&sb, "GMLAB-RESULT {\"id\":");
-	sb_json_str(&sb, id);
-	sb_puts(&sb, ",\"status\":\"error\",\"message\":");
-	sb_json_str(&sb, msg);
-	sb_printf(&sb, ",\"values\":{},\"duration_ms\":%.0f}", ms);
+	gml_result_line(&sb, id, "error", msg, NULL, ms);
 	emit(sb_str(&sb));
 	sb_free(&sb);
 }
@@ -428,6 +425,10 @@ static void run_planned(const struct planned *c, const char *backend)
 		sb_printf(&b, "GMLAB-BEGIN %s", c->id);
 		emit(sb_str(&b));
 		sb_free(&b);
+		/* BEGIN (and the RESULT before it) must have left the UART before the case can
+		 * kill the machine, or the host blames the wrong case: an emulated UART (Bochs)
+		 * lags behind the CPU. Not a tty (tests on the host): returns at once. */
+		tcdrain(out_fd);
 	}
 	if (c->error[0]) {
 		emit_error_result(c->id, 0, "%s", c->error);

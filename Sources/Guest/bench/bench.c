@@ -6,8 +6,9 @@
  * inside this guest, backend none).
  *
  * Speaks the agent protocol like the other test programs (`--list`, `--run ID`, one RESULT
- * line), but writes its own RESULT line because its values are arrays (lib/report.c only
- * writes scalars). One case per method and direction; it reports every size:
+ * line); decides each case's status itself (a measurement makes no checks) and hands its
+ * values, arrays mostly, and the status to lib/report.c, which writes the RESULT line. One
+ * case per method and direction; it reports every size:
  *
  *   "values": {"kind":"sized","method":…,"direction":"read"|"write"|"copy",
  *              "sizes":[8,16,…], "samples":[[ns per transfer, …] per size],
@@ -48,6 +49,7 @@
 #include "hypercall.h"
 #include "json.h"
 #include "gml_errors.h"
+#include "report.h"
 #include "gml_methods.h"
 #include "gmlab_bench_ioctl.h"
 
@@ -484,32 +486,20 @@ static int measure(xfer_fn fn, uint64_t size, struct series *s, int with_transla
 	return 1;
 }
 
-static void put_samples(struct sbuf *sb, const double *v, uint64_t n)
+enum sample_kind { SAMPLES_NS, SAMPLES_TRANSLATE, SAMPLES_MEMCPY };
+
+/* An array of arrays: P.reps samples of one kind for each of the n sizes. */
+static void put_sample_rows(struct sbuf *sb, const struct series *s, unsigned n,
+			    enum sample_kind kind)
 {
 	sb_putc(sb, '[');
-	for (uint64_t i = 0; i < n; i++)
-		sb_printf(sb, "%s%.1f", i ? "," : "", v[i]);
+	for (unsigned i = 0; i < n; i++) {
+		if (i)
+			sb_putc(sb, ',');
+		sb_json_f64s(sb, kind == SAMPLES_NS ? s[i].ns : kind == SAMPLES_TRANSLATE
+			     ? s[i].translate : s[i].memcpy_ns, P.reps, 1);
+	}
 	sb_putc(sb, ']');
-}
-
-static struct sbuf values;	/* the members of "values", without braces */
-
-static void value_raw(const char *key, const char *json)
-{
-	if (values.len)
-		sb_putc(&values, ',');
-	sb_json_str(&values, key);
-	sb_putc(&values, ':');
-	sb_puts(&values, json);
-}
-
-static void value_str(const char *key, const char *s)
-{
-	struct sbuf t = { 0 };
-
-	sb_json_str(&t, s);
-	value_raw(key, sb_str(&t));
-	sb_free(&t);
 }
 
 /* Measures sizes P.min..min(P.max, limit) and reports them all. */
@@ -520,9 +510,12 @@ static void run_sized(const char *method, const char *direction, xfer_fn fn, uin
 	unsigned n = 0;
 	struct sbuf a = { 0 };
 
-	value_str("kind", "sized");
-	value_str("method", method);
-	value_str("direction", direction);
+	uint64_t u[32];
+	int64_t e[32];
+
+	report_value("kind", "sized");
+	report_value("method", method);
+	report_value("direction", direction);
 	for (uint64_t size = P.min; size <= P.max && size <= limit && !errors.len; size *= 2) {
 		if (!measure(fn, size, &s[n], with_translate))
 			break;
@@ -530,65 +523,33 @@ static void run_sized(const char *method, const char *direction, xfer_fn fn, uin
 			s[n].ns[0], s[n].batch);
 		n++;
 	}
-	sb_putc(&a, '[');
 	for (unsigned i = 0; i < n; i++)
-		sb_printf(&a, "%s%" PRIu64, i ? "," : "", s[i].size);
-	sb_putc(&a, ']');
-	value_raw("sizes", sb_str(&a));
-	sb_reset(&a);
-	sb_putc(&a, '[');
-	for (unsigned i = 0; i < n; i++) {
-		if (i)
-			sb_putc(&a, ',');
-		put_samples(&a, s[i].ns, P.reps);
-	}
-	sb_putc(&a, ']');
-	value_raw("samples", sb_str(&a));
+		u[i] = s[i].size;
+	report_value_u64s("sizes", u, n);
+	put_sample_rows(&a, s, n, SAMPLES_NS);
+	report_value_json("samples", sb_str(&a));
 	if (with_translate) {
 		sb_reset(&a);
-		sb_putc(&a, '[');
-		for (unsigned i = 0; i < n; i++) {
-			if (i)
-				sb_putc(&a, ',');
-			put_samples(&a, s[i].translate, P.reps);
-		}
-		sb_putc(&a, ']');
-		value_raw("translate_samples", sb_str(&a));
+		put_sample_rows(&a, s, n, SAMPLES_TRANSLATE);
+		report_value_json("translate_samples", sb_str(&a));
 	}
 	if (n && s[0].memcpy_ns) {
 		sb_reset(&a);
-		sb_putc(&a, '[');
-		for (unsigned i = 0; i < n; i++) {
-			if (i)
-				sb_putc(&a, ',');
-			put_samples(&a, s[i].memcpy_ns, P.reps);
-		}
-		sb_putc(&a, ']');
-		value_raw("memcpy_samples", sb_str(&a));
+		put_sample_rows(&a, s, n, SAMPLES_MEMCPY);
+		report_value_json("memcpy_samples", sb_str(&a));
 	}
-	sb_reset(&a);
-	sb_putc(&a, '[');
 	for (unsigned i = 0; i < n; i++)
-		sb_printf(&a, "%s%" PRIu64, i ? "," : "", s[i].batch);
-	sb_putc(&a, ']');
-	value_raw("batch", sb_str(&a));
-	sb_reset(&a);
-	sb_putc(&a, '[');
+		u[i] = s[i].batch;
+	report_value_u64s("batch", u, n);
 	for (unsigned i = 0; i < n; i++)
-		sb_printf(&a, "%s%" PRIu64, i ? "," : "", s[i].hypercalls);
-	sb_putc(&a, ']');
-	value_raw("hypercalls", sb_str(&a));
-	sb_reset(&a);
-	sb_putc(&a, '[');
+		u[i] = s[i].hypercalls;
+	report_value_u64s("hypercalls", u, n);
 	for (unsigned i = 0; i < n; i++)
-		sb_printf(&a, "%s%lld", i ? "," : "", s[i].exits);
-	sb_putc(&a, ']');
-	value_raw("exits", sb_str(&a));
-	sb_reset(&a);
-	sb_printf(&a, "%" PRIu64, limit);
-	value_raw("limit", sb_str(&a));
+		e[i] = s[i].exits;
+	report_value_i64s("exits", e, n);
+	report_value("limit", limit);
 	if (limit < P.max && limit_reason)
-		value_str("limit_reason", limit_reason);
+		report_value("limit_reason", limit_reason);
 	sb_free(&a);
 	for (unsigned i = 0; i < n; i++) {
 		free(s[i].ns);
@@ -742,7 +703,7 @@ static void put_series(struct sbuf *sb, const char *name, const double *v)
 		sb_putc(sb, ',');
 	sb_json_str(sb, name);
 	sb_putc(sb, ':');
-	put_samples(sb, v, P.reps);
+	sb_json_f64s(sb, v, P.reps, 1);
 }
 
 static uint64_t null_user(uint64_t size, uint64_t k)
@@ -777,18 +738,16 @@ static void case_null_hypercall(void)
 		fail("%s: %s (gmlab_bench.ko not loaded?)", GMLAB_BENCH_DEVICE, strerror(errno));
 	else if (!measure(xfer_kernel, 0, &kernel, 0))
 		return;
-	value_str("kind", "scalar");
-	value_str("method", "null-hypercall");
+	report_value("kind", "scalar");
+	report_value("method", "null-hypercall");
 	sb_putc(&sb, '{');
 	put_series(&sb, "cpl3", user.ns);
 	if (kernel.ns)
 		put_series(&sb, "cpl0", kernel.ns);
 	sb_putc(&sb, '}');
-	value_raw("series", sb_str(&sb));
-	sb_reset(&sb);
-	sb_printf(&sb, "%lld", user.exits);
-	value_raw("exits", sb_str(&sb));
-	value_str("service", "gmlab.echo with all arguments 0: dispatch + register reads/writes");
+	report_value_json("series", sb_str(&sb));
+	report_value_i64("exits", user.exits);
+	report_value("service", "gmlab.echo with all arguments 0: dispatch + register reads/writes");
 	sb_free(&sb);
 }
 
@@ -907,17 +866,15 @@ static void case_kvm_vmmcall(void)
 		per_call[r] = ((double)tn - (double)t1) / (double)(n - 1);
 		exit_user[r] = (double)t1;
 	}
-	value_str("kind", "scalar");
-	value_str("method", "kvm-vmmcall");
+	report_value("kind", "scalar");
+	report_value("method", "kvm-vmmcall");
 	sb_putc(&sb, '{');
 	put_series(&sb, "l2-vmmcall-in-kernel", per_call);
 	put_series(&sb, "kvm-run-one-call-and-exit-to-user", exit_user);
 	sb_putc(&sb, '}');
-	value_raw("series", sb_str(&sb));
-	sb_reset(&sb);
-	sb_printf(&sb, "%" PRIu64, n);
-	value_raw("calls_per_run", sb_str(&sb));
-	value_str("service", "L2 real-mode vmmcall loop handled by L1 KVM (kvm_amd) in the kernel");
+	report_value_json("series", sb_str(&sb));
+	report_value("calls_per_run", n);
+	report_value("service", "L2 real-mode vmmcall loop handled by L1 KVM (kvm_amd) in the kernel");
 	sb_free(&sb);
 }
 
@@ -978,7 +935,7 @@ static double ms_since(uint64_t t0) { return (double)(now_ns() - t0) / 1e6; }
 
 static int run_case(const struct bench_case *c)
 {
-	struct sbuf line = { 0 }, msg = { 0 };
+	struct sbuf msg = { 0 };
 	const char *status = "pass";
 	uint64_t t0 = now_ns();
 	const char *backend = getenv("GMLAB_BACKEND");
@@ -1012,17 +969,12 @@ static int run_case(const struct bench_case *c)
 			  ",\"warmup\":%" PRIu64 ",\"sample_ms\":%" PRIu64 ",\"byte_max\":%" PRIu64
 			  ",\"reg_max\":%" PRIu64 ",\"kvm_calls\":%" PRIu64 "}", P.min, P.max, P.reps,
 			  P.warmup, P.sample_ms, P.byte_max, P.reg_max, P.kvm_calls);
-		value_raw("params", sb_str(&p));
+		report_value_json("params", sb_str(&p));
 		sb_free(&p);
 	}
-	value_str("clock", "CLOCK_MONOTONIC (user space), ktime_get_ns (gmlab_bench.ko)");
-	sb_puts(&line, "GMLAB-RESULT {\"id\":");
-	sb_json_str(&line, c->id);
-	sb_printf(&line, ",\"status\":\"%s\",\"message\":", status);
-	sb_json_str(&line, sb_str(&msg));
-	sb_printf(&line, ",\"values\":{%s},\"duration_ms\":%.0f}\n", sb_str(&values), ms_since(t0));
-	fputs(sb_str(&line), stdout);
-	fflush(stdout);
+	report_value("clock", "CLOCK_MONOTONIC (user space), ktime_get_ns (gmlab_bench.ko)");
+	report_emit(c->id, status, sb_str(&msg), ms_since(t0));
+	sb_free(&msg);
 	return strcmp(status, "error") == 0;
 }
 
@@ -1051,15 +1003,12 @@ int main(int argc, char **argv)
 	for (i = 0; i < NCASES; i++)
 		if (strcmp(cases[i].id, argv[2]) == 0)
 			return run_case(&cases[i]);
-	printf("GMLAB-RESULT {\"id\":");
-	fflush(stdout);
 	{
-		struct sbuf l = { 0 };
+		struct sbuf msg = { 0 };
 
-		sb_json_str(&l, argv[2]);
-		printf("%s,\"status\":\"error\",\"message\":\"no such case in %s (see --list)\","
-		       "\"values\":{},\"duration_ms\":0}\n", sb_str(&l), argv[0]);
-		sb_free(&l);
+		sb_printf(&msg, "no such case in %s (see --list)", argv[0]);
+		report_emit(argv[2], "error", sb_str(&msg), 0);
+		sb_free(&msg);
 	}
 	return 2;
 }

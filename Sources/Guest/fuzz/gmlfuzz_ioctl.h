@@ -1,10 +1,10 @@
 /*
  * Interface of gmlfuzz.ko (/dev/gmlfuzz), the CPL0 half of the hypercall fuzzer
- * (tests/fuzz.c). The module is deliberately dumb: it runs, at CPL0, batches of hypercalls
+ * (fuzz.c, beside it). The module is deliberately dumb: it runs, at CPL0, batches of hypercalls
  * whose every register the user-space fuzzer chose, and hands back every register; all the
  * generating and checking stays in user space, one code path for CPL3 and CPL0. It also owns
  * two kernel pages (names + write area) the fuzzer points kernel-address arguments at.
- * Shared by fuzz/gmlfuzz.c and user space.
+ * Shared by gmlfuzz_main.c and fuzz.c.
  */
 #ifndef GMLFUZZ_IOCTL_H
 #define GMLFUZZ_IOCTL_H

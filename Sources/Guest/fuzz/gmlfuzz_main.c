@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * gmlfuzz: the CPL0 half of the hypercall fuzzer (tests/fuzz.c, interface in gmlfuzz_ioctl.h).
+ * gmlfuzz: the CPL0 half of the hypercall fuzzer (fuzz.c, interface in gmlfuzz_ioctl.h).
  * Runs batches of hypercalls, every register chosen by user space, at CPL0 through
  * fuzz_call.S, and returns every register; owns a two-page kernel scratch the fuzzer points
  * kernel-address arguments at. Loading it does no hypercall (it is loaded under backend none

@@ -8,7 +8,8 @@
  * page-directory entries, and measures interrupt latency with a periodic hrtimer while user
  * space makes a long hypercall.
  * Every hypercall goes through hc_raw() from hypercall.h, whose exception-table entry turns a
- * #UD (no hypervisor) into faulted = 1 instead of an oops.
+ * #UD (no hypervisor) into faulted = 1 instead of an oops. GMLAB_IOC_TRY runs one privileged
+ * instruction (MSR, CR0, XSETBV, a physical read) the same way, reporting the vector it raised.
  */
 #include <linux/fs.h>
 #include <linux/hrtimer.h>
@@ -23,6 +24,7 @@
 #include <linux/vmalloc.h>
 #include <asm/pgtable.h>
 #include <asm/tlbflush.h>
+#include <asm/asm.h>
 
 #include "hypercall.h"
 #include "gmlab_ioctl.h"
@@ -464,6 +466,189 @@ static long gmlab_latency(struct gmlab_file *f, void __user *arg)
 	return ret;
 }
 
+/* ---- GMLAB_IOC_TRY: privileged instructions with their exception caught ---- */
+
+/*
+ * Each helper runs one instruction under an EX_TYPE_FAULT exception-table entry: on an
+ * exception the kernel puts the vector in rax and resumes after the instruction, skipping the
+ * `ok` store. Returns GMLAB_TRAP_NONE or the vector.
+ */
+static u32 try_rdmsr(u32 msr, u64 *val)
+{
+	unsigned long ax = 0, dx = 0, ok = 0;
+
+	asm volatile("1: rdmsr\n\t"
+		     "mov $1, %[ok]\n\t"
+		     "2:\n\t"
+		     _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(ax), "+d"(dx), [ok] "+r"(ok) : "c"(msr) : "memory");
+	if (!ok)
+		return (u32)ax;
+	*val = (dx << 32) | (u32)ax;
+	return GMLAB_TRAP_NONE;
+}
+
+static u32 try_wrmsr(u32 msr, u64 val)
+{
+	unsigned long ax = (u32)val, ok = 0;
+
+	asm volatile("1: wrmsr\n\t"
+		     "mov $1, %[ok]\n\t"
+		     "2:\n\t"
+		     _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(ax), [ok] "+r"(ok) : "c"(msr), "d"((u32)(val >> 32)) : "memory");
+	return ok ? GMLAB_TRAP_NONE : (u32)ax;
+}
+
+static u32 try_write_cr0(unsigned long val)
+{
+	unsigned long ax = 0, ok = 0;
+
+	asm volatile("1: mov %[v], %%cr0\n\t"
+		     "mov $1, %[ok]\n\t"
+		     "2:\n\t"
+		     _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(ax), [ok] "+r"(ok) : [v] "r"(val) : "memory");
+	return ok ? GMLAB_TRAP_NONE : (u32)ax;
+}
+
+static unsigned long read_cr0_raw(void)
+{
+	unsigned long v;
+
+	asm volatile("mov %%cr0, %0" : "=r"(v));
+	return v;
+}
+
+static u64 xgetbv0(void)
+{
+	u32 lo, hi;
+
+	asm volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	return ((u64)hi << 32) | lo;
+}
+
+static u32 try_xsetbv0(u64 val)
+{
+	unsigned long ax = (u32)val, ok = 0;
+
+	asm volatile("1: xsetbv\n\t"
+		     "mov $1, %[ok]\n\t"
+		     "2:\n\t"
+		     _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(ax), [ok] "+r"(ok) : "c"(0), "d"((u32)(val >> 32)) : "memory");
+	return ok ? GMLAB_TRAP_NONE : (u32)ax;
+}
+
+static u32 try_read64(const void __iomem *p, u64 *val)
+{
+	unsigned long ax = 0, ok = 0, v = 0;
+
+	asm volatile("1: mov (%[p]), %[v]\n\t"
+		     "mov $1, %[ok]\n\t"
+		     "2:\n\t"
+		     _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(ax), [ok] "+r"(ok), [v] "+r"(v) : [p] "r"(p) : "memory");
+	*val = v;
+	return ok ? GMLAB_TRAP_NONE : (u32)ax;
+}
+
+static long gmlab_phys_read_try(struct gmlab_try *t)
+{
+	u64 gpa = t->arg[0], n = t->arg[1], stride = t->arg[2], i;
+
+	if (n == 0 || n > 4096 || (gpa & 7))
+		return -EINVAL;
+	t->out[0] = t->out[1] = t->out[2] = 0;
+	t->trap = GMLAB_TRAP_NONE;
+	for (i = 0; i < n && t->trap == GMLAB_TRAP_NONE; i++) {
+		u64 a = gpa + i * stride, v = 0;
+		void __iomem *map;
+
+		if (region_intersects(a & PAGE_MASK, PAGE_SIZE, IORESOURCE_SYSTEM_RAM,
+				      IORES_DESC_NONE) != REGION_DISJOINT)
+			return -EPERM;
+		map = ioremap(a & PAGE_MASK, PAGE_SIZE);
+		if (!map)
+			return -EINVAL;
+		t->trap = try_read64(map + (a & ~PAGE_MASK), &v);
+		iounmap(map);
+		if (t->trap == GMLAB_TRAP_NONE) {
+			t->out[0]++;
+			t->out[1] ^= v;
+			t->out[2] = v;
+		}
+		cond_resched();
+	}
+	return 0;
+}
+
+static long gmlab_try(void __user *arg)
+{
+	struct gmlab_try t;
+	unsigned long flags;
+	long ret = 0;
+
+	if (copy_from_user(&t, arg, sizeof(t)))
+		return -EFAULT;
+	memset(t.out, 0, sizeof(t.out));
+	t.trap = GMLAB_TRAP_NONE;
+	switch (t.op) {
+	case GMLAB_TRY_RDMSR:
+		t.trap = try_rdmsr((u32)t.arg[0], &t.out[0]);
+		break;
+	case GMLAB_TRY_WRMSR:
+		t.trap = try_wrmsr((u32)t.arg[0], t.arg[1]);
+		break;
+	case GMLAB_TRY_WRMSR_RESTORE:
+		local_irq_save(flags);
+		if (try_rdmsr((u32)t.arg[0], &t.out[0]) != GMLAB_TRAP_NONE) {
+			ret = -EIO;	/* nothing to restore to */
+		} else {
+			t.trap = try_wrmsr((u32)t.arg[0], t.arg[1]);
+			if (t.trap == GMLAB_TRAP_NONE) {
+				try_rdmsr((u32)t.arg[0], &t.out[1]);
+				try_wrmsr((u32)t.arg[0], t.out[0]);
+			}
+		}
+		local_irq_restore(flags);
+		break;
+	case GMLAB_TRY_CR0:
+		local_irq_save(flags);
+		t.out[0] = read_cr0_raw();
+		t.trap = try_write_cr0(t.arg[0]);
+		if (t.trap == GMLAB_TRAP_NONE) {
+			t.out[1] = read_cr0_raw();
+			try_write_cr0(t.out[0]);
+		}
+		local_irq_restore(flags);
+		break;
+	case GMLAB_TRY_XSETBV:
+		if (!(native_read_cr4() & X86_CR4_OSXSAVE))
+			return -EOPNOTSUPP;
+		local_irq_save(flags);
+		t.out[0] = xgetbv0();
+		t.trap = try_xsetbv0(t.arg[0]);
+		if (t.trap == GMLAB_TRAP_NONE) {
+			t.out[1] = xgetbv0();
+			try_xsetbv0(t.out[0]);
+		}
+		local_irq_restore(flags);
+		break;
+	case GMLAB_TRY_PHYS_READ:
+		ret = gmlab_phys_read_try(&t);
+		break;
+	case GMLAB_TRY_READ_CR0:
+		t.out[0] = read_cr0_raw();
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (ret)
+		return ret;
+	return copy_to_user(arg, &t, sizeof(t)) ? -EFAULT : 0;
+}
+
 static int gmlab_open(struct inode *inode, struct file *file)
 {
 	struct gmlab_file *f = kzalloc(sizeof(*f), GFP_KERNEL);
@@ -522,6 +707,8 @@ static long gmlab_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return gmlab_phys(uarg, false);
 	case GMLAB_IOC_PHYS_WRITE:
 		return gmlab_phys(uarg, true);
+	case GMLAB_IOC_TRY:
+		return gmlab_try(uarg);
 	case GMLAB_IOC_HANG:
 		pr_emerg("gmlab: hanging the guest on purpose (selftest/hang-guest)\n");
 		local_irq_disable();

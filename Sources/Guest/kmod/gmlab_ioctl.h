@@ -149,4 +149,43 @@ struct gmlab_latency {
 };
 #define GMLAB_IOC_LATENCY	_IOWR('G', 11, struct gmlab_latency)
 
+/*
+ * One CPL0 action whose exception the kernel's exception table catches (suite hostile: what
+ * the CPU or the hypervisor answers to privileged instructions a guest may execute). trap is
+ * GMLAB_TRAP_NONE when the instruction completed, else the vector it raised (13 = #GP,
+ * 14 = #PF, ...). An action that changes CPU state puts the old state back before returning,
+ * with interrupts off from before the change until after the restore.
+ */
+struct gmlab_try {
+	__u32 op;		/* in: GMLAB_TRY_* */
+	__u32 trap;		/* out: GMLAB_TRAP_NONE or the exception vector */
+	__u64 arg[3];		/* in */
+	__u64 out[3];		/* out */
+};
+#define GMLAB_TRAP_NONE		0xffffffffu
+
+/* RDMSR arg[0] -> out[0] = value */
+#define GMLAB_TRY_RDMSR		1
+/* WRMSR arg[0] = arg[1]. Nothing is restored: only for MSRs whose write is harmless or
+ * refused (the caller's business). */
+#define GMLAB_TRY_WRMSR		2
+/* out[0] = RDMSR arg[0] (must not fault), then WRMSR arg[0] = arg[1]; if that completed,
+ * out[1] = RDMSR arg[0] and the old value is written back. */
+#define GMLAB_TRY_WRMSR_RESTORE	3
+/* out[0] = CR0, then MOV CR0 = arg[0]; if that completed, out[1] = CR0 and the old value is
+ * written back. */
+#define GMLAB_TRY_CR0		4
+/* out[0] = XCR0 (needs CR4.OSXSAVE, else EOPNOTSUPP), then XSETBV XCR0 = arg[0]; if that
+ * completed, out[1] = XCR0 and the old value is written back. */
+#define GMLAB_TRY_XSETBV	5
+/* arg[1] (1..4096) aligned 8-byte reads at guest-physical arg[0] + i * arg[2], each through a
+ * fresh ioremap of its page (refused with EPERM when a page is System RAM, EINVAL when Linux
+ * cannot map the address, e.g. beyond the CPU's physical address width). Stops at the first
+ * trap. out[0] = reads completed, out[1] = XOR of the values read, out[2] = the last one. */
+#define GMLAB_TRY_PHYS_READ	6
+/* out[0] = CR0 */
+#define GMLAB_TRY_READ_CR0	7
+
+#define GMLAB_IOC_TRY		_IOWR('G', 13, struct gmlab_try)
+
 #endif

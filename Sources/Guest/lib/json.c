@@ -107,6 +107,42 @@ void sb_json_str(struct sbuf *sb, const char *s)
 	sb_putc(sb, '"');
 }
 
+void sb_json_u64s(struct sbuf *sb, const uint64_t *v, size_t n)
+{
+	size_t i;
+
+	sb_putc(sb, '[');
+	for (i = 0; i < n; i++)
+		sb_printf(sb, "%s%llu", i ? "," : "", (unsigned long long)v[i]);
+	sb_putc(sb, ']');
+}
+
+void sb_json_i64s(struct sbuf *sb, const int64_t *v, size_t n)
+{
+	size_t i;
+
+	sb_putc(sb, '[');
+	for (i = 0; i < n; i++)
+		sb_printf(sb, "%s%lld", i ? "," : "", (long long)v[i]);
+	sb_putc(sb, ']');
+}
+
+void sb_json_f64s(struct sbuf *sb, const double *v, size_t n, int decimals)
+{
+	size_t i;
+
+	sb_putc(sb, '[');
+	for (i = 0; i < n; i++) {
+		if (i)
+			sb_putc(sb, ',');
+		if (v[i] != v[i] || v[i] - v[i] != 0)	/* NaN or infinite */
+			sb_puts(sb, "null");
+		else
+			sb_printf(sb, "%.*f", decimals, v[i]);
+	}
+	sb_putc(sb, ']');
+}
+
 const char *sb_str(const struct sbuf *sb)
 {
 	return sb->p ? sb->p : "";

@@ -4,6 +4,7 @@
 #define GML_JSON_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct sbuf {
 	char *p;	/* always NUL-terminated once anything was appended */
@@ -16,6 +17,11 @@ void sb_printf(struct sbuf *sb, const char *fmt, ...) __attribute__((format(prin
 /* Appends s as a JSON string literal with quotes. Control characters and bytes that are not
  * valid UTF-8 are written as \u00XX, so any C string yields valid JSON. */
 void sb_json_str(struct sbuf *sb, const char *s);
+/* JSON arrays of n integers, or of n numbers with `decimals` digits after the point (NaN and
+ * infinities, which JSON lacks, as null). */
+void sb_json_u64s(struct sbuf *sb, const uint64_t *v, size_t n);
+void sb_json_i64s(struct sbuf *sb, const int64_t *v, size_t n);
+void sb_json_f64s(struct sbuf *sb, const double *v, size_t n, int decimals);
 const char *sb_str(const struct sbuf *sb);	/* "" when empty */
 void sb_reset(struct sbuf *sb);
 void sb_free(struct sbuf *sb);

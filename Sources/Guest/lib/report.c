@@ -145,6 +145,38 @@ void report_value_f64(const char *key, double value)
 		sb_printf(sb, "%.6g", value);
 }
 
+void report_value_u64s(const char *key, const uint64_t *v, size_t n)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_json_u64s(sb, v, n);
+}
+
+void report_value_i64s(const char *key, const int64_t *v, size_t n)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_json_i64s(sb, v, n);
+}
+
+void report_value_f64s(const char *key, const double *v, size_t n, int decimals)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_json_f64s(sb, v, n, decimals);
+}
+
+void report_value_json(const char *key, const char *json)
+{
+	struct sbuf *sb = value_slot(key);
+
+	if (sb)
+		sb_puts(sb, json);
+}
+
 const char *gml_backend(void)
 {
 	const char *b = getenv("GMLAB_BACKEND");
@@ -167,35 +199,49 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static void emit_result(const char *id, const char *status, const char *message, double ms)
+void gml_result_line(struct sbuf *line, const char *id, const char *status, const char *message,
+		     const char *values, double ms)
 {
-	struct sbuf line = { 0 };
+	sb_puts(line, "GMLAB-RESULT {\"id\":");
+	sb_json_str(line, id);
+	sb_puts(line, ",\"status\":");
+	sb_json_str(line, status);
+	sb_puts(line, ",\"message\":");
+	sb_json_str(line, message);
+	sb_printf(line, ",\"values\":{%s},\"duration_ms\":%.0f}", values ? values : "", ms);
+}
+
+void report_emit(const char *id, const char *status, const char *message, double ms)
+{
+	struct sbuf line = { 0 }, values = { 0 };
 	unsigned i;
 
-	sb_puts(&line, "GMLAB-RESULT {\"id\":");
-	sb_json_str(&line, id);
-	sb_printf(&line, ",\"status\":\"%s\",\"message\":", status);
-	sb_json_str(&line, message);
-	sb_puts(&line, ",\"values\":{");
 	for (i = 0; i < n_vals; i++) {
 		if (i)
-			sb_putc(&line, ',');
-		sb_json_str(&line, vals[i].key);
-		sb_putc(&line, ':');
-		sb_puts(&line, sb_str(&vals[i].json));
+			sb_putc(&values, ',');
+		sb_json_str(&values, vals[i].key);
+		sb_putc(&values, ':');
+		sb_puts(&values, sb_str(&vals[i].json));
 	}
-	sb_printf(&line, "},\"duration_ms\":%.0f}\n", ms);
+	gml_result_line(&line, id, status, message, sb_str(&values), ms);
+	sb_putc(&line, '\n');
 	fputs(sb_str(&line), stdout);
 	fflush(stdout);
+	sb_free(&values);
 	sb_free(&line);
 }
 
 /* Requirements from the case table, checked before the case body runs. Returns 0 to run. */
 static int check_needs(const struct gml_case *c)
 {
-	if (c->needs & GML_NEEDS_HYPERVISOR) {
-		const char *backend = gml_backend();
+	const char *backend = gml_backend();
+	const char *only = c->needs & GML_NEEDS_SVM ? "svm" : c->needs & GML_NEEDS_VMX ? "vmx" : NULL;
 
+	if (only && backend && strcmp(backend, only) != 0) {
+		report_skip("needs backend %s (GMLAB_BACKEND=%s)", only, backend);
+		return -1;
+	}
+	if (c->needs & (GML_NEEDS_HYPERVISOR | GML_NEEDS_SVM | GML_NEEDS_VMX)) {
 		if (backend && strcmp(backend, "none") == 0) {
 			report_skip("no hypervisor (GMLAB_BACKEND=none)");
 			return -1;
@@ -247,9 +293,26 @@ static int run_case(const struct gml_case *c)
 		status = "pass";
 		sb_printf(&msg, "%u check%s passed", n_pass, n_pass == 1 ? "" : "s");
 	}
-	emit_result(c->id, status, sb_str(&msg), ms);
+	report_emit(c->id, status, sb_str(&msg), ms);
 	sb_free(&msg);
 	return strcmp(status, "pass") == 0 || strcmp(status, "skip") == 0 ? 0 : 1;
+}
+
+/* "needs" as cases.json spells them (LabModel CaseNeed) */
+static void list_needs(struct sbuf *sb, unsigned needs)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ GML_NEEDS_HYPERVISOR, "hypervisor" }, { GML_NEEDS_KMOD, "kmod" },
+		{ GML_NEEDS_SVM, "svm" }, { GML_NEEDS_VMX, "vmx" },
+	};
+	size_t i;
+	int first = 1;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (needs & names[i].bit) {
+			sb_printf(sb, "%s\"%s\"", first ? "" : ",", names[i].name);
+			first = 0;
+		}
 }
 
 static void list_cases(const char *suite, const struct gml_case *cases, size_t n)
@@ -266,10 +329,7 @@ static void list_cases(const char *suite, const struct gml_case *cases, size_t n
 		sb_puts(&line, ",\"description\":");
 		sb_json_str(&line, cases[i].description);
 		sb_puts(&line, ",\"needs\":[");
-		if (cases[i].needs & GML_NEEDS_HYPERVISOR)
-			sb_puts(&line, "\"hypervisor\"");
-		if (cases[i].needs & GML_NEEDS_KMOD)
-			sb_puts(&line, cases[i].needs & GML_NEEDS_HYPERVISOR ? ",\"kmod\"" : "\"kmod\"");
+		list_needs(&line, cases[i].needs);
 		sb_puts(&line, "]}\n");
 		fputs(sb_str(&line), stdout);
 	}
@@ -300,7 +360,7 @@ int gml_main(int argc, char **argv, const char *suite, const struct gml_case *ca
 		struct sbuf msg = { 0 };
 
 		sb_printf(&msg, "no case '%s' in %s (see --list)", argv[2], argv[0]);
-		emit_result(argv[2], "error", sb_str(&msg), 0);
+		report_emit(argv[2], "error", sb_str(&msg), 0);
 		sb_free(&msg);
 	}
 	return 2;

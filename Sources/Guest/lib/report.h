@@ -23,6 +23,10 @@
 /* What a case needs; printed as "needs":[...] by --list so the host can plan without booting. */
 #define GML_NEEDS_HYPERVISOR	(1u << 0)	/* skipped under GMLAB_BACKEND=none */
 #define GML_NEEDS_KMOD		(1u << 1)	/* the gmlab kernel module (/dev/gmlab) */
+/* Exactly this backend (a finding about one backend's code): skipped under any other
+ * GMLAB_BACKEND; the lab skips it before booting, from --list. Implies the hypervisor. */
+#define GML_NEEDS_SVM		(1u << 2)
+#define GML_NEEDS_VMX		(1u << 3)
 
 struct gml_case {
 	const char *id;			/* "suite/name" */
@@ -58,6 +62,30 @@ void report_value_f64(const char *key, double value);
 	double: report_value_f64, float: report_value_f64, \
 	int: report_value_i64, long: report_value_i64, long long: report_value_i64, \
 	default: report_value_u64)((key), (v))
+
+/* Arrays and other composite values (lab bench): one-dimensional arrays of integers or of
+ * numbers with `decimals` digits after the point (NaN and infinities become null), and any
+ * value already written as JSON (nested arrays, objects: built with json.h's sb_json_*). */
+void report_value_u64s(const char *key, const uint64_t *v, size_t n);
+void report_value_i64s(const char *key, const int64_t *v, size_t n);
+void report_value_f64s(const char *key, const double *v, size_t n, int decimals);
+void report_value_json(const char *key, const char *json);
+
+/*
+ * The one writer of the result line. Every program's line, the agent's own error lines and
+ * the user-case runner's come from here:
+ *
+ *   GMLAB-RESULT {"id":…,"status":…,"message":…,"values":{…},"duration_ms":N}
+ *
+ * gml_result_line appends it to *line without the newline; values are the members of
+ * "values" without braces (NULL or "" for none). report_emit prints it on stdout with the
+ * values this process reported (report_value*), for programs that decide the status
+ * themselves (the bench); gml_main's cases get theirs from the framework.
+ */
+struct sbuf;
+void gml_result_line(struct sbuf *line, const char *id, const char *status, const char *message,
+		     const char *values, double ms);
+void report_emit(const char *id, const char *status, const char *message, double ms);
 
 /* GMLAB_BACKEND from the plan ("none", "svm", "vmx"), or NULL when run by hand. */
 const char *gml_backend(void);

@@ -379,13 +379,20 @@ static void hidden_virtualization(void)
 		report(!(c & (1u << 2)), "CPUID.80000001:ECX.SVM is clear under the hypervisor (got ECX %#x)", c);
 		report(cpuinfo_has_flag("svm") == 0, "/proc/cpuinfo lists no svm flag");
 	}
+	/* An outer hypervisor's leaves (a KVM host's "KVMKVMKVM" under -cpu host) are hidden too:
+	 * a guest that saw them would turn on kvmclock and write KVM's MSRs. */
+	hc_cpuid(0x40000000u, &a, &b, &c, &d);
+	report_value("cpuid_40000000_eax", (uint64_t)a);
+	report(!(a | b | c | d), "CPUID 0x40000000 (a hypervisor's signature leaf) reads as zeros "
+	       "(got %#x %#x %#x %#x)", a, b, c, d);
 	/* and the hypervisor still answers: hiding is not absence */
 	report(hc_lookup("gmlab.info") != 0, "gmlab.info still looks up");
 }
 
 static const struct gml_case cases[] = {
 	{ "hv/hidden-virtualization", "the guest sees no SVM/VMX in CPUID or /proc/cpuinfo (the "
-	  "hypervisor hides the extension it uses), yet the hypercall interface answers",
+	  "hypervisor hides the extension it uses) nor an outer hypervisor's CPUID leaves, yet the "
+	  "hypercall interface answers",
 	  GML_NEEDS_HYPERVISOR, hidden_virtualization },
 	{ "hv/lookup-call-cpl3", "look up gmlab.echo from user space; rax = sum of 5 arguments",
 	  GML_NEEDS_HYPERVISOR, lookup_call_cpl3 },

@@ -39,6 +39,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "report.h"
 
 #define SPEC_DEFAULT	"/gmlab/user/spec"
 #define CAPTURE_MAX	(256u << 10)	/* stdout kept for checking; the rest is counted, dropped */
@@ -211,11 +212,8 @@ static void result(const char *id, const char *status, const char *message, cons
 {
 	struct sbuf line = { 0 };
 
-	sb_puts(&line, "GMLAB-RESULT {\"id\":");
-	sb_json_str(&line, id);
-	sb_printf(&line, ",\"status\":\"%s\",\"message\":", status);
-	sb_json_str(&line, message);
-	sb_printf(&line, ",\"values\":{%s},\"duration_ms\":%.0f}\n", values ? sb_str(values) : "", ms);
+	gml_result_line(&line, id, status, message, values ? sb_str(values) : NULL, ms);
+	sb_putc(&line, '\n');
 	fputs(sb_str(&line), stdout);
 	fflush(stdout);
 	fprintf(stderr, "%s: %s: %s\n", id, status, message);

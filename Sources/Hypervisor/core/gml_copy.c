@@ -113,8 +113,9 @@ static gml_err move_run(const struct gml_phys *phys, u64 gpa, u8 *buf, u64 n, bo
 }
 
 static gml_err copy_linear(const struct gml_walker *w, const struct gml_phys *phys, u64 gva,
-			   u8 *buf, u64 len, bool to_guest, struct gml_copy_status *st)
+			   u8 *buf, u64 len, bool to_guest, bool use_cache, struct gml_copy_status *st)
 {
+	struct gml_walk_cache cache;
 	gml_err err;
 
 	status_init(st, gva);
@@ -124,13 +125,19 @@ static gml_err copy_linear(const struct gml_walker *w, const struct gml_phys *ph
 	if (err != GML_OK)
 		return status_fail(st, err, gva);
 
+	/* The paging-structure cache lives for this call only: the tables are the guest's, and
+	 * between two hypercalls it may change them without telling us. */
+	gml_walk_cache_init(&cache);
+	cache.fixed_walker = true; /* *w is const and the same for the whole call */
 	while (st->done < len) {
 		u64 cur = gva + st->done;
 		struct gml_walk wk;
 		u64 run;
 
-		/* One translation per guest page (large pages: one per 2 MiB / 1 GiB). */
-		err = gml_translate(w, cur, to_guest ? GML_ACC_WRITE : GML_ACC_READ, &wk);
+		/* One translation per guest page (large pages: one per 2 MiB / 1 GiB); the upper
+		 * levels are read once per table they cover. */
+		err = gml_translate_cached(w, use_cache ? &cache : NULL, cur,
+					   to_guest ? GML_ACC_WRITE : GML_ACC_READ, &wk);
 		if (err != GML_OK) {
 			st->level = wk.level;
 			return status_fail(st, err, gva);
@@ -149,7 +156,7 @@ gml_err gml_copy_from_guest_linear(const struct gml_walker *w, const struct gml_
 				   void *dst, u64 gva, u64 len, struct gml_copy_status *status)
 {
 	struct gml_copy_status local;
-	return copy_linear(w, phys, gva, dst, len, false, status ? status : &local);
+	return copy_linear(w, phys, gva, dst, len, false, true, status ? status : &local);
 }
 
 gml_err gml_copy_to_guest_linear(const struct gml_walker *w, const struct gml_phys *phys,
@@ -157,7 +164,23 @@ gml_err gml_copy_to_guest_linear(const struct gml_walker *w, const struct gml_ph
 {
 	struct gml_copy_status local;
 	/* The buffer is only read on this path; the cast serves the shared helper. */
-	return copy_linear(w, phys, gva, (u8 *)src, len, true, status ? status : &local);
+	return copy_linear(w, phys, gva, (u8 *)src, len, true, true, status ? status : &local);
+}
+
+gml_err gml_copy_from_guest_linear_uncached(const struct gml_walker *w,
+					    const struct gml_phys *phys, void *dst, u64 gva,
+					    u64 len, struct gml_copy_status *status)
+{
+	struct gml_copy_status local;
+	return copy_linear(w, phys, gva, dst, len, false, false, status ? status : &local);
+}
+
+gml_err gml_copy_to_guest_linear_uncached(const struct gml_walker *w, const struct gml_phys *phys,
+					  u64 gva, const void *src, u64 len,
+					  struct gml_copy_status *status)
+{
+	struct gml_copy_status local;
+	return copy_linear(w, phys, gva, (u8 *)src, len, true, false, status ? status : &local);
 }
 
 static gml_err copy_phys(const struct gml_phys *phys, u64 gpa, u8 *buf, u64 len, bool to_guest,

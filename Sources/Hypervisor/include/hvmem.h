@@ -65,5 +65,10 @@ u64 heap_used(void);
 void hostpaging_init(void);
 static inline void *phys_to_virt(u64 pa) { return (void *)(uintptr_t)pa; }
 static inline u64 virt_to_phys(const void *p) { return (u64)(uintptr_t)p; }
+/* Guest RAM as services and the copy engine reach it: the same identity map seen a second time
+ * at HV_GUEST_ALIAS (hostpaging_init), so that guest-physical 0 — RAM, and a legal argument —
+ * is not the NULL pointer that every "could not map" check takes it for. */
+#define HV_GUEST_ALIAS 0xffff800000000000ULL
+static inline void *guest_ram_ptr(u64 gpa) { return (void *)(uintptr_t)(HV_GUEST_ALIAS + gpa); }
 
 #endif

@@ -1,5 +1,6 @@
 /* Minimal printf: %d %i %u %x %X %o %p %s %c %%, flags '-' '0', width, precision for %s,
- * length modifiers h hh l ll z. Formats through a sink so printf and snprintf share code. */
+ * length modifiers h hh l ll z. Formats through a sink so printf and snprintf share code.
+ * Bytes of %s / %c arguments outside printable ASCII are escaped as \xNN (put_data). */
 #include "printf.h"
 #include "serial.h"
 #include "lib.h"
@@ -18,6 +19,23 @@ static void put(struct sink *s, char c)
 	s->len++;
 }
 
+/* %s and %c arguments are often guest data (the seed's services print guest buffers): a byte
+ * outside printable ASCII is written as \xNN, so a guest can neither inject lines (a forged
+ * "GMLAB-HV-FATAL:") nor terminal escapes into the hypervisor log, and the log stays text. */
+static void put_data(struct sink *s, char c)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char u = (unsigned char)c;
+	if (u >= 0x20 && u < 0x7f) {
+		put(s, c);
+		return;
+	}
+	put(s, '\\');
+	put(s, 'x');
+	put(s, hex[u >> 4]);
+	put(s, hex[u & 15]);
+}
+
 static void put_padded(struct sink *s, const char *str, size_t n, int width, bool left, char pad)
 {
 	int fill = width > (int)n ? width - (int)n : 0;
@@ -25,7 +43,7 @@ static void put_padded(struct sink *s, const char *str, size_t n, int width, boo
 		while (fill-- > 0)
 			put(s, pad);
 	for (size_t i = 0; i < n; i++)
-		put(s, str[i]);
+		put_data(s, str[i]);
 	if (left)
 		while (fill-- > 0)
 			put(s, ' ');

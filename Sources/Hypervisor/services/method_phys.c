@@ -9,6 +9,7 @@
 #include "guestmem.h"
 #include "gml_methods.h"
 #include "method_xfer.h"
+#include "lib.h"
 
 static u64 copy_phys(u64 gpa, u8 *buf, u64 n, bool write, u64 *moved, u64 *detail)
 {
@@ -58,7 +59,9 @@ static void phys_xfer(void)
 static u64 list_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u64 n, bool write,
 		      u64 *moved, u64 *detail)
 {
-	const u64 *pfns = ctx;
+	/* The frame array lies in guest memory at the caller's rbx, which need not be 8-byte
+	 * aligned: read each entry bytewise (a u64 load there would be undefined behaviour in C). */
+	const u8 *pfns = ctx;
 
 	*moved = 0;
 	while (*moved < n) {
@@ -68,11 +71,13 @@ static u64 list_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u6
 
 		if (piece > n - *moved)
 			piece = n - *moved;
-		if (pfns[k] >= (1ULL << 40)) { /* frame number beyond 52-bit physical addresses */
+		u64 pfn;
+		memcpy(&pfn, pfns + k * sizeof(pfn), sizeof(pfn));
+		if (pfn >= (1ULL << 40)) { /* frame number beyond 52-bit physical addresses */
 			*detail = 0;
 			return GML_E_GPA_OUTSIDE_RAM;
 		}
-		u64 st = copy_phys(pfns[k] * PAGE_SIZE + in, buf + *moved, piece, write, &got, detail);
+		u64 st = copy_phys(pfn * PAGE_SIZE + in, buf + *moved, piece, write, &got, detail);
 		*moved += got;
 		if (st != GML_OK)
 			return st;

@@ -17,7 +17,7 @@ static u8 maxphyaddr;
 static void *identity_map(void *ctx, u64 gpa, u64 len, bool write)
 {
 	(void)ctx, (void)len, (void)write;
-	return phys_to_virt(gpa);
+	return guest_ram_ptr(gpa);
 }
 
 static void add_or_die(gml_err e, const char *what, u64 base, u64 len)
@@ -99,7 +99,7 @@ void *mapmem_gphys(u64 gphys_addr, ulong len, int flags)
 {
 	if (gml_gpa_range_check(&gmap, gphys_addr, len, flags & MAPMEM_WRITE) != GML_OK)
 		return NULL;
-	return phys_to_virt(gphys_addr);
+	return guest_ram_ptr(gphys_addr);
 }
 
 void unmapmem(void *virt, ulong len)

@@ -33,8 +33,9 @@ public struct BenchOutcome: Sendable {
     }
 }
 
-/// `lab bench`: runs the guest's bench cases through the ordinary run pipeline (LabRunner:
-/// images, VMs, agent, results.json), then turns their RESULT values into bench.json/csv/md/html.
+/// `lab bench`: a producer of plans like `lab run` (LabRunner's planning under the bench
+/// configuration), executed by the same `Executor` (images, VMs, agent, results.json); then
+/// turns the cases' RESULT values into bench.json/csv/md/html.
 ///
 /// The bench settings reach the guest program on the guest kernel command line
 /// (`gmlab.bench.*`, read by Sources/Guest/bench/bench.c), because the agent's plan carries only
@@ -67,9 +68,33 @@ public struct BenchRunner: Sendable {
         let loadBefore = Self.loadAverage()
         let settings = try (session.config.bench ?? BenchSettings()).applying(request.bench)
         // A bad --compare file fails now, not after ten minutes of measuring.
-        var old: BenchDocument?
-        if let path = request.compareWith { old = try BenchDocument.load(path: path) }
+        var old: (document: BenchDocument, source: String)?
+        if let path = request.compareWith { old = (try BenchDocument.load(path: path), path) }
 
+        let progress = RunProgress(enabled: request.showProgress)
+        let (benchSession, plan) = try await self.plan(request, settings: settings, progress: progress)
+        let summary = try await Executor(session: benchSession).execute(plan, progress: progress)
+
+        var document = BenchDocument.from(
+            results: summary.results, settings: settings,
+            wallSeconds: Date().timeIntervalSince(started))
+        if let note = Self.loadNote(
+            before: loadBefore, after: Self.loadAverage(), cores: ProcessInfo.processInfo.activeProcessorCount)
+        {
+            document.notes.append(note)
+        }
+        let comparison = old.map { BenchComparison(old: $0.document, new: document, oldSource: $0.source) }
+        let written = try document.write(to: URL(fileURLWithPath: summary.directory), comparison: comparison)
+        return BenchOutcome(
+            directory: summary.directory, document: document, comparison: comparison,
+            files: written.map(\.path) + summary.files)
+    }
+
+    /// The bench's plan: `lab run`'s planning (LabRunner) under the bench configuration, with
+    /// the bench's case ids as `--only`. Returns the session the plan was made in.
+    func plan(
+        _ request: BenchRequest, settings: BenchSettings, progress: RunProgress
+    ) async throws -> (LabSession, RunPlan) {
         var overrides = request.overrides
         overrides.suites = nil
         let config = Self.benchConfig(session.config, settings: settings, jobsGiven: overrides.jobs != nil)
@@ -80,22 +105,19 @@ public struct BenchRunner: Sendable {
         runRequest.skip = request.skip
         runRequest.resultsDirectory = request.resultsDirectory
         runRequest.commandLine = request.commandLine
-        runRequest.showProgress = request.showProgress
-        let summary = try await LabRunner(session: benchSession).run(runRequest)
+        return (benchSession, try await LabRunner(session: benchSession).plan(runRequest, progress: progress))
+    }
 
-        var document = BenchDocument.from(
-            results: summary.results, settings: settings,
-            wallSeconds: Date().timeIntervalSince(started))
-        if let note = Self.loadNote(
-            before: loadBefore, after: Self.loadAverage(), cores: ProcessInfo.processInfo.activeProcessorCount)
-        {
-            document.notes.append(note)
+    /// `lab bench --from DIR`: re-renders a bench directory's reports with this lab's target
+    /// rules (and a comparison with `compareWith`), without running anything.
+    public static func rerender(directory: String, compareWith: String?) throws -> BenchOutcome {
+        var document = try BenchDocument.load(path: directory)
+        document.targets = BenchTarget.evaluate(document)
+        let comparison = try compareWith.map {
+            BenchComparison(old: try BenchDocument.load(path: $0), new: document, oldSource: $0)
         }
-        let comparison = old.map { BenchComparison(old: $0, new: document, oldSource: request.compareWith!) }
-        let written = try document.write(to: URL(fileURLWithPath: summary.directory), comparison: comparison)
-        return BenchOutcome(
-            directory: summary.directory, document: document, comparison: comparison,
-            files: written.map(\.path) + summary.files)
+        let files = try document.write(to: URL(fileURLWithPath: directory), comparison: comparison)
+        return BenchOutcome(directory: directory, document: document, comparison: comparison, files: files.map(\.path))
     }
 
     /// The 1-minute load average (/proc/loadavg), nil where there is none.

@@ -11,6 +11,8 @@ public struct Doctor: Sendable {
     public struct Report: Sendable {
         public var probes: [ProbeReport]
         public var capabilities: HostCapabilities
+        /// What the hypervisor sources declare and the host kinds the lab has launchers for.
+        public var implemented: Implemented
         public var matrix: MatrixPlan
         public var jobs: JobPlan
         public var images: [String]
@@ -20,6 +22,40 @@ public struct Doctor: Sendable {
         public var nestedKVM: [String] = []
 
         public var hasProblems: Bool { probes.contains { $0.status == .problem } }
+
+        /// `lab doctor --json`: the same facts for scripts.
+        public func json() throws -> String {
+            var cells: [JSONValue] = []
+            for cell in matrix.cells {
+                var object: [String: JSONValue] = [
+                    "id": .string(cell.id), "runnable": .bool(cell.status == .runnable),
+                ]
+                if let reason = cell.status.skipReason { object["skipReason"] = .string(reason) }
+                cells.append(.object(object))
+            }
+            let probes: [JSONValue] = probes.map { probe in
+                var object: [String: JSONValue] = [
+                    "name": .string(probe.name), "status": .string(probe.status.rawValue),
+                    "value": .string(probe.value), "explanation": .string(probe.explanation),
+                ]
+                if let fix = probe.fix { object["fix"] = .string(fix) }
+                return .object(object)
+            }
+            let document: JSONValue = .object([
+                "format": .number(1),
+                "ready": .bool(!hasProblems),
+                "probes": .array(probes),
+                "backendsImplemented": .array(implemented.backends.map(\.rawValue).sorted().map(JSONValue.string)),
+                "nestedKVM": .array(nestedKVM.map(JSONValue.string)),
+                "images": .array(images.map(JSONValue.string)),
+                "cacheDirectory": .string(cacheDirectory),
+                "configFile": .string(configFile),
+                "cells": .array(cells),
+                "notes": .array(matrix.notes.map(JSONValue.string)),
+                "jobs": .object(["jobs": .number(Double(jobs.jobs)), "limitedBy": .string(jobs.limitedBy)]),
+            ])
+            return document.prettyText
+        }
 
         public func render(color: Bool) -> String {
             func mark(_ s: ProbeStatus) -> String {
@@ -33,11 +69,14 @@ public struct Doctor: Sendable {
                 if let fix = p.fix, p.status != .ok { out.append("        fix: \(fix)") }
             }
             out.append("")
+            let missingHosts = HostKind.allCases.filter { !implemented.hostKinds.contains($0) }
             out.append(
                 "Hypervisor backends implemented: "
-                    + capabilities.implementedBackends.map(\.rawValue).sorted().joined(separator: ", ")
-                    + (HostSurvey.bochsDriverImplemented
-                        ? "" : "; Bochs host driver: not implemented yet (VMX cells are skipped)"))
+                    + implemented.backends.map(\.rawValue).sorted().joined(separator: ", ")
+                    + missingHosts.map {
+                        "; \($0.displayName) host driver: not implemented yet (its cells are skipped)"
+                    }
+                    .joined())
             out += nestedKVM
             out.append("")
             out.append("Images (cache \(cacheDirectory))")
@@ -56,7 +95,9 @@ public struct Doctor: Sendable {
     public func run() async throws -> Report {
         let probes = await HostProbes.all()
         let caps = try await HostSurvey(paths: session.paths).capabilities(fresh: true)
-        let matrix = MatrixPlan(matrix: session.config.matrix, capabilities: caps)
+        // No image is built here: what the hypervisor sources declare stands for what they build.
+        let implemented = await Implemented.declared(hypervisorSources: session.paths.hypervisorSources)
+        let matrix = MatrixPlan(matrix: session.config.matrix, capabilities: caps, implemented: implemented)
         let jobs = plannedJobs(requested: session.config.jobs, cells: matrix.runnableCells, capabilities: caps)
         var images: [String] = []
         let builder = session.builder()
@@ -68,7 +109,7 @@ public struct Doctor: Sendable {
             )
         }
         return Report(
-            probes: probes, capabilities: caps, matrix: matrix, jobs: jobs, images: images,
+            probes: probes, capabilities: caps, implemented: implemented, matrix: matrix, jobs: jobs, images: images,
             cacheDirectory: session.paths.cache, configFile: session.configFile,
             nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)))
     }

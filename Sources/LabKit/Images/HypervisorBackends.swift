@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// Which hypervisor backends (svm, vmx) are implemented is the hypervisor build's answer, not the
 /// lab's: Sources/Hypervisor/Makefile lists them in `BACKENDS`, writes them to `$O/backends`
@@ -20,7 +21,7 @@ public enum HypervisorBackends {
     }
 
     /// What the hypervisor sources declare (`make -s -C Sources/Hypervisor print-backends`),
-    /// for planning before any image is built (`lab doctor`, `lab repro`). Empty when make fails.
+    /// for planning before any image is built (`lab doctor`). Empty when make fails.
     public static func declared(hypervisorSources: String) async -> Set<Backend> {
         guard let output = try? await Command.output("make", ["-s", "-C", hypervisorSources, "print-backends"]) else {
             return []

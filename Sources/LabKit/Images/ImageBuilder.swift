@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 
 /// The images one matrix cell boots, with their provenance. Paths point into the cache.
 public struct ImageSet: Codable, Sendable, Equatable {

@@ -45,11 +45,20 @@ public enum ReproError: Error, CustomStringConvertible, Sendable {
     }
 }
 
+/// `lab repro`: a producer of one-case plans for the `Executor`, like `lab run`'s.
 public struct ReproRunner: Sendable {
     public let session: LabSession
     public init(session: LabSession) { self.session = session }
 
+    /// Plans and executes.
     public func run(_ request: ReproRequest, progress: RunProgress = RunProgress()) async throws -> RunSummary {
+        try await Executor(session: session).execute(plan(request, progress: progress), progress: progress)
+    }
+
+    /// The plan of one case in one cell: the cell and the digests from `--from`'s results, else
+    /// the cell from lab.json's matrix; the images rebuilt and checked against the recorded ones.
+    public func plan(_ request: ReproRequest, progress: RunProgress = RunProgress()) async throws -> RunPlan {
+        let started = Date()
         var cellId = request.cell.map(MatrixCell.canonicalId)
         var recorded: RunResults?
         if let from = request.from {
@@ -69,23 +78,18 @@ public struct ReproRunner: Sendable {
             }
         }
 
-        // The hypervisor's policy: the one the earlier run recorded, else lab.json's.
-        var config = session.config
-        if let policy = recorded?.provenance.hypervisorPolicy { config.hypervisor = .init(policy: policy) }
-
         // The cell: from the earlier results, else from lab.json's matrix.
-        var matrix = session.config.matrix
+        var config = session.config
+        // The hypervisor's policy: the one the earlier run recorded, else lab.json's.
+        if let policy = recorded?.provenance.hypervisorPolicy { config.hypervisor = .init(policy: policy) }
         if let recordedCell = recorded?.cells.first(where: { $0.id == cellId })?.cell {
-            matrix = LabConfig.Matrix(
-                backends: [recordedCell.backend], hosts: [.host(recordedCell.host)],
-                kernels: [recordedCell.kernel], memoryMiB: [recordedCell.memoryMiB],
-                vcpus: [recordedCell.vcpus], paging: [recordedCell.paging], suites: [])
+            config.matrix = Self.matrix(of: recordedCell)
         }
-        let capabilities = try await HostSurvey(paths: session.paths).capabilities()
-        let plan = MatrixPlan(matrix: matrix, capabilities: capabilities)
-        let candidates = plan.cells.filter { cellId == nil || $0.id == cellId }
+        let basis = try await PlanBasis.prepare(session: session, config: config, progress: progress)
+        let expanded = basis.expand(config.matrix)
+        let candidates = expanded.cells.filter { cellId == nil || $0.id == cellId }
         guard let planned = candidates.first else {
-            throw ReproError.unknownCell(cellId ?? "?", known: plan.cells.map(\.id))
+            throw ReproError.unknownCell(cellId ?? "?", known: expanded.cells.map(\.id))
         }
         if cellId == nil, candidates.filter({ $0.status == .runnable }).count > 1 {
             throw ReproError.ambiguousCell(
@@ -93,8 +97,7 @@ public struct ReproRunner: Sendable {
         }
         if let reason = planned.status.skipReason { throw ReproError.cellNotRunnable(planned.id, reason: reason) }
 
-        let images = try await session.builder(progress: progress).build(kernel: planned.cell.kernel.description)
-        if let recorded {
+        if let recorded, let images = basis.images[planned.cell.kernel] {
             let diffs = Self.digestDifferences(recorded: recorded.provenance.imageDigests, now: images)
             if !diffs.isEmpty, !request.allowDifferentImages {
                 throw ReproError.imagesDiffer(diffs, commit: recorded.provenance.labCommit)
@@ -102,20 +105,12 @@ public struct ReproRunner: Sendable {
             for d in diffs { progress.say("warning: \(d)") }
         }
 
-        let catalog = try CaseCatalog.load(from: URL(fileURLWithPath: images.casesCatalog))
-        let single = MatrixPlan(
-            matrix: LabConfig.Matrix(
-                backends: [planned.cell.backend], hosts: [.host(planned.cell.host)], kernels: [planned.cell.kernel],
-                memoryMiB: [planned.cell.memoryMiB], vcpus: [planned.cell.vcpus], paging: [planned.cell.paging],
-                suites: []),
-            capabilities: capabilities)
-        // A user case keeps the timeout its description asks for, as in `lab run`.
-        var timeouts = session.config.timeouts
-        for (id, seconds) in images.userCases?.timeouts ?? [:] where timeouts.perCase[id] == nil {
-            timeouts.perCase[id] = seconds
-        }
+        // Exactly this cell: its selection is the plan's only cell.
+        let single = basis.expand(Self.matrix(of: planned.cell))
+        // The case by its id, whatever its suite; a user case keeps the timeout its description
+        // asks for, as in `lab run` (the basis merged them).
         let selection = try selectCases(
-            plan: single, catalog: catalog, suites: [], timeouts: timeouts,
+            plan: single, catalogs: basis.catalogs, suites: [], timeouts: basis.config.timeouts,
             only: [request.caseId])
         guard let cellSelection = selection.cells.first(where: { $0.cell.id == planned.id }) else {
             throw ReproError.unknownCell(planned.id, known: selection.cells.map(\.cell.id))
@@ -123,33 +118,17 @@ public struct ReproRunner: Sendable {
         if let skipped = cellSelection.skippedCases.first {
             throw ReproError.cellNotRunnable(planned.id, reason: "case \(skipped.info.id): \(skipped.reason)")
         }
+        return basis.plan(
+            matrix: single, selection: selection, jobs: .fixed(1),
+            runID: "repro" + RunPlan.makeRunID(started), resultsDirectory: request.resultsDirectory,
+            started: started, session: session, gdbPort: request.gdbPort, commandLine: CommandLine.arguments)
+    }
 
-        let started = Date()
-        let runID = "repro" + LabRunner.makeRunID(started)
-        let directory = request.resultsDirectory ?? session.paths.repository + "/results/" + runID
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let connection = try LibvirtConnection()
-        defer { connection.close() }
-        DomainReaper.shared.installSignalHandlers()
-        progress.planned(cases: cellSelection.cases.count)
-        let runner = CellRunner(
-            context: .init(
-                runID: runID, resultsDirectory: directory, images: images, config: config,
-                connection: connection, labVersion: await session.labCommit() ?? "unknown", progress: progress,
-                reproCommand: ["swift", "run", "lab", "repro"], gdbPort: request.gdbPort))
-        let records = await runner.run(cellSelection)
-        let labPlan = LabRunner.Plan(
-            config: config, capabilities: capabilities, matrix: single, selection: selection,
-            jobs: plannedJobs(requested: .fixed(1), cells: [planned.cell], capabilities: capabilities),
-            images: [planned.cell.kernel: images], catalog: catalog)
-        let provenance = await LabRunner(session: session).makeProvenance(
-            plan: labPlan, connection: connection, started: started, commandLine: CommandLine.arguments)
-        let results = RunResults(
-            provenance: provenance,
-            cells: [CellOutcome(cell: planned.cell, status: .ran, plannedCases: [request.caseId])],
-            records: records, cases: catalog.cases)
-        let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
-        return RunSummary(directory: directory, results: results, files: files)
+    /// The matrix of exactly `cell`.
+    static func matrix(of cell: MatrixCell) -> LabConfig.Matrix {
+        LabConfig.Matrix(
+            backends: [cell.backend], hosts: [.host(cell.host)], kernels: [cell.kernel], memoryMiB: [cell.memoryMiB],
+            vcpus: [cell.vcpus], paging: [cell.paging], suites: [])
     }
 
     /// Names whose recorded digest differs from today's build (names recorded as `name` or

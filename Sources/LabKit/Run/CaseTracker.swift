@@ -77,8 +77,7 @@ public struct CaseTracker: Sendable {
         } else if !transcript.started, elapsed > deadlines.boot {
             reason =
                 "the guest did not start the test agent within \(Self.seconds(deadlines.boot))"
-                + (userspaceAt == nil
-                    ? " (it never reached userspace)" : " (userspace came up at \(Self.seconds(userspaceAt!)))")
+                + (userspaceAt.map { " (userspace came up at \(Self.seconds($0)))" } ?? " (it never reached userspace)")
         } else if let running = transcript.running, let since = runningSince {
             let limit = timeout(of: running) + deadlines.grace
             if elapsed - since > limit {

@@ -4,14 +4,16 @@ import LabVirt
 
 /// Runs the selected cases of one matrix cell. Many cases share one boot; when a VM dies or hangs
 /// mid-run, the case it was running is reported with the VM's logs and the cases after it run
-/// again in a fresh VM, so one crashing case never hides the results of the others.
+/// again in a fresh VM, so one crashing case never hides the results of the others. How a VM is
+/// prepared and started is the cell's launcher's business (Launch/); this follows its streams.
 public struct CellRunner: Sendable {
     public struct Context: Sendable {
         public var runID: String
         public var resultsDirectory: String
         public var images: ImageSet
         public var config: LabConfig
-        public var connection: LibvirtConnection
+        /// Starts the cell's VMs (the launcher of its host kind, opened).
+        public var launcher: any Launcher
         public var labVersion: String
         public var progress: RunProgress
         /// How a user reproduces a case: these arguments, then the case id and the cell.
@@ -19,6 +21,11 @@ public struct CellRunner: Sendable {
         /// Debugging (`lab repro --gdb`): the VM starts paused with QEMU's gdb stub on this port,
         /// and no deadline applies (a person is at the controls).
         public var gdbPort: UInt16? = nil
+        /// Where finished records go as they finish (results of an interrupted run).
+        public var ledger: RunLedger? = nil
+        /// Keep each VM's full boot images (`--keep-images`); by default only its plan stays
+        /// and the images are referenced by digest (boot-images.txt).
+        public var keepImages = false
     }
 
     public let context: Context
@@ -33,7 +40,11 @@ public struct CellRunner: Sendable {
             attempt += 1
             let vm = await runOneVM(selection: selection, cases: remaining, attempt: attempt)
             records += vm.records
-            for record in vm.records { context.progress.caseFinished(record) }
+            context.ledger?.add(vm.records)
+            // Cases whose RESULT was announced as it arrived are not announced twice.
+            for record in vm.records where !vm.announced.contains(record.caseId) {
+                context.progress.caseFinished(record)
+            }
             let progressed = !vm.records.isEmpty
             remaining = vm.notRun
             if vm.bootFailed || !progressed {
@@ -43,6 +54,7 @@ public struct CellRunner: Sendable {
                         cell: cell, caseId: $0.id, status: .error,
                         message: "not run: \(vm.problem ?? "the VM made no progress")", attempt: attempt, vm: vm)
                 }
+                context.ledger?.add(Array(records.suffix(remaining.count)))
                 for finished in records.suffix(remaining.count) { context.progress.caseFinished(finished) }
                 break
             }
@@ -59,20 +71,19 @@ public struct CellRunner: Sendable {
         var notRun: [SelectedCase]
         var bootFailed: Bool
         var problem: String?
+        /// Cases whose end was printed live (their RESULT line arrived while the VM ran).
+        var announced: Set<String> = []
     }
 
     private func runOneVM(selection: CellSelection, cases: [SelectedCase], attempt: Int) async -> VMResult {
         let cell = selection.cell.cell
+        let launcher = context.launcher
         let name = DomainName.next(runID: context.runID)
         let relativeDir = "vms/" + name
         let vmDir = context.resultsDirectory + "/" + relativeDir
-        // The emulator's own log: QEMU's (copied from libvirt's log directory) or Bochs'.
-        let emulator = cell.host == .bochs ? "bochs" : "qemu"
-        let logs = [
-            "console": relativeDir + "/console.log", "results": relativeDir + "/results.log",
-            "hypervisor": relativeDir + "/hypervisor.log", emulator: relativeDir + "/\(emulator).log",
-        ]
-        var result = VMResult(name: name, logs: logs, records: [], notRun: [], bootFailed: true, problem: nil)
+        var result = VMResult(
+            name: name, logs: launcher.logFiles(relativeDirectory: relativeDir), records: [], notRun: [],
+            bootFailed: true, problem: nil)
         func failAll(_ message: String) -> VMResult {
             result.records = cases.map {
                 record(cell: cell, caseId: $0.id, status: .error, message: message, attempt: attempt, vm: result)
@@ -81,41 +92,16 @@ public struct CellRunner: Sendable {
             return result
         }
 
-        // How to start the VM: a libvirt domain (QEMU TCG or KVM) or a Bochs process.
-        let startVM: () async throws -> any VirtualMachine
+        let prepared: PreparedVM
         do {
             try FileManager.default.createDirectory(atPath: vmDir, withIntermediateDirectories: true)
-            var images = context.images
-            images.kernel = Self.guestKernel(for: cell, images: images)
-            let media = try await BootMediaBuilder.prepare(
-                vmDir: vmDir, images: images, backend: cell.backend.rawValue,
-                guestCmdline: Self.guestCmdline(for: cell, configured: context.config.guest.cmdline),
-                plan: selection.agentPlan(cases: cases, policy: context.config.policy),
-                hypervisorCmdline: Self.hypervisorCmdline(for: cell, policy: context.config.policy) ?? "")
-            let startPaused = context.gdbPort != nil
-            if cell.host == .bochs {
-                let machine = BochsMachine(
-                    name: name, memoryMiB: cell.memoryMiB,
-                    boot: cell.backend == .none
-                        ? .linux(kernel: media.kernel, initrd: media.initrd, commandLine: media.cmdline)
-                        : .multiboot(kernel: media.kernel, modules: [media.initrd], commandLine: media.cmdline),
-                    serial: .init(directory: URL(fileURLWithPath: vmDir)), directory: vmDir)
-                try machine.validate()
-                startVM = { try await BochsSession.start(machine: machine, startPaused: startPaused) }
-            } else {
-                let spec = DomainSpec(
-                    name: name, memoryMiB: cell.memoryMiB, vcpus: cell.vcpus,
-                    accelerator: cell.host == .kvm ? .kvm : .tcg,
-                    cpu: Self.cpu(for: cell),
-                    kernel: media.kernel, initrd: media.initrd, cmdline: media.cmdline,
-                    serial: .init(directory: URL(fileURLWithPath: vmDir)),
-                    gdbPort: context.gdbPort,
-                    metadata: .init(runID: context.runID, labVersion: context.labVersion))
-                try spec.xml().write(toFile: vmDir + "/domain.xml", atomically: true, encoding: .utf8)
-                startVM = { [connection = context.connection] in
-                    try await VMSession.start(spec: spec, connection: connection, startPaused: startPaused)
-                }
-            }
+            prepared = try await launcher.prepare(
+                VMRequest(
+                    name: name, cell: cell, directory: vmDir, images: context.images,
+                    configuredCmdline: context.config.guest.cmdline,
+                    agentPlan: selection.agentPlan(cases: cases, policy: context.config.policy),
+                    policy: context.config.policy,
+                    gdbPort: context.gdbPort, runID: context.runID, labVersion: context.labVersion))
         } catch {
             return failAll("could not prepare the VM: \(error)")
         }
@@ -123,12 +109,13 @@ public struct CellRunner: Sendable {
         context.progress.vmStarting(name: name, cell: cell.id, cases: cases.count, attempt: attempt)
         let session: any VirtualMachine
         do {
-            session = try await startVM()
+            session = try await prepared.start()
         } catch {
-            return failAll("\(cell.host == .bochs ? "Bochs" : "libvirt") could not start the VM: \(error)")
+            context.progress.vmEnded()
+            return failAll("\(launcher.name) could not start the VM: \(error)")
         }
 
-        let bootAllowance = Duration.seconds(context.config.timeouts.bootSeconds) * Self.bootFactor(for: cell.host)
+        let bootAllowance = Duration.seconds(context.config.timeouts.bootSeconds) * launcher.bootFactor(for: cell)
         var deadlines = CaseTracker.Deadlines(boot: bootAllowance)
         var backstop =
             bootAllowance
@@ -143,13 +130,37 @@ public struct CellRunner: Sendable {
                     backend: cell.backend, logs: vmDir))
         }
         let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
+        let progress = context.progress
+        let ledger = context.ledger
+        let vmLogs = result.logs
+        let announced = AnnouncedCases()
         let exit = await session.waitUntilExit(timeout: backstop) { tick in
             tracker.update { t in
                 for stream in SerialStream.allCases {
                     let lines = tick.newLines.filter { $0.stream == stream }.map(\.text)
                     guard !lines.isEmpty else { continue }
                     switch stream {
-                    case .results: t.consume(results: lines, at: tick.elapsed)
+                    case .results:
+                        // One line at a time, so every case that begins is announced.
+                        for line in lines {
+                            let before = t.transcript.running
+                            let resultsBefore = t.transcript.results.count
+                            t.consume(results: [line], at: tick.elapsed)
+                            if let now = t.transcript.running, now != before {
+                                progress.caseStarted(now, cell: cell.id)
+                            }
+                            for result in t.transcript.results.dropFirst(resultsBefore) {
+                                announced.insert(result.id)
+                                var live = CaseRecord(
+                                    caseId: result.id, cellId: cell.id, status: CaseStatus(result.status),
+                                    message: result.message, values: result.values,
+                                    durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
+                                    vmName: name, logs: vmLogs)
+                                live.repro = reproCommand(caseId: result.id, cell: cell)
+                                ledger?.add([live])
+                                progress.caseFinished(live)
+                            }
+                        }
                     case .console: t.consume(console: lines, at: tick.elapsed)
                     case .hypervisorLog: t.consume(hypervisorLog: lines, at: tick.elapsed)
                     }
@@ -158,12 +169,9 @@ public struct CellRunner: Sendable {
                 return .stop(reason: reason)
             }
         }
-        // Keep QEMU's own log with the others (libvirt writes it outside the results directory;
-        // Bochs writes its log in vmDir already).
-        let emulatorLog = session.emulatorLog
-        if emulatorLog.path != vmDir + "/" + emulatorLog.keptAs {
-            try? FileManager.default.copyItem(atPath: emulatorLog.path, toPath: vmDir + "/" + emulatorLog.keptAs)
-        }
+        context.progress.vmEnded()
+        launcher.keepEmulatorLog(of: session, in: vmDir)
+        if !context.keepImages { BootImages.replaceWithReferences(in: vmDir, images: context.images) }
 
         let final = tracker.value
         let outcome = final.outcome(exit: "\(exit.reason)")
@@ -184,6 +192,7 @@ public struct CellRunner: Sendable {
             return r
         }
         result.notRun = outcome.notRun
+        result.announced = announced.ids
         return result
     }
 
@@ -192,61 +201,23 @@ public struct CellRunner: Sendable {
     ) -> CaseRecord {
         CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
-            logs: vm.logs,
-            repro: shellQuoted(context.reproCommand + [caseId, "--cell", cell.id, "--from", context.resultsDirectory]))
+            logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
     }
 
-    /// How many times `timeouts.bootSeconds` a host gets to reach the agent. Bochs runs ~80 M
-    /// instructions/s, an order of magnitude below TCG: its BIOS, GRUB reading the CD and the
-    /// kernel take ~1 min where TCG takes seconds (shared/docs/host-notes.md).
-    static func bootFactor(for host: HostKind) -> Int {
-        host == .bochs ? 3 : 1
+    /// The command that reruns `caseId` in `cell`, `--from` relative to the working directory
+    /// when the results are under it.
+    private func reproCommand(caseId: String, cell: MatrixCell) -> String {
+        shellQuoted(
+            context.reproCommand + [caseId, "--cell", cell.id, "--from", pathRelative(context.resultsDirectory)])
     }
+}
 
-    /// The CPU a cell's guest sees. Under TCG: qemu64 with SVM and nested paging (the SVM backend
-    /// needs them; backend `none` gets the same CPU so that the two are comparable), plus what
-    /// the linear walk must handle: LA57 (5-level paging; also in 4-level cells, where the guest
-    /// declines it with `no5lvl`), 1 GiB pages, SMAP and SMEP. Under KVM: the host CPU with nested
-    /// virtualization, LA57 required in 5-level cells (MatrixPlan skips them without it).
-    static func cpu(for cell: MatrixCell) -> DomainSpec.CPU {
-        switch cell.host {
-        case .kvm:
-            var features = cell.backend == .vmx ? ["vmx"] : cell.backend == .svm ? ["svm"] : []
-            if cell.paging == .fiveLevel { features.append("la57") }
-            return .hostPassthrough(requiredFeatures: features)
-        default:
-            return .custom(model: "qemu64", requiredFeatures: ["svm", "npt", "la57", "pdpe1gb", "smap", "smep"])
-        }
-    }
-
-    /// The guest kernel file a cell boots. The bzImage everywhere but in Bochs hypervisor cells:
-    /// the switch to 5-level paging happens in the bzImage's decompressor (a vmlinux entered
-    /// directly stays at 4 levels). Bochs runs ~80 M instructions/s, so there the uncompressed
-    /// kernel in the bundle saves the guest a minute of decompressing itself (Bochs cells are
-    /// 4-level; backend none boots through GRUB's `linux`, which needs the bzImage).
-    static func guestKernel(for cell: MatrixCell, images: ImageSet) -> String {
-        if cell.host == .bochs, cell.backend != .none, cell.paging == .fourLevel, let vmlinux = images.vmlinux {
-            return vmlinux
-        }
-        return images.kernel
-    }
-
-    /// The hypervisor's own command line in a cell (its multiboot command line: libvirt's
-    /// `<cmdline>`, the `multiboot` line of the Bochs CD's grub.cfg): the access policy, always
-    /// explicit so the hypervisor log and the domain show what ran. nil for backend none.
-    static func hypervisorCmdline(for cell: MatrixCell, policy: HypervisorPolicy) -> String? {
-        cell.backend.usesHypervisor ? policy.hypervisorOption : nil
-    }
-
-    /// The guest kernel command line of a cell: lab.json's `guest.cmdline`, plus `no5lvl` in a
-    /// 4-level cell (the CPU may offer LA57; the kernel then stays at 4 levels by choice).
-    static func guestCmdline(for cell: MatrixCell, configured: String) -> String {
-        switch cell.paging {
-        case .fourLevel:
-            return configured.split(separator: " ").contains("no5lvl") ? configured : configured + " no5lvl"
-        case .fiveLevel: return configured
-        }
-    }
+/// The cases whose end was printed while their VM ran.
+final class AnnouncedCases: @unchecked Sendable {
+    private let lock = NSLock()
+    private var set: Set<String> = []
+    func insert(_ id: String) { lock.withLock { _ = set.insert(id) } }
+    var ids: Set<String> { lock.withLock { set } }
 }
 
 /// The tracker shared between the polling closure and the runner.

@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 
 /// SHA-256 digests of files and of source trees, through coreutils' `sha256sum` (one process per
 /// call, however many files): image provenance and the build cache's content keys.

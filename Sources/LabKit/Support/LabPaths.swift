@@ -49,6 +49,7 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
     case notInRepository(String)
     case imageBuild(component: String, detail: String)
     case noSuchResults(String)
+    case launcher(String)
 
     public var description: String {
         switch self {
@@ -59,6 +60,8 @@ public enum LabError: Error, CustomStringConvertible, Sendable {
             return "building \(component) failed: \(detail)"
         case .noSuchResults(let path):
             return "no results at \(path) (expected a directory written by `lab run`, holding results.json)"
+        case .launcher(let detail):
+            return "lab bug: \(detail)"
         }
     }
 }

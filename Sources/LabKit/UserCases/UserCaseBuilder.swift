@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// What the user case directories added to an image set: problems to show up front (each also
 /// reported as a case error in every cell), and the timeouts their descriptions ask for.

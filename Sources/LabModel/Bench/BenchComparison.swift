@@ -53,7 +53,7 @@ public struct BenchComparison: Sendable, Hashable, Codable {
             if let prefix = sameBackend.filter({ cell.hasPrefix($0 + "-") }).max(by: { $0.count < $1.count }) {
                 return prefix
             }
-            return sameBackend.count == 1 ? sameBackend.first! : cell
+            return sameBackend.count == 1 ? sameBackend.first ?? cell : cell
         }
         func entries(_ doc: BenchDocument, mapped: Bool) -> [(String, Entry)] {
             doc.points.map { p in

@@ -155,10 +155,9 @@ public enum BenchHTML {
         let series = BenchReport.seriesList(doc, cell: cell).filter {
             $0.method == "memcpy" || $0.direction == direction
         }
-        guard !points.isEmpty else { return "" }
         let sizes = points.map { log2(Double($0.size)) }
-        let xMin = sizes.min()!
-        let xMax = max(sizes.max()!, xMin + 1)
+        guard let xMin = sizes.min(), let largest = sizes.max() else { return "" }
+        let xMax = max(largest, xMin + 1)
         let values = points.flatMap { p -> [Double] in
             let q3 = p.summary.q3 > 0 ? Double(p.size) / p.summary.q3 * 1000 : p.throughputMBps
             let q1 = p.summary.q1 > 0 ? Double(p.size) / p.summary.q1 * 1000 : p.throughputMBps

@@ -66,7 +66,7 @@ public enum BenchStatistics {
     /// Returns nil for no samples.
     public static func summarize(_ samples: [Double], key: String) -> BenchSummary? {
         let sorted = samples.filter(\.isFinite).sorted()
-        guard !sorted.isEmpty else { return nil }
+        guard let first = sorted.first, let last = sorted.last else { return nil }
         let median = quantile(sorted: sorted, 0.5)
         let (low, high) = bootstrapMedianInterval(sorted, seed: SplitMix64.seed(for: key))
         let q1 = quantile(sorted: sorted, 0.25)
@@ -75,7 +75,7 @@ public enum BenchStatistics {
         let spread = (q3 - q1) / scale
         return BenchSummary(
             count: sorted.count, median: median, q1: q1, q3: q3,
-            mean: sorted.reduce(0, +) / Double(sorted.count), min: sorted.first!, max: sorted.last!,
+            mean: sorted.reduce(0, +) / Double(sorted.count), min: first, max: last,
             ciLow: low, ciHigh: high, relativeSpread: spread,
             noisy: spread > noiseThreshold || (high - low) / scale > noiseThreshold)
     }

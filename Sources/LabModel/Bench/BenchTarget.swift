@@ -137,12 +137,11 @@ public struct BenchTarget: Sendable, Hashable, Codable {
                 ratios.append((point, memcpy.summary.median / point.summary.median))
             }
         }
-        guard let worst = ratios.min(by: { $0.1 < $1.1 }) else {
+        guard let worst = ratios.min(by: { $0.1 < $1.1 }), let best = ratios.max(by: { $0.1 < $1.1 }) else {
             target.detail = "missing: \(method) and memcpy at ≥ 1 MiB in one cell"
             return target
         }
         target.value = worst.1
-        let best = ratios.max(by: { $0.1 < $1.1 })!
         target.detail =
             "worst \(worst.0.direction) \(BenchSettings.sizeLabel(worst.0.size)) \(format(worst.1)), "
             + "best \(best.0.direction) \(BenchSettings.sizeLabel(best.0.size)) \(format(best.1)) over \(ratios.count) points"

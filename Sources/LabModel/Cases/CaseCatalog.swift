@@ -76,6 +76,13 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
 
     public subscript(id: String) -> CaseInfo? { cases.first { $0.id == id } }
 
+    /// Every case of `catalogs`, each id once: in the order of the first catalog, then the
+    /// cases only later ones list (several guest kernels: each image lists its own cases).
+    public static func merging(_ catalogs: [CaseCatalog]) -> CaseCatalog {
+        var seen: Set<String> = []
+        return CaseCatalog(cases: catalogs.flatMap(\.cases).filter { seen.insert($0.id).inserted })
+    }
+
     public static func load(from url: URL) throws(CatalogError) -> CaseCatalog {
         let data: Data
         do {
@@ -115,12 +122,7 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
                     required: ["id", "suite", "description"])
             else { continue }
             func string(_ key: String) -> String? {
-                guard let node = members[key] else { return nil }
-                guard case .string(let value) = node.kind, !value.isEmpty else {
-                    validator.report("\(path).\(key)", "expected a non-empty string, got \(node.described)")
-                    return nil
-                }
-                return value
+                members[key].flatMap { validator.string($0, "\(path).\(key)") }
             }
             let id = string("id")
             let suite = string("suite")

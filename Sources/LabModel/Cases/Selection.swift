@@ -115,6 +115,28 @@ public func selectCases(
     plan: MatrixPlan, catalog: CaseCatalog, suites: [String], timeouts: LabConfig.Timeouts,
     only: [String] = [], skip: [String] = []
 ) throws(SelectionError) -> CaseSelection {
+    try selectCases(
+        plan: plan, catalogs: [:], default: catalog, suites: suites, timeouts: timeouts, only: only, skip: skip)
+}
+
+/// `selectCases` where each guest kernel's images list their own cases: a cell's cases come from
+/// the catalog of the kernel it names (`catalogs[cell.kernel]`); patterns, suites and
+/// `timeouts.perCase` are checked against all of them together (`CaseCatalog.merging`).
+public func selectCases(
+    plan: MatrixPlan, catalogs: [KernelSpec: CaseCatalog], suites: [String], timeouts: LabConfig.Timeouts,
+    only: [String] = [], skip: [String] = []
+) throws(SelectionError) -> CaseSelection {
+    let merged = CaseCatalog.merging(plan.kernels.compactMap { catalogs[$0] })
+    return try selectCases(
+        plan: plan, catalogs: catalogs, default: merged, suites: suites, timeouts: timeouts, only: only, skip: skip)
+}
+
+/// The rules above; `catalog` is every case known (patterns and suites are checked against it),
+/// and a cell's candidates come from `catalogs[cell.kernel]`, else from `catalog`.
+private func selectCases(
+    plan: MatrixPlan, catalogs: [KernelSpec: CaseCatalog], default catalog: CaseCatalog, suites: [String],
+    timeouts: LabConfig.Timeouts, only: [String], skip: [String]
+) throws(SelectionError) -> CaseSelection {
     var issues: [String] = []
     let knownSuites = Set(catalog.suites)
     for suite in suites where !knownSuites.contains(suite) {
@@ -167,7 +189,7 @@ public func selectCases(
     func matchesCase(_ pattern: GlobPattern, _ info: CaseInfo) -> Bool {
         pattern.matches(info.id) || pattern.matches(info.suite)
     }
-    let chosenCases = catalog.cases.filter { info in
+    func isChosen(_ info: CaseInfo) -> Bool {
         let explicitlyNamed = onlyCasePatterns.contains { $0.isLiteral && $0.text == info.id }
         guard configuredSuites.contains(info.suite) || explicitlyNamed else { return false }
         if !onlyCasePatterns.isEmpty, !onlyCasePatterns.contains(where: { matchesCase($0, info) }) { return false }
@@ -188,7 +210,7 @@ public func selectCases(
         }
         var selected: [SelectedCase] = []
         var skipped: [SkippedCase] = []
-        for info in chosenCases {
+        for info in (catalogs[planned.cell.kernel] ?? catalog).cases where isChosen(info) {
             let unmet = info.needs.compactMap { $0.unmetReason(in: planned.cell) }
             if unmet.isEmpty {
                 selected.append(SelectedCase(info: info, timeoutSeconds: timeouts.seconds(forCase: info.id)))

@@ -1,12 +1,16 @@
 import Foundation
 
-/// One problem in a configuration: where (a JSON path such as `$.matrix.backends[2]`, a
-/// command-line option such as `--backend`, or `line 3, column 5` for syntax) and what.
+/// One problem in a JSON file the lab reads (lab.json, cases.json, a user case description) or
+/// in a command-line override: where (a JSON path such as `$.matrix.backends[2]`, a
+/// command-line option such as `--backend`, or `line 3, column 5` for syntax), what, and — where
+/// the file's errors cite lines, as a user case description's do — the line.
 public struct ConfigIssue: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var line: Int?
     public var path: String
     public var message: String
 
-    public init(path: String, message: String) {
+    public init(line: Int? = nil, path: String = "", message: String) {
+        self.line = line
         self.path = path
         self.message = message
     }

@@ -1,16 +1,30 @@
 import Foundation
 
-/// Walks a parsed lab.json and collects every problem (it never stops at the first), each
-/// with its JSON path. The element checks are shared with command-line overrides.
+/// The lab's one validator of JSON files: walks a parsed document and collects every problem
+/// (it never stops at the first), each with its JSON path — and its line, where the file's
+/// errors cite lines. The core (issues, objects with known keys, strings) is here with the
+/// lab.json checks, which command-line overrides share; cases.json (`CaseCatalog`), the bench
+/// section (`BenchSettings`) and user case descriptions (`UserCaseDescriptionReader.swift`) add
+/// their checks as extensions.
 struct ConfigValidator {
     private(set) var issues: [ConfigIssue] = []
+    /// Issues carry the line they are on (user case descriptions, reported `file:line:` as
+    /// compilers do); otherwise only their JSON path (lab.json, cases.json).
+    let citesLines: Bool
 
     // Bounds a human would not exceed by intent; beyond them the value is almost surely a typo.
     static let memoryRange = 256...1_048_576
     static let vcpuRange = 1...64
 
+    init(citesLines: Bool = false) { self.citesLines = citesLines }
+
     mutating func report(_ path: String, _ message: String) {
         issues.append(ConfigIssue(path: path, message: message))
+    }
+
+    /// A problem with `node`, at its line where issues cite lines.
+    mutating func report(_ node: JSONNode, _ path: String, _ message: String) {
+        issues.append(ConfigIssue(line: citesLines ? node.line : nil, path: path, message: message))
     }
 
     // MARK: Document
@@ -70,13 +84,70 @@ struct ConfigValidator {
     }
 
     /// Checks that `node` is an object with only `known` keys (each once) and all `required`
-    /// ones; returns its members by key (the first occurrence of a duplicate).
+    /// ones; returns its members by key (the first occurrence of a duplicate wins).
     mutating func object(_ node: JSONNode, path: String, known: [String], required: [String]) -> [String: JSONNode]? {
-        let checked = checkedObjectMembers(node, known: known, required: required) { key, first, line in
-            "key \(JSONValue.quoted(key)) appears twice (lines \(first) and \(line))"
+        guard case .object(let list) = node.kind else {
+            report(node, path, "expected an object, got \(node.described)")
+            return nil
         }
-        for problem in checked.problems { report(path, problem.message) }
-        return checked.members
+        var members: [String: JSONNode] = [:]
+        var firstLine: [String: Int] = [:]
+        for member in list {
+            if let line = firstLine[member.key] {
+                let key = JSONValue.quoted(member.key)
+                issues.append(
+                    ConfigIssue(
+                        line: citesLines ? member.line : nil, path: path,
+                        message: citesLines
+                            ? "key \(key) appears twice (also on line \(line))"
+                            : "key \(key) appears twice (lines \(line) and \(member.line))"))
+                continue
+            }
+            firstLine[member.key] = member.line
+            if known.contains(member.key) {
+                members[member.key] = member.value
+            } else {
+                var message = "unknown key \(JSONValue.quoted(member.key))"
+                if let guess = closest(to: member.key, among: known) {
+                    message += " (did you mean \(JSONValue.quoted(guess))?)"
+                } else {
+                    message += "; expected keys: " + known.joined(separator: ", ")
+                }
+                issues.append(ConfigIssue(line: citesLines ? member.line : nil, path: path, message: message))
+            }
+        }
+        for key in required where firstLine[key] == nil {
+            report(node, path, "missing required key \(JSONValue.quoted(key))")
+        }
+        return members
+    }
+
+    /// A non-empty string without NUL characters.
+    mutating func string(_ node: JSONNode, _ path: String, what: String = "a non-empty string") -> String? {
+        guard case .string(let value) = node.kind, !value.isEmpty else {
+            report(node, path, "expected \(what), got \(node.described)")
+            return nil
+        }
+        if value.unicodeScalars.contains(where: { $0.value == 0 }) {
+            report(node, path, "contains a NUL character")
+            return nil
+        }
+        return value
+    }
+
+    /// A string or an array of strings (each non-empty), as a list with each element's node and path.
+    mutating func stringList(_ node: JSONNode, _ path: String, what: String) -> [(String, JSONNode, String)] {
+        let elements: [(JSONNode, String)]
+        switch node.kind {
+        case .string: elements = [(node, path)]
+        case .array(let items): elements = items.enumerated().map { ($1, "\(path)[\($0)]") }
+        default:
+            report(node, path, "expected \(what) or an array of them, got \(node.described)")
+            return []
+        }
+        return elements.compactMap { element, elementPath in
+            string(element, elementPath, what: what).map { ($0, element, elementPath) }
+        }
     }
 
     // MARK: Matrix
@@ -257,7 +328,7 @@ struct ConfigValidator {
     }
 
     /// `no5lvl` in the configured command line would silently turn 5-level cells into 4-level
-    /// ones; the lab adds it to 4-level cells itself (CellRunner.guestCmdline).
+    /// ones; the lab adds it to 4-level cells itself (LabKit's Launcher.guestCmdline).
     mutating func pagingAgrees(matrix: LabConfig.Matrix, guest: LabConfig.Guest, path: String) {
         if matrix.paging.contains(.fiveLevel), guest.cmdline.split(separator: " ").contains("no5lvl") {
             report(
@@ -373,43 +444,6 @@ struct ConfigValidator {
 // MARK: Suggestions
 
 /// The candidate closest to `word` if it is plausibly a typo of it (case, plural, or a small edit).
-/// The rules every validator applies to a JSON object with a fixed set of keys: its members by
-/// key (the first occurrence of a duplicate wins) and each problem with the line it is on.
-/// Validators report the problems their own way and word duplicates as their files need.
-func checkedObjectMembers(
-    _ node: JSONNode, known: [String], required: [String],
-    duplicate: (_ key: String, _ firstLine: Int, _ line: Int) -> String
-) -> (members: [String: JSONNode]?, problems: [(line: Int, message: String)]) {
-    guard case .object(let list) = node.kind else {
-        return (nil, [(node.line, "expected an object, got \(node.described)")])
-    }
-    var members: [String: JSONNode] = [:]
-    var firstLine: [String: Int] = [:]
-    var problems: [(line: Int, message: String)] = []
-    for member in list {
-        if let line = firstLine[member.key] {
-            problems.append((member.line, duplicate(member.key, line, member.line)))
-            continue
-        }
-        firstLine[member.key] = member.line
-        if known.contains(member.key) {
-            members[member.key] = member.value
-        } else {
-            var message = "unknown key \(JSONValue.quoted(member.key))"
-            if let guess = closest(to: member.key, among: known) {
-                message += " (did you mean \(JSONValue.quoted(guess))?)"
-            } else {
-                message += "; expected keys: " + known.joined(separator: ", ")
-            }
-            problems.append((member.line, message))
-        }
-    }
-    for key in required where firstLine[key] == nil {
-        problems.append((node.line, "missing required key \(JSONValue.quoted(key))"))
-    }
-    return (members, problems)
-}
-
 func closest(to word: String, among candidates: [String]) -> String? {
     let lowered = word.lowercased()
     var best: (String, Int)?

@@ -1,13 +1,16 @@
 import Foundation
 
+extension CaseIterable where Self: Equatable {
+    /// The position of the case in its declaration: the order the matrix axes sort by.
+    var caseOrder: Int { Array(Self.allCases).firstIndex(of: self) ?? Int.max }
+}
+
 /// How the guest runs: directly on the emulated machine (`none`), or under the lab's hypervisor
 /// using AMD SVM or Intel VMX.
 public enum Backend: String, Sendable, Codable, CaseIterable, Comparable {
     case none, svm, vmx
 
-    public static func < (lhs: Backend, rhs: Backend) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-    }
+    public static func < (lhs: Backend, rhs: Backend) -> Bool { lhs.caseOrder < rhs.caseOrder }
 
     /// True for svm and vmx: the guest runs under the lab's hypervisor.
     public var usesHypervisor: Bool { self != .none }
@@ -17,9 +20,16 @@ public enum Backend: String, Sendable, Codable, CaseIterable, Comparable {
 public enum HostKind: String, Sendable, Codable, CaseIterable, Comparable {
     case kvm, tcg, bochs
 
-    public static func < (lhs: HostKind, rhs: HostKind) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    /// What runs the VM, for messages: "KVM", "QEMU TCG", "Bochs".
+    public var displayName: String {
+        switch self {
+        case .kvm: return "KVM"
+        case .tcg: return "QEMU TCG"
+        case .bochs: return "Bochs"
+        }
     }
+
+    public static func < (lhs: HostKind, rhs: HostKind) -> Bool { lhs.caseOrder < rhs.caseOrder }
 }
 
 /// A host as written in lab.json: a concrete one, or `auto` (resolved per backend from the
@@ -113,9 +123,7 @@ public enum PagingMode: String, Sendable, Codable, CaseIterable, Comparable {
     case fourLevel = "4-level"
     case fiveLevel = "5-level"
 
-    public static func < (lhs: PagingMode, rhs: PagingMode) -> Bool {
-        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
-    }
+    public static func < (lhs: PagingMode, rhs: PagingMode) -> Bool { lhs.caseOrder < rhs.caseOrder }
 
     /// Page-table levels the guest kernel uses.
     public var levels: Int { self == .fourLevel ? 4 : 5 }

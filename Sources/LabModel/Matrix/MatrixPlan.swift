@@ -31,14 +31,21 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
 
     public var runnableCells: [MatrixCell] { cells.filter { $0.status == .runnable }.map(\.cell) }
 
+    /// The guest kernels of the cells, each once, in matrix order.
+    public var kernels: [KernelSpec] {
+        var seen: Set<KernelSpec> = []
+        return cells.map(\.cell.kernel).filter { seen.insert($0).inserted }
+    }
+
     /// VM memory overhead beyond the guest's RAM (QEMU/Bochs process, page tables, buffers).
     public static let perVMOverheadMiB = 300
     /// Memory left to the host itself when planning VMs.
     public static let hostReserveMiB = 1024
 
     /// Expands `matrix` (cartesian product of backends × hosts × kernels × memory × vCPUs ×
-    /// paging, in that order) and judges each cell against `capabilities`.
-    public init(matrix: LabConfig.Matrix, capabilities: HostCapabilities) {
+    /// paging, in that order) and judges each cell against what the host can do
+    /// (`capabilities`) and what the lab implements (`implemented`).
+    public init(matrix: LabConfig.Matrix, capabilities: HostCapabilities, implemented: Implemented) {
         var cells: [PlannedCell] = []
         var indexById: [String: Int] = [:]
         var notes: [String] = []
@@ -77,7 +84,7 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                         continue
                     }
                     indexById[cell.id] = cells.count
-                    let reasons = Self.skipReasons(cell, capabilities: capabilities)
+                    let reasons = Self.skipReasons(cell, capabilities: capabilities, implemented: implemented)
                     cells.append(
                         PlannedCell(
                             cell: cell, requestedHosts: [request],
@@ -107,11 +114,15 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
     }
 
     /// Every reason `cell` cannot run here (empty: runnable).
-    static func skipReasons(_ cell: MatrixCell, capabilities: HostCapabilities) -> [String] {
+    static func skipReasons(_ cell: MatrixCell, capabilities: HostCapabilities, implemented: Implemented) -> [String] {
         var reasons: [String] = []
         let backend = cell.backend.rawValue
-        if cell.backend != .none, !capabilities.implementedBackends.contains(cell.backend) {
+        if cell.backend != .none, !implemented.backends.contains(cell.backend) {
             reasons.append("hypervisor backend \(backend) is not implemented yet")
+        }
+        if !implemented.hostKinds.contains(cell.host) {
+            reasons.append(
+                "host \(cell.host.rawValue): the lab's \(cell.host.displayName) driver is not implemented yet")
         }
         switch cell.host {
         case .kvm:
@@ -131,9 +142,6 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                 reasons.append("svm needs SVM: this QEMU's TCG does not offer SVM with NPT (doctor tried)")
             }
         case .bochs:
-            if !capabilities.bochsDriverImplemented {
-                reasons.append("host bochs: the lab's Bochs driver is not implemented yet")
-            }
             if cell.backend == .svm {
                 reasons.append("svm needs SVM: the lab runs Bochs with an Intel CPU model (VMX only); use host tcg")
             } else if cell.backend == .vmx, !capabilities.bochsEmulatesVMX {

@@ -97,8 +97,8 @@ public enum HTMLReport {
                 if !row.values.isEmpty || !row.logs.isEmpty || row.repro != nil || row.vmName != nil {
                     html += "<ul>\n"
                     if let vm = row.vmName { html += "<li>VM <code>\(escape(vm))</code></li>\n" }
-                    for role in row.logs.keys.sorted() {
-                        html += "<li>\(escape(role)) log: <code>\(escape(row.logs[role]!))</code></li>\n"
+                    for (role, path) in row.logs.sorted(by: { $0.key < $1.key }) {
+                        html += "<li>\(escape(role)) log: <code>\(escape(path))</code></li>\n"
                     }
                     if !row.values.isEmpty {
                         html += "<li>values: <code>\(escape(JSONValue.object(row.values).compactText))</code></li>\n"

@@ -5,26 +5,45 @@ import FoundationXML
 #endif
 
 /// JUnit XML for CI: one `<testsuite>` per cell (name = cell id), one `<testcase name=caseId
-/// classname=cellId>` per case, `<failure>` for fail/timeout, `<error>` for error, `<skipped>`
-/// for skips and for every case of a skipped cell; `<system-out>` lists log paths; each suite
-/// carries the provenance as `<property>`s.
+/// classname=…>` per case, `<failure>` for fail/timeout, `<error>` for error and interrupted,
+/// `<skipped>` (reason as its text and `message`) for skips and for every case of a skipped
+/// cell; `<system-out>` lists log paths; each suite carries the provenance as `<property>`s.
+/// Records of no cell (a run the lab could not start) go to a suite named `lab`.
+///
+/// Valid against the Jenkins xunit plugin's junit-10.xsd (checked by JUnitSchemaTests): no
+/// `skipped` attribute on `<testsuites>`, `testcase` attributes limited to name, classname and
+/// time. Jenkins splits a classname at its last dot into package and class, so the classname is
+/// the cell id with dots as underscores (`svm-tcg-6_1_0-56-amd64-…`); the exact id stays the
+/// suite's name and its `cell.id` property.
 public enum JUnitReport {
+    /// The classname of a cell's test cases: its id, dots replaced so Jenkins does not split it.
+    public static func className(cellId: String) -> String {
+        cellId.replacingOccurrences(of: ".", with: "_")
+    }
+
     public static func xml(for results: RunResults) -> String {
         let root = XMLElement(name: "testsuites")
         root.addAttribute(name: "name", value: "GuestMemLab")
         var grand: [CaseStatus: Int] = [:]
         var grandTime = 0.0
-        for cell in results.cells {
-            let rows = results.rows(for: cell)
+        var suites: [(id: String, status: CellRunStatus?, rows: [CaseRecord])] = results.cells.map {
+            ($0.id, $0.status, results.reportRows(for: $0))
+        }
+        let orphans = results.records.filter { record in !results.cells.contains { $0.id == record.cellId } }
+        for cellId in orphans.map(\.cellId).reduce(into: [String](), { if !$0.contains($1) { $0.append($1) } }) {
+            suites.append((cellId, nil, orphans.filter { $0.cellId == cellId }))
+        }
+        for (cellId, status, rows) in suites {
             let suite = XMLElement(name: "testsuite")
             var counts: [CaseStatus: Int] = [:]
             for row in rows { counts[row.status, default: 0] += 1 }
             let time = rows.compactMap(\.durationSeconds).reduce(0, +)
-            suite.addAttribute(name: "name", value: cell.id)
+            suite.addAttribute(name: "name", value: cellId)
             suite.addAttribute(name: "tests", value: String(rows.count))
             suite.addAttribute(
                 name: "failures", value: String(counts[.fail, default: 0] + counts[.timeout, default: 0]))
-            suite.addAttribute(name: "errors", value: String(counts[.error, default: 0]))
+            suite.addAttribute(
+                name: "errors", value: String(counts[.error, default: 0] + counts[.interrupted, default: 0]))
             suite.addAttribute(name: "skipped", value: String(counts[.skip, default: 0]))
             suite.addAttribute(name: "time", value: seconds(time))
             suite.addAttribute(name: "timestamp", value: Provenance.timestamp(results.provenance.startTime))
@@ -32,12 +51,14 @@ public enum JUnitReport {
 
             let properties = XMLElement(name: "properties")
             var list = results.provenance.properties.filter { !$0.name.hasPrefix("machine.") }
-            switch cell.status {
+            list.append(("cell.id", cellId))
+            switch status {
             case .ran: list.append(("cell.status", "ran"))
             case .skipped(let reason): list.append(("cell.status", "skipped: \(reason)"))
             case .error(let message): list.append(("cell.status", "error: \(message)"))
+            case nil: list.append(("cell.status", "none: the lab could not run"))
             }
-            if let machine = results.provenance.machines[cell.id] {
+            if let machine = results.provenance.machines[cellId] {
                 list.append(("cell.accelerator", machine.accelerator))
                 list.append(("cell.cpu", machine.cpuModel))
                 if let kernel = machine.guestKernel {
@@ -63,10 +84,11 @@ public enum JUnitReport {
             for (status, count) in counts { grand[status, default: 0] += count }
             grandTime += time
         }
+        // No `skipped` here: junit-10.xsd allows only name, time, tests, failures, errors.
         root.addAttribute(name: "tests", value: String(grand.values.reduce(0, +)))
         root.addAttribute(name: "failures", value: String(grand[.fail, default: 0] + grand[.timeout, default: 0]))
-        root.addAttribute(name: "errors", value: String(grand[.error, default: 0]))
-        root.addAttribute(name: "skipped", value: String(grand[.skip, default: 0]))
+        root.addAttribute(
+            name: "errors", value: String(grand[.error, default: 0] + grand[.interrupted, default: 0]))
         root.addAttribute(name: "time", value: seconds(grandTime))
         let document = XMLDocument(rootElement: root)
         document.version = "1.0"
@@ -77,7 +99,7 @@ public enum JUnitReport {
     private static func testcase(_ row: CaseRecord) -> XMLElement {
         let element = XMLElement(name: "testcase")
         element.addAttribute(name: "name", value: row.caseId)
-        element.addAttribute(name: "classname", value: row.cellId)
+        element.addAttribute(name: "classname", value: className(cellId: row.cellId))
         element.addAttribute(name: "time", value: seconds(row.durationSeconds ?? 0))
         var body = row.message
         if let repro = row.repro { body += (body.isEmpty ? "" : "\n\n") + "reproduce: \(repro)" }
@@ -90,19 +112,20 @@ public enum JUnitReport {
                 name: "message", value: row.status == .timeout ? "timeout: \(row.message)" : row.message)
             failure.addAttribute(name: "type", value: row.status.rawValue)
             element.addChild(failure)
-        case .error:
+        case .error, .interrupted:
             let error = XMLElement(name: "error", stringValue: xmlSafe(body))
             error.addAttribute(name: "message", value: row.message)
-            error.addAttribute(name: "type", value: "error")
+            error.addAttribute(name: "type", value: row.status.rawValue)
             element.addChild(error)
         case .skip:
-            let skipped = XMLElement(name: "skipped")
+            // The reason as text too: GitLab shows the element's text, Jenkins the attribute.
+            let skipped = XMLElement(name: "skipped", stringValue: xmlSafe(row.message))
             skipped.addAttribute(name: "message", value: row.message)
             element.addChild(skipped)
         }
         var out: [String] = []
         if let vm = row.vmName { out.append("vm: \(vm) (attempt \(row.attempt))") }
-        for role in row.logs.keys.sorted() { out.append("\(role) log: \(row.logs[role]!)") }
+        for (role, path) in row.logs.sorted(by: { $0.key < $1.key }) { out.append("\(role) log: \(path)") }
         if !row.values.isEmpty { out.append("values: " + JSONValue.object(row.values).compactText) }
         if !out.isEmpty {
             element.addChild(XMLElement(name: "system-out", stringValue: xmlSafe(out.joined(separator: "\n"))))
@@ -118,7 +141,9 @@ public enum JUnitReport {
 extension XMLElement {
     /// Adds an attribute whose value is made XML-safe.
     fileprivate func addAttribute(name: String, value: String) {
-        let attribute = XMLNode.attribute(withName: name, stringValue: xmlSafe(value)) as! XMLNode
+        guard let attribute = XMLNode.attribute(withName: name, stringValue: xmlSafe(value)) as? XMLNode else {
+            preconditionFailure("XMLNode.attribute(withName:stringValue:) made no XMLNode")
+        }
         addAttribute(attribute)
     }
 }

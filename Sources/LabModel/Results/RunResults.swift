@@ -1,9 +1,10 @@
 import Foundation
 
 /// The verdict for one case in one cell. `timeout` is decided by the host (no RESULT before
-/// the deadline); the others come from the agent or from the host when the VM died.
+/// the deadline); `interrupted` means the lab was stopped (SIGINT/SIGTERM/SIGHUP) before the
+/// case finished; the others come from the agent or from the host when the VM died.
 public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
-    case pass, fail, skip, error, timeout
+    case pass, fail, skip, error, timeout, interrupted
 
     public init(_ agent: AgentCaseStatus) {
         switch agent {
@@ -14,8 +15,32 @@ public enum CaseStatus: String, Sendable, Hashable, Codable, CaseIterable {
         }
     }
 
-    /// fail, error and timeout make a run unsuccessful.
-    public var isProblem: Bool { self == .fail || self == .error || self == .timeout }
+    /// fail, error and timeout make a run unsuccessful (and so does an interruption).
+    public var isProblem: Bool { self == .fail || self == .error || self == .timeout || self == .interrupted }
+}
+
+/// The lab's exit statuses, told apart by CI (README "Exit statuses", `lab --help`).
+public enum LabExitStatus: Int32, Sendable, CaseIterable {
+    /// Every case passed or was skipped; declared findings (cases asserting a known problem as
+    /// it is) count as passes and are listed.
+    case passed = 0
+    /// Some case failed, timed out or erred (or a cell could not run).
+    case casesFailed = 1
+    /// The lab itself could not run: bad lab.json, bad option, host not ready, build failure.
+    case labError = 2
+    /// Interrupted (SIGINT, SIGTERM, SIGHUP); the results written hold what finished.
+    case interrupted = 130
+
+    /// The help text of every status, for `--help` and the README.
+    public static let help = """
+        Exit statuses:
+          0    every case passed or was skipped (declared findings count as passes and are listed)
+          1    some case failed, timed out or erred
+          2    the lab itself could not run: bad lab.json, bad option, host not ready, build failure
+               (results.json then holds one error record with the message)
+          130  interrupted (SIGINT/SIGTERM/SIGHUP): VMs destroyed, results written with the
+               unfinished cases marked interrupted
+        """
 }
 
 /// One case's outcome in one cell, with what is needed to look into it.
@@ -36,6 +61,10 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     public var logs: [String: String]
     /// A shell command that reruns exactly this case in this cell.
     public var repro: String?
+    /// A skip that is impossible by construction (the cell cannot meet the case's `needs`, e.g.
+    /// a method case in a `none` cell): kept in results.json, counted once per cell and reason
+    /// in JUnit, TAP and the text report. Absent (nil) otherwise.
+    public var byConstruction: Bool?
 
     public init(
         caseId: String, cellId: String, status: CaseStatus, message: String = "", values: [String: JSONValue] = [:],
@@ -148,8 +177,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         func add(_ name: String, _ value: String?) { if let value { list.append((name, value)) } }
         add("lab.commit", labCommit)
         for name in imageDigests.keys.sorted() { add("image.\(name)", imageDigests[name]) }
-        for spec in guestKernels.keys.sorted() {
-            let kernel = guestKernels[spec]!
+        for (spec, kernel) in guestKernels.sorted(by: { $0.key < $1.key }) {
             add("guest.kernel.\(spec)", kernel.version + (kernel.packageVersion.map { " (package \($0))" } ?? ""))
         }
         add("qemu.version", qemuVersion)
@@ -157,8 +185,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("libvirt.library", libvirtLibraryVersion)
         add("libvirt.daemon", libvirtDaemonVersion)
         add("hypervisor.policy", hypervisorPolicy?.rawValue)
-        for cell in machines.keys.sorted() {
-            let machine = machines[cell]!
+        for (cell, machine) in machines.sorted(by: { $0.key < $1.key }) {
             add(
                 "machine.\(cell)",
                 "\(machine.accelerator), cpu \(machine.cpuModel)"
@@ -296,6 +323,7 @@ public struct RunResults: Sendable, Hashable, Codable {
         public static let junit = "junit.xml"
         public static let text = "report.txt"
         public static let html = "report.html"
+        public static let tap = "results.tap"
     }
 
     /// One row per (cell, planned or recorded case), with the status reports show: records as
@@ -326,6 +354,46 @@ public struct RunResults: Sendable, Hashable, Codable {
         }.map(\.element)
     }
 
+    /// The rows reports show: `rows(for:)` with the skips that are impossible by construction
+    /// folded into one row per reason (case id `n/a (N cases)`, message: the reason and the
+    /// case ids), so dashboards show a meaningful skip rate.
+    public func reportRows(for cell: CellOutcome) -> [CaseRecord] {
+        var out: [CaseRecord] = []
+        var folded: [String: (index: Int, ids: [String])] = [:]
+        for row in rows(for: cell) {
+            guard row.status == .skip, row.byConstruction == true else {
+                out.append(row)
+                continue
+            }
+            if folded[row.message] == nil {
+                folded[row.message] = (out.count, [])
+                var summary = CaseRecord(caseId: "", cellId: row.cellId, status: .skip, message: row.message)
+                summary.byConstruction = true
+                out.append(summary)
+            }
+            folded[row.message]?.ids.append(row.caseId)
+        }
+        for (reason, group) in folded {
+            let n = group.ids.count
+            out[group.index].caseId = "n/a (\(n) case\(n == 1 ? "" : "s"))"
+            out[group.index].message =
+                "cannot run in this cell by construction: \(reason): " + group.ids.joined(separator: ", ")
+        }
+        return out
+    }
+
+    /// Counts per status over the report rows (impossible skips folded), for summaries.
+    public var reportTotals: [CaseStatus: Int] {
+        var counts: [CaseStatus: Int] = [:]
+        for cell in cells {
+            for row in reportRows(for: cell) { counts[row.status, default: 0] += 1 }
+        }
+        for record in records where !cells.contains(where: { $0.id == record.cellId }) {
+            counts[record.status, default: 0] += 1
+        }
+        return counts
+    }
+
     /// Counts per status over all rows (including synthesized ones).
     public var totals: [CaseStatus: Int] {
         var counts: [CaseStatus: Int] = [:]
@@ -342,6 +410,37 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var succeeded: Bool {
         totals.allSatisfy { !$0.key.isProblem || $0.value == 0 }
             && !cells.contains { if case .error = $0.status { return true } else { return false } }
+    }
+
+    /// What a run's results mean for the lab's exit status: interrupted beats failed.
+    public var exitStatus: LabExitStatus {
+        if totals[.interrupted, default: 0] > 0 { return .interrupted }
+        if records.contains(where: { $0.caseId == Self.labErrorCaseId && $0.status == .error }) { return .labError }
+        return succeeded ? .passed : .casesFailed
+    }
+
+    /// Passing cases whose description declares a finding (a known problem asserted as it is,
+    /// description starting "FINDING"): passes, listed in the summary so they are not forgotten.
+    public var findings: [CaseRecord] {
+        records.filter { record in
+            record.status == .pass
+                && (caseInfo(record.caseId)?.description.hasPrefix("FINDING") ?? false)
+        }
+    }
+
+    /// The id of the one record a run that could not start writes (`RunResults.labFailure`).
+    public static let labErrorCaseId = "lab"
+
+    /// Results of a run the lab itself could not carry out (configuration, build, host): one
+    /// error record carrying the message, so CI shows why.
+    public static func labFailure(
+        message: String, commandLine: [String] = CommandLine.arguments, started: Date = Date()
+    ) -> RunResults {
+        RunResults(
+            provenance: Provenance(startTime: started, endTime: Date(), commandLine: commandLine), cells: [],
+            records: [
+                CaseRecord(caseId: labErrorCaseId, cellId: labErrorCaseId, status: .error, message: message)
+            ])
     }
 
     public func caseInfo(_ id: String) -> CaseInfo? { cases.first { $0.id == id } }
@@ -413,6 +512,7 @@ public struct RunResults: Sendable, Hashable, Codable {
             (FileName.junit, Data(JUnitReport.xml(for: self).utf8)),
             (FileName.text, Data(TextReport.render(self, color: false).utf8)),
             (FileName.html, Data(HTMLReport.render(self).utf8)),
+            (FileName.tap, Data(TAPReport.render(self).utf8)),
         ]
         return try files.map { name, data in
             let url = directory.appendingPathComponent(name)
@@ -463,4 +563,17 @@ public func shellQuoted(_ arguments: [String]) -> String {
         if !argument.isEmpty, argument.unicodeScalars.allSatisfy(safe.contains) { return argument }
         return "'" + argument.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }.joined(separator: " ")
+}
+
+/// `path` relative to `workingDirectory` when it lies under it (`results/2026…` rather than
+/// `/home/ci/lab/results/2026…`, so a printed command works from a checkout elsewhere); else
+/// `path` as given.
+public func pathRelative(
+    _ path: String, to workingDirectory: String = FileManager.default.currentDirectoryPath
+) -> String {
+    let target = URL(fileURLWithPath: path).standardizedFileURL.path
+    var base = URL(fileURLWithPath: workingDirectory).standardizedFileURL.path
+    if !base.hasSuffix("/") { base += "/" }
+    guard target.hasPrefix(base), target.count > base.count else { return path }
+    return String(target.dropFirst(base.count))
 }

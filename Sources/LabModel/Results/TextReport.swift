@@ -19,12 +19,12 @@ public enum TextReport {
         if let library = provenance.libvirtLibraryVersion {
             facts.append("libvirt \(library)" + (provenance.libvirtDaemonVersion.map { " (daemon \($0))" } ?? ""))
         }
-        for spec in provenance.guestKernels.keys.sorted() {
-            facts.append("kernel \(spec) = \(provenance.guestKernels[spec]!.version)")
+        for (spec, kernel) in provenance.guestKernels.sorted(by: { $0.key < $1.key }) {
+            facts.append("kernel \(spec) = \(kernel.version)")
         }
         if !facts.isEmpty { lines.append(facts.joined(separator: ", ")) }
 
-        let totals = results.totals
+        let totals = results.reportTotals
         let total = totals.values.reduce(0, +)
         lines.append("")
         lines.append(
@@ -36,7 +36,7 @@ public enum TextReport {
         lines.append(paint.bold("Cells"))
         let width = results.cells.map(\.id.count).max() ?? 0
         for cell in results.cells {
-            let rows = results.rows(for: cell)
+            let rows = results.reportRows(for: cell)
             var counts: [CaseStatus: Int] = [:]
             for row in rows { counts[row.status, default: 0] += 1 }
             let label: String
@@ -77,8 +77,21 @@ public enum TextReport {
                 for line in terminalSafe(record.message).split(separator: "\n", omittingEmptySubsequences: false) {
                     lines.append("      \(line)")
                 }
-                for role in record.logs.keys.sorted() { lines.append("      \(role) log: \(record.logs[role]!)") }
+                for (role, path) in record.logs.sorted(by: { $0.key < $1.key }) {
+                    lines.append("      \(role) log: \(path)")
+                }
                 if let repro = record.repro { lines.append("      reproduce: \(repro)") }
+            }
+        }
+        let findings = results.findings
+        if !findings.isEmpty {
+            lines.append("")
+            lines.append(paint.bold("Findings (declared, asserted as they are: they pass)"))
+            for record in findings {
+                lines.append("  \(record.caseId) in \(record.cellId)")
+                if let info = results.caseInfo(record.caseId) {
+                    lines.append("      \(terminalSafe(info.description))")
+                }
             }
         }
         if !results.notes.isEmpty {
@@ -140,7 +153,7 @@ public enum TextReport {
             switch status {
             case .pass: return wrap("32", text)
             case .fail, .timeout: return wrap("1;31", text)
-            case .error: return wrap("1;35", text)
+            case .error, .interrupted: return wrap("1;35", text)
             case .skip: return wrap("33", text)
             }
         }

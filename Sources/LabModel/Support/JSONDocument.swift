@@ -292,7 +292,8 @@ struct JSONDocumentParser {
                     } else if (0xDC00..<0xE000).contains(code) {
                         throw error("unpaired UTF-16 surrogate in \\u escape")
                     }
-                    scalars.append(UnicodeScalar(code)!)
+                    guard let scalar = UnicodeScalar(code) else { throw error("\\u escape names no Unicode scalar") }
+                    scalars.append(scalar)
                 default:
                     index -= 2  // point at the backslash
                     throw error("invalid escape '\\\(Character(UnicodeScalar(escape)))' in a string")

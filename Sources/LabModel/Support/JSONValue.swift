@@ -53,9 +53,16 @@ public enum JSONValue: Sendable, Equatable, Hashable, Codable {
         case .array(let values): return "[" + values.map(\.compactText).joined(separator: ",") + "]"
         case .object(let members):
             return "{"
-                + members.keys.sorted().map { JSONValue.quoted($0) + ":" + members[$0]!.compactText }
+                + members.sorted(by: { $0.key < $1.key }).map { JSONValue.quoted($0.key) + ":" + $0.value.compactText }
                 .joined(separator: ",") + "}"
         }
+    }
+
+    /// Indented JSON text with sorted keys (for `--json` outputs).
+    public var prettyText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? compactText
     }
 
     /// A JSON string literal for `text`.

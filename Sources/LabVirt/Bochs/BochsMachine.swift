@@ -23,14 +23,14 @@ public struct BochsMachine: Sendable, Equatable {
     /// What GRUB boots.
     public var boot: GrubBootCD.Entry
     /// The three streams: COM1, COM2, COM3 (same ports and file names as libvirt VMs).
-    public var serial: DomainSpec.SerialFiles
+    public var serial: SerialFiles
     /// The VM's own directory (results/…/vms/<name>): bochsrc, bochs.log, grub.cfg and the CD.
     public var directory: String
 
     public init(
         name: String, memoryMiB: Int, cpuModel: String = BochsMachine.vmxCPUModel,
         instructionsPerSecond: Int = BochsMachine.defaultInstructionsPerSecond,
-        boot: GrubBootCD.Entry, serial: DomainSpec.SerialFiles, directory: String
+        boot: GrubBootCD.Entry, serial: SerialFiles, directory: String
     ) {
         self.name = name
         self.memoryMiB = memoryMiB
@@ -169,7 +169,7 @@ public struct BochsInstallation: Sendable, Equatable {
     /// Finds the tools in PATH; throws naming what is missing and how to get it.
     public static func find(share: String = defaultShareDirectory) throws(BochsError) -> BochsInstallation {
         func need(_ tool: String, _ package: String) throws(BochsError) -> String {
-            guard let path = ToolRunner.findInPath(tool) else {
+            guard let path = Command.findInPath(tool) else {
                 throw .toolMissing(tool: tool, fix: "install Debian's \(package) (`sudo scripts/setup-host`)")
             }
             return path
@@ -182,7 +182,7 @@ public struct BochsInstallation: Sendable, Equatable {
             throw .toolMissing(
                 tool: share + "/" + file, fix: "install Debian's bochsbios and vgabios (`sudo scripts/setup-host`)")
         }
-        let unshare = geteuid() == 0 ? ToolRunner.findInPath("unshare") : nil
+        let unshare = geteuid() == 0 ? Command.findInPath("unshare") : nil
         return BochsInstallation(bochs: bochs, share: share, setpriv: setpriv, unshare: unshare, grubMkrescue: grub)
     }
 }

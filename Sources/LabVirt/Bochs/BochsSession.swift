@@ -23,9 +23,11 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     /// The command line Bochs was started with (wrappers included).
     public var commandLine: [String] { process.commandLine }
 
-    public var streamPaths: DomainSpec.SerialFiles { machine.serial }
+    /// The emulator: its log is kept as `bochs.log`.
+    public static let emulator = "bochs"
+    public var streamPaths: SerialFiles { machine.serial }
     public var elapsed: Duration { ContinuousClock.now - startedAt }
-    public var emulatorLog: EmulatorLog { EmulatorLog(emulator: "bochs", path: machine.logPath) }
+    public var emulatorLog: EmulatorLog { EmulatorLog(emulator: Self.emulator, path: machine.logPath) }
 
     private let process: ChildProcess
     private let reaper: DomainReaper
@@ -33,6 +35,8 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     private let lock = NSLock()
     private var stopReason: ExitReason?
     private var tailers: StreamTailers
+    /// How Bochs ended, once a poll has seen it.
+    private var termination: ChildProcess.Termination?
 
     private init(
         machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, reaper: DomainReaper,
@@ -109,11 +113,16 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     /// SIGKILLs Bochs' process group and reaps it. Idempotent; false when it had already ended.
     @discardableResult
     public func destroy() async -> Bool {
-        await destroy(because: .destroyedByUs)
+        await end(because: .destroyedByUs)
     }
 
+    func stop(because reason: ExitReason) async {
+        await end(because: reason)
+    }
+
+    /// Remembers why (the first reason wins), then kills Bochs and waits (a while) for its end.
     @discardableResult
-    private func destroy(because reason: ExitReason) async -> Bool {
+    private func end(because reason: ExitReason) async -> Bool {
         lock.withLock { if stopReason == nil { stopReason = reason } }
         let killed = process.killGroup()
         _ = await process.waitForEnd(timeout: .seconds(10))
@@ -125,30 +134,35 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     }
 
     /// Polls Bochs every `pollInterval` until it exits or `deadline` passes (then it is killed:
-    /// `.timedOut`). How it ended comes from our own kill, else Bochs' last PANIC (`BochsLog`).
+    /// `.timedOut`); the loop is the one every VM shares (`PolledMachine`). How it ended comes
+    /// from our own kill, else Bochs' last PANIC (`BochsLog`).
     public func waitUntilExit(
         deadline: ContinuousClock.Instant, pollInterval: Duration = .milliseconds(100),
         onTick: @Sendable (VMTick) async -> VMTickDecision = { _ in .continue }
     ) async -> VMExit {
-        var termination = process.poll()
-        while termination == nil {
-            let decision = await onTick(VMTick(elapsed: elapsed, newLines: readNewLines(), isFinal: false))
-            if case let .stop(reason) = decision {
-                await destroy(because: .stoppedByCaller(reason))
-            } else if ContinuousClock.now >= deadline {
-                await destroy(because: .timedOut)
-            } else {
-                try? await Task.sleep(for: pollInterval)
-            }
-            termination = process.poll()
+        let (endElapsed, gaveUp) = await pollUntilExit(deadline: deadline, pollInterval: pollInterval, onTick: onTick)
+        let (ours, termination) = lock.withLock { (stopReason, self.termination) }
+        var reason: ExitReason
+        if let ours {
+            reason = ours
+        } else if let termination {
+            reason = BochsLog.exitReason(termination: termination, log: BochsLog.tail(of: machine.logPath))
+        } else {
+            reason = .unknown("bochs (pid \(pid)) never seen to end")
         }
-        let endElapsed = elapsed
-        let reason =
-            lock.withLock { stopReason }
-            ?? BochsLog.exitReason(termination: termination!, log: BochsLog.tail(of: machine.logPath))
-        _ = await onTick(VMTick(elapsed: endElapsed, newLines: readNewLines(final: true), isFinal: true))
+        if let gaveUp { reason = .unknown("\(reason); \(gaveUp)") }
         reaper.unregister(name)
         if !keepBootCD { try? FileManager.default.removeItem(atPath: machine.isoPath) }
-        return VMExit(reason: reason, elapsed: endElapsed, events: [], lastStatus: nil, lastPollError: nil)
+        return VMExit(reason: reason, elapsed: endElapsed)
     }
+
+    func pollEnded() async -> Bool {
+        guard let ended = process.poll() else { return false }
+        lock.withLock { termination = ended }
+        return true
+    }
+
+    var pollProblem: String? { "bochs (pid \(pid)) survived SIGKILL to its process group" }
 }
+
+extension BochsSession: PolledMachine {}

@@ -112,7 +112,7 @@ public enum GrubBootCD {
             throw .bootCD(detail: "staging the CD's files in \(staging): \(error)")
         }
         let started = ContinuousClock.now
-        let outcome = await ToolRunner.run(grubMkrescue, ["-o", iso, staging], timeout: timeout)
+        let outcome = await Command.run(grubMkrescue, ["-o", iso, staging], timeout: timeout)
         guard outcome.exitCode == 0, fm.fileExists(atPath: iso) else {
             let output = (outcome.standardError + outcome.standardOutput).split(separator: "\n").suffix(8).joined(
                 separator: "\n")

@@ -30,31 +30,6 @@ public struct DomainSpec: Sendable, Equatable {
 
     public enum CPUVendor: String, Sendable { case intel, amd }
 
-    /// The three serial streams, each a file QEMU writes (truncated at start).
-    public struct SerialFiles: Sendable, Equatable {
-        /// Port 0, COM1 (0x3f8): guest console.
-        public var console: String
-        /// Port 1, COM2 (0x2f8): guest agent results stream.
-        public var results: String
-        /// Port 2, COM3 (0x3e8): hypervisor log.
-        public var hypervisorLog: String
-
-        public init(console: String, results: String, hypervisorLog: String) {
-            self.console = console
-            self.results = results
-            self.hypervisorLog = hypervisorLog
-        }
-
-        /// `console.log`, `results.log`, `hypervisor.log` in `directory`.
-        public init(directory: URL) {
-            console = directory.appendingPathComponent("console.log").path
-            results = directory.appendingPathComponent("results.log").path
-            hypervisorLog = directory.appendingPathComponent("hypervisor.log").path
-        }
-
-        public var all: [String] { [console, results, hypervisorLog] }
-    }
-
     /// Stored in the domain's `<metadata>` so `virsh dumpxml` tells whose VM it is.
     public struct Metadata: Sendable, Equatable {
         public var runID: String

@@ -23,13 +23,13 @@ extension DomainSpec {
         let domain = XMLElement(name: "domain")
         domain.addAttribute(attr("type", accelerator == .kvm ? "kvm" : "qemu"))
         if gdbPort != nil {
-            domain.addNamespace(XMLNode.namespace(withName: "qemu", stringValue: Self.qemuNamespace) as! XMLNode)
+            domain.addNamespace(xmlNode(XMLNode.namespace(withName: "qemu", stringValue: Self.qemuNamespace)))
         }
         domain.addChild(text("name", name))
         domain.addChild(text("uuid", uuid.uuidString.lowercased()))
 
         let lab = XMLElement(name: "gmlab:lab")
-        lab.addNamespace(XMLNode.namespace(withName: "gmlab", stringValue: Self.metadataNamespace) as! XMLNode)
+        lab.addNamespace(xmlNode(XMLNode.namespace(withName: "gmlab", stringValue: Self.metadataNamespace)))
         lab.addChild(text("gmlab:run-id", metadata.runID))
         lab.addChild(text("gmlab:owner-pid", String(metadata.ownerPID)))
         lab.addChild(text("gmlab:lab-version", metadata.labVersion))
@@ -102,12 +102,18 @@ extension DomainSpec {
 
 // Small builders; attribute order follows the dictionary keys sorted, so output is stable.
 private func attr(_ name: String, _ value: String) -> XMLNode {
-    XMLNode.attribute(withName: name, stringValue: value) as! XMLNode
+    xmlNode(XMLNode.attribute(withName: name, stringValue: value))
+}
+
+/// Foundation's attribute and namespace factories return `Any`; they always make an XMLNode.
+private func xmlNode(_ made: Any) -> XMLNode {
+    guard let node = made as? XMLNode else { preconditionFailure("Foundation made \(type(of: made)), not an XMLNode") }
+    return node
 }
 
 private func element(_ name: String, attributes: [String: String] = [:], children: [XMLElement] = []) -> XMLElement {
     let node = XMLElement(name: name)
-    for key in attributes.keys.sorted() { node.addAttribute(attr(key, attributes[key]!)) }
+    for (key, value) in attributes.sorted(by: { $0.key < $1.key }) { node.addAttribute(attr(key, value)) }
     for child in children { node.addChild(child) }
     return node
 }

@@ -11,7 +11,7 @@ public enum HostProbes {
     /// `qemu-system-x86_64 --version` → "7.2.22".
     public static func qemuVersion(timeout: Duration = .seconds(10)) async -> ProbeResult<String> {
         let name = "QEMU version"
-        let outcome = await ToolRunner.run(qemuBinary, ["--version"], timeout: timeout)
+        let outcome = await Command.run(qemuBinary, ["--version"], timeout: timeout)
         guard outcome.exitCode == 0,
             let version = firstMatch(#"QEMU emulator version ([0-9][0-9.]*)"#, in: outcome.standardOutput)
         else {
@@ -207,13 +207,13 @@ public enum HostProbes {
     /// This only lists the models; `bochsBootsGuest()` (LabVirt/Bochs) boots one.
     public static func bochs(timeout: Duration = .seconds(10)) async -> ProbeResult<BochsInfo> {
         let name = "Bochs with VMX"
-        guard let path = ToolRunner.findInPath("bochs") else {
+        guard let path = Command.findInPath("bochs") else {
             return ProbeResult(
                 name: name, value: nil, status: .warning,
                 explanation: "bochs is not in PATH: the VMX backend cannot run (QEMU TCG has no VMX)",
                 fix: "`sudo scripts/setup-host` installs Debian's bochs 2.7")
         }
-        let outcome = await ToolRunner.run(path, ["-help", "cpu"], timeout: timeout)
+        let outcome = await Command.run(path, ["-help", "cpu"], timeout: timeout)
         let output = outcome.standardOutput + "\n" + outcome.standardError
         let version = firstMatch(#"Bochs x86 Emulator ([0-9][0-9.]*)"#, in: output)
         var models: [String] = []
@@ -333,7 +333,7 @@ public enum HostProbes {
     // MARK: Helpers
 
     /// Runs QEMU on a boot sector (floppy), with isa-debug-exit at 0xf4, no display, no reboot.
-    static func bootSector(_ sector: [UInt8], qemuArguments: [String], timeout: Duration) async -> ToolRunner.Outcome {
+    static func bootSector(_ sector: [UInt8], qemuArguments: [String], timeout: Duration) async -> Command.Outcome {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("gmlab-probe-\(getpid())-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -342,11 +342,11 @@ public enum HostProbes {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
             try Data(sector).write(to: image)
         } catch {
-            return ToolRunner.Outcome(
+            return Command.Outcome(
                 ending: .launchFailed("cannot write \(image.path): \(error)"),
                 standardOutput: "", standardError: "")
         }
-        return await ToolRunner.run(
+        return await Command.run(
             qemuBinary,
             qemuArguments + [
                 "-display", "none", "-no-reboot", "-m", "16",

@@ -172,13 +172,18 @@ struct X86Code {
     func finish() -> [UInt8] {
         var out = bytes
         for fixup in rel8Fixups {
-            let target = labels[fixup.label]!
+            guard let target = labels[fixup.label] else {
+                preconditionFailure("jump to undefined label \(fixup.label)")
+            }
             let displacement = target - (fixup.at + 1)
             precondition((-128...127).contains(displacement), "jump to \(fixup.label) out of rel8 range")
             out[fixup.at] = UInt8(bitPattern: Int8(displacement))
         }
         for fixup in abs32Fixups {
-            let address = fixup.base + UInt32(labels[fixup.label]!)
+            guard let label = labels[fixup.label] else {
+                preconditionFailure("address of undefined label \(fixup.label)")
+            }
+            let address = fixup.base + UInt32(label)
             withUnsafeBytes(of: address.littleEndian) { out.replaceSubrange(fixup.at..<fixup.at + 4, with: $0) }
         }
         return out

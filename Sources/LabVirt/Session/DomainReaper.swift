@@ -16,6 +16,8 @@ public final class DomainReaper: @unchecked Sendable {
     /// VMs that are child processes of the lab: name → "kill it now" (true when it killed one).
     private var killActions: [String: @Sendable () -> Bool] = [:]
     private var signalSources: [DispatchSourceSignal] = []
+    /// Run after the VMs are destroyed and before the exit (the executor writes the results).
+    private var interruptionHandlers: [String: @Sendable (Int32) -> Void] = [:]
 
     public init() {}
 
@@ -67,11 +69,28 @@ public final class DomainReaper: @unchecked Sendable {
         return destroyed.sorted()
     }
 
+    /// Sets (or, with nil, removes) work the signal path does after destroying the VMs and
+    /// before exiting 130 — the executor writes the results of what finished. By key, so an
+    /// execution removes its own when it ends; handlers run in key order.
+    /// The signal being handled, from its arrival on: results recorded after it (a VM start
+    /// that failed because its domain was just destroyed) are the interruption's doing.
+    public var interruptingSignal: Int32? { lock.withLock { interrupting } }
+    private var interrupting: Int32?
+
+    public func setInterruptionHandler(_ key: String, _ handler: (@Sendable (Int32) -> Void)?) {
+        lock.withLock { interruptionHandlers[key] = handler }
+    }
+
+    /// The name of a stopping signal, for messages.
+    public static func signalName(_ signal: Int32) -> String {
+        [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][signal] ?? "signal \(signal)"
+    }
+
     /// What the signal handler prints (to stderr) after `destroyAll()`.
     public static func interruptionMessage(signal: Int32, destroyed: [String]) -> String {
-        let signalName = [SIGINT: "SIGINT", SIGTERM: "SIGTERM", SIGHUP: "SIGHUP"][signal] ?? "signal \(signal)"
-        if destroyed.isEmpty { return "lab: \(signalName): no VM was running; exiting" }
-        return "lab: \(signalName): destroyed \(destroyed.count) VM(s): \(destroyed.joined(separator: ", ")); exiting"
+        let name = Self.signalName(signal)
+        if destroyed.isEmpty { return "lab: \(name): no VM was running; exiting" }
+        return "lab: \(name): destroyed \(destroyed.count) VM(s): \(destroyed.joined(separator: ", ")); exiting"
     }
 
     /// Installs handlers for SIGINT, SIGTERM and SIGHUP (dispatch signal sources; the
@@ -86,9 +105,12 @@ public final class DomainReaper: @unchecked Sendable {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global(qos: .userInitiated))
             source.setEventHandler { [weak self] in
+                if let self { self.lock.withLock { self.interrupting = number } }
                 let destroyed = self?.destroyAll() ?? []
                 FileHandle.standardError.write(
                     Data((Self.interruptionMessage(signal: number, destroyed: destroyed) + "\n").utf8))
+                let handlers = self.map { reaper in reaper.lock.withLock { reaper.interruptionHandlers } } ?? [:]
+                for (_, handler) in handlers.sorted(by: { $0.key < $1.key }) { handler(number) }
                 exit(130)
             }
             source.resume()

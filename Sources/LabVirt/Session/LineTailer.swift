@@ -61,13 +61,14 @@ public struct LineTailer: Sendable {
 /// The three streams of one VM, each followed by its own `LineTailer`: what every kind of VM
 /// (libvirt domain, Bochs process) hands to the run pipeline.
 public struct StreamTailers: Sendable {
-    private var tailers: [SerialStream: LineTailer]
+    /// In `SerialStream.allCases` order.
+    private var tailers: [(stream: SerialStream, tailer: LineTailer)]
 
-    public init(_ files: DomainSpec.SerialFiles) {
+    public init(_ files: SerialFiles) {
         tailers = [
-            .console: LineTailer(path: files.console),
-            .results: LineTailer(path: files.results),
-            .hypervisorLog: LineTailer(path: files.hypervisorLog),
+            (.console, LineTailer(path: files.console)),
+            (.results, LineTailer(path: files.results)),
+            (.hypervisorLog, LineTailer(path: files.hypervisorLog)),
         ]
     }
 
@@ -75,9 +76,9 @@ public struct StreamTailers: Sendable {
     /// line without its newline (the VM has ended, nothing more will come).
     public mutating func readNewLines(final: Bool) -> [StreamLine] {
         var lines: [StreamLine] = []
-        for stream in SerialStream.allCases {
-            let texts = final ? tailers[stream]!.readRemainingLines() : tailers[stream]!.readNewLines()
-            lines += texts.map { StreamLine(stream: stream, text: $0) }
+        for index in tailers.indices {
+            let texts = final ? tailers[index].tailer.readRemainingLines() : tailers[index].tailer.readNewLines()
+            lines += texts.map { StreamLine(stream: tailers[index].stream, text: $0) }
         }
         return lines
     }

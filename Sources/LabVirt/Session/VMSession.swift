@@ -1,69 +1,12 @@
 import Dispatch
 import Foundation
 
-/// The three serial streams of a VM.
-public enum SerialStream: String, Sendable, CaseIterable {
-    case console, results, hypervisorLog = "hypervisor-log"
-}
-
-/// One line a VM wrote on one of its streams.
-public struct StreamLine: Sendable, Equatable {
-    public let stream: SerialStream
-    public let text: String
-}
-
-/// How a VM ended.
-public enum ExitReason: Sendable, Equatable, CustomStringConvertible {
-    /// The guest powered itself off (ACPI S5, `poweroff`).
-    case poweredOff
-    /// The guest crashed (libvirt reported a crash, e.g. a panic device).
-    case crashed
-    /// QEMU itself failed or died.
-    case emulatorFailed
-    /// We destroyed it: `destroy()` was called.
-    case destroyedByUs
-    /// We destroyed it because the caller's deadline passed.
-    case timedOut
-    /// We destroyed it because `onTick` asked to, with the caller's reason.
-    case stoppedByCaller(String)
-    /// Someone else destroyed it (virsh destroy, libvirtd shutting down).
-    case destroyedExternally
-    /// It ended without libvirt saying how (no lifecycle event reached us in time).
-    case unknown(String)
-
-    public var description: String {
-        switch self {
-        case .poweredOff: return "powered off"
-        case .crashed: return "crashed"
-        case .emulatorFailed: return "emulator failed"
-        case .destroyedByUs: return "destroyed by us"
-        case .timedOut: return "timeout"
-        case let .stoppedByCaller(reason): return "stopped: \(reason)"
-        case .destroyedExternally: return "destroyed externally"
-        case let .unknown(detail): return "ended (\(detail))"
-        }
-    }
-}
-
-/// The outcome of `VMSession.waitUntilExit`.
-public struct VMExit: Sendable {
-    public let reason: ExitReason
-    /// Wall-clock time from domain creation to the moment the end was seen.
-    public let elapsed: Duration
-    /// libvirt lifecycle events seen for the domain, in order.
-    public let events: [LifecycleEvent]
-    /// The last state polled while the domain still existed.
-    public let lastStatus: DomainStatus?
-    /// The last libvirt error met while polling, if any (polling goes on through errors).
-    public let lastPollError: LibvirtError?
-}
-
 /// One VM: a transient, auto-destroying libvirt domain plus its three stream files.
 /// (A `VirtualMachine`; Bochs VMs are `BochsSession`s.)
 ///
 /// The session does not decide deadlines; the caller does, through `waitUntilExit`, and may
 /// stop the VM early from `onTick` (e.g. a per-case deadline seen in the results stream).
-public final class VMSession: @unchecked Sendable {
+public final class VMSession: VirtualMachine, @unchecked Sendable {
     public let name: String
     public let spec: DomainSpec
     public let connection: LibvirtConnection
@@ -72,15 +15,21 @@ public final class VMSession: @unchecked Sendable {
     /// How long virDomainCreateXML took.
     public let creationTime: Duration
 
+    /// The emulator libvirt runs: its log is kept as `qemu.log`.
+    public static let emulator = "qemu"
     /// QEMU's own log (command line, QEMU errors), written by libvirt.
     public var qemuLogPath: String { "/var/log/libvirt/qemu/\(name).log" }
-    public var streamPaths: DomainSpec.SerialFiles { spec.serial }
+    public var emulatorLog: EmulatorLog { EmulatorLog(emulator: Self.emulator, path: qemuLogPath) }
+    public var streamPaths: SerialFiles { spec.serial }
     public var elapsed: Duration { ContinuousClock.now - startedAt }
 
     private let reaper: DomainReaper
     private let lock = NSLock()
     private var stopReason: ExitReason?  // set when we destroy, before the destroy call
     private var tailers: StreamTailers
+    // What polling saw: the last state while the domain existed, the last libvirt error.
+    private var lastStatus: DomainStatus?
+    private var lastPollError: LibvirtError?
 
     private init(
         spec: DomainSpec, connection: LibvirtConnection, reaper: DomainReaper,
@@ -140,14 +89,18 @@ public final class VMSession: @unchecked Sendable {
     /// Destroys the domain now. Idempotent; returns false when it had already ended.
     @discardableResult
     public func destroy() async -> Bool {
-        await destroy(because: .destroyedByUs)
+        await end(because: .destroyedByUs)
     }
 
+    func stop(because reason: ExitReason) async {
+        await end(because: reason)
+    }
+
+    /// Remembers why (the first reason wins), then destroys the domain.
     @discardableResult
-    private func destroy(because reason: ExitReason) async -> Bool {
+    private func end(because reason: ExitReason) async -> Bool {
         lock.withLock { if stopReason == nil { stopReason = reason } }
-        let destroyed = (try? await blocking { [connection, name] in try connection.destroy(domain: name) }) ?? false
-        return destroyed
+        return (try? await blocking { [connection, name] in try connection.destroy(domain: name) }) ?? false
     }
 
     /// Complete lines written to the streams since the last call (any caller; the tailers
@@ -161,55 +114,19 @@ public final class VMSession: @unchecked Sendable {
     public typealias TickDecision = VMTickDecision
 
     /// Polls the domain every `pollInterval` until it ends or `deadline` passes (then it is
-    /// destroyed: `.timedOut`). `onTick` gets the new stream lines each poll and once more,
-    /// with `isFinal`, after the end. The stream files are kept. Call it once per session.
-    /// Never hangs: if libvirtd stops answering, it destroys at the deadline and gives up
-    /// `destroyGiveUp` later with an `.unknown` reason naming the libvirt error.
+    /// destroyed: `.timedOut`); the loop is the one every VM shares (`PolledMachine`). The
+    /// stream files are kept. Call it once per session. Never hangs: if libvirtd stops
+    /// answering, it destroys at the deadline and gives up a while later with an `.unknown`
+    /// reason naming the libvirt error.
     public func waitUntilExit(
         deadline: ContinuousClock.Instant,
         pollInterval: Duration = .milliseconds(100),
         onTick: @Sendable (Tick) async -> TickDecision = { _ in .continue }
     ) async -> VMExit {
-        var lastStatus: DomainStatus?
-        var lastError: LibvirtError?
-        var stopRequestedAt: ContinuousClock.Instant?
-        var gaveUp: String?
-        while true {
-            var ended = false
-            do {
-                let status = try await blocking { [connection, name] in try connection.state(ofDomain: name) }
-                if let status { lastStatus = status }
-                ended = status == nil || status!.hasEnded
-            } catch let error as LibvirtError {
-                lastError = error
-            } catch {}
-            if ended { break }
-            let decision = await onTick(Tick(elapsed: elapsed, newLines: readNewLines(), isFinal: false))
-            if stopRequestedAt == nil {
-                if case let .stop(reason) = decision {
-                    stopRequestedAt = .now
-                    await destroy(because: .stoppedByCaller(reason))
-                } else if ContinuousClock.now >= deadline {
-                    stopRequestedAt = .now
-                    await destroy(because: .timedOut)
-                }
-            } else if let stopRequestedAt, ContinuousClock.now - stopRequestedAt > Self.destroyGiveUp {
-                // libvirtd does not answer or the destroy did not take: do not wait forever.
-                gaveUp =
-                    "the domain was still there \(Self.destroyGiveUp) after destroying it"
-                    + (lastError.map { "; last libvirt error: \($0)" } ?? "")
-                break
-            }
-            if stopRequestedAt == nil {
-                try? await Task.sleep(for: pollInterval)
-            } else {
-                try? await Task.sleep(for: .milliseconds(20))
-            }  // the end is imminent
-        }
-        let endElapsed = elapsed
+        let (endElapsed, gaveUp) = await pollUntilExit(deadline: deadline, pollInterval: pollInterval, onTick: onTick)
+        let (lastStatus, lastError) = lock.withLock { (self.lastStatus, self.lastPollError) }
         var reason = await exitReason(lastStatus: lastStatus)
         if let gaveUp { reason = .unknown("\(reason); \(gaveUp)") }
-        _ = await onTick(Tick(elapsed: endElapsed, newLines: readNewLines(final: true), isFinal: true))
         reaper.unregister(name)
         let events = connection.eventLog.events(forDomain: name)
         connection.eventLog.forget(domain: name)
@@ -217,16 +134,20 @@ public final class VMSession: @unchecked Sendable {
             reason: reason, elapsed: endElapsed, events: events, lastStatus: lastStatus, lastPollError: lastError)
     }
 
-    /// How long `waitUntilExit` waits for a destroyed domain to disappear before giving up.
-    public static let destroyGiveUp: Duration = .seconds(20)
-
-    /// `waitUntilExit(deadline: now + timeout, ...)`.
-    public func waitUntilExit(
-        timeout: Duration, pollInterval: Duration = .milliseconds(100),
-        onTick: @Sendable (Tick) async -> TickDecision = { _ in .continue }
-    ) async -> VMExit {
-        await waitUntilExit(deadline: .now + timeout, pollInterval: pollInterval, onTick: onTick)
+    /// One look at the domain's state: ended when it is gone or in an end state.
+    func pollEnded() async -> Bool {
+        do {
+            let status = try await blocking { [connection, name] in try connection.state(ofDomain: name) }
+            guard let status else { return true }
+            lock.withLock { lastStatus = status }
+            return status.hasEnded
+        } catch let error as LibvirtError {
+            lock.withLock { lastPollError = error }
+        } catch {}
+        return false
     }
+
+    var pollProblem: String? { lock.withLock { lastPollError.map { "last libvirt error: \($0)" } } }
 
     /// Our own destroy wins; otherwise libvirt's STOPPED event (a transient domain vanishes
     /// when it stops, so its state is rarely seen), then the last polled state.
@@ -263,9 +184,7 @@ public final class VMSession: @unchecked Sendable {
     }
 }
 
-extension VMSession: VirtualMachine {
-    public var emulatorLog: EmulatorLog { EmulatorLog(emulator: "qemu", path: qemuLogPath) }
-}
+extension VMSession: PolledMachine {}
 
 /// Runs a blocking libvirt call on a dispatch thread, off Swift's cooperative pool.
 @discardableResult

@@ -2,6 +2,8 @@
 #ifdef GML_HOSTED
 #include <stdlib.h>
 #include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
 #include "gml_hosted.h"
 
 struct chunk {
@@ -15,6 +17,9 @@ struct gml_hmem {
 	struct gml_hmem_stats stats;
 	u64 interfere_gpa;
 	u32 interfere_left;
+	u32 nwritten;            /* pages write-mapped since the last stats reset … */
+	bool written_overflow;   /* … or more than the log holds */
+	u64 written[1024];
 };
 
 struct gml_hmem *gml_hmem_create(void)
@@ -30,7 +35,7 @@ void gml_hmem_destroy(struct gml_hmem *m)
 	if (!m)
 		return;
 	for (u32 i = 0; i < m->nchunks; i++)
-		free(m->chunks[i].mem);
+		munmap(m->chunks[i].mem, m->chunks[i].size);
 	free(m);
 }
 
@@ -47,9 +52,12 @@ gml_err gml_hmem_add_chunk(struct gml_hmem *m, u64 gpa, u64 size)
 		if (gpa <= c->gpa + (c->size - 1) && c->gpa <= gpa + (size - 1))
 			return GML_E_INVALID_ARG; /* overlapping chunks */
 	}
-	m->chunks[m->nchunks].mem = calloc(1, size);
-	if (!m->chunks[m->nchunks].mem)
+	/* Anonymous mappings, not calloc: zero pages appear on first touch, so a fixture costs only
+	 * what a test uses (calloc of a size malloc has freed before clears it all eagerly). */
+	void *mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
 		return GML_E_INVALID_ARG;
+	m->chunks[m->nchunks].mem = mem;
 	m->chunks[m->nchunks].gpa = gpa;
 	m->chunks[m->nchunks].size = size;
 	m->nchunks++;
@@ -68,6 +76,84 @@ u8 *gml_hmem_ptr(struct gml_hmem *m, u64 gpa, u64 len)
 	return NULL;
 }
 
+static bool same_layout(const struct gml_hmem *a, const struct gml_hmem *b)
+{
+	if (!a || !b || a->nchunks != b->nchunks)
+		return false;
+	for (u32 i = 0; i < a->nchunks; i++)
+		if (a->chunks[i].gpa != b->chunks[i].gpa || a->chunks[i].size != b->chunks[i].size)
+			return false;
+	return true;
+}
+
+static bool page_differs(const struct gml_hmem *a, const struct gml_hmem *b, u32 i, u64 off,
+			 u64 size, u64 *gpa)
+{
+	const u8 *x = a->chunks[i].mem + off, *y = b->chunks[i].mem + off;
+
+	if (memcmp(x, y, size) == 0)
+		return false;
+	for (u64 k = 0; k < size; k++) {
+		if (x[k] != y[k]) {
+			*gpa = a->chunks[i].gpa + off + k;
+			return true;
+		}
+	}
+	return false;
+}
+
+bool gml_hmem_differs(const struct gml_hmem *a, const struct gml_hmem *b, u64 *gpa)
+{
+	*gpa = UINT64_MAX;
+	if (!same_layout(a, b))
+		return true;
+	for (u32 i = 0; i < a->nchunks; i++)
+		if (page_differs(a, b, i, 0, a->chunks[i].size, gpa))
+			return true;
+	return false;
+}
+
+static bool log_differs(const struct gml_hmem *log, const struct gml_hmem *a,
+			const struct gml_hmem *b, u64 *gpa)
+{
+	for (u32 n = 0; n < log->nwritten; n++) {
+		u64 page = log->written[n];
+
+		for (u32 i = 0; i < a->nchunks; i++) {
+			const struct chunk *c = &a->chunks[i];
+			if (page >= c->gpa && page - c->gpa < c->size) {
+				if (page_differs(a, b, i, page - c->gpa, GML_PAGE_SIZE, gpa))
+					return true;
+				break;
+			}
+		}
+	}
+	return false;
+}
+
+bool gml_hmem_written_differs(const struct gml_hmem *a, const struct gml_hmem *b, u64 *gpa)
+{
+	*gpa = UINT64_MAX;
+	if (!same_layout(a, b))
+		return true;
+	if (a->written_overflow || b->written_overflow)
+		return gml_hmem_differs(a, b, gpa);
+	return log_differs(a, a, b, gpa) || log_differs(b, a, b, gpa);
+}
+
+static void log_write(struct gml_hmem *m, u64 gpa)
+{
+	u64 page = gpa & ~(GML_PAGE_SIZE - 1);
+
+	for (u32 n = m->nwritten; n-- > 0 && n + 8 >= m->nwritten;)
+		if (m->written[n] == page)
+			return; /* recently logged */
+	if (m->nwritten == sizeof(m->written) / sizeof(m->written[0]))
+		m->written_overflow = true;
+	else
+		m->written[m->nwritten++] = page;
+}
+
 static void *hmem_map(void *ctx, u64 gpa, u64 len, bool write)
 {
 	struct gml_hmem *m = ctx;
@@ -82,8 +168,10 @@ static void *hmem_map(void *ctx, u64 gpa, u64 len, bool write)
 		m->interfere_left--;
 	}
 	m->stats.maps++;
-	if (write)
+	if (write) {
 		m->stats.write_maps++;
+		log_write(m, gpa);
+	}
 	if (gpa < m->stats.lowest_gpa)
 		m->stats.lowest_gpa = gpa;
 	if (gpa + (len - 1) > m->stats.highest_gpa)
@@ -117,6 +205,8 @@ void gml_hmem_reset_stats(struct gml_hmem *m)
 	m->stats.maps = m->stats.map_fails = m->stats.unmaps = m->stats.write_maps = 0;
 	m->stats.lowest_gpa = UINT64_MAX;
 	m->stats.highest_gpa = 0;
+	m->nwritten = 0;
+	m->written_overflow = false;
 }
 
 void gml_hmem_interfere(struct gml_hmem *m, u64 gpa, u32 times)

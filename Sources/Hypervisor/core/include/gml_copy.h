@@ -4,6 +4,9 @@
  * Linear copies translate once per guest page (with the walker's access rights and A/D
  * updates), check the frame run through the memory map, and copy that run. They stop at the
  * first fault: bytes before it are transferred, nothing at or beyond it is read or written.
+ * Within one call the translations share a paging-structure cache (gml_walk_cache): the upper
+ * levels are read once per table, so consecutive 4 KiB pages cost one PTE read each; results
+ * and A/D side effects are those of a full walk per page (see gml_pagewalk.h for the terms).
  * Single-datum accessors do a full walk per datum (BitVisor's read_linearaddr_* semantics); a
  * datum crossing a page boundary is translated on both pages before any byte moves, so a
  * fault on the second page leaves the first untouched too.
@@ -32,6 +35,15 @@ gml_err gml_copy_from_guest_linear(const struct gml_walker *w, const struct gml_
 				   void *dst, u64 gva, u64 len, struct gml_copy_status *status);
 gml_err gml_copy_to_guest_linear(const struct gml_walker *w, const struct gml_phys *phys,
 				 u64 gva, const void *src, u64 len, struct gml_copy_status *status);
+
+/* The same with a full walk per page (no paging-structure cache): the reference the cached
+ * copy is tested against, and the "before" of its benchmark. Same results and side effects. */
+gml_err gml_copy_from_guest_linear_uncached(const struct gml_walker *w,
+					    const struct gml_phys *phys, void *dst, u64 gva,
+					    u64 len, struct gml_copy_status *status);
+gml_err gml_copy_to_guest_linear_uncached(const struct gml_walker *w, const struct gml_phys *phys,
+					  u64 gva, const void *src, u64 len,
+					  struct gml_copy_status *status);
 
 /* Guest physical ↔ hypervisor buffer, all or nothing (status may be NULL). */
 gml_err gml_copy_from_guest_phys(const struct gml_phys *phys, void *dst, u64 gpa, u64 len,

@@ -25,6 +25,16 @@ u8 *gml_hmem_ptr(struct gml_hmem *m, u64 gpa, u64 len);
 /* Fill *phys with map hooks into m and the given map (which must outlive phys). */
 void gml_hmem_phys(struct gml_hmem *m, const struct gml_memmap *map, struct gml_phys *phys);
 
+/* For tests that run one operation two ways on identical guests: two synthetic memories with
+ * the same chunks (same GPAs and sizes, added in the same order). gml_hmem_differs: the first
+ * GPA where their contents differ (true, *gpa set; false with *gpa = UINT64_MAX when equal).
+ * gml_hmem_written_differs: the same, looking only at the 4 KiB pages either memory handed out
+ * for writing (map_gpa with write=true: all the core ever writes through) since its last
+ * gml_hmem_reset_stats — everything if more pages were written than the log holds.
+ * Both return true with *gpa = UINT64_MAX when the layouts differ. */
+bool gml_hmem_differs(const struct gml_hmem *a, const struct gml_hmem *b, u64 *gpa);
+bool gml_hmem_written_differs(const struct gml_hmem *a, const struct gml_hmem *b, u64 *gpa);
+
 /* Statistics of map_gpa calls since the last reset. */
 struct gml_hmem_stats {
 	u64 maps;        /* successful map_gpa calls */

@@ -107,6 +107,70 @@ struct gml_walk {
 /* Translate one linear address. Returns out->err. out must not be NULL. */
 gml_err gml_translate(const struct gml_walker *w, u64 gva, unsigned access, struct gml_walk *out);
 
+/*
+ * Paging-structure cache for a run of translations with one walker (the copy engine keeps one
+ * per linear copy; hardware keeps the same kind of cache). It remembers the entries of the last
+ * successful walk; a translation whose address shares the upper levels with it (same PML5E,
+ * PML4E, PDPTE or PDE) starts below the shared part and reads only the rest — for consecutive
+ * 4 KiB pages, only the PTE. Everything else is the full walk above, on the remembered values
+ * and the outcome of their checks (present, reserved bits, and the rights they remove, which
+ * depend only on the entries and the cache's key): the same reserved-bit, canonical and
+ * permission checks (rights combined over all levels; the caller's CPL, CR0.WP, SMAP/SMEP with
+ * RFLAGS.AC, NX, PKRU are evaluated on every call), the
+ * same A/D compare-and-sets (an entry remembered without A gets it by compare-and-set of the
+ * remembered value), and a lost race drops the cache and restarts with full walks (the restart
+ * counts as in gml_translate). So as long as no one else changes the paging structures in
+ * between, the result — gml_walk and side effects alike — is exactly gml_translate's; a change
+ * by someone else (another vCPU, or data written over the tables by the same copy) may not be
+ * seen for the cached levels, as with the CPU's own paging-structure caches until INVLPG.
+ *
+ * With the standard ops it also remembers the last paging-structure page it found to be RAM
+ * as a whole, and reads that page's entries through map_gpa without checking the memory map
+ * for each (the check of the whole page implies the check of every entry in it).
+ *
+ * The cache checks that it is used with the walker state it was filled under (CR3 address,
+ * paging mode, MAXPHYADDR, EFER.NXE, paging-structure ops) and misses otherwise; CR3's PCID and
+ * the permission-related state (CPL, CR0.WP, CR4.SMAP/SMEP/PKE, RFLAGS.AC, PKRU) may change
+ * between calls. Call gml_walk_cache_init before first use and whenever the tables or the
+ * memory map may have changed.
+ */
+struct gml_walk_cache {
+	bool valid;
+	bool upper_a;   /* every remembered entry above the leaf has A set */
+	u8 levels;      /* 4 or 5 */
+	u8 leaf;        /* leaf level of the remembered walk: levels above it can be reused */
+	u64 gva;        /* the remembered walk's linear address */
+	/* key: the walker state the entries were read and checked under (masked as compared) */
+	u64 key_cr0, key_cr3, key_cr4, key_efer;
+	u8 key_maxphyaddr;
+	struct gml_pt_ops pt;
+	/* Set by a caller that uses the cache with one walker whose state it does not change
+	   (the copy engine, for one call): the key is then not compared again once filled. */
+	bool fixed_walker;
+	/* what the walk derived from it */
+	u64 root, addr_mask, rsvd;
+	u64 entries[6]; /* by level, as in memory after the walk's A/D updates */
+	u64 entry_gpas[6];
+	/* by level: the highest level at or above it whose entry removed R/W, U/S, or had XD
+	   (with EFER.NXE), 0 if none — the walk's rights as combined down to that level */
+	u8 rw_lvl[6], us_lvl[6], xd_lvl[6];
+	/* With the standard ops (gml_pt_ops_init_phys): the last paging-structure page found to
+	 * be RAM as a whole, so its entries are read without checking the memory map again
+	 * (still through map_gpa); GPA + 1, 0 = none. */
+	u64 ram_table;
+	const void *ram_table_phys;
+	const struct gml_phys *std_phys; /* the standard ops' memory, else NULL (keyed) */
+	/* statistics (never reset by the walk): entries read through pt.read, and entries
+	   taken from the cache instead */
+	u64 reads, reused;
+};
+
+void gml_walk_cache_init(struct gml_walk_cache *cache);
+
+/* gml_translate with a paging-structure cache (may be NULL: then exactly gml_translate). */
+gml_err gml_translate_cached(const struct gml_walker *w, struct gml_walk_cache *cache, u64 gva,
+			     unsigned access, struct gml_walk *out);
+
 /* Canonical for the current mode (48 or 57 bits; < 4 GiB with paging off)? */
 bool gml_is_canonical(const struct gml_cpu_state *cpu, u64 gva);
 

@@ -74,6 +74,7 @@
 #define X86_CPUID_HYPERVISOR_LAST 0x400000ffu
 #define X86_CPUID_1_ECX_VMX (1u << 5)
 #define X86_CPUID_1_ECX_OSXSAVE (1u << 27)
+#define X86_CPUID_1_ECX_HYPERVISOR (1u << 31) /* running under a hypervisor */
 #define X86_CPUID_7_ECX_OSPKE (1u << 4)
 #define X86_CPUID_80000001_ECX_SVM (1u << 2)
 #define X86_CPUID_80000001_ECX_TCE (1u << 17)

@@ -5,19 +5,20 @@ import LabVirt
 /// What this host can run, measured by LabVirt's probes (tried, never guessed), and remembered
 /// for the current boot of the host (keyed by the kernel's boot id and QEMU's version), so that
 /// `lab run` does not spend seconds re-probing each time. `lab doctor` always probes afresh.
+/// Every command that plans (run, list, repro, bench, doctor) asks here. Only host facts: what
+/// the lab implements is `Implemented` (Launch/Launchers.swift).
 public struct HostSurvey: Sendable {
     public let paths: LabPaths
     public init(paths: LabPaths) { self.paths = paths }
-
-    /// The lab drives Bochs itself (LabVirt/Bochs: BochsSession), the VMX backend's host here.
-    public static let bochsDriverImplemented = true
 
     public func capabilities(fresh: Bool = false) async throws -> HostCapabilities {
         let bootID =
             (try? String(contentsOfFile: "/proc/sys/kernel/random/boot_id", encoding: .utf8))?
             .trimmingCharacters(in: .whitespacesAndNewlines) ?? "unknown"
         let qemu = await HostProbes.qemuVersion().value ?? "none"
-        let memo = paths.cache + "/host/\(bootID)-qemu\(qemu).json"
+        // "-facts": the memo holds host facts only (older labs also stored what they implemented,
+        // and share this cache).
+        let memo = paths.cache + "/host/\(bootID)-qemu\(qemu)-facts.json"
         var caps: HostCapabilities
         if !fresh, let data = FileManager.default.contents(atPath: memo),
             let cached = try? JSONDecoder().decode(HostCapabilities.self, from: data)
@@ -30,10 +31,6 @@ public struct HostSurvey: Sendable {
                 _ = FileManager.default.createFile(atPath: memo, contents: data)
             }
         }
-        // What the lab and the hypervisor implement is not a host fact: never from the memo.
-        // (`lab run` narrows the backends further to what the built images announce.)
-        caps.implementedBackends = await HypervisorBackends.declared(hypervisorSources: paths.hypervisorSources)
-        caps.bochsDriverImplemented = Self.bochsDriverImplemented
         // Cores and memory change from run to run; measure them every time.
         caps.cores = ProcessInfo.processInfo.activeProcessorCount
         caps.availableMemoryMiB = Int((HostProbes.availableMemory().value ?? 0) >> 20)
@@ -52,8 +49,7 @@ public struct HostSurvey: Sendable {
         return HostCapabilities(
             kvmBootsGuest: kvm, nestedSVM: kvm && (nested?.nestedSVM ?? false),
             nestedVMX: kvm && (nested?.nestedVMX ?? false),
-            tcgEmulatesSVM: tcg, bochsEmulatesVMX: bochs, implementedBackends: [],
-            bochsDriverImplemented: bochsDriverImplemented, hypervisorMaxVCPUs: 1,
+            tcgEmulatesSVM: tcg, bochsEmulatesVMX: bochs, hypervisorMaxVCPUs: 1,
             cores: ProcessInfo.processInfo.activeProcessorCount,
             availableMemoryMiB: Int((HostProbes.availableMemory().value ?? 0) >> 20))
     }

@@ -1,4 +1,5 @@
 import Foundation
+import LabVirt
 
 /// What one VM boots: the kernel, an initramfs carrying this VM's plan, the command line, and —
 /// with a hypervisor backend — the hypervisor image with a bundle as its multiboot module.

@@ -1,0 +1,158 @@
+import Foundation
+import LabModel
+import LabVirt
+
+/// Runs a plan, whoever made it (`lab run`, `lab repro`, `lab bench`): the results directory,
+/// the launchers of the cells that run (opened once, closed at the end), the signal handlers
+/// that destroy the run's VMs, as many cells at once as the plan's jobs allow (each through
+/// `CellRunner`), provenance, and the results files.
+public struct Executor: Sendable {
+    public let session: LabSession
+
+    public init(session: LabSession) { self.session = session }
+
+    public func execute(_ plan: RunPlan, progress: RunProgress) async throws -> RunSummary {
+        let directory = plan.resultsDirectory
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        for note in plan.notes { progress.say("note: \(note)") }
+
+        var cells: [CellOutcome] = []
+        var work: [CellSelection] = []
+        for selected in plan.selection.cells {
+            let ids = selected.cases.map(\.id) + selected.skippedCases.map(\.info.id)
+            if let reason = selected.cell.status.skipReason {
+                cells.append(CellOutcome(cell: selected.cell.cell, status: .skipped(reason: reason), plannedCases: ids))
+                progress.cellSkipped(selected.cell.id, reason: reason, cases: ids.count)
+            } else {
+                cells.append(CellOutcome(cell: selected.cell.cell, status: .ran, plannedCases: ids))
+                work.append(selected)
+                progress.planned(cell: selected.cell.id, cases: selected.cases.count)
+            }
+        }
+
+        // One launcher of each kind; only those with cells to run are opened.
+        let launchers = Launchers.make()
+        let used = launchers.filter { launcher in work.contains { launcher.hostKinds.contains($0.cell.cell.host) } }
+        defer { for launcher in used { launcher.close() } }
+        for launcher in used { try await launcher.open(say: progress.say) }
+        DomainReaper.shared.installSignalHandlers()
+
+        // Interrupted (Ctrl-C, SIGTERM): after the VMs are destroyed, write what finished and
+        // mark the rest interrupted, so CI still gets results.json and junit.xml.
+        let labVersion = await session.labCommit() ?? "unknown"
+        var early = Provenance(
+            labCommit: labVersion == "unknown" ? nil : labVersion, hostCPU: HostSurvey.hostCPUModel(),
+            hostname: ProcessInfo.processInfo.hostName, startTime: plan.started, commandLine: plan.commandLine)
+        for (_, images) in plan.images {
+            for (name, digest) in images.digests {
+                early.imageDigests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest
+            }
+        }
+        let ledger = RunLedger(
+            cells: cells, planned: work.map { ($0.cell.id, $0.cases.map(\.id)) }, provenance: early,
+            catalog: plan.catalog.cases, notes: plan.notes)
+        let handlerKey = "executor-" + plan.runID
+        DomainReaper.shared.setInterruptionHandler(handlerKey) { signal in
+            let results = ledger.interruptedResults(signalName: DomainReaper.signalName(signal))
+            do {
+                try results.write(to: URL(fileURLWithPath: directory))
+                progress.say("lab: results of what finished (the rest marked interrupted) in \(directory)")
+            } catch {
+                progress.say("lab: could not write the results of the interrupted run to \(directory): \(error)")
+            }
+        }
+        defer { DomainReaper.shared.setInterruptionHandler(handlerKey, nil) }
+
+        let jobs = plan.jobs.jobs
+        progress.startHeartbeat()
+        defer { progress.finish() }
+        progress.say(
+            "running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(jobs) VM\(jobs == 1 ? "" : "s") at once "
+                + "(limit: \(plan.jobs.limitedBy)); results in \(directory)")
+
+        var records: [CaseRecord] = []
+        // Cases a cell does not support (needs) are reported as skips with their reason.
+        for selected in work {
+            records += selected.skippedCases.map {
+                var record = CaseRecord(
+                    caseId: $0.info.id, cellId: selected.cell.id, status: .skip, message: $0.reason)
+                record.byConstruction = true
+                return record
+            }
+        }
+        ledger.add(records)
+        records += await withTaskGroup(of: [CaseRecord].self) { group in
+            var iterator = work.makeIterator()
+            func startNext() -> Bool {
+                guard let selection = iterator.next() else { return false }
+                let cell = selection.cell.cell
+                guard let images = plan.images[cell.kernel],
+                    let launcher = used.first(where: { $0.hostKinds.contains(cell.host) })
+                else {
+                    // The plan is made from the images and the launchers: a lab bug if it happens.
+                    let missing = plan.images[cell.kernel] == nil ? "images of kernel \(cell.kernel)" : "launcher"
+                    group.addTask {
+                        selection.cases.map {
+                            CaseRecord(
+                                caseId: $0.id, cellId: cell.id, status: .error,
+                                message: "not run: the plan has no \(missing) for this cell (lab bug)")
+                        }
+                    }
+                    return true
+                }
+                let runner = CellRunner(
+                    context: .init(
+                        runID: plan.runID, resultsDirectory: directory, images: images, config: plan.config,
+                        launcher: launcher, labVersion: labVersion, progress: progress,
+                        reproCommand: plan.reproCommand, gdbPort: plan.gdbPort, ledger: ledger,
+                        keepImages: plan.keepImages))
+                group.addTask { await runner.run(selection) }
+                return true
+            }
+            for _ in 0..<jobs { guard startNext() else { break } }
+            var all: [CaseRecord] = []
+            while let batch = await group.next() {
+                all += batch
+                _ = startNext()
+            }
+            return all
+        }
+
+        let provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        let results = RunResults(
+            provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: plan.notes)
+        let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
+        return RunSummary(directory: directory, results: results, files: files)
+    }
+
+    // MARK: - Provenance
+
+    /// Images, kernels, each runnable cell's machine as its launcher describes it, and what the
+    /// launchers that ran VMs record (emulator and daemon versions).
+    func makeProvenance(plan: RunPlan, launchers: [any Launcher], ran: [any Launcher]) async -> Provenance {
+        var provenance = Provenance(
+            labCommit: await session.labCommit(), hostCPU: HostSurvey.hostCPUModel(),
+            hostname: ProcessInfo.processInfo.hostName, startTime: plan.started, commandLine: plan.commandLine)
+        for (spec, images) in plan.images {
+            for (name, digest) in images.digests {
+                provenance.imageDigests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest
+            }
+            provenance.guestKernels[spec.description] = .init(
+                version: images.kernelVersion, packageVersion: images.kernelPackageVersion)
+        }
+        for cell in plan.matrix.runnableCells {
+            guard let launcher = launchers.first(where: { $0.hostKinds.contains(cell.host) }) else { continue }
+            provenance.machines[cell.id] = .init(
+                accelerator: cell.host.rawValue, cpuModel: launcher.cpuDescription(for: cell),
+                guestKernel: provenance.guestKernels[cell.kernel.description], paging: cell.paging,
+                guestCmdline: launcher.guestCmdline(for: cell, configured: plan.config.guest.cmdline),
+                hypervisorCmdline: launcher.hypervisorCmdline(for: cell, policy: plan.config.policy))
+        }
+        if plan.matrix.runnableCells.contains(where: { $0.backend.usesHypervisor }) {
+            provenance.hypervisorPolicy = plan.config.policy
+        }
+        for launcher in ran { await launcher.record(into: &provenance) }
+        provenance.endTime = Date()
+        return provenance
+    }
+}

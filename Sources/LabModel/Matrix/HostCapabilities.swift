@@ -1,0 +1,66 @@
+import Foundation
+
+/// What the host can do, measured by `lab doctor` (by trying, not by looking at /dev/kvm).
+/// Only facts about the machine: what the lab itself implements is `Implemented`.
+public struct HostCapabilities: Sendable, Hashable, Codable {
+    /// QEMU with `-accel kvm` boots an ordinary guest to userspace.
+    public var kvmBootsGuest: Bool
+    /// A KVM guest sees SVM with NPT (nested virtualization on AMD).
+    public var nestedSVM: Bool
+    /// A KVM guest sees VMX with EPT (nested virtualization on Intel).
+    public var nestedVMX: Bool
+    /// QEMU TCG offers `svm` + `npt` to its guest.
+    public var tcgEmulatesSVM: Bool
+    /// Bochs is installed and its CPU model emulates VMX with EPT.
+    public var bochsEmulatesVMX: Bool
+    /// The host CPU has LA57 (`la57` in /proc/cpuinfo), so a KVM guest can run 5-level paging.
+    /// (QEMU TCG emulates LA57 on any host.)
+    public var hostCPUHasLA57: Bool
+    /// vCPUs the hypervisor supports per guest (1 today); backend `none` is not limited.
+    public var hypervisorMaxVCPUs: Int
+    /// Host CPU cores usable by VMs.
+    public var cores: Int
+    /// Host memory available for VMs, in MiB (MemAvailable).
+    public var availableMemoryMiB: Int
+
+    public init(
+        kvmBootsGuest: Bool, nestedSVM: Bool, nestedVMX: Bool, tcgEmulatesSVM: Bool, bochsEmulatesVMX: Bool,
+        hypervisorMaxVCPUs: Int = 1,
+        hostCPUHasLA57: Bool = false, cores: Int, availableMemoryMiB: Int
+    ) {
+        self.kvmBootsGuest = kvmBootsGuest
+        self.nestedSVM = nestedSVM
+        self.nestedVMX = nestedVMX
+        self.tcgEmulatesSVM = tcgEmulatesSVM
+        self.bochsEmulatesVMX = bochsEmulatesVMX
+        self.hypervisorMaxVCPUs = hypervisorMaxVCPUs
+        self.hostCPUHasLA57 = hostCPUHasLA57
+        self.cores = cores
+        self.availableMemoryMiB = availableMemoryMiB
+    }
+
+    /// The host `auto` stands for under `backend`: KVM when it can run that backend's guest,
+    /// otherwise the emulator that can (TCG for none/svm, Bochs for vmx).
+    public func autoHost(for backend: Backend) -> HostKind {
+        switch backend {
+        case .none: return kvmBootsGuest ? .kvm : .tcg
+        case .svm: return kvmBootsGuest && nestedSVM ? .kvm : .tcg
+        case .vmx: return kvmBootsGuest && nestedVMX ? .kvm : .bochs
+        }
+    }
+}
+
+/// What the lab itself can run, apart from what the host can: the hypervisor backends its
+/// images implement and the host kinds it has a launcher for. Not host facts: computed for each
+/// plan (LabKit's `Implemented.of(images:)`), never remembered with the host's capabilities.
+public struct Implemented: Sendable, Hashable {
+    /// Backends the hypervisor image implements (`none` needs no hypervisor and is implied).
+    public var backends: Set<Backend>
+    /// Host kinds the lab can start VMs on (a launcher is registered for each).
+    public var hostKinds: Set<HostKind>
+
+    public init(backends: Set<Backend>, hostKinds: Set<HostKind>) {
+        self.backends = backends
+        self.hostKinds = hostKinds
+    }
+}
