@@ -842,7 +842,9 @@ static void call(u64 nr, const u64 in5[5], int cpl)
 	}
 	case K_PROBE:
 		walks = in[RCX] & GML_PROBE_SET_AD;
-		if (in[RCX] & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD)) {
+		/* GML_PROBE_EXEC (issue 14's walker cases): execute instead of read, never with WRITE */
+		if ((in[RCX] & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD | GML_PROBE_EXEC)) ||
+		    (in[RCX] & (GML_PROBE_WRITE | GML_PROBE_EXEC)) == (GML_PROBE_WRITE | GML_PROBE_EXEC)) {
 			if (rax != GML_ME_BAD_FLAGS)
 				hf_fail("bad-return", "gml.linear.probe with bad flags returned %llu", rax);
 			break;
