@@ -925,26 +925,9 @@ static void latency(void)
 		return;
 	gml_pattern_fill(p, 0xa1, 0, len);
 	latency_control(fd, 300);
-	if (bytewise()) {
-		/* a full walk per byte, ~4 us each under TCG but far slower under Bochs (16 MiB ran
-		 * past the case's 300 s there): one direction, sized to about 60 s at the rate a
-		 * 256 KiB call shows, at least 1 MiB (256 slices) and at most 16 MiB */
-		struct hc_regs r = { .rbx = (uintptr_t)p, .rcx = 256u << 10 };
-		uint64_t t0 = now_ns(), ns, blen = len;
-
-		hc_call(svc, &r);
-		ns = now_ns() - t0;
-		if (r.rax == GML_OK && ns > 0 && (60ULL * 1000000000ULL / ns) * (256u << 10) < len) {
-			blen = (60ULL * 1000000000ULL / ns) * (256u << 10) & ~(MIB - 1);
-			if (blen < MIB)
-				blen = MIB;
-		}
-		report_value("bytewise_read_mib", (double)(blen / MIB));
-		latency_one(fd, echo0, blen == len ? "cpl3_read_16m" : "cpl3_read", svc, 0,
-			    (uintptr_t)p, blen, 0, 0, p);
-		goto out;
-	}
 	latency_one(fd, echo0, "cpl3_read_16m", svc, 0, (uintptr_t)p, len, 0, 0, p);
+	if (bytewise()) /* a full walk per byte, ~4 us each under TCG: one direction */
+		goto out;
 	latency_one(fd, echo0, "cpl3_write_16m", svc, 0, (uintptr_t)p, len, GML_XFER_WRITE, 0xa2, p);
 	/* at CPL0 too: a 16 MiB vmalloc buffer read through the kernel-side linear method */
 	svc0 = m_lookup0(fd, svc_name);
