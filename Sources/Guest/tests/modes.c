@@ -988,8 +988,15 @@ static const struct gml_case cases[] = {
 	CASE("signals-in-flight", "SIGALRM every ms during a long transfer: signals land between "
 	     "slices, their handler's hypercalls work, the result is one call's", HV,
 	     signals_in_flight),
-	CASE("latency", "worst timer-interrupt latency during a 16 MiB transfer (hrtimer in the "
-	     "module, hypercalls from the interrupt) stays < 200 ms", HV | KM, latency),
+	/* Byte-wise, 16 MiB is 16 Mi page walks: about a minute under TCG, past the case's
+	 * deadline under Bochs (lab run --backend vmx --only modes/bytewise/latency: TIMEOUT at
+	 * 315 s); the page-wise case keeps continuations under VMX covered there. */
+	{ "modes/bytewise/latency", "byte-wise: worst timer-interrupt latency during a 16 MiB "
+	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 200 ms",
+	  HV | KM | GML_NEEDS_FAST_HOST, latency_bytewise },
+	{ "modes/pagewise/latency", "page-wise: worst timer-interrupt latency during a 16 MiB "
+	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 200 ms", HV | KM,
+	  latency_pagewise },
 };
 
 GML_MAIN("modes", cases)
