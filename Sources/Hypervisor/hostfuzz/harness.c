@@ -38,7 +38,7 @@ static const char *const reg_name[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rb
 enum kind {
 	K_UNKNOWN, K_ECHO, K_INFO, K_SEED_REGS, K_SEED_PHYS, K_SEED_LINEAR, K_REGS_ECHO, K_REGS_PUT,
 	K_REGS_GET, K_REGS_FILL, K_REGS_HASH, K_PHYS_XFER, K_PHYS_LIST, K_LIN_BYTEWISE,
-	K_LIN_PAGEWISE, K_PROBE, K_PAGING,
+	K_LIN_PAGEWISE, K_PROBE, K_PAGING, K_HOLDS,
 };
 
 struct svc_model {
@@ -65,6 +65,7 @@ static const struct svc_model known[] = {
 	{ GML_SVC_LINEAR_PAGEWISE, K_LIN_PAGEWISE, R(RAX) | R(RBX) | R(RCX) | R(RDX), HF_OWN_XFER },
 	{ GML_SVC_LINEAR_PROBE, K_PROBE, OUT_ABI, 0 },
 	{ GML_SVC_CPU_PAGING, K_PAGING, OUT_ABI, 0 },
+	{ "gmlab.holds", K_HOLDS, R(RAX) | R(RBX) | R(RCX) | R(RDX), 0 },
 };
 #define NKNOWN ((int)(sizeof(known) / sizeof(known[0])))
 
@@ -720,6 +721,13 @@ static void call(u64 nr, const u64 in5[5], int cpl)
 		    g[RDX] != backend_id || g[RSI] != 0 || g[RDI] != ncalls)
 			hf_fail("bad-return", "gmlab.info returned rax=0x%llx rbx=0x%llx rcx=0x%llx rsi=%llu rdi=%llu", rax,
 				g[RBX], g[RCX], g[RSI], g[RDI]);
+		break;
+	case K_HOLDS:
+		/* the figures are timing; what is checked: it answers, touches no memory, and the
+		 * service number of the longest stay is one the registry has (0 = the look-up) */
+		if (rax != 0 || g[RCX] > (u64)nsvc)
+			hf_fail("bad-return", "gmlab.holds returned rax=%llu, service %llu (registered: 1..%d)", rax,
+				g[RCX], nsvc);
 		break;
 	case K_SEED_REGS:
 		if (rax != 10)

@@ -102,6 +102,21 @@ public enum BenchHTML {
             h += "</table>\n"
         }
 
+        let holds = BenchReport.longestHolds(doc)
+        if !holds.isEmpty {
+            h +=
+                "<h2>Longest hold of the vCPU</h2>\n<p class=note>One stay in the hypervisor's dispatch during one "
+                + "transfer (gmlab.holds; the least of three transfers).</p>\n<table><tr><th class=l>cell</th>"
+                + "<th class=l>series</th><th>longest stay</th><th>at size</th><th>at the largest size</th></tr>\n"
+            for x in holds {
+                h +=
+                    "<tr><td class=l>\(e(x.cellId))</td><td class=l>\(e(x.method)) \(e(x.direction))</td>"
+                    + "<td>\(BenchTarget.formatNs(x.ns))</td><td>\(BenchSettings.sizeLabel(x.size))</td>"
+                    + "<td>\(BenchSettings.sizeLabel(x.largestSize)): \(BenchTarget.formatNs(x.largestNs))</td></tr>\n"
+            }
+            h += "</table>\n"
+        }
+
         if !doc.limits.isEmpty || !doc.outcomes.isEmpty {
             h += "<h2>Limits and cases without figures</h2>\n<ul class=note>\n"
             for l in doc.limits {
