@@ -723,11 +723,11 @@ static void call(u64 nr, const u64 in5[5], int cpl)
 				g[RBX], g[RCX], g[RSI], g[RDI]);
 		break;
 	case K_HOLDS:
-		/* the figures are timing; what is checked: it answers, touches no memory, and the
-		 * service number of the longest stay is one the registry has (0 = the look-up) */
-		if (rax != 0 || g[RCX] > (u64)nsvc)
-			hf_fail("bad-return", "gmlab.holds returned rax=%llu, service %llu (registered: 1..%d)", rax,
-				g[RCX], nsvc);
+		/* the figures are timing; what is checked: it answers and touches no memory. rcx is
+		 * the rax of the longest stay, whatever the caller passed (an unused number's stay
+		 * counts too: the fuzzer's first run found the model wrong to expect 1..nsvc) */
+		if (rax != 0)
+			hf_fail("bad-return", "gmlab.holds returned rax=%llu, not 0", rax);
 		break;
 	case K_SEED_REGS:
 		if (rax != 10)
