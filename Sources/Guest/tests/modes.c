@@ -833,7 +833,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
 }
 
-#define LATENCY_BOUND_NS (200ULL * 1000 * 1000) /* generous under TCG; a freeze is seconds */
+/* A freeze is the whole transfer (38 s for a 16 MiB byte-wise read under TCG before
+ * continuations); a byte-wise slice holds the vCPU ~30 ms (lab bench's longest hold). 200 ms
+ * failed on a loaded host (load 6 on 2 cores: 318 ms in `make run`, the host descheduling QEMU),
+ * so the bound is 1 s: still far below a freeze, far above host noise. */
+#define LATENCY_BOUND_NS (1000ULL * 1000 * 1000)
 
 /* The guest's worst interrupt latency during a 16 MiB transfer: a periodic 1 ms hrtimer in the
  * module (hard interrupt) notes how late each expiry runs and makes a gmlab.echo hypercall
@@ -995,10 +999,10 @@ static const struct gml_case cases[] = {
 	 * deadline under Bochs (lab run --backend vmx --only modes/bytewise/latency: TIMEOUT at
 	 * 315 s); the page-wise case keeps continuations under VMX covered there. */
 	{ "modes/bytewise/latency", "byte-wise: worst timer-interrupt latency during a 16 MiB "
-	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 200 ms",
+	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 1 s",
 	  HV | KM | GML_NEEDS_FAST_HOST, latency_bytewise },
 	{ "modes/pagewise/latency", "page-wise: worst timer-interrupt latency during a 16 MiB "
-	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 200 ms", HV | KM,
+	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 1 s", HV | KM,
 	  latency_pagewise },
 };
 
