@@ -156,6 +156,7 @@ public struct CellRunner: Sendable {
                                     message: result.message, values: result.values,
                                     durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
                                     vmName: name, logs: vmLogs)
+                                live.wallSeconds = t.wallTimes[result.id].map(CaseTracker.double)
                                 live.repro = reproCommand(caseId: result.id, cell: cell)
                                 ledger?.add([live])
                                 progress.caseFinished(live)
@@ -189,6 +190,7 @@ public struct CellRunner: Sendable {
                 cell: cell, caseId: $0.id, status: $0.status, message: $0.message, attempt: attempt, vm: result)
             r.values = $0.values
             r.durationSeconds = $0.seconds
+            r.wallSeconds = $0.wallSeconds
             return r
         }
         result.notRun = outcome.notRun

@@ -51,7 +51,12 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     public var message: String
     /// Measurements and details the case reported (`values` of its RESULT).
     public var values: [String: JSONValue]
+    /// How long the case ran by the guest's clock (its RESULT's duration_ms). Under Bochs the
+    /// guest's clock follows executed instructions, not the wall.
     public var durationSeconds: Double?
+    /// How long it ran by the host's clock: from its BEGIN line to its RESULT line as the lab
+    /// saw them (to the 100 ms poll). Absent for cases without both lines.
+    public var wallSeconds: Double?
     /// 1 for the first VM of the cell, 2 for the VM that reran the remaining cases, …
     public var attempt: Int
     /// The libvirt domain (or Bochs run) name that ran the case.
