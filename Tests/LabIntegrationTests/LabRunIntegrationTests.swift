@@ -181,7 +181,8 @@ import Testing
     }
 
     static func expectHangBlamed(_ records: [CaseRecord]) throws {
-        #expect(records.map(\.caseId).sorted() == ["selftest/hang-guest", "selftest/pass"], "one record each, no rerun")
+        #expect(
+            records.map(\.caseId).sorted() == ["selftest/hang-guest", "selftest/pass"], "one record each, no rerun")
         let pass = try #require(records.first { $0.caseId == "selftest/pass" })
         let hang = try #require(records.first { $0.caseId == "selftest/hang-guest" })
         #expect(pass.status == .pass, "the case before the hang passed: \(pass.status) \(pass.message)")

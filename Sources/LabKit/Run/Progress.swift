@@ -93,7 +93,9 @@ public final class RunProgress: @unchecked Sendable {
     /// " 12.30s" by the host's clock, with the guest's beside it when the two disagree (under
     /// Bochs the guest's clock follows instructions: "0.26s" for a case that took half a minute).
     static func durationText(_ record: CaseRecord) -> String {
-        guard let wall = record.wallSeconds else { return record.durationSeconds.map { String(format: " %.2fs", $0) } ?? "" }
+        guard let wall = record.wallSeconds else {
+            return record.durationSeconds.map { String(format: " %.2fs", $0) } ?? ""
+        }
         var text = String(format: " %.2fs", wall)
         if let guest = record.durationSeconds, abs(guest - wall) > max(0.5, 0.2 * wall) {
             text += String(format: " (guest clock %.2fs)", guest)
