@@ -13,9 +13,11 @@ struct Report: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("A results directory written by `lab run`.", valueName: "dir"))
+    @Argument(help: ArgumentHelp("A results directory written by `lab run`.", valueName: "dir"), completion: .directory)
     var directory: String
-    @Option(name: .long, help: ArgumentHelp("Write the HTML report to this file.", valueName: "file"))
+    @Option(
+        name: .long, help: ArgumentHelp("Write the HTML report to this file.", valueName: "file"),
+        completion: .file(extensions: ["html"]))
     var html: String?
     @OptionGroup var colour: ColourOptions
 
