@@ -19,6 +19,10 @@ import Testing
         var results = sampleResults()
         results.provenance.bochsVersion = "2.8"
         results.provenance.hypervisorPolicy = .strict
+        let digest = "sha256:" + String(repeating: "0", count: 64)
+        results.provenance.inputs = .init(
+            configFile: "/srv/lab/ci.json", configDigest: digest, defaultConfig: false,
+            caseDirectories: [.init(path: "/srv/mine", digest: digest, fromCommandLine: true)])
         results.provenance.machines["vmx-bochs-debian-1024m-1cpu-4lvl"] = .init(
             accelerator: "bochs", cpuModel: "corei7_skylake_x", guestKernel: .init(version: "6.1.0-56-amd64"),
             paging: .fourLevel, guestCmdline: "console=ttyS0", hypervisorCmdline: "gmlab.policy=strict")

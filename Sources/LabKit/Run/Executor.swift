@@ -43,6 +43,8 @@ public struct Executor: Sendable {
         var early = Provenance(
             labCommit: labVersion == "unknown" ? nil : labVersion, hostCPU: HostSurvey.hostCPUModel(),
             hostname: ProcessInfo.processInfo.hostName, startTime: plan.started, commandLine: plan.commandLine)
+        let inputs = try? await session.inputs()
+        early.inputs = inputs
         for (_, images) in plan.images {
             for (name, digest) in images.digests {
                 early.imageDigests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest
@@ -118,7 +120,8 @@ public struct Executor: Sendable {
             return all
         }
 
-        let provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        var provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        provenance.inputs = inputs
         let results = RunResults(
             provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: plan.notes)
         let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
