@@ -24,7 +24,9 @@ struct Report: AsyncParsableCommand {
     func run() async throws {
         let results = try RunResults.load(from: URL(fileURLWithPath: directory))
         if let html {
-            try HTMLReport.render(results).write(toFile: html, atomically: true, encoding: .utf8)
+            // Log links are relative to the results directory: from the page's own directory.
+            let base = HTMLReport.logBase(resultsDirectory: directory, page: html)
+            try HTMLReport.render(results, logBase: base).write(toFile: html, atomically: true, encoding: .utf8)
             print("wrote \(html)")
         } else {
             print(TextReport.render(results, color: colour.enabled(for: STDOUT_FILENO)))
