@@ -364,6 +364,8 @@ func sampleResults() -> RunResults {
         // A run the lab could not carry out says so in the header.
         let passing = RunResults.labFailure(message: "x")
         #expect(HTMLReport.render(passing).contains("the lab could not run</a> (exit status 2)"))
+        // Its record (cell `lab`, in no cell) is listed as a problem with its message.
+        #expect(HTMLReport.render(passing).contains("<pre>x</pre>"))
     }
 
     @Test func htmlEscape() {

@@ -47,9 +47,15 @@ public enum HTMLReport {
         html += header(results)
 
         // Problems first, expanded, each with an anchor the table links to.
-        let problems = cells.flatMap { cell in
-            rowsByCell[cell.id].map { byCase in caseOrder.compactMap { byCase[$0] }.filter(\.status.isProblem) } ?? []
-        }
+        // Records outside every cell (the `lab` record of a run that could not start) too.
+        let problems =
+            cells.flatMap { cell in
+                rowsByCell[cell.id].map { byCase in caseOrder.compactMap { byCase[$0] }.filter(\.status.isProblem) }
+                    ?? []
+            }
+            + results.records.filter { record in
+                record.status.isProblem && !cells.contains { $0.id == record.cellId }
+            }
         if !problems.isEmpty {
             html += "<h2 id=\"problems\">Problems</h2>\n"
             for row in problems {
@@ -62,7 +68,11 @@ public enum HTMLReport {
                     html += "<ul>\n"
                     if let vm = row.vmName { html += "<li>VM <code>\(escape(vm))</code></li>\n" }
                     for (role, path) in row.logs.sorted(by: { $0.key < $1.key }) {
-                        html += "<li>\(escape(role)) log: \(link(path, base: logBase))</li>\n"
+                        html += "<li>\(escape(role)) log: \(link(path, base: logBase))"
+                        if let text = row.truncatedLogs?[role] {
+                            html += " — <strong>truncated</strong>: \(escape(text))"
+                        }
+                        html += "</li>\n"
                     }
                     if !row.values.isEmpty {
                         html += "<li>values: <code>\(escape(JSONValue.object(row.values).compactText))</code></li>\n"
@@ -214,6 +224,7 @@ public enum HTMLReport {
             var cellId: String
             var attempt: Int
             var logs: [String: String]
+            var truncated: [String: String]
             var cases: Int
         }
         var vms: [VM] = []
@@ -223,9 +234,13 @@ public enum HTMLReport {
             if let i = index[name] {
                 vms[i].cases += 1
                 vms[i].logs.merge(record.logs) { old, _ in old }
+                vms[i].truncated.merge(record.truncatedLogs ?? [:]) { old, _ in old }
             } else {
                 index[name] = vms.count
-                vms.append(VM(name: name, cellId: record.cellId, attempt: record.attempt, logs: record.logs, cases: 1))
+                vms.append(
+                    VM(
+                        name: name, cellId: record.cellId, attempt: record.attempt, logs: record.logs,
+                        truncated: record.truncatedLogs ?? [:], cases: 1))
             }
         }
         guard !vms.isEmpty else { return "" }
@@ -233,6 +248,7 @@ public enum HTMLReport {
         for vm in vms {
             let logs = vm.logs.sorted(by: { $0.key < $1.key }).map { role, path in
                 link(path, base: logBase, text: role)
+                    + (vm.truncated[role].map { " (<strong title=\"\(escape($0))\">truncated</strong>)" } ?? "")
             }
             out +=
                 "<tr><td><code>\(escape(vm.name))</code>" + (vm.attempt > 1 ? " (attempt \(vm.attempt))" : "")

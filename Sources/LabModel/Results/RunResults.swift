@@ -59,6 +59,10 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     /// Log files by role (`console`, `agent`, `hypervisor`, `libvirt`…), paths relative to the
     /// results directory when inside it.
     public var logs: [String: String]
+    /// Log roles whose stream reached the log daemon's size limit (virtlogd's `max_size`), each
+    /// with what happened: which files hold its parts, and whether its beginning may be lost.
+    /// Absent (nil) when no stream was rolled over.
+    public var truncatedLogs: [String: String]?
     /// A shell command that reruns exactly this case in this cell.
     public var repro: String?
     /// A skip that is impossible by construction (the cell cannot meet the case's `needs`, e.g.
