@@ -26,7 +26,7 @@ struct CommonOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "A directory of your own cases (cases.json, services, programs; README \"Your own cases\"), added to lab.json's caseDirectories; repeatable.",
+            "A directory of your own cases (cases.json, services, programs; docs/user-cases.md), added to lab.json's caseDirectories; repeatable.",
             valueName: "dir"),
         completion: .directory)
     var cases: [String] = []

@@ -4,7 +4,7 @@ import LabKit
 import LabModel
 
 /// Shell completion of option values (`lab --generate-completion-script bash|zsh|fish`;
-/// README "Shell completion"). Suites, case ids and cell ids come from `lab` itself at TAB time
+/// docs/running.md "Shell completion"). Suites, case ids and cell ids come from `lab` itself at TAB time
 /// (`CompletionCandidates`: the cache's newest catalog, results/latest and lab.json), never
 /// from a build or a host probe.
 enum LabCompletion {
