@@ -51,7 +51,8 @@ struct MatrixOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Replace the kernels axis (debian, or an exact version such as 6.1.0-56-amd64).", valueName: "kernel"))
+            "Replace the kernels axis (debian, or an exact version such as 6.1.0-56-amd64).", valueName: "kernel"),
+        completion: LabCompletion.kernels)
     var kernel: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the guest memory axis, in MiB.", valueName: "MiB"))
     var memory: [String] = []

@@ -22,6 +22,9 @@ enum LabCompletion {
     static let caseIds = CompletionKind.custom { words, _, _ in
         CompletionCandidates.forCommandLine(words)?.caseIds() ?? []
     }
+    static let kernels = CompletionKind.custom { words, _, _ in
+        CompletionCandidates.forCommandLine(words)?.kernels() ?? ["debian"]
+    }
     static let cellIds = CompletionKind.custom { words, _, _ in
         CompletionCandidates.forCommandLine(words)?.cellIds() ?? []
     }

@@ -39,6 +39,9 @@ import Testing
                 toFile: dir + "/cases.json", atomically: true, encoding: .utf8)
             try fm.setAttributes([.modificationDate: Date() - age], ofItemAtPath: dir + "/cases.json")
         }
+        // One kernel in the cache, and something that is not a kernel.
+        try fm.createDirectory(atPath: cache + "/kernel/6.1.0-57-amd64", withIntermediateDirectories: true)
+        try fm.createDirectory(atPath: cache + "/kernel/tmp-123", withIntermediateDirectories: true)
         // results/latest holds a user case.
         let latest = repository + "/results/latest"
         try RunResults(
@@ -61,6 +64,7 @@ import Testing
         #expect(cells.contains("vmx-bochs-debian-1024m-1cpu-4lvl"))
         #expect(!cells.contains { $0.hasPrefix("svm-") })
         #expect(candidates.patterns().contains("linear/*"))
+        #expect(candidates.kernels() == ["debian", "6.1.0-57-amd64"])
     }
 
     @Test func configOnTheCommandLineIsUsed() throws {

@@ -6,6 +6,7 @@ import LabModel
 /// - case ids: the newest guest catalog in the cache (`guest/*/cases.json`, the last `lab build`)
 ///   and the cases of `results/latest` (user cases included);
 /// - suites: those of the case ids, and lab.json's `matrix.suites`;
+/// - kernels: `debian` and the versions in the cache;
 /// - cell ids: lab.json's matrix with `auto` taken both ways (KVM, and the emulator that stands
 ///   in for it), so every id a run on any host could have is offered.
 public struct CompletionCandidates: Sendable {
@@ -84,6 +85,12 @@ public struct CompletionCandidates: Sendable {
             ids.formUnion(plan.cells.map(\.id))
         }
         return ids.sorted()
+    }
+
+    /// `debian` and the exact kernel versions already in the cache (`kernel/<version>`).
+    public func kernels() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: paths.cache + "/kernel")) ?? []
+        return ["debian"] + names.filter { KernelSpec(name: $0) != nil && $0 != "debian" }.sorted()
     }
 
     /// What `--only` and `--skip` take: case ids, `suite/*` globs and cell ids.
