@@ -43,7 +43,7 @@ struct Bench: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Methods to measure: regs, phys-kernel, phys-kernel-list, phys-user, linear-byte, linear-page; repeat or comma-separate.",
+            "Methods to measure: regs, phys-kernel, phys-kernel-list, phys-user, linear-byte, linear-page, linear-page-refuse, linear-page-faultin, linear-page-mlock; repeat or comma-separate.",
             valueName: "method"),
         completion: LabCompletion.methods)
     var method: [String] = []
