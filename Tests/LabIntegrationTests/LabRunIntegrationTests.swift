@@ -110,6 +110,7 @@ import Testing
         }
         let reloaded = try RunResults.load(from: URL(fileURLWithPath: dir))
         #expect(reloaded.records.count == results.records.count)
+        try ResultsSchemaCheck.expectValid(dir)
         let p = reloaded.provenance
         #expect(p.qemuVersion?.first?.isNumber == true, "QEMU version: \(p.qemuVersion ?? "none")")
         #expect(p.libvirtDaemonVersion != nil && p.libvirtLibraryVersion != nil)

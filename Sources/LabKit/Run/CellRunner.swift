@@ -67,6 +67,8 @@ public struct CellRunner: Sendable {
     struct VMResult {
         var name: String
         var logs: [String: String]
+        /// Streams virtlogd rolled over (`LogRollover`).
+        var truncatedLogs: [String: String] = [:]
         var records: [CaseRecord]
         var notRun: [SelectedCase]
         var bootFailed: Bool
@@ -172,6 +174,13 @@ public struct CellRunner: Sendable {
         }
         context.progress.vmEnded()
         launcher.keepEmulatorLog(of: session, in: vmDir)
+        let rollover = LogRollover.inspect(
+            logs: result.logs, resultsDirectory: context.resultsDirectory, limits: VirtlogdLimits.current())
+        result.logs = rollover.logs
+        result.truncatedLogs = rollover.truncated
+        for (role, text) in rollover.truncated.sorted(by: { $0.key < $1.key }) {
+            context.progress.say("\(name): the \(role) stream \(text)")
+        }
         if !context.keepImages { BootImages.replaceWithReferences(in: vmDir, images: context.images) }
 
         let final = tracker.value
@@ -201,9 +210,11 @@ public struct CellRunner: Sendable {
     private func record(
         cell: MatrixCell, caseId: String, status: CaseStatus, message: String, attempt: Int, vm: VMResult
     ) -> CaseRecord {
-        CaseRecord(
+        var record = CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
+        if !vm.truncatedLogs.isEmpty { record.truncatedLogs = vm.truncatedLogs }
+        return record
     }
 
     /// The command that reruns `caseId` in `cell`, `--from` relative to the working directory
