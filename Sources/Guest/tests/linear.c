@@ -130,7 +130,7 @@ static void cross_page(void)
 
 static void large(void)
 {
-	/* bytewise: a full walk per byte (~1 us under TCG), so 256 KiB + 3 (many 4 KiB slices;
+	/* bytewise: a full walk per byte (~1 us under TCG), so 256 KiB + 3 (many 1 KiB slices;
 	 * modes/bytewise/latency moves 16 MiB); pagewise: beyond the 2 MiB chunk */
 	uint64_t len = strcmp(method, "bytewise") == 0 ? (256 << 10) + 3 : (4 << 20) + 3;
 	size_t map = len + 3 * M_PAGE;

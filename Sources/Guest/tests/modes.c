@@ -766,7 +766,7 @@ static void on_alarm(int sig, siginfo_t *si, void *ctx)
  * the transfer still ends as one uninterrupted call. */
 static void signals_in_flight(void)
 {
-	/* Byte-wise, 256 KiB is 64 slices of 4 KiB, each a full walk per byte: enough slices for
+	/* Byte-wise, 256 KiB is 256 slices of 1 KiB, each a full walk per byte: enough slices for
 	 * the 1 ms timer to land between them, and ~20 s under Bochs, where 1 MiB each way ran
 	 * past the case's 75 s (lab run --backend vmx --only modes: TIMEOUT). */
 	const uint64_t len = bytewise() ? 256 << 10 : 16 * MIB;
@@ -834,7 +834,7 @@ static uint64_t now_ns(void)
 }
 
 /* A freeze is the whole transfer (38 s for a 16 MiB byte-wise read under TCG before
- * continuations); a byte-wise slice holds the vCPU ~30 ms (lab bench's longest hold). 200 ms
+ * continuations); a byte-wise slice held the vCPU ~30 ms at 4 KiB, ~7 ms at 1 KiB (lab bench's longest hold). 200 ms
  * failed on a loaded host (load 6 on 2 cores: 318 ms in `make run`, the host descheduling QEMU),
  * so the bound is 1 s: still far below a freeze, far above host noise. */
 #define LATENCY_BOUND_NS (1000ULL * 1000 * 1000)

@@ -138,7 +138,7 @@
 #define GML_BYTEWISE_MAX GML_XFER_MAX /* gml.linear.bytewise (256 KiB before continuations: a
 					 page walk per byte held the vCPU ~0.5 s there) */
 /* Bytes moved per stay in the hypervisor (continuations), each a few ms under QEMU TCG */
-#define GML_SLICE_BYTEWISE (4ull << 10)   /* a full page walk per byte */
+#define GML_SLICE_BYTEWISE (1ull << 10)   /* a full page walk per byte: ~7 ms a slice under TCG */
 #define GML_SLICE_COOKED (256ull << 10)   /* page-wise / physical, hashed read or pattern write */
 #define GML_SLICE_RAW (2ull << 20)        /* page-wise / physical with GML_XFER_RAW: copy only */
 #define GML_XFER_MAX_RETRIES 31           /* fault-in: #PFs in a row at one offset */
