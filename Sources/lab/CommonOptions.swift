@@ -28,9 +28,15 @@ struct CommonOptions: ParsableArguments {
             "A directory of your own cases (cases.json, services, programs; README \"Your own cases\"), added to lab.json's caseDirectories; repeatable.",
             valueName: "dir"))
     var cases: [String] = []
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A BitVisor checkout for backend bitvisor (else BITVISOR_SRC, else lab.json bitvisor.source); with one, bitvisor joins the backends.",
+            valueName: "dir"))
+    var bitvisor: String?
 
     func session() throws -> LabSession {
-        try LabSession.open(configFile: config, caseDirectories: cases)
+        try LabSession.open(configFile: config, caseDirectories: cases, bitvisor: bitvisor)
     }
 }
 
@@ -39,7 +45,7 @@ struct MatrixOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Replace the backends axis (none, svm, vmx); repeat or comma-separate.", valueName: "backend"))
+            "Replace the backends axis (none, svm, vmx, bitvisor); repeat or comma-separate.", valueName: "backend"))
     var backend: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the hosts axis (auto, kvm, tcg, bochs).", valueName: "host"))
     var host: [String] = []

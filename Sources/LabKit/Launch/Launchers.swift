@@ -8,6 +8,7 @@ import LabVirt
 public enum Launchers {
     /// One factory per launcher type. Each run gets fresh launchers (they hold connections).
     static let registered: [@Sendable () -> any Launcher] = [
+        { BitVisorLauncher() },
         { LibvirtLauncher() },
         { BochsLauncher() },
     ]
@@ -18,6 +19,11 @@ public enum Launchers {
     /// A fresh launcher for the cells of `host`, nil when the lab has none.
     public static func launcher(for host: HostKind) -> (any Launcher)? {
         make().first { $0.hostKinds.contains(host) }
+    }
+
+    /// A fresh launcher for `cell` (its backend may pick one: `bitvisor`), nil when none runs it.
+    public static func launcher(for cell: MatrixCell) -> (any Launcher)? {
+        make().first { $0.runs(cell) }
     }
 
     /// Every host kind some launcher runs.

@@ -147,6 +147,35 @@ public struct Provenance: Sendable, Hashable, Codable {
     /// The hypervisor's access policy in this run (absent in results written before the policy
     /// existed, which ran `bitvisor`).
     public var hypervisorPolicy: HypervisorPolicy?
+    /// The BitVisor a run's `bitvisor` cells booted (absent without them).
+    public var bitvisor: BitVisor?
+
+    /// Where a run's BitVisor came from and what was built.
+    public struct BitVisor: Sendable, Hashable, Codable {
+        /// The checkout as named (absolute).
+        public var source: String
+        /// HEAD's commit when the checkout is a git work tree, and whether its files differ.
+        public var commit: String?
+        public var localChanges: Bool?
+        /// The cache key of the build (checkout content, lab files, configuration, compiler)
+        /// and the checkout's own content digest.
+        public var contentKey: String
+        public var checkoutDigest: String
+        /// `sha256:` of bitvisor.elf; nil when the build failed.
+        public var elfDigest: String?
+
+        public init(
+            source: String, commit: String?, localChanges: Bool?, contentKey: String, checkoutDigest: String,
+            elfDigest: String?
+        ) {
+            self.source = source
+            self.commit = commit
+            self.localChanges = localChanges
+            self.contentKey = contentKey
+            self.checkoutDigest = checkoutDigest
+            self.elfDigest = elfDigest
+        }
+    }
 
     public init(
         labCommit: String? = nil, imageDigests: [String: String] = [:], guestKernels: [String: GuestKernel] = [:],
@@ -185,6 +214,14 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("libvirt.library", libvirtLibraryVersion)
         add("libvirt.daemon", libvirtDaemonVersion)
         add("hypervisor.policy", hypervisorPolicy?.rawValue)
+        if let bitvisor {
+            add("bitvisor.source", bitvisor.source)
+            add(
+                "bitvisor.commit",
+                bitvisor.commit.map { $0 + (bitvisor.localChanges == true ? " (with local changes)" : "") })
+            add("bitvisor.key", bitvisor.contentKey)
+            add("bitvisor.elf", bitvisor.elfDigest)
+        }
         for (cell, machine) in machines.sorted(by: { $0.key < $1.key }) {
             add(
                 "machine.\(cell)",
@@ -421,11 +458,20 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     /// Passing cases whose description declares a finding (a known problem asserted as it is,
     /// description starting "FINDING"): passes, listed in the summary so they are not forgotten.
+    /// In a bitvisor cell, also passing cases that declare a BitVisor finding (`CaseInfo.bitvisor`).
     public var findings: [CaseRecord] {
-        records.filter { record in
-            record.status == .pass
-                && (caseInfo(record.caseId)?.description.hasPrefix("FINDING") ?? false)
+        records.filter { $0.status == .pass && findingText(of: $0) != nil }
+    }
+
+    /// The finding a passing record stands for: its case's BitVisor declaration in a bitvisor
+    /// cell, else its description when that declares one; nil when it declares none.
+    public func findingText(of record: CaseRecord) -> String? {
+        guard let info = caseInfo(record.caseId) else { return nil }
+        if record.cellId.hasPrefix(Backend.bitvisor.rawValue + "-"), case .finding(let text) = info.bitvisorExpectation
+        {
+            return text
         }
+        return info.description.hasPrefix("FINDING") ? info.description : nil
     }
 
     /// The id of the one record a run that could not start writes (`RunResults.labFailure`).

@@ -89,8 +89,8 @@ public enum TextReport {
             lines.append(paint.bold("Findings (declared, asserted as they are: they pass)"))
             for record in findings {
                 lines.append("  \(record.caseId) in \(record.cellId)")
-                if let info = results.caseInfo(record.caseId) {
-                    lines.append("      \(terminalSafe(info.description))")
+                if let text = results.findingText(of: record) {
+                    lines.append("      \(terminalSafe(text))")
                 }
             }
         }
