@@ -341,6 +341,9 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var cases: [CaseInfo]
     /// Notes from planning (auto host resolution, merges, job limits).
     public var notes: [String]
+    /// Ours vs BitVisor, per case (`BackendComparison.of`): filled in when results.json is
+    /// written; absent without both an svm and a bitvisor cell.
+    public var comparison: [BackendComparison]?
 
     public init(
         provenance: Provenance, cells: [CellOutcome], records: [CaseRecord], cases: [CaseInfo] = [],
@@ -520,7 +523,10 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     /// The results.json text.
     public func jsonData() throws -> Data {
-        try Self.encoder().encode(self)
+        var written = self
+        let comparison = BackendComparison.of(self)
+        written.comparison = comparison.isEmpty ? nil : comparison
+        return try Self.encoder().encode(written)
     }
 
     /// Reads results.json text.

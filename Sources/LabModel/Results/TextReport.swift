@@ -94,6 +94,12 @@ public enum TextReport {
                 }
             }
         }
+        for comparison in BackendComparison.of(results) {
+            lines.append("")
+            var section = comparison.text(safe: terminalSafe)
+            section[0] = paint.bold(section[0])
+            lines += section
+        }
         if !results.notes.isEmpty {
             lines.append("")
             lines.append(paint.bold("Notes"))
