@@ -38,9 +38,17 @@ public struct CaseTracker: Sendable {
     private var parser = AgentStreamParser()
     private var runningSince: Duration?
     private var doneAt: Duration?
+    /// The real BitVisor's boot milestones (its log is the hypervisor log of a bitvisor VM), for
+    /// saying where a boot stopped (`BitVisorBootMedia.BootProgress`).
+    private var bitvisorStarted = false
+    private var bitvisorLoadedMBR = false
+    private var consoleWritten = false
 
     public static let userspaceMarker = "GMLAB-GUEST: userspace up"
     public static let hypervisorFatalMarker = "GMLAB-HV-FATAL"
+    /// How the real BitVisor reports a fatal error ("panic(CPU0): int_fatal 0x0E …"); it then
+    /// halts without powering off, so the VM is stopped at once instead of at a deadline.
+    public static let bitvisorPanicMarker = "panic(CPU"
 
     public init(planned: [SelectedCase], deadlines: Deadlines) {
         self.planned = planned
@@ -58,13 +66,20 @@ public struct CaseTracker: Sendable {
     }
 
     public mutating func consume(console lines: [String], at elapsed: Duration) {
+        if !lines.isEmpty { consoleWritten = true }
         if userspaceAt == nil, lines.contains(where: { $0.contains(Self.userspaceMarker) }) { userspaceAt = elapsed }
     }
 
     public mutating func consume(hypervisorLog lines: [String], at elapsed: Duration) {
-        if hypervisorFatal == nil, let fatal = lines.first(where: { $0.contains(Self.hypervisorFatalMarker) }) {
+        if hypervisorFatal == nil,
+            let fatal = lines.first(where: {
+                $0.contains(Self.hypervisorFatalMarker) || $0.hasPrefix(Self.bitvisorPanicMarker)
+            })
+        {
             hypervisorFatal = fatal.trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        if lines.contains(where: { $0.contains("Starting BitVisor") }) { bitvisorStarted = true }
+        if lines.contains(where: { $0.contains("Loading MBR.") }) { bitvisorLoadedMBR = true }
     }
 
     /// nil: let the VM run; otherwise the reason to destroy it now.
@@ -78,6 +93,7 @@ public struct CaseTracker: Sendable {
             reason =
                 "the guest did not start the test agent within \(Self.seconds(deadlines.boot))"
                 + (userspaceAt.map { " (userspace came up at \(Self.seconds($0)))" } ?? " (it never reached userspace)")
+                + (bitvisorStarted ? ": " + bitvisorBootProgress.explanation : "")
         } else if let running = transcript.running, let since = runningSince {
             let limit = timeout(of: running) + deadlines.grace
             if elapsed - since > limit {
@@ -90,6 +106,13 @@ public struct CaseTracker: Sendable {
         }
         stopReason = reason
         return reason
+    }
+
+    /// How far a BitVisor VM's boot got (after "Starting BitVisor" on its log).
+    var bitvisorBootProgress: BitVisorBootMedia.BootProgress {
+        BitVisorBootMedia.BootProgress(
+            hypervisorLog: (bitvisorStarted ? "Starting BitVisor\n" : "") + (bitvisorLoadedMBR ? "Loading MBR.\n" : ""),
+            console: userspaceAt != nil ? Self.userspaceMarker : consoleWritten ? "…" : "")
     }
 
     /// The host-side deadline of a case (for progress display and tests).

@@ -109,7 +109,10 @@ public struct BackendComparison: Sendable, Hashable, Codable {
             return entry(.notCompared, a == nil ? "not run on the lab's hypervisor" : "not run on BitVisor")
         }
         if a.status == .skip || b.status == .skip {
-            let why = b.status == .skip ? "skipped on BitVisor: \(b.message)" : "skipped on ours: \(a.message)"
+            let why =
+                b.status == .skip
+                ? (b.message.hasPrefix("not on BitVisor") ? b.message : "skipped on BitVisor: \(b.message)")
+                : "skipped on ours: \(a.message)"
             return entry(.notCompared, a.status == .skip && b.status == .skip ? "skipped on both" : why)
         }
         switch (a.status, b.status, expectation) {
