@@ -109,7 +109,7 @@ public struct Doctor: Sendable {
                 let commit = await checkout.provenance().commit
                 bitvisor =
                     "checkout \(checkout.path)\(commit.map { " (commit \($0))" } ?? " (not a git work tree)"): "
-                    + "`lab run`/`lab build` copy and build it (cached by its content)"
+                    + "`lab run` and `lab bench` copy and build it (cached by its content)"
             } catch {
                 bitvisor = "\(error) — its cells will report this as an error"
             }
