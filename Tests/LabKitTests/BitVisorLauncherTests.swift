@@ -79,8 +79,20 @@ import Testing
         let reason = t.check(at: .seconds(31)) ?? ""
         #expect(reason.contains("did not start the test agent within 30 s"), "\(reason)")
         #expect(reason.contains("\"Loading MBR.\") and the guest wrote nothing since"), "\(reason)")
-        // The lab's own hypervisor's VMs say nothing about BitVisor.
+        // That hang is intermittent: the outcome asks for one fresh VM.
+        #expect(t.outcome(exit: "destroyed").retryBoot?.contains("Loading MBR.") == true)
+        // The lab's own hypervisor's VMs say nothing about BitVisor and are not retried.
         var plain = Self.tracker()
         #expect(!(plain.check(at: .seconds(31)) ?? "").contains("BitVisor"))
+        #expect(plain.outcome(exit: "destroyed").retryBoot == nil)
+        // A panic, or a boot that stopped elsewhere, is not retried either.
+        var panicked = Self.tracker()
+        panicked.consume(hypervisorLog: ["Starting BitVisor...", "panic(CPU0): boom"], at: .seconds(3))
+        _ = panicked.check(at: .seconds(3))
+        #expect(panicked.outcome(exit: "destroyed").retryBoot == nil)
+        var early = Self.tracker()
+        early.consume(hypervisorLog: ["Starting BitVisor..."], at: .seconds(3))
+        _ = early.check(at: .seconds(31))
+        #expect(early.outcome(exit: "destroyed").retryBoot == nil)
     }
 }

@@ -65,9 +65,9 @@ public final class BitVisorLauncher: Launcher, @unchecked Sendable {
     }
 
     public func prepare(_ request: VMRequest) async throws -> PreparedVM {
-        if let why = Self.unavailable(request.images) { throw BitVisorError.configuration(why) }
+        if let why = Self.unavailable(request.images) { throw BitVisorError.unavailable(why) }
         guard let build = request.images.bitvisor, let loader = build.loaderCD else {
-            throw BitVisorError.configuration("no BitVisor image (lab bug)")
+            throw BitVisorError.unavailable("no BitVisor image (lab bug)")
         }
         lock.withLock { self.build = build }
         let connection = try libvirt.openedConnection()

@@ -129,6 +129,10 @@ public struct CaseTracker: Sendable {
         /// The VM did not get as far as the agent: rerunning would fail the same way.
         public var bootFailed: Bool
         public var vmProblem: String?
+        /// Set when the boot failed in a way known to be intermittent, so one fresh VM is worth
+        /// trying: BitVisor loaded the guest disk's MBR and nothing followed (about one boot in
+        /// ten hangs there under TCG, shared/docs/bitvisor-notes.md; cause unknown).
+        public var retryBoot: String? = nil
     }
 
     public func outcome(exit: String) -> Outcome {
@@ -164,7 +168,11 @@ public struct CaseTracker: Sendable {
             }
             notRun = []
         }
-        return Outcome(finished: finished, notRun: notRun, bootFailed: bootFailed, vmProblem: vmProblem)
+        var outcome = Outcome(finished: finished, notRun: notRun, bootFailed: bootFailed, vmProblem: vmProblem)
+        if bootFailed, bitvisorStarted, hypervisorFatal == nil, bitvisorBootProgress == .afterLoadingMBR {
+            outcome.retryBoot = bitvisorBootProgress.explanation
+        }
+        return outcome
     }
 
     static func seconds(_ d: Duration) -> String {
