@@ -54,10 +54,41 @@ public struct LabSession: Sendable {
         }
     }
 
-    /// How a record's case is reproduced: `lab repro` with every `--cases` of the command line
-    /// (lab.json's directories are read again anyway); the case, its cell and `--from` follow.
+    /// How a record's case is reproduced: `lab repro` with `--config` when it was not the
+    /// repository's lab.json and every `--cases` of the command line (the configuration's own
+    /// directories are read again anyway), paths relative to the working directory when under
+    /// it; the case, its cell and `--from` follow.
     public var reproCommand: [String] {
-        ["swift", "run", "lab", "repro"] + commandLineCaseDirectories.flatMap { ["--cases", $0] }
+        ["swift", "run", "lab", "repro"]
+            + Self.inputArguments(
+                configFile: configFile, defaultConfig: usesDefaultConfig, caseDirectories: commandLineCaseDirectories)
+    }
+
+    /// `--config FILE` (unless the default) and `--cases DIR` for each directory.
+    public static func inputArguments(configFile: String, defaultConfig: Bool, caseDirectories: [String]) -> [String] {
+        (defaultConfig ? [] : ["--config", pathRelative(configFile)])
+            + caseDirectories.flatMap { ["--cases", pathRelative($0)] }
+    }
+
+    /// True when the configuration is the repository's lab.json.
+    public var usesDefaultConfig: Bool {
+        URL(fileURLWithPath: configFile).standardizedFileURL.path
+            == URL(fileURLWithPath: paths.labJSON).standardizedFileURL.path
+    }
+
+    /// The configuration and the case directories, with digests of their content (provenance).
+    public func inputs() async throws -> Provenance.Inputs {
+        var directories: [Provenance.Inputs.CaseDirectory] = []
+        for directory in caseDirectories {
+            directories.append(
+                .init(
+                    path: directory, digest: try await Digest.tree([directory], relativeTo: directory),
+                    fromCommandLine: commandLineCaseDirectories.contains(directory)))
+        }
+        return Provenance.Inputs(
+            configFile: URL(fileURLWithPath: configFile).standardizedFileURL.path,
+            configDigest: try await Digest.file(configFile), defaultConfig: usesDefaultConfig,
+            caseDirectories: directories)
     }
 
     public func builder(progress: RunProgress? = nil) -> ImageBuilder {

@@ -108,6 +108,11 @@ import Testing
             html.contains("differs-as-declared") && html.contains("FINDING: BitVisor&#39;s walker never checks U/S"))
         let decoded = try RunResults.decode(try Self.run.jsonData())
         #expect(decoded.comparison == BackendComparison.of(Self.run))
+        // results.json with the comparison validates against docs/schemas/results.schema.json.
+        let schema = try JSONSchema(
+            contentsOf: ResultsSchemaTests.schemas.appendingPathComponent("results.schema.json"))
+        let problems = try schema.problems(in: Self.run.jsonData())
+        #expect(problems == [], "\(problems)")
         // A run without BitVisor writes no comparison.
         let plain = try RunResults.decode(
             try Self.results([("regs/echo", .pass, .pass)], bitvisorCell: false).jsonData())

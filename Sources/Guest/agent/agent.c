@@ -1,6 +1,6 @@
 /*
  * gmlab-agent: runs the planned cases inside the guest and reports on the results stream.
- * Protocol: README.md "Guest agent protocol (on ttyS1)". In short:
+ * Protocol: docs/architecture.md "Guest agent protocol (on ttyS1)". In short:
  *
  *   GMLAB-AGENT {"event":"start","kernel":…,"vendor":…,"backend":…,"cases":N}
  *   GMLAB-BEGIN <id>            before each case, so a case that kills the VM is known

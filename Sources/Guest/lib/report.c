@@ -315,6 +315,7 @@ static void list_needs(struct sbuf *sb, unsigned needs)
 	static const struct { unsigned bit; const char *name; } names[] = {
 		{ GML_NEEDS_HYPERVISOR, "hypervisor" }, { GML_NEEDS_KMOD, "kmod" },
 		{ GML_NEEDS_SVM, "svm" }, { GML_NEEDS_VMX, "vmx" },
+		{ GML_NEEDS_FAST_HOST, "fast-host" },
 	};
 	size_t i;
 	int first = 1;

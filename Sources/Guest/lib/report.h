@@ -27,6 +27,11 @@
  * GMLAB_BACKEND; the lab skips it before booting, from --list. Implies the hypervisor. */
 #define GML_NEEDS_SVM		(1u << 2)
 #define GML_NEEDS_VMX		(1u << 3)
+/* A host that runs guest code at QEMU TCG speed or better: the case's work (e.g. 16 MiB moved
+ * byte by byte, a full page walk per byte) does not fit its deadline under Bochs, which
+ * interprets every instruction about ten times slower. The lab skips it there before
+ * booting, from --list; the guest cannot tell its emulator, so nothing is checked here. */
+#define GML_NEEDS_FAST_HOST	(1u << 4)
 
 struct gml_case {
 	const char *id;			/* "suite/name" */

@@ -1006,7 +1006,7 @@ HOSTILE(bytewise_bounded)
 {
 	unsigned long byte_svc = m_lookup(GML_SVC_LINEAR_BYTEWISE);
 	unsigned long page_svc = m_lookup(GML_SVC_LINEAR_PAGEWISE);
-	size_t big = 16u << 20;
+	size_t big = 16u << 20, small = 256u << 10;
 	unsigned char *buf;
 	struct hc_regs r;
 	struct mres m;
@@ -1014,17 +1014,29 @@ HOSTILE(bytewise_bounded)
 
 	if (!byte_svc || !page_svc)
 		return;
-	buf = m_map(big, 1);
+	/* one page more than the request limit, so the refused write's range is ours to check */
+	buf = m_map(big + PAGE, 1);
 	if (!buf)
 		return;
-	memset(buf, 0x11, big);
-	/* the bench's byte-wise range still works */
-	m = m_xfer(byte_svc, (uintptr_t)buf, GML_BYTEWISE_MAX, 0, 0, 0);
-	m_expect_read("byte-wise read of 256 KiB", &m, buf, GML_BYTEWISE_MAX);
+	memset(buf, 0x11, big + PAGE);
+	/* the bench's byte-wise range still works, and comes back in time */
+	r = (struct hc_regs){ .rbx = (uintptr_t)buf, .rcx = small };
+	s = timed_call(byte_svc, &r);
+	report_value("seconds_bytewise_256kib", s);
+	report(r.rax == 0 && s < HOSTILE_BOUND_S, "byte-wise read of 256 KiB: status 0 within "
+	       "%.0f s (status %#lx, %.2f s)", HOSTILE_BOUND_S, r.rax, s);
+	m = m_xfer(byte_svc, (uintptr_t)buf, small, 0, 0, 0);
+	m_expect_read("byte-wise read of 256 KiB", &m, buf, small);
+	/*
+	 * Since continuations (issue 14) a byte-wise call may be as long as any other
+	 * (GML_BYTEWISE_MAX = GML_XFER_MAX): the hypervisor leaves the vCPU between slices, so a
+	 * long call no longer holds it (suite modes, cases modes/bytewise/latency measure the
+	 * interrupts it lets through). Past the request limit it is still refused, untouched.
+	 */
 	m = m_xfer(byte_svc, (uintptr_t)buf, GML_BYTEWISE_MAX + 1, 0, 0, 0);
-	m_expect("byte-wise read of 256 KiB + 1", &m, GML_ME_TOO_LONG, 0);
+	m_expect("byte-wise read of GML_BYTEWISE_MAX + 1", &m, GML_ME_TOO_LONG, 0);
 	m = m_xfer(byte_svc, (uintptr_t)buf, GML_BYTEWISE_MAX + 1, GML_XFER_WRITE, 7, 0);
-	m_expect("byte-wise write of 256 KiB + 1", &m, GML_ME_TOO_LONG, 0);
+	m_expect("byte-wise write of GML_BYTEWISE_MAX + 1", &m, GML_ME_TOO_LONG, 0);
 	m_check_fill("buffer after the refused write", buf, GML_BYTEWISE_MAX + 1, 0x11);
 
 	/* the page-wise method moves 16 MiB in one call, and comes back in time */
@@ -1033,17 +1045,7 @@ HOSTILE(bytewise_bounded)
 	report_value("seconds_pagewise_16mib", s);
 	report(r.rax == 0 && s < HOSTILE_BOUND_S, "page-wise read of 16 MiB: status 0 within "
 	       "%.0f s (status %#lx, %.2f s)", HOSTILE_BOUND_S, r.rax, s);
-
-	/* last, as it holds an unfixed hypervisor's vCPU for half a minute under TCG */
-	r = (struct hc_regs){ .rbx = (uintptr_t)buf, .rcx = big };
-	sync_console();
-	s = timed_call(byte_svc, &r);
-	report_value("seconds_bytewise_16mib", s);
-	report(s < HOSTILE_BOUND_S, "byte-wise read of 16 MiB comes back within %.0f s (took "
-	       "%.2f s)", HOSTILE_BOUND_S, s);
-	report(r.rax == GML_ME_TOO_LONG && r.rbx == 0, "byte-wise read of 16 MiB: %s, 0 bytes "
-	       "(got %s, %#lx bytes)", m_errname(GML_ME_TOO_LONG), m_errname(r.rax), r.rbx);
-	munmap(buf, big);
+	munmap(buf, big + PAGE);
 }
 
 /* ---- finding 10: what CPL3 learns; SVM re-injection ---------------------------------------- */

@@ -366,3 +366,33 @@ int m_cpu_has(const char *flag)
 	fclose(f);
 	return has;
 }
+
+/* ---- zram swap ---- */
+
+int m_swap_on(void)
+{
+	FILE *f;
+	char line[256];
+	int lines = 0;
+
+	if ((f = fopen("/proc/swaps", "r"))) {
+		while (fgets(line, sizeof(line), f))
+			lines++;
+		fclose(f);
+	}
+	if (lines > 1)
+		return 0;	/* swap already on */
+	if (system("modprobe zram num_devices=1") != 0) {
+		report_error("modprobe zram failed");
+		return -1;
+	}
+	if ((f = fopen("/sys/block/zram0/disksize", "w"))) {
+		fputs("64M", f);
+		fclose(f);
+	}
+	if (system("mkswap /dev/zram0 >/dev/null 2>&1 && swapon /dev/zram0") != 0) {
+		report_error("mkswap/swapon /dev/zram0 failed (zram swap is needed to page out)");
+		return -1;
+	}
+	return 0;
+}

@@ -278,35 +278,6 @@ static void no_cap(void)
 	report_value("unprivileged_entry", rep.entry);
 }
 
-/* zram swap for the stale-frame case: module, 64 MiB device, mkswap, swapon (busybox). */
-static int swap_on(void)
-{
-	FILE *f;
-	char line[256];
-	int lines = 0;
-
-	if ((f = fopen("/proc/swaps", "r"))) {
-		while (fgets(line, sizeof(line), f))
-			lines++;
-		fclose(f);
-	}
-	if (lines > 1)
-		return 0;	/* swap already on */
-	if (system("modprobe zram num_devices=1") != 0) {
-		report_error("modprobe zram failed");
-		return -1;
-	}
-	if ((f = fopen("/sys/block/zram0/disksize", "w"))) {
-		fputs("64M", f);
-		fclose(f);
-	}
-	if (system("mkswap /dev/zram0 >/dev/null 2>&1 && swapon /dev/zram0") != 0) {
-		report_error("mkswap/swapon /dev/zram0 failed (zram swap is needed to page out)");
-		return -1;
-	}
-	return 0;
-}
-
 #define STALE_PAGES 16
 
 static void stale_frame(void)
@@ -317,7 +288,7 @@ static void stale_frame(void)
 	int rc;
 	const char *why;
 
-	if (lookups() != 0 || strict_refuses() || swap_on() != 0 ||
+	if (lookups() != 0 || strict_refuses() || m_swap_on() != 0 ||
 	    !(buf = m_map(STALE_PAGES * M_PAGE, 1)))
 		return;
 	gml_pattern_fill(buf, 0xa000, 0, STALE_PAGES * M_PAGE);

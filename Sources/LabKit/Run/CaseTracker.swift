@@ -35,6 +35,11 @@ public struct CaseTracker: Sendable {
     /// The case that was running when we stopped it for its deadline.
     public private(set) var timedOutCase: String?
 
+    /// Host wall-clock time of each finished case: from its BEGIN line to its RESULT line, as
+    /// the lab saw them (to the poll interval; live under Bochs too since `SerialPump`). The
+    /// guest's own duration follows its clock, which under Bochs runs by instructions.
+    public private(set) var wallTimes: [String: Duration] = [:]
+
     private var parser = AgentStreamParser()
     private var runningSince: Duration?
     private var doneAt: Duration?
@@ -59,7 +64,14 @@ public struct CaseTracker: Sendable {
     public mutating func consume(results lines: [String], at elapsed: Duration) {
         for line in lines {
             let wasRunning = transcript.running
+            let resultsBefore = transcript.results.count
+            let began = runningSince
             transcript.apply(parser.feed(line + "\n"))
+            if let began {
+                for result in transcript.results.dropFirst(resultsBefore) where result.id == wasRunning {
+                    wallTimes[result.id] = elapsed - began
+                }
+            }
             if transcript.running != wasRunning { runningSince = transcript.running == nil ? nil : elapsed }
             if transcript.done && doneAt == nil { doneAt = elapsed }
         }
@@ -141,7 +153,8 @@ public struct CaseTracker: Sendable {
             finished.append(
                 FinishedCase(
                     id: result.id, status: CaseStatus(result.status), message: result.message,
-                    values: result.values, seconds: result.durationMs.map { $0 / 1000 }))
+                    values: result.values, seconds: result.durationMs.map { $0 / 1000 },
+                    wallSeconds: wallTimes[result.id].map(Self.double)))
         }
         let vmProblem =
             stopReason
@@ -175,6 +188,10 @@ public struct CaseTracker: Sendable {
         return outcome
     }
 
+    static func double(_ d: Duration) -> Double {
+        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+    }
+
     static func seconds(_ d: Duration) -> String {
         let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
         return s == s.rounded() ? "\(Int(s)) s" : String(format: "%.2f s", s)
@@ -187,5 +204,8 @@ public struct FinishedCase: Sendable, Equatable {
     public var status: CaseStatus
     public var message: String
     public var values: [String: JSONValue] = [:]
+    /// The guest's clock.
     public var seconds: Double?
+    /// The host's (`CaseTracker.wallTimes`).
+    public var wallSeconds: Double?
 }

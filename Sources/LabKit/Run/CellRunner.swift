@@ -72,6 +72,8 @@ public struct CellRunner: Sendable {
     struct VMResult {
         var name: String
         var logs: [String: String]
+        /// Streams virtlogd rolled over (`LogRollover`).
+        var truncatedLogs: [String: String] = [:]
         var records: [CaseRecord]
         var notRun: [SelectedCase]
         var bootFailed: Bool
@@ -163,6 +165,7 @@ public struct CellRunner: Sendable {
                                     message: result.message, values: result.values,
                                     durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
                                     vmName: name, logs: vmLogs)
+                                live.wallSeconds = t.wallTimes[result.id].map(CaseTracker.double)
                                 live.repro = reproCommand(caseId: result.id, cell: cell)
                                 ledger?.add([live])
                                 progress.caseFinished(live)
@@ -178,6 +181,13 @@ public struct CellRunner: Sendable {
         }
         context.progress.vmEnded()
         launcher.keepEmulatorLog(of: session, in: vmDir)
+        let rollover = LogRollover.inspect(
+            logs: result.logs, resultsDirectory: context.resultsDirectory, limits: VirtlogdLimits.current())
+        result.logs = rollover.logs
+        result.truncatedLogs = rollover.truncated
+        for (role, text) in rollover.truncated.sorted(by: { $0.key < $1.key }) {
+            context.progress.say("\(name): the \(role) stream \(text)")
+        }
         if !context.keepImages { BootImages.replaceWithReferences(in: vmDir, images: context.images) }
 
         let final = tracker.value
@@ -196,6 +206,7 @@ public struct CellRunner: Sendable {
                 cell: cell, caseId: $0.id, status: $0.status, message: $0.message, attempt: attempt, vm: result)
             r.values = $0.values
             r.durationSeconds = $0.seconds
+            r.wallSeconds = $0.wallSeconds
             return r
         }
         result.notRun = outcome.notRun
@@ -207,9 +218,11 @@ public struct CellRunner: Sendable {
     private func record(
         cell: MatrixCell, caseId: String, status: CaseStatus, message: String, attempt: Int, vm: VMResult
     ) -> CaseRecord {
-        CaseRecord(
+        var record = CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
+        if !vm.truncatedLogs.isEmpty { record.truncatedLogs = vm.truncatedLogs }
+        return record
     }
 
     /// The command that reruns `caseId` in `cell`, `--from` relative to the working directory

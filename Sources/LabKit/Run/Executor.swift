@@ -43,6 +43,8 @@ public struct Executor: Sendable {
         var early = Provenance(
             labCommit: labVersion == "unknown" ? nil : labVersion, hostCPU: HostSurvey.hostCPUModel(),
             hostname: ProcessInfo.processInfo.hostName, startTime: plan.started, commandLine: plan.commandLine)
+        let inputs = try? await session.inputs()
+        early.inputs = inputs
         for (_, images) in plan.images {
             for (name, digest) in images.digests {
                 early.imageDigests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest
@@ -64,11 +66,14 @@ public struct Executor: Sendable {
         defer { DomainReaper.shared.setInterruptionHandler(handlerKey, nil) }
 
         let jobs = plan.jobs.jobs
+        let budget = VMBudget.host(cache: session.paths.cache)
         progress.startHeartbeat()
         defer { progress.finish() }
         progress.say(
             "running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(jobs) VM\(jobs == 1 ? "" : "s") at once "
-                + "(limit: \(plan.jobs.limitedBy)); results in \(directory)")
+                + "(limit: \(plan.jobs.limitedBy)"
+                + (budget.map { "; \($0.slots) VM slots on this host, shared with other lab runs" } ?? "")
+                + "); results in \(directory)")
 
         var records: [CaseRecord] = []
         // Cases a cell does not support (needs) are reported as skips with their reason.
@@ -106,7 +111,12 @@ public struct Executor: Sendable {
                         launcher: launcher, labVersion: labVersion, progress: progress,
                         reproCommand: plan.reproCommand, gdbPort: plan.gdbPort, ledger: ledger,
                         keepImages: plan.keepImages))
-                group.addTask { await runner.run(selection) }
+                let owner = "pid \(getpid()), run \(plan.runID), cell \(cell.id)"
+                group.addTask {
+                    let slot = await Self.takeSlot(budget, owner: owner, cell: cell.id, progress: progress)
+                    defer { slot?.release() }
+                    return await runner.run(selection)
+                }
                 return true
             }
             for _ in 0..<jobs { guard startNext() else { break } }
@@ -118,11 +128,31 @@ public struct Executor: Sendable {
             return all
         }
 
-        let provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        var provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        provenance.inputs = inputs
         let results = RunResults(
             provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: plan.notes)
         let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
         return RunSummary(directory: directory, results: results, files: files)
+    }
+
+    // MARK: - The host's VM budget
+
+    /// A slot of the host's VM budget for one cell's VMs: at once when one is free, else after
+    /// saying that the cell waits and for whom (nil without a budget, or when cancelled).
+    static func takeSlot(
+        _ budget: VMBudget?, owner: String, cell: String, progress: RunProgress
+    ) async -> VMBudget.Slot? {
+        guard let budget else { return nil }
+        if let slot = budget.tryAcquire(owner: owner) { return slot }
+        let started = ContinuousClock.now
+        progress.say(
+            "\(cell): waiting for a VM slot — all \(budget.slots) of this host's are held ("
+                + budget.holders().joined(separator: "; ") + "); set LAB_VM_SLOTS to change the budget")
+        guard let slot = try? await budget.acquire(owner: owner, waiting: { _ in }) else { return nil }
+        let waited = Int((ContinuousClock.now - started) / .seconds(1))
+        progress.say("\(cell): got VM slot \(slot.index) after \(waited) s")
+        return slot
     }
 
     // MARK: - Provenance

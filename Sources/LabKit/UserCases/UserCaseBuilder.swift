@@ -11,7 +11,7 @@ public struct UserCaseSummary: Codable, Sendable, Equatable {
     public var timeouts: [String: Double]
 }
 
-/// Builds user case directories (README "Your own cases") into an image set:
+/// Builds user case directories (docs/user-cases.md) into an image set:
 ///
 /// 1. reads each directory's cases.json (a bad one makes the directory one error case,
 ///    `user/<prefix>/cases.json`);

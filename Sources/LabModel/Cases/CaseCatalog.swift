@@ -72,6 +72,10 @@ public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
     /// The lab's guest kernel module (always in the lab's initramfs; named so that a user case
     /// directory without one can say so).
     case kmod
+    /// A host that runs guest code at QEMU TCG speed or better (kvm, tcg): the case's work does
+    /// not fit its deadline under Bochs, which interprets every instruction about ten times
+    /// slower. Only the lab can tell (the guest cannot see its emulator).
+    case fastHost = "fast-host"
 
     /// Why `cell` does not meet this need, or nil when it does.
     public func unmetReason(in cell: MatrixCell) -> String? {
@@ -84,6 +88,10 @@ public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
             return cell.host.rawValue == rawValue ? nil : "needs host \(rawValue) (cell has host \(cell.host.rawValue))"
         case .smp: return cell.vcpus >= 2 ? nil : "needs 2 or more vCPUs (cell has \(cell.vcpus))"
         case .kmod: return nil
+        case .fastHost:
+            return cell.host == .bochs
+                ? "needs a host faster than Bochs (cell has host bochs, about ten times slower than TCG: "
+                    + "the case's work does not fit its deadline there)" : nil
         }
     }
 }

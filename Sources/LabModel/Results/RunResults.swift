@@ -51,7 +51,12 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     public var message: String
     /// Measurements and details the case reported (`values` of its RESULT).
     public var values: [String: JSONValue]
+    /// How long the case ran by the guest's clock (its RESULT's duration_ms). Under Bochs the
+    /// guest's clock follows executed instructions, not the wall.
     public var durationSeconds: Double?
+    /// How long it ran by the host's clock: from its BEGIN line to its RESULT line as the lab
+    /// saw them (to the 100 ms poll). Absent for cases without both lines.
+    public var wallSeconds: Double?
     /// 1 for the first VM of the cell, 2 for the VM that reran the remaining cases, …
     public var attempt: Int
     /// The libvirt domain (or Bochs run) name that ran the case.
@@ -59,6 +64,10 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     /// Log files by role (`console`, `agent`, `hypervisor`, `libvirt`…), paths relative to the
     /// results directory when inside it.
     public var logs: [String: String]
+    /// Log roles whose stream reached the log daemon's size limit (virtlogd's `max_size`), each
+    /// with what happened: which files hold its parts, and whether its beginning may be lost.
+    /// Absent (nil) when no stream was rolled over.
+    public var truncatedLogs: [String: String]?
     /// A shell command that reruns exactly this case in this cell.
     public var repro: String?
     /// A skip that is impossible by construction (the cell cannot meet the case's `needs`, e.g.
@@ -126,6 +135,42 @@ public struct Provenance: Sendable, Hashable, Codable {
         }
     }
 
+    /// What the run was built from besides the lab's own tree (`labCommit`) and the guest
+    /// kernels (`guestKernels`): the configuration file and the user case directories, each with
+    /// a digest of its content, so `lab repro` can print every input a reproduction needs and
+    /// name the one that changed since.
+    public struct Inputs: Sendable, Hashable, Codable {
+        public struct CaseDirectory: Sendable, Hashable, Codable {
+            /// Absolute path.
+            public var path: String
+            /// `sha256:…` over the directory's files (build outputs and dot-files left out).
+            public var digest: String
+            /// Given with `--cases` (a repro must repeat it); else listed in the configuration.
+            public var fromCommandLine: Bool
+
+            public init(path: String, digest: String, fromCommandLine: Bool) {
+                self.path = path
+                self.digest = digest
+                self.fromCommandLine = fromCommandLine
+            }
+        }
+
+        /// The configuration file, absolute.
+        public var configFile: String
+        /// `sha256:…` of the configuration file.
+        public var configDigest: String
+        /// True when the configuration was the repository's lab.json (no `--config`).
+        public var defaultConfig: Bool
+        public var caseDirectories: [CaseDirectory]
+
+        public init(configFile: String, configDigest: String, defaultConfig: Bool, caseDirectories: [CaseDirectory]) {
+            self.configFile = configFile
+            self.configDigest = configDigest
+            self.defaultConfig = defaultConfig
+            self.caseDirectories = caseDirectories
+        }
+    }
+
     /// `git rev-parse HEAD` of the lab, with `-dirty` when the tree had changes.
     public var labCommit: String?
     /// Content digests of the images used, by name (`hv.elf`, `initramfs`, `kernel-6.1.0-56-amd64`…).
@@ -147,6 +192,8 @@ public struct Provenance: Sendable, Hashable, Codable {
     /// The hypervisor's access policy in this run (absent in results written before the policy
     /// existed, which ran `bitvisor`).
     public var hypervisorPolicy: HypervisorPolicy?
+    /// The configuration and case directories the run used (absent in results written before).
+    public var inputs: Inputs?
     /// The BitVisor a run's `bitvisor` cells booted (absent without them).
     public var bitvisor: BitVisor?
 
@@ -182,7 +229,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         qemuVersion: String? = nil, bochsVersion: String? = nil, libvirtLibraryVersion: String? = nil,
         libvirtDaemonVersion: String? = nil, machines: [String: Machine] = [:], hostCPU: String? = nil,
         hostname: String? = nil, startTime: Date, endTime: Date? = nil, commandLine: [String] = [],
-        hypervisorPolicy: HypervisorPolicy? = nil
+        hypervisorPolicy: HypervisorPolicy? = nil, inputs: Inputs? = nil
     ) {
         self.labCommit = labCommit
         self.imageDigests = imageDigests
@@ -198,6 +245,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         self.endTime = endTime
         self.commandLine = commandLine
         self.hypervisorPolicy = hypervisorPolicy
+        self.inputs = inputs
     }
 
     /// Flat name/value pairs for JUnit properties and report headers, in a fixed order.
@@ -214,6 +262,14 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("libvirt.library", libvirtLibraryVersion)
         add("libvirt.daemon", libvirtDaemonVersion)
         add("hypervisor.policy", hypervisorPolicy?.rawValue)
+        if let inputs {
+            add("input.config", inputs.configFile + " (" + inputs.configDigest + ")")
+            for directory in inputs.caseDirectories {
+                add(
+                    "input.cases." + directory.path,
+                    directory.digest + (directory.fromCommandLine ? " (--cases)" : " (caseDirectories)"))
+            }
+        }
         if let bitvisor {
             add("bitvisor.source", bitvisor.source)
             add(

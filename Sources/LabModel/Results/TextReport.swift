@@ -80,6 +80,9 @@ public enum TextReport {
                 for (role, path) in record.logs.sorted(by: { $0.key < $1.key }) {
                     lines.append("      \(role) log: \(path)")
                 }
+                for (role, text) in (record.truncatedLogs ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    lines.append("      \(role) log TRUNCATED: \(text)")
+                }
                 if let repro = record.repro { lines.append("      reproduce: \(repro)") }
             }
         }
