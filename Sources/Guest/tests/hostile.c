@@ -1106,7 +1106,8 @@ static const struct gml_case cases[] = {
 	  "at CPL3 and CPL0, the buffer untouched; rcx = 4 still turns abc into foo", KM,
 	  seed_phys_short, LAB_ONLY },
 	{ "hostile/staging-no-leak", "finding 3: a raw write stores 0x5a in every byte after any "
-	  "read (CPL0 kernel buffer, CPL3 own page) through every writer", KM, staging_no_leak, LAB_ONLY },
+	  "read (CPL0 kernel buffer, CPL3 own page) through every writer", KM, staging_no_leak,
+	  LAB_ONLY },
 	{ "hostile/msr-hypervisor-range", "finding 4: RDMSR/WRMSR of 0x40000000-0x400000ff raise "
 	  "#GP, never a power-off", KM, msr_hypervisor_range, LAB_ONLY },
 	{ "hostile/msr-kvm-pv", "finding 4: KVM's paravirtual MSRs (0x11, 0x12, 0x4b564d00-ff) "
@@ -1119,7 +1120,8 @@ static const struct gml_case cases[] = {
 	{ "hostile/msr-smca", "finding 4: AMD's SMCA MSRs, which Linux reads at boot on Zen, "
 	  "complete (skipped without SMCA)", KM, msr_smca, LAB_ONLY },
 	{ "hostile/cpuid-hypervisor-range", "contract 4: CPUID 0x40000000-0x400000ff read as "
-	  "zeros (the outer hypervisor's signature is hidden)", HV, cpuid_hypervisor_range, LAB_ONLY },
+	  "zeros (the outer hypervisor's signature is hidden)", HV, cpuid_hypervisor_range,
+	  LAB_ONLY },
 	{ "hostile/io-log-port-overlap", "finding 5: IN/OUT overlapping the log port (inw 0x3e7, "
 	  "inl 0x3e5, ...) read all ones / are dropped, never a power-off", HV,
 	  io_log_port_overlap, LAB_ONLY },
@@ -1143,7 +1145,8 @@ static const struct gml_case cases[] = {
 	{ "hostile/seed-linear-bounded", "finding 9: seed.linear refuses rcx > 256, and rcx = "
 	  "2^64-1 comes back at once refused", HV, seed_linear_bounded, LAB_ONLY },
 	{ "hostile/bytewise-bounded", "finding 9: gml.linear.bytewise refuses more than 256 KiB "
-	  "(GML_ME_TOO_LONG); a 16 MiB call comes back within 20 s", HV, bytewise_bounded, LAB_ONLY },
+	  "(GML_ME_TOO_LONG); a 16 MiB call comes back within 20 s", HV, bytewise_bounded,
+	  LAB_ONLY },
 	{ "hostile/cpl3-no-frames", "finding 10: CPL3 gets no physical addresses from "
 	  "gml.linear.probe (leaf bits 51:12) or gml.cpu.paging (CR3 bits 51:12); CPL0 still "
 	  "does", KM, cpl3_no_frames, LAB_ONLY },
