@@ -15,11 +15,22 @@ public struct LabSession: Sendable {
     public let commandLineCaseDirectories: [String]
 
     /// Finds the repository from the current directory and reads (and validates) the config.
-    public static func open(configFile: String? = nil, caseDirectories extra: [String] = []) throws -> LabSession {
+    ///
+    /// The BitVisor checkout (backend `bitvisor`): `bitvisor` (`--bitvisor DIR`, relative to the
+    /// current directory), else `BITVISOR_SRC`, else lab.json `bitvisor.source` (relative to the
+    /// config file). With one, `bitvisor` joins lab.json's backends (a `--backend` still
+    /// replaces the axis); without one, the configuration stays as written.
+    public static func open(
+        configFile: String? = nil, caseDirectories extra: [String] = [], bitvisor: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> LabSession {
         let paths = try LabPaths.discover()
         let file = configFile ?? paths.labJSON
-        let config = try LabConfig.load(from: URL(fileURLWithPath: file))
+        var config = try LabConfig.load(from: URL(fileURLWithPath: file))
         let configDir = URL(fileURLWithPath: file).deletingLastPathComponent()
+        config = config.resolvingBitVisorSource(
+            flag: bitvisor, environment: environment["BITVISOR_SRC"],
+            currentDirectory: FileManager.default.currentDirectoryPath, configDirectory: configDir.path)
         let fromConfig = config.caseDirectories.map {
             URL(fileURLWithPath: $0, relativeTo: configDir).standardizedFileURL.path
         }

@@ -30,9 +30,15 @@ struct CommonOptions: ParsableArguments {
             valueName: "dir"),
         completion: .directory)
     var cases: [String] = []
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A BitVisor checkout for backend bitvisor (else BITVISOR_SRC, else lab.json bitvisor.source); with one, bitvisor joins the backends.",
+            valueName: "dir"))
+    var bitvisor: String?
 
     func session() throws -> LabSession {
-        try LabSession.open(configFile: config, caseDirectories: cases)
+        try LabSession.open(configFile: config, caseDirectories: cases, bitvisor: bitvisor)
     }
 }
 
@@ -41,7 +47,7 @@ struct MatrixOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Replace the backends axis (none, svm, vmx); repeat or comma-separate.", valueName: "backend"),
+            "Replace the backends axis (none, svm, vmx, bitvisor); repeat or comma-separate.", valueName: "backend"),
         completion: LabCompletion.backends)
     var backend: [String] = []
     @Option(

@@ -172,7 +172,7 @@ import Testing
         #expect(lines.contains(#"cases.json:3: $.cases[1].run[1]: expected an argument (a string), got 3"#))
         #expect(
             lines.contains(
-                #"cases.json:3: $.cases[1].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, kvm, tcg, bochs, smp, kmod, fast-host"#
+                #"cases.json:3: $.cases[1].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, bitvisor, kvm, tcg, bochs, smp, kmod, fast-host"#
             ))
         #expect(
             lines.contains(

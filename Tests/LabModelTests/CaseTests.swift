@@ -45,7 +45,7 @@ let catalogText = """
                     #"$[2].id: "a y" contains whitespace; case ids are single words"#,
                     #"$[3]: unknown key "need" (did you mean "needs"?)"#,
                     #"$[3]: missing required key "id""#,
-                    #"$[4].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, kvm, tcg, bochs, smp, kmod, fast-host"#,
+                    #"$[4].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, bitvisor, kvm, tcg, bochs, smp, kmod, fast-host"#,
                     #"$[5]: expected an object, got "nope""#,
                 ])
         }

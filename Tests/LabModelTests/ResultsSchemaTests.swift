@@ -29,7 +29,12 @@ import Testing
         results.records[0].byConstruction = true
         results.records[1].truncatedLogs = ["console": "reached virtlogd's max_size (2 MiB) 1 time"]
         results.cases.append(
-            CaseInfo(id: "hv/smp", suite: "hv", description: "FINDING: x", needs: CaseNeed.allCases))
+            CaseInfo(
+                id: "hv/smp", suite: "hv", description: "FINDING: x", needs: CaseNeed.allCases,
+                bitvisor: "FINDING: y"))
+        results.provenance.bitvisor = .init(
+            source: "/src/bitvisor", commit: "66559d6", localChanges: false, contentKey: digest,
+            checkoutDigest: digest, elfDigest: digest)
         for status in CaseStatus.allCases {
             results.records.append(CaseRecord(caseId: "smoke/\(status.rawValue)", cellId: "lab", status: status))
         }

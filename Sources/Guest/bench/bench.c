@@ -775,6 +775,14 @@ static void put_series(struct sbuf *sb, const char *name, const double *v)
 	sb_json_f64s(sb, v, P.reps, 1);
 }
 
+/* The null hypercall's service: gmlab.echo (services/gmlab.c) is not built into the real
+ * BitVisor, whose null round trip is then the register method's echo (rax 0, five registers
+ * read and written: the same work). */
+static const char *null_service(void)
+{
+	return gml_on_bitvisor() ? "gml.regs.echo" : "gmlab.echo";
+}
+
 static uint64_t null_user(uint64_t size, uint64_t k)
 {
 	uint64_t t0 = now_ns();
@@ -785,7 +793,7 @@ static uint64_t null_user(uint64_t size, uint64_t k)
 
 		hc_call(svc, &r);
 		if (r.rax != 0) {
-			fail("gmlab.echo(0,…) returned %#lx, expected 0", r.rax);
+			fail("%s(0,…) returned %#lx, expected 0", null_service(), r.rax);
 			return 0;
 		}
 	}
@@ -798,7 +806,7 @@ static void case_null_hypercall(void)
 	struct series user = { 0 }, kernel = { 0 };
 	struct sbuf sb = { 0 };
 
-	svc = service("gmlab.echo");
+	svc = service(null_service());
 	if (errors.len || !measure(null_user, 0, &user, 0))
 		return;
 	bench_fd = open(GMLAB_BENCH_DEVICE, O_RDWR);
@@ -816,7 +824,9 @@ static void case_null_hypercall(void)
 	sb_putc(&sb, '}');
 	report_value_json("series", sb_str(&sb));
 	report_value_i64("exits", user.exits);
-	report_value("service", "gmlab.echo with all arguments 0: dispatch + register reads/writes");
+	report_value("service", gml_on_bitvisor() ?
+		     "gml.regs.echo with all arguments 0 on BitVisor: dispatch + register reads/writes" :
+		     "gmlab.echo with all arguments 0: dispatch + register reads/writes");
 	sb_free(&sb);
 }
 

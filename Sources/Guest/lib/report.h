@@ -38,6 +38,14 @@ struct gml_case {
 	const char *description;
 	unsigned needs;			/* GML_NEEDS_* */
 	void (*run)(void);
+	/* What the case expects of the real BitVisor (backend bitvisor), declared in advance and
+	 * listed as "bitvisor" by --list:
+	 *   NULL          the same as of the lab's hypervisor;
+	 *   "FINDING: …"  BitVisor differs by design; the case asserts BitVisor's behaviour there
+	 *                 (gml_on_bitvisor()) and the lab reports a pass as this named finding;
+	 *   "skip: …"     the case tests what only the lab's hypervisor has: skipped there, with
+	 *                 the reason (the lab skips it before booting). */
+	const char *bitvisor;
 };
 
 int gml_main(int argc, char **argv, const char *suite, const struct gml_case *cases, size_t n);
@@ -92,8 +100,10 @@ void gml_result_line(struct sbuf *line, const char *id, const char *status, cons
 		     const char *values, double ms);
 void report_emit(const char *id, const char *status, const char *message, double ms);
 
-/* GMLAB_BACKEND from the plan ("none", "svm", "vmx"), or NULL when run by hand. */
+/* GMLAB_BACKEND from the plan ("none", "svm", "vmx", "bitvisor"), or NULL when run by hand. */
 const char *gml_backend(void);
+/* 1 under the real BitVisor (GMLAB_BACKEND=bitvisor). */
+int gml_on_bitvisor(void);
 /* GMLAB_POLICY from the plan: the hypervisor's access policy ("bitvisor", "strict"), or NULL
  * when the plan names none (run by hand: ask gmlab.info, rdx bits 15:8). */
 const char *gml_policy(void);

@@ -967,17 +967,24 @@ BOTH(latency)
 
 #define HV GML_NEEDS_HYPERVISOR
 #define KM GML_NEEDS_KMOD
+/* What BitVisor gets instead (struct gml_case.bitvisor): fault-in mode and restartable
+ * transfers are the lab hypervisor's (issue 14); the compatibility layer has no continuation
+ * hook on BitVisor yet */
+#define ISSUE14_ONLY "skip: fault-in mode and restartable transfers (continuations) are the lab " \
+	"hypervisor's; BitVisor's compatibility layer has no continuation hook yet"
 #define CASE(name, desc, needs, fn) \
-	{ "modes/bytewise/" name, "byte-wise: " desc, needs, fn##_bytewise }, \
-	{ "modes/pagewise/" name, "page-wise: " desc, needs, fn##_pagewise }
+	{ "modes/bytewise/" name, "byte-wise: " desc, needs, fn##_bytewise, ISSUE14_ONLY }, \
+	{ "modes/pagewise/" name, "page-wise: " desc, needs, fn##_pagewise, ISSUE14_ONLY }
 
 static const struct gml_case cases[] = {
 	{ "modes/lookup/rodata-untouched", "look-up of a name in never-touched read-only data: 0 in "
-	  "refuse mode, found in fault-in mode (rcx = GML_LOOKUP_FAULTIN)", HV, lookup_rodata },
+	  "refuse mode, found in fault-in mode (rcx = GML_LOOKUP_FAULTIN)", HV, lookup_rodata,
+	  ISSUE14_ONLY },
 	{ "modes/lookup/name-across-pages", "a name whose end lies on a file page never read: 0 in "
-	  "refuse mode, found in fault-in mode", HV, lookup_across },
+	  "refuse mode, found in fault-in mode", HV, lookup_across, ISSUE14_ONLY },
 	{ "modes/lookup/invalid", "fault-in look-up of an unmapped address: SIGSEGV at it (CR2, "
-	  "error code), bounded #PFs; kernel addresses and CPL0 keep 0", HV | KM, lookup_invalid },
+	  "error code), bounded #PFs; kernel addresses and CPL0 keep 0", HV | KM, lookup_invalid,
+	  ISSUE14_ONLY },
 	CASE("swapped-out", "a buffer paged out to zram (MADV_PAGEOUT): refused at the first absent "
 	     "page; fault-in reads and writes it whole", HV, swapped_out),
 	CASE("cow-after-fork", "copy-on-write and soft-dirty pages: write refused; fault-in writes "
@@ -1000,10 +1007,10 @@ static const struct gml_case cases[] = {
 	 * 315 s); the page-wise case keeps continuations under VMX covered there. */
 	{ "modes/bytewise/latency", "byte-wise: worst timer-interrupt latency during a 16 MiB "
 	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 1 s",
-	  HV | KM | GML_NEEDS_FAST_HOST, latency_bytewise },
+	  HV | KM | GML_NEEDS_FAST_HOST, latency_bytewise, ISSUE14_ONLY },
 	{ "modes/pagewise/latency", "page-wise: worst timer-interrupt latency during a 16 MiB "
 	  "transfer (hrtimer in the module, hypercalls from the interrupt) stays < 1 s", HV | KM,
-	  latency_pagewise },
+	  latency_pagewise, ISSUE14_ONLY },
 };
 
 GML_MAIN("modes", cases)

@@ -20,6 +20,8 @@ public struct Doctor: Sendable {
         public var configFile: String
         /// Why nested KVM is (un)available and what a host needs (NestedKVMAdvice).
         public var nestedKVM: [String] = []
+        /// Backend `bitvisor`: the checkout the lab would build, or why its cells are skipped.
+        public var bitvisor: String = Implemented.noBitVisorCheckout
 
         public var hasProblems: Bool { probes.contains { $0.status == .problem } }
 
@@ -47,6 +49,7 @@ public struct Doctor: Sendable {
                 "probes": .array(probes),
                 "backendsImplemented": .array(implemented.backends.map(\.rawValue).sorted().map(JSONValue.string)),
                 "nestedKVM": .array(nestedKVM.map(JSONValue.string)),
+                "bitvisor": .string(bitvisor),
                 "images": .array(images.map(JSONValue.string)),
                 "cacheDirectory": .string(cacheDirectory),
                 "configFile": .string(configFile),
@@ -78,6 +81,7 @@ public struct Doctor: Sendable {
                     }
                     .joined())
             out += nestedKVM
+            out.append("BitVisor (backend bitvisor): \(bitvisor)")
             out.append("")
             out.append("Images (cache \(cacheDirectory))")
             out += images.map { "  " + $0 }
@@ -96,7 +100,20 @@ public struct Doctor: Sendable {
         let probes = await HostProbes.all()
         let caps = try await HostSurvey(paths: session.paths).capabilities(fresh: true)
         // No image is built here: what the hypervisor sources declare stands for what they build.
-        let implemented = await Implemented.declared(hypervisorSources: session.paths.hypervisorSources)
+        var implemented = await Implemented.declared(hypervisorSources: session.paths.hypervisorSources)
+        var bitvisor = Implemented.noBitVisorCheckout
+        if let source = session.config.bitvisorSource {
+            implemented.backends.insert(.bitvisor)
+            do {
+                let checkout = try BitVisorCheckout(path: source)
+                let commit = await checkout.provenance().commit
+                bitvisor =
+                    "checkout \(checkout.path)\(commit.map { " (commit \($0))" } ?? " (not a git work tree)"): "
+                    + "`lab run` and `lab bench` copy and build it (cached by its content)"
+            } catch {
+                bitvisor = "\(error) — its cells will report this as an error"
+            }
+        }
         let matrix = MatrixPlan(matrix: session.config.matrix, capabilities: caps, implemented: implemented)
         let jobs = plannedJobs(requested: session.config.jobs, cells: matrix.runnableCells, capabilities: caps)
         var images: [String] = []
@@ -111,6 +128,6 @@ public struct Doctor: Sendable {
         return Report(
             probes: probes, capabilities: caps, implemented: implemented, matrix: matrix, jobs: jobs, images: images,
             cacheDirectory: session.paths.cache, configFile: session.configFile,
-            nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)))
+            nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)), bitvisor: bitvisor)
     }
 }

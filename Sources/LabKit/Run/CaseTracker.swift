@@ -43,9 +43,17 @@ public struct CaseTracker: Sendable {
     private var parser = AgentStreamParser()
     private var runningSince: Duration?
     private var doneAt: Duration?
+    /// The real BitVisor's boot milestones (its log is the hypervisor log of a bitvisor VM), for
+    /// saying where a boot stopped (`BitVisorBootMedia.BootProgress`).
+    private var bitvisorStarted = false
+    private var bitvisorLoadedMBR = false
+    private var consoleWritten = false
 
     public static let userspaceMarker = "GMLAB-GUEST: userspace up"
     public static let hypervisorFatalMarker = "GMLAB-HV-FATAL"
+    /// How the real BitVisor reports a fatal error ("panic(CPU0): int_fatal 0x0E …"); it then
+    /// halts without powering off, so the VM is stopped at once instead of at a deadline.
+    public static let bitvisorPanicMarker = "panic(CPU"
 
     public init(planned: [SelectedCase], deadlines: Deadlines) {
         self.planned = planned
@@ -70,13 +78,20 @@ public struct CaseTracker: Sendable {
     }
 
     public mutating func consume(console lines: [String], at elapsed: Duration) {
+        if !lines.isEmpty { consoleWritten = true }
         if userspaceAt == nil, lines.contains(where: { $0.contains(Self.userspaceMarker) }) { userspaceAt = elapsed }
     }
 
     public mutating func consume(hypervisorLog lines: [String], at elapsed: Duration) {
-        if hypervisorFatal == nil, let fatal = lines.first(where: { $0.contains(Self.hypervisorFatalMarker) }) {
+        if hypervisorFatal == nil,
+            let fatal = lines.first(where: {
+                $0.contains(Self.hypervisorFatalMarker) || $0.hasPrefix(Self.bitvisorPanicMarker)
+            })
+        {
             hypervisorFatal = fatal.trimmingCharacters(in: .whitespacesAndNewlines)
         }
+        if lines.contains(where: { $0.contains("Starting BitVisor") }) { bitvisorStarted = true }
+        if lines.contains(where: { $0.contains("Loading MBR.") }) { bitvisorLoadedMBR = true }
     }
 
     /// nil: let the VM run; otherwise the reason to destroy it now.
@@ -90,6 +105,7 @@ public struct CaseTracker: Sendable {
             reason =
                 "the guest did not start the test agent within \(Self.seconds(deadlines.boot))"
                 + (userspaceAt.map { " (userspace came up at \(Self.seconds($0)))" } ?? " (it never reached userspace)")
+                + (bitvisorStarted ? ": " + bitvisorBootProgress.explanation : "")
         } else if let running = transcript.running, let since = runningSince {
             let limit = timeout(of: running) + deadlines.grace
             if elapsed - since > limit {
@@ -102,6 +118,13 @@ public struct CaseTracker: Sendable {
         }
         stopReason = reason
         return reason
+    }
+
+    /// How far a BitVisor VM's boot got (after "Starting BitVisor" on its log).
+    var bitvisorBootProgress: BitVisorBootMedia.BootProgress {
+        BitVisorBootMedia.BootProgress(
+            hypervisorLog: (bitvisorStarted ? "Starting BitVisor\n" : "") + (bitvisorLoadedMBR ? "Loading MBR.\n" : ""),
+            console: userspaceAt != nil ? Self.userspaceMarker : consoleWritten ? "…" : "")
     }
 
     /// The host-side deadline of a case (for progress display and tests).
@@ -118,6 +141,10 @@ public struct CaseTracker: Sendable {
         /// The VM did not get as far as the agent: rerunning would fail the same way.
         public var bootFailed: Bool
         public var vmProblem: String?
+        /// Set when the boot failed in a way known to be intermittent, so one fresh VM is worth
+        /// trying: BitVisor loaded the guest disk's MBR and nothing followed (about one boot in
+        /// ten hangs there under TCG, shared/docs/bitvisor-notes.md; cause unknown).
+        public var retryBoot: String? = nil
     }
 
     public func outcome(exit: String) -> Outcome {
@@ -154,7 +181,11 @@ public struct CaseTracker: Sendable {
             }
             notRun = []
         }
-        return Outcome(finished: finished, notRun: notRun, bootFailed: bootFailed, vmProblem: vmProblem)
+        var outcome = Outcome(finished: finished, notRun: notRun, bootFailed: bootFailed, vmProblem: vmProblem)
+        if bootFailed, bitvisorStarted, hypervisorFatal == nil, bitvisorBootProgress == .afterLoadingMBR {
+            outcome.retryBoot = bitvisorBootProgress.explanation
+        }
+        return outcome
     }
 
     static func double(_ d: Duration) -> Double {

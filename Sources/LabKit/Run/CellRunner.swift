@@ -47,6 +47,11 @@ public struct CellRunner: Sendable {
             }
             let progressed = !vm.records.isEmpty
             remaining = vm.notRun
+            if vm.bootFailed, let why = vm.retryBoot, attempt == 1, !remaining.isEmpty {
+                // An intermittent boot hang (CaseTracker.Outcome.retryBoot): one fresh VM.
+                context.progress.say("\(cell.id): \(why); trying once more in a fresh VM")
+                continue
+            }
             if vm.bootFailed || !progressed {
                 // The same VM would fail the same way again: report the rest with this VM's logs.
                 records += remaining.map {
@@ -73,6 +78,8 @@ public struct CellRunner: Sendable {
         var notRun: [SelectedCase]
         var bootFailed: Bool
         var problem: String?
+        /// The boot failed in a way worth one more VM (CaseTracker.Outcome.retryBoot).
+        var retryBoot: String? = nil
         /// Cases whose end was printed live (their RESULT line arrived while the VM ran).
         var announced: Set<String> = []
     }
@@ -203,6 +210,7 @@ public struct CellRunner: Sendable {
             return r
         }
         result.notRun = outcome.notRun
+        result.retryBoot = outcome.retryBoot
         result.announced = announced.ids
         return result
     }

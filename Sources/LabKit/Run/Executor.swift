@@ -32,7 +32,7 @@ public struct Executor: Sendable {
 
         // One launcher of each kind; only those with cells to run are opened.
         let launchers = Launchers.make()
-        let used = launchers.filter { launcher in work.contains { launcher.hostKinds.contains($0.cell.cell.host) } }
+        let used = launchers.filter { launcher in work.contains { launcher.runs($0.cell.cell) } }
         defer { for launcher in used { launcher.close() } }
         for launcher in used { try await launcher.open(say: progress.say) }
         DomainReaper.shared.installSignalHandlers()
@@ -92,7 +92,7 @@ public struct Executor: Sendable {
                 guard let selection = iterator.next() else { return false }
                 let cell = selection.cell.cell
                 guard let images = plan.images[cell.kernel],
-                    let launcher = used.first(where: { $0.hostKinds.contains(cell.host) })
+                    let launcher = used.first(where: { $0.runs(cell) })
                 else {
                     // The plan is made from the images and the launchers: a lab bug if it happens.
                     let missing = plan.images[cell.kernel] == nil ? "images of kernel \(cell.kernel)" : "launcher"
@@ -171,15 +171,20 @@ public struct Executor: Sendable {
                 version: images.kernelVersion, packageVersion: images.kernelPackageVersion)
         }
         for cell in plan.matrix.runnableCells {
-            guard let launcher = launchers.first(where: { $0.hostKinds.contains(cell.host) }) else { continue }
+            guard let launcher = launchers.first(where: { $0.runs(cell) }) else { continue }
             provenance.machines[cell.id] = .init(
                 accelerator: cell.host.rawValue, cpuModel: launcher.cpuDescription(for: cell),
                 guestKernel: provenance.guestKernels[cell.kernel.description], paging: cell.paging,
                 guestCmdline: launcher.guestCmdline(for: cell, configured: plan.config.guest.cmdline),
                 hypervisorCmdline: launcher.hypervisorCmdline(for: cell, policy: plan.config.policy))
         }
-        if plan.matrix.runnableCells.contains(where: { $0.backend.usesHypervisor }) {
+        if plan.matrix.runnableCells.contains(where: { $0.backend.isLabHypervisor }) {
             provenance.hypervisorPolicy = plan.config.policy
+        }
+        if plan.matrix.runnableCells.contains(where: { $0.backend == .bitvisor }),
+            let build = plan.images.values.compactMap(\.bitvisor).first
+        {
+            provenance.bitvisor = BitVisorLauncher.provenance(of: build)
         }
         for launcher in ran { await launcher.record(into: &provenance) }
         provenance.endTime = Date()

@@ -91,6 +91,7 @@ struct UserCaseBuilder {
 
         // The hypervisor with the services that built (cached by content: normally a cache hit).
         let services = (builder.read(servicesFile) ?? "").split(separator: "\n").map(String.init)
+        images.userServices = services
         do {
             let hvDir = try await builder.buildHypervisor(compiler: compiler, extraServices: services)
             images.hypervisor = hvDir + "/hv.elf"

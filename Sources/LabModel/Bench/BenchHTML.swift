@@ -47,6 +47,7 @@ public enum BenchHTML {
                 + "<td class=\"l \(cls)\">\(t.verdict)</td><td class=l>\(e(t.detail))</td></tr>\n"
         }
         h += "</table>\n"
+        for sideBySide in BenchSideBySide.of(doc) { h += sideBySide.html() }
 
         // Charts: every cell and direction side by side (two per row on a wide screen).
         h += "<h2>Throughput against transfer size</h2>\n<div class=charts>\n"

@@ -73,6 +73,10 @@ public enum BenchReport {
                     + "\(BenchTarget.formatNs(v.summary.ciLow)) – \(BenchTarget.formatNs(v.summary.ciHigh)) | "
                     + String(format: "%.1f %%", v.summary.relativeSpread * 100) + (v.summary.noisy ? " ⚠" : "") + " |")
         }
+        for sideBySide in BenchSideBySide.of(doc) {
+            out.append("")
+            out += sideBySide.markdown()
+        }
         for cell in cells(doc) {
             out.append("")
             out.append("## \(cell): throughput (MB/s, median; ⚠ = noisy) and time per transfer")

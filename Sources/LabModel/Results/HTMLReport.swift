@@ -127,6 +127,8 @@ public enum HTMLReport {
 
         html += virtualMachines(results, logBase: logBase)
 
+        for comparison in BackendComparison.of(results) { html += Self.comparison(comparison) }
+
         html += "<h2>Provenance</h2>\n<table>\n"
         for (name, value) in provenance.properties {
             html += "<tr><th>\(escape(name))</th><td><code>\(escape(value))</code></td></tr>\n"
@@ -139,6 +141,30 @@ public enum HTMLReport {
         }
         html += "</body>\n</html>\n"
         return html
+    }
+
+    /// The side-by-side section: per method, per case, both results and the verdict.
+    static func comparison(_ comparison: BackendComparison) -> String {
+        let c = comparison.counts
+        var html = "<h2>Ours vs BitVisor</h2>\n<p><code>\(escape(comparison.oursCell))</code> (ours) vs "
+        html += "<code>\(escape(comparison.bitvisorCell))</code> (BitVisor): \(c[.same, default: 0]) same, "
+        html += "\(c[.differsAsDeclared, default: 0]) differ as declared (findings), "
+        html += "\(c[.differs, default: 0]) differ undeclared, \(c[.notCompared, default: 0]) not compared</p>\n"
+        html += "<table>\n<tr><th>method</th><th>case</th><th>ours</th><th>BitVisor</th><th>verdict</th>"
+        html += "<th>why</th></tr>\n"
+        for group in comparison.groups {
+            for (index, entry) in group.entries.enumerated() {
+                html += "<tr>"
+                if index == 0 { html += "<td rowspan=\"\(group.entries.count)\">\(escape(group.method))</td>" }
+                html += "<td><code>\(escape(entry.caseId))</code></td>"
+                for side in [entry.ours, entry.bitvisor] {
+                    let status = side?.status.rawValue ?? "none"
+                    html += "<td class=\"status \(status)\" title=\"\(escape(side?.message ?? ""))\">\(status)</td>"
+                }
+                html += "<td>\(escape(entry.verdict.rawValue))</td><td>\(escape(entry.note ?? ""))</td></tr>\n"
+            }
+        }
+        return html + "</table>\n"
     }
 
     /// The header: when, how long, which commit and command, the counts, and what produced the

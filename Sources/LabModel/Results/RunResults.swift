@@ -194,6 +194,35 @@ public struct Provenance: Sendable, Hashable, Codable {
     public var hypervisorPolicy: HypervisorPolicy?
     /// The configuration and case directories the run used (absent in results written before).
     public var inputs: Inputs?
+    /// The BitVisor a run's `bitvisor` cells booted (absent without them).
+    public var bitvisor: BitVisor?
+
+    /// Where a run's BitVisor came from and what was built.
+    public struct BitVisor: Sendable, Hashable, Codable {
+        /// The checkout as named (absolute).
+        public var source: String
+        /// HEAD's commit when the checkout is a git work tree, and whether its files differ.
+        public var commit: String?
+        public var localChanges: Bool?
+        /// The cache key of the build (checkout content, lab files, configuration, compiler)
+        /// and the checkout's own content digest.
+        public var contentKey: String
+        public var checkoutDigest: String
+        /// `sha256:` of bitvisor.elf; nil when the build failed.
+        public var elfDigest: String?
+
+        public init(
+            source: String, commit: String?, localChanges: Bool?, contentKey: String, checkoutDigest: String,
+            elfDigest: String?
+        ) {
+            self.source = source
+            self.commit = commit
+            self.localChanges = localChanges
+            self.contentKey = contentKey
+            self.checkoutDigest = checkoutDigest
+            self.elfDigest = elfDigest
+        }
+    }
 
     public init(
         labCommit: String? = nil, imageDigests: [String: String] = [:], guestKernels: [String: GuestKernel] = [:],
@@ -240,6 +269,14 @@ public struct Provenance: Sendable, Hashable, Codable {
                     "input.cases." + directory.path,
                     directory.digest + (directory.fromCommandLine ? " (--cases)" : " (caseDirectories)"))
             }
+        }
+        if let bitvisor {
+            add("bitvisor.source", bitvisor.source)
+            add(
+                "bitvisor.commit",
+                bitvisor.commit.map { $0 + (bitvisor.localChanges == true ? " (with local changes)" : "") })
+            add("bitvisor.key", bitvisor.contentKey)
+            add("bitvisor.elf", bitvisor.elfDigest)
         }
         for (cell, machine) in machines.sorted(by: { $0.key < $1.key }) {
             add(
@@ -360,6 +397,9 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var cases: [CaseInfo]
     /// Notes from planning (auto host resolution, merges, job limits).
     public var notes: [String]
+    /// Ours vs BitVisor, per case (`BackendComparison.of`): filled in when results.json is
+    /// written; absent without both an svm and a bitvisor cell.
+    public var comparison: [BackendComparison]?
 
     public init(
         provenance: Provenance, cells: [CellOutcome], records: [CaseRecord], cases: [CaseInfo] = [],
@@ -477,11 +517,20 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     /// Passing cases whose description declares a finding (a known problem asserted as it is,
     /// description starting "FINDING"): passes, listed in the summary so they are not forgotten.
+    /// In a bitvisor cell, also passing cases that declare a BitVisor finding (`CaseInfo.bitvisor`).
     public var findings: [CaseRecord] {
-        records.filter { record in
-            record.status == .pass
-                && (caseInfo(record.caseId)?.description.hasPrefix("FINDING") ?? false)
+        records.filter { $0.status == .pass && findingText(of: $0) != nil }
+    }
+
+    /// The finding a passing record stands for: its case's BitVisor declaration in a bitvisor
+    /// cell, else its description when that declares one; nil when it declares none.
+    public func findingText(of record: CaseRecord) -> String? {
+        guard let info = caseInfo(record.caseId) else { return nil }
+        if record.cellId.hasPrefix(Backend.bitvisor.rawValue + "-"), case .finding(let text) = info.bitvisorExpectation
+        {
+            return text
         }
+        return info.description.hasPrefix("FINDING") ? info.description : nil
     }
 
     /// The id of the one record a run that could not start writes (`RunResults.labFailure`).
@@ -530,7 +579,10 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     /// The results.json text.
     public func jsonData() throws -> Data {
-        try Self.encoder().encode(self)
+        var written = self
+        let comparison = BackendComparison.of(self)
+        written.comparison = comparison.isEmpty ? nil : comparison
+        return try Self.encoder().encode(written)
     }
 
     /// Reads results.json text.
