@@ -65,19 +65,6 @@ static unsigned maxphyaddr_of(const struct gml_cpu_state *cpu)
 	return cpu->maxphyaddr ? cpu->maxphyaddr : 52;
 }
 
-bool gml_is_canonical(const struct gml_cpu_state *cpu, u64 gva)
-{
-	unsigned bits;
-	u64 top;
-
-	if (!(cpu->cr0 & X86_CR0_PG))
-		return gva <= 0xFFFFFFFFULL;
-	bits = (cpu->cr4 & X86_CR4_LA57) ? 57 : 48;
-	/* Bits 63..bits-1 must all equal bit bits-1. */
-	top = gva >> (bits - 1);
-	return top == 0 || top == (~0ULL >> (bits - 1));
-}
-
 /* A paging-structure error from custom ops is reported as the PT-specific error. */
 static gml_err pt_error(gml_err err)
 {

@@ -171,7 +171,19 @@ void gml_walk_cache_init(struct gml_walk_cache *cache);
 gml_err gml_translate_cached(const struct gml_walker *w, struct gml_walk_cache *cache, u64 gva,
 			     unsigned access, struct gml_walk *out);
 
-/* Canonical for the current mode (48 or 57 bits; < 4 GiB with paging off)? */
-bool gml_is_canonical(const struct gml_cpu_state *cpu, u64 gva);
+/* Canonical for the current mode (48 or 57 bits; < 4 GiB with paging off)? Inline: fault-in's
+ * decision (gml_faultin.c) needs it on BitVisor too, where the lab's walker is not built. */
+static inline bool gml_is_canonical(const struct gml_cpu_state *cpu, u64 gva)
+{
+	unsigned bits;
+	u64 top;
+
+	if (!(cpu->cr0 & X86_CR0_PG))
+		return gva <= 0xFFFFFFFFULL;
+	bits = (cpu->cr4 & X86_CR4_LA57) ? 57 : 48;
+	/* Bits 63..bits-1 must all equal bit bits-1. */
+	top = gva >> (bits - 1);
+	return top == 0 || top == (~0ULL >> (bits - 1));
+}
 
 #endif
