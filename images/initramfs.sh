@@ -88,44 +88,10 @@ fi
 strip --strip-debug "$STAGE"/gmlab/modules/*.ko   # debug info stays in GUEST_BUILD_DIR
 
 # ---- stock kernel modules with their dependencies (from modules.dep) -------------------------
-# modules.dep lines: "kernel/path/a.ko: kernel/path/dep1.ko kernel/path/dep2.ko"
-dep_line() { grep -E "(^|/)$1\.ko(\.(xz|zst|gz))?:" "$KMODS/modules.dep" | head -n1; }
-declare -A WANT=()
-add_module() {
-    local line path deps d
-    line=$(dep_line "$1") || die "module $1 not in $KMODS/modules.dep (is it built as a module in $KVER?)"
-    path=${line%%:*}
-    [ -n "${WANT[$path]:-}" ] && return 0
-    WANT[$path]=1
-    deps=${line#*:}
-    for d in $deps; do
-        d=$(basename "$d"); d=${d%%.ko*}
-        add_module "$d"
-    done
-}
-for m in "${STOCK_MODULES[@]}"; do add_module "$m"; done
-
+# shellcheck source=images/stock-modules.sh
+. "$(dirname "$0")/stock-modules.sh"
 MODROOT="$STAGE/lib/modules/$KVER"
-mkdir -p "$MODROOT"
-: > "$MODROOT/modules.dep"
-for path in "${!WANT[@]}"; do
-    mkdir -p "$MODROOT/$(dirname "$path")"
-    # busybox insmod/modprobe may lack the decompressor: store plain .ko
-    case "$path" in
-        *.ko.xz)  xz -dc "$KMODS/$path" > "$MODROOT/${path%.xz}" ;;
-        *.ko.zst) zstd -qdc "$KMODS/$path" > "$MODROOT/${path%.zst}" ;;
-        *.ko.gz)  gzip -dc "$KMODS/$path" > "$MODROOT/${path%.gz}" ;;
-        *.ko)     cp "$KMODS/$path" "$MODROOT/$path" ;;
-        *) die "unexpected module file name in modules.dep: $path" ;;
-    esac
-done
-# trimmed modules.dep with the .ko names as stored (order does not matter to busybox modprobe)
-for path in "${!WANT[@]}"; do
-    grep -E "^${path//./\\.}:" "$KMODS/modules.dep"
-done | sed -E 's/\.ko\.(xz|zst|gz)/.ko/g' | sort > "$MODROOT/modules.dep"
-for f in modules.order modules.builtin modules.builtin.modinfo; do
-    [ -f "$KMODS/$f" ] && cp "$KMODS/$f" "$MODROOT/$f"
-done
+install_stock_modules "$MODROOT" "${STOCK_MODULES[@]}"
 
 # ---- catalog (on the host) ------------------------------------------------------------------
 CASES="$WORK/cases.json"
@@ -166,4 +132,4 @@ pad=$(( (512 - size % 512) % 512 ))
 [ $pad -eq 0 ] || head -c $pad /dev/zero >> "$OUTDIR/initramfs.cpio.gz.tmp"
 mv "$OUTDIR/initramfs.cpio.gz.tmp" "$OUTDIR/initramfs.cpio.gz"
 mv "$CASES" "$OUTDIR/cases.json"
-log "$OUTDIR/initramfs.cpio.gz ($(du -h "$OUTDIR/initramfs.cpio.gz" | cut -f1)), kernel $KVER, $NCASES cases, stock modules: $(printf '%s ' "${!WANT[@]}" | xargs -n1 basename | tr '\n' ' ')"
+log "$OUTDIR/initramfs.cpio.gz ($(du -h "$OUTDIR/initramfs.cpio.gz" | cut -f1)), kernel $KVER, $NCASES cases, stock modules: $(printf '%s ' "${!STOCK_WANT[@]}" | xargs -n1 basename | tr '\n' ' ')"

@@ -104,40 +104,11 @@ done <<< "$INPUTS"
 strip --strip-unneeded "$STAGE$QEMU" 2>/dev/null || true
 
 # ---- stock kernel modules with their dependencies (from modules.dep) --------------------------
-dep_line() { grep -E "(^|/)$1\.ko(\.(xz|zst|gz))?:" "$KMODS/modules.dep" | head -n1; }
-declare -A WANT=()
-add_module() {
-    local line path deps d
-    line=$(dep_line "$1") || die "module $1 not in $KMODS/modules.dep (is it built as a module in $KVER?)"
-    path=${line%%:*}
-    [ -n "${WANT[$path]:-}" ] && return 0
-    WANT[$path]=1
-    deps=${line#*:}
-    for d in $deps; do
-        d=$(basename "$d"); d=${d%%.ko*}
-        add_module "$d"
-    done
-}
-for m in "${MODULES[@]}"; do add_module "$m"; done
+# shellcheck source=images/stock-modules.sh
+. "$(dirname "$0")/stock-modules.sh"
 MODROOT="$STAGE/lib/modules/$KVER"
-mkdir -p "$MODROOT"
-for path in "${!WANT[@]}"; do
-    mkdir -p "$MODROOT/$(dirname "$path")"
-    case "$path" in
-        *.ko.xz)  xz -dc "$KMODS/$path" > "$MODROOT/${path%.xz}" ;;
-        *.ko.zst) zstd -qdc "$KMODS/$path" > "$MODROOT/${path%.zst}" ;;
-        *.ko.gz)  gzip -dc "$KMODS/$path" > "$MODROOT/${path%.gz}" ;;
-        *.ko)     cp "$KMODS/$path" "$MODROOT/$path" ;;
-        *) die "unexpected module file name in modules.dep: $path" ;;
-    esac
-    strip --strip-debug "$MODROOT/${path%.ko*}.ko"
-done
-for path in "${!WANT[@]}"; do
-    grep -E "^${path//./\\.}:" "$KMODS/modules.dep"
-done | sed -E 's/\.ko\.(xz|zst|gz)/.ko/g' | sort > "$MODROOT/modules.dep"
-for f in modules.order modules.builtin modules.builtin.modinfo; do
-    [ -f "$KMODS/$f" ] && cp "$KMODS/$f" "$MODROOT/$f"
-done
+install_stock_modules "$MODROOT" "${MODULES[@]}"
+for ko in "${STOCK_MODULE_FILES[@]}"; do strip --strip-debug "$ko"; done
 
 # ---- archive --------------------------------------------------------------------------------
 find "$STAGE" -exec touch -h -d @0 {} +
@@ -148,4 +119,4 @@ pad=$(( (4 - size % 4) % 4 ))
 [ $pad -eq 0 ] || head -c $pad /dev/zero >> "$OUTDIR/box.cpio.tmp"
 mv "$OUTDIR/box.cpio.tmp" "$OUTDIR/box.cpio"
 echo "$INPUTS" > "$OUTDIR/inputs.txt"
-log "$OUTDIR/box.cpio ($(du -h "$OUTDIR/box.cpio" | cut -f1)), kernel $KVER, QEMU $("$QEMU" --version | head -n1), modules: $(printf '%s ' "${!WANT[@]}" | xargs -n1 basename | tr '\n' ' ')"
+log "$OUTDIR/box.cpio ($(du -h "$OUTDIR/box.cpio" | cut -f1)), kernel $KVER, QEMU $("$QEMU" --version | head -n1), modules: $(printf '%s ' "${!STOCK_WANT[@]}" | xargs -n1 basename | tr '\n' ' ')"

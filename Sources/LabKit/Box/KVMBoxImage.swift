@@ -47,7 +47,8 @@ extension ImageBuilder {
             throw KVMBoxError.missingTool(error.outputTail)
         }
         let key = try await Digest.tree(
-            [recipe, paths.imagesRecipes + "/kvm-box-init.sh"] + inputs, relativeTo: paths.repository,
+            [recipe, paths.imagesRecipes + "/kvm-box-init.sh", paths.imagesRecipes + "/stock-modules.sh"] + inputs,
+            relativeTo: paths.repository,
             extra: ["kvm-box", "kernel \(kernelVersion)"] + inputs)
         let dir = paths.cache + "/kvm-box/" + shortKey(key)
         let vmlinux = kernelDir + "/vmlinux"
