@@ -24,6 +24,7 @@ struct Run: AsyncParsableCommand {
               lab run --skip 'none-*'                      leave the none cells out
               lab run --paging 5-level --only 'linear/*'   linear suite, 5-level paging
               lab run --backend svm --policy strict        the hypervisor's strict access policy
+              lab run --shard 2/4                          the second quarter of the work (CI; then lab merge)
             """
     )
 
@@ -51,6 +52,19 @@ struct Run: AsyncParsableCommand {
     @Flag(
         name: .long, help: "Print TAP version 13 on standard output instead of the text summary (also in results.tap).")
     var tap = false
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run shard I of N: a deterministic 1/N of the work units (cell × suite), the same on every machine; "
+                + "combine the shards' results with `lab merge`.",
+            valueName: "I/N"))
+    var shard: String?
+
+    func validate() throws {
+        if let shard {
+            do { _ = try ShardSpec(parsing: shard) } catch { throw ValidationError(error.message) }
+        }
+    }
 
     func run() async throws {
         let session: LabSession
@@ -69,6 +83,7 @@ struct Run: AsyncParsableCommand {
         request.showProgress = !quiet
         request.keepImages = keepImages
         request.colour = colour.color
+        request.shard = try shard.map { try ShardSpec(parsing: $0) }
         let summary = try await LabRunner(session: session).run(request)
         if tap {
             print(TAPReport.render(summary.results), terminator: "")

@@ -51,6 +51,7 @@ public struct Executor: Sendable {
         let ledger = RunLedger(
             cells: cells, planned: work.map { ($0.cell.id, $0.cases.map(\.id)) }, provenance: early,
             catalog: plan.catalog.cases, notes: plan.notes)
+        ledger.shard = plan.shard
         let handlerKey = "executor-" + plan.runID
         DomainReaper.shared.setInterruptionHandler(handlerKey) { signal in
             let results = ledger.interruptedResults(signalName: DomainReaper.signalName(signal))
@@ -119,8 +120,9 @@ public struct Executor: Sendable {
         }
 
         let provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
-        let results = RunResults(
+        var results = RunResults(
             provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: plan.notes)
+        results.shard = plan.shard
         let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
         return RunSummary(directory: directory, results: results, files: files)
     }

@@ -15,6 +15,8 @@ public struct RunRequest: Sendable {
     public var keepImages = false
     /// `--color`/`--no-color` for the progress lines (nil: the terminal and NO_COLOR decide).
     public var colour: Bool?
+    /// `--shard I/N`: run only this shard's work units (`ShardSplit`).
+    public var shard: ShardSpec?
     public init() {}
 }
 
@@ -43,10 +45,14 @@ public struct LabRunner: Sendable {
             plan: matrix, catalogs: basis.catalogs, suites: basis.config.matrix.suites,
             timeouts: basis.config.timeouts, only: request.only, skip: request.skip)
         selection.notes += basis.userCaseProblems
-        return basis.plan(
+        var shardInfo: ShardInfo?
+        if let shard = request.shard { (selection, shardInfo) = ShardSplit.select(shard, from: selection) }
+        var plan = basis.plan(
             matrix: matrix, selection: selection, jobs: basis.config.jobs, runID: RunPlan.makeRunID(started),
             resultsDirectory: request.resultsDirectory, started: started, session: session,
             commandLine: request.commandLine)
+        plan.shard = shardInfo
+        return plan
     }
 
     /// Plans and executes. When the lab itself cannot run (configuration, build, host), the

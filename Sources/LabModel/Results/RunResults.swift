@@ -304,6 +304,10 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var cases: [CaseInfo]
     /// Notes from planning (auto host resolution, merges, job limits).
     public var notes: [String]
+    /// Set in the results of `lab run --shard I/N`: which work units this shard ran.
+    public var shard: ShardInfo?
+    /// Set by `lab merge`: the results directories merged, one per shard or run.
+    public var mergedFrom: [MergedSource]?
 
     public init(
         provenance: Provenance, cells: [CellOutcome], records: [CaseRecord], cases: [CaseInfo] = [],
