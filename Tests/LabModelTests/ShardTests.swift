@@ -136,10 +136,11 @@ func shardResults(_ selection: CaseSelection, shard: ShardInfo?, directory: Stri
         }
         cells.append(CellOutcome(cell: cell.cell.cell, status: .ran, plannedCases: ids))
         for c in cell.cases {
-            records.append(
-                CaseRecord(
-                    caseId: c.id, cellId: cell.cell.id, status: .pass, vmName: "gml-\(directory)-1",
-                    logs: ["console": "vms/gml-\(directory)-1/console.log"]))
+            var record = CaseRecord(
+                caseId: c.id, cellId: cell.cell.id, status: .pass, vmName: "gml-\(directory)-1",
+                logs: ["console": "vms/gml-\(directory)-1/console.log"])
+            record.machine = "local"
+            records.append(record)
         }
         for s in cell.skippedCases {
             var record = CaseRecord(caseId: s.info.id, cellId: cell.cell.id, status: .skip, message: s.reason)
@@ -156,6 +157,7 @@ func shardResults(_ selection: CaseSelection, shard: ShardInfo?, directory: Stri
             startTime: Date(timeIntervalSince1970: 1_000), endTime: Date(timeIntervalSince1970: 2_000)),
         cells: cells, records: records, cases: unique, notes: selection.notes)
     results.shard = shard
+    results.provenance.hosts = ["local": HostRecord(uri: "qemu:///system", cpus: 2, hostname: host)]
     return results
 }
 
@@ -275,6 +277,7 @@ func shardResults(_ selection: CaseSelection, shard: ShardInfo?, directory: Stri
         inputs[1].results.provenance.startTime = Date(timeIntervalSince1970: 500)
         inputs[1].results.provenance.endTime = Date(timeIntervalSince1970: 3_000)
         inputs[1].results.provenance.hostname = "runner-2"
+        inputs[1].results.provenance.hosts?["local"]?.hostname = "runner-2"
         inputs[1].results.provenance.imageDigests["hv.elf"] = "sha256:22"
         inputs[1].results.provenance.imageDigests["initramfs"] = "sha256:33"
         let merged = try ResultsMerge.merge(inputs)
@@ -284,6 +287,14 @@ func shardResults(_ selection: CaseSelection, shard: ShardInfo?, directory: Stri
         #expect(merged.provenance.imageDigests == ["hv.elf": "sha256:11", "initramfs": "sha256:33"])
         #expect(merged.notes.contains { $0.hasPrefix("merged inputs differ in host name") })
         #expect(merged.notes.contains { $0.hasPrefix("image hv.elf differs between inputs") })
+        // Each runner's `local` is its own machine: the second is renamed, with its records.
+        #expect(merged.provenance.hosts?.keys.sorted() == ["local", "local@runner-2"])
+        let secondRecords = merged.records.filter { r in
+            inputs[1].results.records.contains { $0.caseId == r.caseId && $0.cellId == r.cellId }
+        }
+        #expect(!secondRecords.isEmpty)
+        #expect(secondRecords.allSatisfy { $0.machine == "local@runner-2" || $0.machine == nil })
+        #expect(merged.records.contains { $0.machine == "local" })
         // Round trip through results.json keeps the shard sources.
         let back = try RunResults.decode(try merged.jsonData())
         #expect(back.mergedFrom?.count == 2 && back.mergedFrom?[1].shard?.index == 2)

@@ -26,6 +26,8 @@ public struct CellRunner: Sendable {
         /// Keep each VM's full boot images (`--keep-images`); by default only its plan stays
         /// and the images are referenced by digest (boot-images.txt).
         public var keepImages = false
+        /// The machine the launcher starts VMs on (`CaseRecord.machine`).
+        public var machine = MachineConfig.local.name
     }
 
     public let context: Context
@@ -157,6 +159,7 @@ public struct CellRunner: Sendable {
                                     durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
                                     vmName: name, logs: vmLogs)
                                 live.repro = reproCommand(caseId: result.id, cell: cell)
+                                live.machine = context.machine
                                 ledger?.add([live])
                                 progress.caseFinished(live)
                             }
@@ -199,9 +202,11 @@ public struct CellRunner: Sendable {
     private func record(
         cell: MatrixCell, caseId: String, status: CaseStatus, message: String, attempt: Int, vm: VMResult
     ) -> CaseRecord {
-        CaseRecord(
+        var record = CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
+        record.machine = context.machine
+        return record
     }
 
     /// The command that reruns `caseId` in `cell`, `--from` relative to the working directory

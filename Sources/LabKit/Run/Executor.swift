@@ -154,6 +154,13 @@ public struct Executor: Sendable {
             provenance.hypervisorPolicy = plan.config.policy
         }
         for launcher in ran { await launcher.record(into: &provenance) }
+        // The one machine this executor runs on (lab.json machines beyond it: Machines/).
+        provenance.hosts = [
+            MachineConfig.local.name: HostRecord(
+                uri: MachineConfig.local.uri.text, cpus: plan.capabilities.cores,
+                memoryMiB: plan.capabilities.availableMemoryMiB, cpuModel: provenance.hostCPU,
+                libvirtDaemon: provenance.libvirtDaemonVersion, hostname: provenance.hostname)
+        ]
         provenance.endTime = Date()
         return provenance
     }

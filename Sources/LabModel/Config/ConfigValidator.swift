@@ -33,7 +33,10 @@ struct ConfigValidator {
         guard
             let members = object(
                 root, path: "$",
-                known: ["schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench", "hypervisor"],
+                known: [
+                    "schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench", "hypervisor",
+                    "machines",
+                ],
                 required: ["schema", "matrix", "timeouts"])
         else { return nil }
         var schemaOK = false
@@ -73,14 +76,25 @@ struct ConfigValidator {
             hypervisorOK = hypervisor != nil
         }
 
+        var machines: [MachineConfig]?
+        var machinesOK = true
+        if let node = members["machines"] {
+            machines = self.machines(node, path: "$.machines")
+            machinesOK = machines != nil
+        }
+
         if let matrix, let guest { pagingAgrees(matrix: matrix, guest: guest, path: "$.guest.cmdline") }
 
-        guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK, hypervisorOK else {
+        guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK, hypervisorOK,
+            machinesOK
+        else {
             return nil
         }
-        return LabConfig(
+        var config = LabConfig(
             matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench,
             hypervisor: hypervisor)
+        config.machines = machines
+        return config
     }
 
     /// Checks that `node` is an object with only `known` keys (each once) and all `required`

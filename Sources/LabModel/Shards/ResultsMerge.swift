@@ -63,6 +63,7 @@ public enum ResultsMerge {
 
         // Records: no (cell, case) twice; a run that could not start keeps its one error record.
         var records: [CaseRecord] = []
+        var sourceOf: [String] = []  // input directory of each record
         var seen: [String: String] = [:]
         // Cells: grouped by id, in matrix order where the shards tell it.
         var order: [String] = []
@@ -113,6 +114,8 @@ public enum ResultsMerge {
                 let key = record.cellId + "|" + record.caseId
                 if record.caseId == RunResults.labErrorCaseId && record.cellId == RunResults.labErrorCaseId {
                     records.append(record)
+                    sourceOf.append(input.directory)
+                    sourceOf.append(input.directory)
                     continue
                 }
                 if let other = seen[key] {
@@ -122,13 +125,20 @@ public enum ResultsMerge {
                 }
                 seen[key] = input.directory
                 records.append(record)
+                sourceOf.append(input.directory)
             }
         }
 
         for input in inputs {
             for note in input.results.notes where !notes.contains(note) { notes.append(note) }
         }
-        let provenance = mergeProvenance(inputs, commandLine: commandLine, notes: &notes)
+        var renamed: [String: [String: String]] = [:]  // directory → machine name → merged name
+        let provenance = mergeProvenance(inputs, commandLine: commandLine, notes: &notes, renamed: &renamed)
+        for index in records.indices {
+            if let machine = records[index].machine, let name = renamed[sourceOf[index]]?[machine] {
+                records[index].machine = name
+            }
+        }
         var results = RunResults(provenance: provenance, cells: cells, records: records, cases: cases, notes: notes)
         results.mergedFrom = inputs.map { MergedSource(directory: $0.directory, results: $0.results) }
         return results
@@ -195,7 +205,9 @@ public enum ResultsMerge {
         }
     }
 
-    private static func mergeProvenance(_ inputs: [Input], commandLine: [String], notes: inout [String]) -> Provenance {
+    private static func mergeProvenance(
+        _ inputs: [Input], commandLine: [String], notes: inout [String], renamed: inout [String: [String: String]]
+    ) -> Provenance {
         let all = inputs.map(\.results.provenance)
         func pick(_ name: String, _ values: [String?]) -> String? {
             var unique: [String] = []
@@ -229,6 +241,20 @@ public enum ResultsMerge {
                 provenance.machines[cell] = machine
             }
             if provenance.hypervisorPolicy == nil { provenance.hypervisorPolicy = source.hypervisorPolicy }
+            // Each shard's `local` is a different machine when shards ran on different runners:
+            // name it by its host name then, so records stay traceable.
+            for (name, host) in source.hosts ?? [:] {
+                var hosts = provenance.hosts ?? [:]
+                if let existing = hosts[name], existing != host {
+                    let alias = "\(name)@\(host.hostname ?? input.directory)"
+                    hosts[alias] = host
+                    renamed[input.directory, default: [:]][name] = alias
+                    notes.append("machine \(name) of \(input.directory) is another host; recorded as \(alias)")
+                } else {
+                    hosts[name] = host
+                }
+                provenance.hosts = hosts
+            }
         }
         let policies = Set(all.compactMap(\.hypervisorPolicy))
         if policies.count > 1 {
