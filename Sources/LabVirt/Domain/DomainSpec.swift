@@ -58,6 +58,14 @@ public struct DomainSpec: Sendable, Equatable {
     /// When set, QEMU's gdb stub listens on 127.0.0.1:port.
     public var gdbPort: UInt16?
     public var metadata: Metadata
+    /// How the three serial streams leave the machine: files libvirtd writes (`files`: the lab
+    /// and the VM share a filesystem), or pty serials whose bytes come through the libvirt
+    /// connection (`consoleStreams`: any machine; `serial` are then the lab's local copies).
+    public var serialTransport: SerialTransport = .files
+
+    public enum SerialTransport: String, Sendable, Equatable {
+        case files, consoleStreams
+    }
 
     public init(
         name: String, uuid: UUID = UUID(), memoryMiB: Int = 1024, vcpus: Int = 1,

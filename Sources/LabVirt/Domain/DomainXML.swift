@@ -55,6 +55,14 @@ extension DomainSpec {
 
         var devices: [XMLElement] = []
         for (port, path) in serial.all.enumerated() {
+            if serialTransport == .consoleStreams {
+                // A pty: its bytes reach the lab through virDomainOpenConsole("serial<port>").
+                devices.append(
+                    element(
+                        "serial", attributes: ["type": "pty"],
+                        children: [element("target", attributes: ["port": String(port)])]))
+                continue
+            }
             devices.append(
                 element(
                     "serial", attributes: ["type": "file"],
