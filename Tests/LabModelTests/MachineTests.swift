@@ -322,8 +322,8 @@ enum DomCaps {
         #expect(empty.unrunnable.first?.reason == "no machine is configured")
     }
 
-    @Test func aLostMachinesCellsRunElsewhereAndTheLossIsReported() {
-        let cells = [Self.cell(.none, .tcg), Self.cell(.svm, .tcg), Self.cell(.svm, .kvm)]
+    @Test func aLostMachinesCellsRunElsewhereAndTheLossIsReported() throws {
+        let cells = [Self.cell(.none, .tcg), Self.cell(.svm, .tcg), Self.cell(.svm, .kvm), Self.cell(.none, .kvm)]
         var scheduler = MachineScheduler(
             jobs: jobs(cells),
             machines: [
@@ -333,18 +333,25 @@ enum DomCaps {
             ])
         let started = scheduler.assignments()
         #expect(started.count == 3)
-        let onA = started.first { $0.machine == "a" }!.job
-        let requeued = scheduler.machineLost("a", reason: "connection reset")
-        #expect(requeued.map(\.id) == [onA.id])
-        #expect(scheduler.assignments().isEmpty, "b is busy")
-        let onB = started.first { $0.machine == "b" }!.job
+        let onA = try #require(started.first { $0.machine == "a" }).job
+        // a dies: its job is reported, still running until its run ends, then requeued.
+        let running = scheduler.machineLost("a", reason: "connection reset")
+        #expect(running.map(\.id) == [onA.id] && scheduler.isLost("a"))
+        #expect(scheduler.assignments().isEmpty, "b and the box are busy; a takes nothing")
+        scheduler.finished(onA.id, on: "a")
+        scheduler.requeue(onA.id)
+        #expect(scheduler.pending.first?.id == onA.id)
+        let onB = try #require(started.first { $0.machine == "b" }).job
         scheduler.finished(onB.id, on: "b")
         #expect(scheduler.assignments().map { "\($0.machine) \($0.job.id)" } == ["b \(onA.id)"])
         #expect(scheduler.placements[onA.id] == "b")
-        // The box dies too: its kvm cell has nowhere to go.
+        // The box dies too: the kvm cell still pending and the one cut short have nowhere to go.
+        let onBox = try #require(started.first { $0.machine == "box" }).job
         scheduler.machineLost("box", reason: "stalled")
-        #expect(scheduler.unrunnable.map(\.job.cell.host) == [.kvm])
-        #expect(scheduler.unrunnable.first?.reason.contains("machine box was lost (stalled)") == true)
+        scheduler.finished(onBox.id, on: "box")
+        scheduler.requeue(onBox.id)
+        #expect(scheduler.unrunnable.map(\.job.cell.host) == [.kvm, .kvm])
+        #expect(scheduler.unrunnable.allSatisfy { $0.reason.contains("machine box was lost (stalled)") })
         #expect(scheduler.lost.map(\.machine) == ["a", "box"])
         scheduler.finished(onA.id, on: "b")
         #expect(scheduler.isDone)

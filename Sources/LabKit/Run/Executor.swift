@@ -30,11 +30,18 @@ public struct Executor: Sendable {
             }
         }
 
-        // One launcher of each kind; only those with cells to run are opened.
-        let launchers = Launchers.make()
-        let used = launchers.filter { launcher in work.contains { launcher.hostKinds.contains($0.cell.cell.host) } }
+        // One launcher of each kind; only those with cells to run are opened. With lab.json
+        // `machines`, the launchers of each machine (Machines/MachineRoster).
+        let roster: MachineRoster? =
+            if let machines = plan.config.machines {
+                await MachineRoster.open(machines, plan: plan, cells: work.map(\.cell.cell), say: progress.say)
+            } else { nil }
+        let launchers = roster?.allLaunchers ?? Launchers.make()
+        let used =
+            roster?.allLaunchers
+            ?? launchers.filter { launcher in work.contains { launcher.hostKinds.contains($0.cell.cell.host) } }
         defer { for launcher in used { launcher.close() } }
-        for launcher in used { try await launcher.open(say: progress.say) }
+        if roster == nil { for launcher in used { try await launcher.open(say: progress.say) } }
         DomainReaper.shared.installSignalHandlers()
 
         // Interrupted (Ctrl-C, SIGTERM): after the VMs are destroyed, write what finished and
@@ -64,12 +71,14 @@ public struct Executor: Sendable {
         }
         defer { DomainReaper.shared.setInterruptionHandler(handlerKey, nil) }
 
-        let jobs = plan.jobs.jobs
+        let jobs = roster.map { $0.entries.reduce(0) { $0 + $1.slots } } ?? plan.jobs.jobs
         progress.startHeartbeat()
         defer { progress.finish() }
         progress.say(
             "running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(jobs) VM\(jobs == 1 ? "" : "s") at once "
-                + "(limit: \(plan.jobs.limitedBy)); results in \(directory)")
+                + (roster.map {
+                    "on " + $0.entries.map { "\($0.config.name) (\($0.slots))" }.joined(separator: ", ")
+                } ?? "(limit: \(plan.jobs.limitedBy))") + "; results in \(directory)")
 
         var records: [CaseRecord] = []
         // Cases a cell does not support (needs) are reported as skips with their reason.
@@ -82,7 +91,37 @@ public struct Executor: Sendable {
             }
         }
         ledger.add(records)
-        records += await withTaskGroup(of: [CaseRecord].self) { group in
+        var notes = plan.notes
+        if let roster {
+            records += await runOnMachines(
+                work, roster: roster, plan: plan, labVersion: labVersion, ledger: ledger, progress: progress,
+                notes: &notes)
+        } else {
+            records += await runHere(
+                work, plan: plan, used: used, labVersion: labVersion, ledger: ledger, progress: progress)
+        }
+
+        var provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        if roster != nil {
+            // Only the machines that ran: `local` is in hosts only when it is one of them.
+            let ran = Set(records.compactMap(\.machine))
+            provenance.hosts = provenance.hosts?.filter { ran.contains($0.key) }
+        }
+        var results = RunResults(
+            provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: notes)
+        results.shard = plan.shard
+        let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
+        return RunSummary(directory: directory, results: results, files: files)
+    }
+
+    /// The cells of `work`, as many at once as the plan's jobs allow, on this machine's launchers.
+    private func runHere(
+        _ work: [CellSelection], plan: RunPlan, used: [any Launcher], labVersion: String, ledger: RunLedger,
+        progress: RunProgress
+    ) async -> [CaseRecord] {
+        let directory = plan.resultsDirectory
+        let jobs = plan.jobs.jobs
+        return await withTaskGroup(of: [CaseRecord].self) { group in
             var iterator = work.makeIterator()
             func startNext() -> Bool {
                 guard let selection = iterator.next() else { return false }
@@ -118,13 +157,6 @@ public struct Executor: Sendable {
             }
             return all
         }
-
-        let provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
-        var results = RunResults(
-            provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: plan.notes)
-        results.shard = plan.shard
-        let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
-        return RunSummary(directory: directory, results: results, files: files)
     }
 
     // MARK: - Provenance
@@ -155,12 +187,14 @@ public struct Executor: Sendable {
         }
         for launcher in ran { await launcher.record(into: &provenance) }
         // The one machine this executor runs on (lab.json machines beyond it: Machines/).
-        provenance.hosts = [
-            MachineConfig.local.name: HostRecord(
+        var hosts = provenance.hosts ?? [:]
+        hosts[MachineConfig.local.name] =
+            hosts[MachineConfig.local.name]
+            ?? HostRecord(
                 uri: MachineConfig.local.uri.text, cpus: plan.capabilities.cores,
                 memoryMiB: plan.capabilities.availableMemoryMiB, cpuModel: provenance.hostCPU,
                 libvirtDaemon: provenance.libvirtDaemonVersion, hostname: provenance.hostname)
-        ]
+        provenance.hosts = hosts
         provenance.endTime = Date()
         return provenance
     }

@@ -38,13 +38,17 @@ public struct LabRunner: Sendable {
     /// The expanded plan without running anything (`lab list`, and the first half of `run`).
     public func plan(_ request: RunRequest, progress: RunProgress) async throws -> RunPlan {
         let started = Date()
-        let basis = try await PlanBasis.prepare(
+        var basis = try await PlanBasis.prepare(
             session: session, config: try session.config.applying(request.overrides), progress: progress)
+        var machineNotes: [String] = []
+        if let machines = basis.config.machines {
+            (basis.capabilities, machineNotes) = await MachinePlanning.capabilities(machines, local: basis.capabilities)
+        }
         let matrix = basis.expand(basis.config.matrix)
         var selection = try selectCases(
             plan: matrix, catalogs: basis.catalogs, suites: basis.config.matrix.suites,
             timeouts: basis.config.timeouts, only: request.only, skip: request.skip)
-        selection.notes += basis.userCaseProblems
+        selection.notes += basis.userCaseProblems + machineNotes
         var shardInfo: ShardInfo?
         if let shard = request.shard { (selection, shardInfo) = ShardSplit.select(shard, from: selection) }
         var plan = basis.plan(

@@ -116,26 +116,42 @@ public struct MachineScheduler: Sendable {
         running[machine]?.removeAll { $0 == jobID }
     }
 
-    /// `machine` died or became unreachable: its running jobs return to the front of the queue
-    /// (returned, to report), and jobs that only it could run become unrunnable.
+    /// True once `machineLost` was called for `machine`.
+    public func isLost(_ machine: String) -> Bool { lost.contains { $0.machine == machine } }
+
+    /// `machine` died or became unreachable: it gets nothing more, and pending jobs only it could
+    /// run become unrunnable. Returns the jobs still running there (to report): they stay running
+    /// until their runs end (`finished`), and then go back through `requeue`.
     @discardableResult
     public mutating func machineLost(_ machine: String, reason: String) -> [Job] {
-        guard !lost.contains(where: { $0.machine == machine }) else { return [] }
+        guard !isLost(machine) else { return [] }
         lost.append((machine, reason))
-        let requeued = (running[machine] ?? []).compactMap { jobsByID[$0] }
-        running[machine] = []
-        pending = requeued + pending
         let live = liveMachines
         var keep: [Job] = []
         for job in pending {
             if live.contains(where: { canRun(job, on: $0) }) {
                 keep.append(job)
             } else {
-                unrunnable.append(
-                    (job, "machine \(machine) was lost (\(reason)) and no other machine can run this cell"))
+                unrunnable.append((job, lostReason))
             }
         }
         pending = keep
-        return requeued
+        return (running[machine] ?? []).compactMap { jobsByID[$0] }
+    }
+
+    /// A job whose run was cut short by a lost machine runs again: first in the queue, or
+    /// unrunnable when no live machine can run it.
+    public mutating func requeue(_ jobID: String) {
+        guard let job = jobsByID[jobID] else { return }
+        if liveMachines.contains(where: { canRun(job, on: $0) }) {
+            pending.insert(job, at: 0)
+        } else {
+            unrunnable.append((job, lostReason))
+        }
+    }
+
+    private var lostReason: String {
+        "machine " + lost.map { "\($0.machine) was lost (\($0.reason))" }.joined(separator: ", machine ")
+            + " and no other machine can run this cell"
     }
 }
