@@ -90,7 +90,7 @@ final class MachineRoster: @unchecked Sendable {
                         remote: launcher))
             } catch {
                 launcher.close()
-                roster.unreachable.append((config.name, "\(error)"))
+                roster.unreachable.append((config.name, MachinePlanning.describe(error)))
             }
         }
         return roster
