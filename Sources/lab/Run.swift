@@ -25,6 +25,7 @@ struct Run: AsyncParsableCommand {
               lab run --paging 5-level --only 'linear/*'   linear suite, 5-level paging
               lab run --backend svm --policy strict        the hypervisor's strict access policy
               lab run --shard 2/4                          the second quarter of the work (CI; then lab merge)
+              lab run --machine qemu+ssh://kvm1/system     the cells on another libvirt host (README "Remote machines")
             """
     )
 
@@ -59,6 +60,13 @@ struct Run: AsyncParsableCommand {
                 + "combine the shards' results with `lab merge`.",
             valueName: "I/N"))
     var shard: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run on these machines: names from lab.json's machines, local, or libvirt URIs "
+                + "(qemu+ssh://host/system, qemu+tcp://127.0.0.1:16509/system); repeatable. Replaces lab.json's machines.",
+            valueName: "machine"))
+    var machine: [String] = []
 
     func validate() throws {
         if let shard {
@@ -84,6 +92,7 @@ struct Run: AsyncParsableCommand {
         request.keepImages = keepImages
         request.colour = colour.color
         request.shard = try shard.map { try ShardSpec(parsing: $0) }
+        request.machines = machine
         let summary = try await LabRunner(session: session).run(request)
         if tap {
             print(TAPReport.render(summary.results), terminator: "")

@@ -10,11 +10,11 @@ import Testing
 /// in the two `none` cells. The matrix spreads over both; a machine killed mid-cell has its cell
 /// finished by the other, with the loss reported. Needs root.
 @Suite(.serialized) struct MachineSpreadTests {
-    func session(machines: [MachineConfig]) throws -> LabSession {
+    func session(machines: [MachineConfig], paging: [PagingMode] = [.fiveLevel, .fourLevel]) throws -> LabSession {
         let paths = LabPaths(repository: RemoteMachineTests.repository, cache: LabPaths.defaultCache())
         var config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
         config.timeouts.bootSeconds = 150
-        config.matrix.paging = [.fiveLevel, .fourLevel]
+        config.matrix.paging = paging
         config.machines = machines
         return LabSession(paths: paths, config: config, configFile: paths.labJSON)
     }
@@ -115,6 +115,34 @@ import Testing
             #expect(notes.contains { $0.hasPrefix("machine loopback was lost") }, "\(notes)")
             #expect(notes.contains { $0.contains("was cut short on loopback") })
             #expect(summary.results.exitStatus == .passed)
+        }
+    }
+
+    /// Everything on the remote machine: an svm cell (the hypervisor image and its bundle as
+    /// volumes, the hypervisor's log as the third console stream), no local machine at all.
+    @Test func anSVMCellRunsWhollyOnTheRemoteMachine() async throws {
+        try await RemoteMachineTests.PrivateDaemon.with { daemon in
+            let machines = [MachineConfig(name: "loopback", uri: try MachineURI(parsing: daemon.uri), jobs: 1)]
+            let results = Self.temporaryDirectory("svm-remote")
+            defer { try? FileManager.default.removeItem(atPath: results) }
+            let config = try session(machines: machines, paging: [.fourLevel])
+            var r = request(results)
+            r.overrides = ConfigOverrides(backends: ["svm"], jobs: "1")
+            let started = Date()
+            let summary = try await LabRunner(session: config).run(r)
+            print("svm cell on the remote machine: \(String(format: "%.1f", Date().timeIntervalSince(started))) s")
+            let records = summary.results.records
+            #expect(!records.isEmpty)
+            for record in records {
+                #expect(record.status == .pass, "\(record.caseId): \(record.message)")
+                #expect(record.machine == "loopback")
+            }
+            let vm = try #require(records.first?.vmName)
+            let hypervisorLog = try String(contentsOfFile: results + "/vms/\(vm)/hypervisor.log", encoding: .utf8)
+            #expect(!hypervisorLog.isEmpty, "the hypervisor's log stream is empty")
+            let volumes = try String(contentsOfFile: results + "/vms/\(vm)/volumes.txt", encoding: .utf8)
+            #expect(volumes.contains("-hv.elf") && volumes.contains("-bundle.img"), "\(volumes)")
+            #expect(Set(summary.results.provenance.hosts?.keys.map { $0 } ?? []) == ["loopback"])
         }
     }
 }

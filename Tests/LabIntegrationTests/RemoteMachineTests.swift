@@ -204,5 +204,12 @@ import Testing
         let fetchSeconds = Date().timeIntervalSince(t0)
         print("virStorageVolDownload of \(fetched.count) bytes: \(String(format: "%.3f", fetchSeconds)) s")
         #expect(fetched == (try Data(contentsOf: consoleFile)))
+
+        // Closing the launcher deletes the per-VM volumes (initramfs with the plan) and keeps the
+        // shared kernel for later runs.
+        launcher.close()
+        let left = try connection.volumeNames(pool: "gmlab-test")
+        #expect(left.contains { $0.hasSuffix("-vmlinuz") })
+        #expect(!left.contains { $0.hasSuffix("-initrd.img") }, "per-VM volumes left: \(left)")
     }
 }

@@ -368,3 +368,34 @@ enum DomCaps {
         #expect(scheduler.unrunnable.first?.reason == "no machine can run it: tiny has no capacity for the run's VMs")
     }
 }
+
+@Suite struct MachineSelectionTests {
+    let configured = [
+        MachineConfig(name: "box", uri: try! MachineURI(parsing: "qemu+tcp://127.0.0.1:16509/system"), jobs: 1),
+        MachineConfig(name: "rack", uri: try! MachineURI(parsing: "qemu+ssh://ci@rack.example/system")),
+    ]
+
+    @Test func namesURIsAndLocal() throws {
+        #expect(try MachineSelection.choose(["box"], configured: configured).map(\.name) == ["box"])
+        #expect(
+            try MachineSelection.choose(["local,box", "box"], configured: configured).map(\.name) == ["local", "box"])
+        // A URI lab.json names is that machine (its hints too); another is ad hoc.
+        let same = try MachineSelection.choose(["qemu+tcp://127.0.0.1:16509/system"], configured: configured)
+        #expect(same.map(\.name) == ["box"] && same.first?.jobs == 1)
+        let adHoc = try MachineSelection.choose(["qemu+tcp://127.0.0.1:16600/system"], configured: [])
+        #expect(adHoc.map(\.name) == ["127.0.0.1-16600"] && adHoc.first?.jobs == nil)
+        #expect(try MachineSelection.choose(["qemu:///system"], configured: []).map(\.name) == ["local"])
+    }
+
+    @Test func badChoicesSayWhatIsThere() {
+        do {
+            _ = try MachineSelection.choose(["bx"], configured: configured)
+            Issue.record("unknown machine accepted")
+        } catch {
+            #expect(
+                error.description
+                    == "machine URI \"bx\": --machine: not a machine of lab.json (local, box, rack) nor a libvirt URI")
+        }
+        #expect(throws: MachineURIError.self) { try MachineSelection.choose(["qemu+tcp:///system"], configured: []) }
+    }
+}

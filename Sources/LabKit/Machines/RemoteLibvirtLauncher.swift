@@ -46,10 +46,9 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
     public func open(say: @escaping @Sendable (String) -> Void) async throws {
         let connection = try LibvirtConnection(uri: machine.uri.text)
         lock.withLock { self.connection = connection }
-        let swept = try DomainReaper.sweepOrphans(connection: connection)
-        if !swept.isEmpty {
-            say("destroyed VMs left by dead lab runs on \(machine.name): \(swept.joined(separator: ", "))")
-        }
+        // No orphan sweep here (unlike the local launcher): the owner pid in a domain's name is a
+        // pid of the lab's own machine, and another lab host sharing this machine has other
+        // pids. The domains are AUTODESTROY: they end when the connection that made them closes.
         let (pool, poolPath) = (self.pool, self.poolPath)
         try await remote { try connection.ensureDirectoryPool(name: pool, createAt: poolPath) }
     }
@@ -128,11 +127,24 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
         provenance.hosts = hosts
     }
 
+    /// Deletes the volumes only one VM boots (the initramfs or bundle carrying its plan: each
+    /// VM's is new), keeping the shared ones (kernel, hypervisor) for later runs; then closes.
     public func close() {
-        lock.withLock {
-            connection?.close()
-            connection = nil
+        let open: LibvirtConnection? = lock.withLock { connection }
+        let uploaded: [UploadedVolume] = lock.withLock { uploadLog }
+        let perVM = Set(uploaded.filter { $0.uploaded && Self.isPerVM($0.name) }.map { $0.name })
+        if let open {
+            for name in perVM { _ = try? open.deleteVolume(pool: pool, name: name) }
         }
+        lock.withLock {
+            self.connection?.close()
+            self.connection = nil
+        }
+    }
+
+    /// The files `BootMediaBuilder` writes per VM.
+    static func isPerVM(_ volume: String) -> Bool {
+        volume.hasSuffix("-initrd.img") || volume.hasSuffix("-bundle.img")
     }
 }
 

@@ -17,6 +17,9 @@ public struct RunRequest: Sendable {
     public var colour: Bool?
     /// `--shard I/N`: run only this shard's work units (`ShardSplit`).
     public var shard: ShardSpec?
+    /// `--machine`: names from lab.json `machines`, `local`, or libvirt URIs; they replace
+    /// lab.json's machines for this run (`MachineSelection`).
+    public var machines: [String] = []
     public init() {}
 }
 
@@ -38,8 +41,11 @@ public struct LabRunner: Sendable {
     /// The expanded plan without running anything (`lab list`, and the first half of `run`).
     public func plan(_ request: RunRequest, progress: RunProgress) async throws -> RunPlan {
         let started = Date()
-        var basis = try await PlanBasis.prepare(
-            session: session, config: try session.config.applying(request.overrides), progress: progress)
+        var config = try session.config.applying(request.overrides)
+        if !request.machines.isEmpty {
+            config.machines = try MachineSelection.choose(request.machines, configured: config.machines ?? [])
+        }
+        var basis = try await PlanBasis.prepare(session: session, config: config, progress: progress)
         var machineNotes: [String] = []
         if let machines = basis.config.machines {
             (basis.capabilities, machineNotes) = await MachinePlanning.capabilities(machines, local: basis.capabilities)
