@@ -295,6 +295,12 @@ func shardResults(_ selection: CaseSelection, shard: ShardInfo?, directory: Stri
         #expect(!secondRecords.isEmpty)
         #expect(secondRecords.allSatisfy { $0.machine == "local@runner-2" || $0.machine == nil })
         #expect(merged.records.contains { $0.machine == "local" })
+        // The same runner twice (only its free memory differs) stays one machine.
+        var same = try shards(2)
+        same[1].results.provenance.hosts?["local"]?.memoryMiB = 12_345
+        let once = try ResultsMerge.merge(same)
+        #expect(once.provenance.hosts?.keys.sorted() == ["local"])
+        #expect(once.records.allSatisfy { $0.machine == nil || $0.machine == "local" })
         // Round trip through results.json keeps the shard sources.
         let back = try RunResults.decode(try merged.jsonData())
         #expect(back.mergedFrom?.count == 2 && back.mergedFrom?[1].shard?.index == 2)

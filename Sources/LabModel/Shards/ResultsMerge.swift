@@ -245,7 +245,8 @@ public enum ResultsMerge {
             // name it by its host name then, so records stay traceable.
             for (name, host) in source.hosts ?? [:] {
                 var hosts = provenance.hosts ?? [:]
-                if let existing = hosts[name], existing != host {
+                // The same machine when its URI and host name agree (free memory changes between runs).
+                if let existing = hosts[name], existing.uri != host.uri || existing.hostname != host.hostname {
                     let alias = "\(name)@\(host.hostname ?? input.directory)"
                     hosts[alias] = host
                     renamed[input.directory, default: [:]][name] = alias
