@@ -168,6 +168,10 @@ import Testing
         #expect(console.contains("reboot: Power down"), "console stream lost its end")
         print("first VM timing: " + ((try? String(contentsOfFile: vmDir + "/timing.txt", encoding: .utf8)) ?? "none"))
         #expect(resultsLog.contains("GMLAB-RESULT"))
+        // Every log a record names is there (QEMU's: a note saying where it stays).
+        for (role, path) in records[0].logs {
+            #expect(FileManager.default.fileExists(atPath: results + "/" + path), "\(role): \(path) missing")
+        }
         // The system daemon never saw the domain.
         let system = try LibvirtConnection()
         #expect(try system.domainNames(withPrefix: vmName).isEmpty)

@@ -110,6 +110,13 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
             + "initrd \(initrd.name) (\(initrd.uploaded ? "uploaded" : "reused"))\n"
         try volumes.write(toFile: request.directory + "/volumes.txt", atomically: true, encoding: .utf8)
         try spec.xml().write(toFile: request.directory + "/domain.xml", atomically: true, encoding: .utf8)
+        // QEMU's own log stays on the machine (libvirt has no call that fetches it): say where, so
+        // the record's `qemu` log is a file that explains instead of a missing one.
+        try """
+        QEMU's log of \(request.name) stays on machine \(machine.name) (\(machine.uri)):
+        /var/log/libvirt/qemu/\(request.name).log (libvirt offers no call that fetches it).
+
+        """.write(toFile: request.directory + "/\(emulator).log", atomically: true, encoding: .utf8)
         let startPaused = request.gdbPort != nil
         let ready = spec
         return PreparedVM { try await VMSession.start(spec: ready, connection: connection, startPaused: startPaused) }
