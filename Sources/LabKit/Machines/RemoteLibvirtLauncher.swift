@@ -50,7 +50,7 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
         // pid of the lab's own machine, and another lab host sharing this machine has other
         // pids. The domains are AUTODESTROY: they end when the connection that made them closes.
         let (pool, poolPath) = (self.pool, self.poolPath)
-        try await remote { try connection.ensureDirectoryPool(name: pool, createAt: poolPath) }
+        _ = try await remote { try connection.ensureDirectoryPool(name: pool, createAt: poolPath) }
     }
 
     private func remote<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
@@ -132,6 +132,13 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
             uri: machine.uri.text, cpus: node?.cpus, memoryMiB: node.map { Int($0.memoryKiB / 1024) },
             cpuModel: node?.model, libvirtDaemon: versions.map { "\($0.daemon)" }, hostname: hostname)
         provenance.hosts = hosts
+        // QEMU's version as that daemon reports it (virConnectGetVersion), when nothing local did.
+        if provenance.qemuVersion == nil, let versions {
+            provenance.qemuVersion = "\(versions.hypervisor) (on \(machine.name))"
+        }
+        if provenance.libvirtDaemonVersion == nil, let versions {
+            provenance.libvirtDaemonVersion = "\(versions.daemon) (on \(machine.name))"
+        }
     }
 
     /// Deletes the volumes only one VM boots (the initramfs or bundle carrying its plan: each

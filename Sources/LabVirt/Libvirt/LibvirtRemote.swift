@@ -346,7 +346,7 @@ public final class LibvirtStream: @unchecked Sendable {
     /// thread of its own.
     @discardableResult
     public func pump(to file: String) -> Int {
-        FileManager.default.createFile(atPath: file, contents: nil)
+        _ = FileManager.default.createFile(atPath: file, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: file), let stream = lock.withLock({ self.stream }) else {
             return 0
         }
