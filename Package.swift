@@ -13,8 +13,7 @@ let package = Package(
         .library(name: "LabKit", targets: ["LabKit", "LabModel", "LabVirt"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.6.0"),
         .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.0"),
     ],
     targets: [
@@ -32,7 +31,6 @@ let package = Package(
             name: "LabVirt",
             dependencies: [
                 "CLibvirt",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Subprocess", package: "swift-subprocess"),
             ],
             path: "Sources/LabVirt"
@@ -40,10 +38,7 @@ let package = Package(
         // The lab itself: image builds (content-addressed cache), run pipeline, repro, doctor.
         .target(
             name: "LabKit",
-            dependencies: [
-                "LabModel", "LabVirt",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["LabModel", "LabVirt"],
             path: "Sources/LabKit"
         ),
         .executableTarget(

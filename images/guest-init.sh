@@ -27,7 +27,7 @@ for word in $(cat /proc/cmdline); do
     gmlab.results=ttyS[0-9]) RESULTS=/dev/${word#gmlab.results=} ;;
     esac
 done
-# protocol line from init itself, for when the agent cannot say it (README: guest agent protocol)
+# protocol line from init itself, for when the agent cannot say it (docs/architecture.md: guest agent protocol)
 agent_error() {
     echo "GMLAB-GUEST: $1"
     [ -c "$RESULTS" ] && echo "GMLAB-AGENT {\"event\":\"error\",\"message\":\"$1\"}" > "$RESULTS"

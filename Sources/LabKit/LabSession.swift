@@ -15,11 +15,22 @@ public struct LabSession: Sendable {
     public let commandLineCaseDirectories: [String]
 
     /// Finds the repository from the current directory and reads (and validates) the config.
-    public static func open(configFile: String? = nil, caseDirectories extra: [String] = []) throws -> LabSession {
+    ///
+    /// The BitVisor checkout (backend `bitvisor`): `bitvisor` (`--bitvisor DIR`, relative to the
+    /// current directory), else `BITVISOR_SRC`, else lab.json `bitvisor.source` (relative to the
+    /// config file). With one, `bitvisor` joins lab.json's backends (a `--backend` still
+    /// replaces the axis); without one, the configuration stays as written.
+    public static func open(
+        configFile: String? = nil, caseDirectories extra: [String] = [], bitvisor: String? = nil,
+        environment: [String: String] = ProcessInfo.processInfo.environment
+    ) throws -> LabSession {
         let paths = try LabPaths.discover()
         let file = configFile ?? paths.labJSON
-        let config = try LabConfig.load(from: URL(fileURLWithPath: file))
+        var config = try LabConfig.load(from: URL(fileURLWithPath: file))
         let configDir = URL(fileURLWithPath: file).deletingLastPathComponent()
+        config = config.resolvingBitVisorSource(
+            flag: bitvisor, environment: environment["BITVISOR_SRC"],
+            currentDirectory: FileManager.default.currentDirectoryPath, configDirectory: configDir.path)
         let fromConfig = config.caseDirectories.map {
             URL(fileURLWithPath: $0, relativeTo: configDir).standardizedFileURL.path
         }
@@ -43,10 +54,41 @@ public struct LabSession: Sendable {
         }
     }
 
-    /// How a record's case is reproduced: `lab repro` with every `--cases` of the command line
-    /// (lab.json's directories are read again anyway); the case, its cell and `--from` follow.
+    /// How a record's case is reproduced: `lab repro` with `--config` when it was not the
+    /// repository's lab.json and every `--cases` of the command line (the configuration's own
+    /// directories are read again anyway), paths relative to the working directory when under
+    /// it; the case, its cell and `--from` follow.
     public var reproCommand: [String] {
-        ["swift", "run", "lab", "repro"] + commandLineCaseDirectories.flatMap { ["--cases", $0] }
+        ["swift", "run", "lab", "repro"]
+            + Self.inputArguments(
+                configFile: configFile, defaultConfig: usesDefaultConfig, caseDirectories: commandLineCaseDirectories)
+    }
+
+    /// `--config FILE` (unless the default) and `--cases DIR` for each directory.
+    public static func inputArguments(configFile: String, defaultConfig: Bool, caseDirectories: [String]) -> [String] {
+        (defaultConfig ? [] : ["--config", pathRelative(configFile)])
+            + caseDirectories.flatMap { ["--cases", pathRelative($0)] }
+    }
+
+    /// True when the configuration is the repository's lab.json.
+    public var usesDefaultConfig: Bool {
+        URL(fileURLWithPath: configFile).standardizedFileURL.path
+            == URL(fileURLWithPath: paths.labJSON).standardizedFileURL.path
+    }
+
+    /// The configuration and the case directories, with digests of their content (provenance).
+    public func inputs() async throws -> Provenance.Inputs {
+        var directories: [Provenance.Inputs.CaseDirectory] = []
+        for directory in caseDirectories {
+            directories.append(
+                .init(
+                    path: directory, digest: try await Digest.tree([directory], relativeTo: directory),
+                    fromCommandLine: commandLineCaseDirectories.contains(directory)))
+        }
+        return Provenance.Inputs(
+            configFile: URL(fileURLWithPath: configFile).standardizedFileURL.path,
+            configDigest: try await Digest.file(configFile), defaultConfig: usesDefaultConfig,
+            caseDirectories: directories)
     }
 
     public func builder(progress: RunProgress? = nil) -> ImageBuilder {

@@ -43,12 +43,15 @@ struct Bench: AsyncParsableCommand {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Methods to measure: regs, phys-kernel, phys-kernel-list, phys-user, linear-byte, linear-page; repeat or comma-separate.",
-            valueName: "method"))
+            "Methods to measure: regs, phys-kernel, phys-kernel-list, phys-user, linear-byte, linear-page, linear-page-refuse, linear-page-faultin, linear-page-mlock; repeat or comma-separate.",
+            valueName: "method"),
+        completion: LabCompletion.methods)
     var method: [String] = []
     @Option(
         name: .long,
-        help: ArgumentHelp("Directions: read (guest → hypervisor), write (hypervisor → guest).", valueName: "direction")
+        help: ArgumentHelp(
+            "Directions: read (guest → hypervisor), write (hypervisor → guest).", valueName: "direction"),
+        completion: LabCompletion.directions
     )
     var direction: [String] = []
     @Option(
@@ -63,16 +66,19 @@ struct Bench: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp(
             "Compare with an earlier bench.json (or its directory): what got faster or slower, with significance.",
-            valueName: "old.json"))
+            valueName: "old.json"),
+        completion: .file(extensions: ["json"]))
     var compare: String?
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Do not measure: re-render the reports of this bench directory (with --compare).", valueName: "dir"))
+            "Do not measure: re-render the reports of this bench directory (with --compare).", valueName: "dir"),
+        completion: .directory)
     var from: String?
     @Option(
         name: .long,
-        help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
+        help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"),
+        completion: .directory)
     var results: String?
     @Flag(name: .long, help: "Print no progress lines, only the summary.")
     var quiet = false

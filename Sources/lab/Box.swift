@@ -18,23 +18,31 @@ struct Box: AsyncParsableCommand {
     )
 
     @OptionGroup var common: CommonOptions
-    @Option(name: .long, help: ArgumentHelp("Suites to run (default: smoke,hv).", valueName: "suite"))
+    @Option(
+        name: .long, help: ArgumentHelp("Suites to run (default: smoke,hv).", valueName: "suite"),
+        completion: LabCompletion.suites)
     var suite: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Run only matching cases (globs, as lab run).", valueName: "pattern"))
+    @Option(
+        name: .long, help: ArgumentHelp("Run only matching cases (globs, as lab run).", valueName: "pattern"),
+        completion: LabCompletion.patterns)
     var only: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Leave out matching cases.", valueName: "pattern"))
+    @Option(
+        name: .long, help: ArgumentHelp("Leave out matching cases.", valueName: "pattern"),
+        completion: LabCompletion.patterns)
     var skip: [String] = []
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Boot this hypervisor image in L2 instead of the one lab build makes (e.g. an older commit's hv.elf).",
-            valueName: "hv.elf"))
+            valueName: "hv.elf"),
+        completion: .file(extensions: ["elf"]))
     var hypervisor: String?
     @Option(name: .long, help: ArgumentHelp("Attempts after a stall of the box (default 2).", valueName: "N"))
     var retries = 2
     @Option(
         name: .long,
-        help: ArgumentHelp("Results directory (default results/box-<time>).", valueName: "dir"))
+        help: ArgumentHelp("Results directory (default results/box-<time>).", valueName: "dir"),
+        completion: .directory)
     var results: String?
 
     func run() async throws {

@@ -33,7 +33,8 @@ struct Clean: AsyncParsableCommand {
     var dryRun = false
     @Option(
         name: .long,
-        help: ArgumentHelp("The results directory (default: results/ in the repository).", valueName: "dir"))
+        help: ArgumentHelp("The results directory (default: results/ in the repository).", valueName: "dir"),
+        completion: .directory)
     var results: String?
 
     func validate() throws {

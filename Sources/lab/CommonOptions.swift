@@ -20,17 +20,25 @@ struct ColourOptions: ParsableArguments {
 struct CommonOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: ArgumentHelp("Configuration file (default: lab.json at the repository root).", valueName: "file"))
+        help: ArgumentHelp("Configuration file (default: lab.json at the repository root).", valueName: "file"),
+        completion: LabCompletion.jsonFile)
     var config: String?
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "A directory of your own cases (cases.json, services, programs; README \"Your own cases\"), added to lab.json's caseDirectories; repeatable.",
-            valueName: "dir"))
+            "A directory of your own cases (cases.json, services, programs; docs/user-cases.md), added to lab.json's caseDirectories; repeatable.",
+            valueName: "dir"),
+        completion: .directory)
     var cases: [String] = []
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "A BitVisor checkout for backend bitvisor (else BITVISOR_SRC, else lab.json bitvisor.source); with one, bitvisor joins the backends.",
+            valueName: "dir"))
+    var bitvisor: String?
 
     func session() throws -> LabSession {
-        try LabSession.open(configFile: config, caseDirectories: cases)
+        try LabSession.open(configFile: config, caseDirectories: cases, bitvisor: bitvisor)
     }
 }
 
@@ -39,22 +47,30 @@ struct MatrixOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Replace the backends axis (none, svm, vmx); repeat or comma-separate.", valueName: "backend"))
+            "Replace the backends axis (none, svm, vmx, bitvisor); repeat or comma-separate.", valueName: "backend"),
+        completion: LabCompletion.backends)
     var backend: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Replace the hosts axis (auto, kvm, tcg, bochs).", valueName: "host"))
+    @Option(
+        name: .long, help: ArgumentHelp("Replace the hosts axis (auto, kvm, tcg, bochs).", valueName: "host"),
+        completion: LabCompletion.hosts)
     var host: [String] = []
     @Option(
         name: .long,
         help: ArgumentHelp(
-            "Replace the kernels axis (debian, or an exact version such as 6.1.0-56-amd64).", valueName: "kernel"))
+            "Replace the kernels axis (debian, or an exact version such as 6.1.0-56-amd64).", valueName: "kernel"),
+        completion: LabCompletion.kernels)
     var kernel: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the guest memory axis, in MiB.", valueName: "MiB"))
     var memory: [String] = []
     @Option(name: .long, help: ArgumentHelp("Replace the vCPUs axis.", valueName: "count"))
     var vcpus: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Replace the guest paging axis (4-level, 5-level).", valueName: "mode"))
+    @Option(
+        name: .long, help: ArgumentHelp("Replace the guest paging axis (4-level, 5-level).", valueName: "mode"),
+        completion: LabCompletion.paging)
     var paging: [String] = []
-    @Option(name: .long, help: ArgumentHelp("Replace the suites to run (smoke, hv, selftest, …).", valueName: "suite"))
+    @Option(
+        name: .long, help: ArgumentHelp("Replace the suites to run (smoke, hv, selftest, …).", valueName: "suite"),
+        completion: LabCompletion.suites)
     var suite: [String] = []
     @Option(
         name: .long,
@@ -65,13 +81,15 @@ struct MatrixOptions: ParsableArguments {
         name: .long,
         help: ArgumentHelp(
             "Run only what matches: a case id, a suite or a matrix cell id (globs allowed, e.g. 'linear/*'); repeatable.",
-            valueName: "pattern"))
+            valueName: "pattern"),
+        completion: LabCompletion.patterns)
     var only: [String] = []
     @Option(
         name: .long,
         help: ArgumentHelp(
             "Leave out what matches: a case id, a suite or a matrix cell id (globs allowed); repeatable.",
-            valueName: "pattern"))
+            valueName: "pattern"),
+        completion: LabCompletion.patterns)
     var skip: [String] = []
 
     var overrides: ConfigOverrides {

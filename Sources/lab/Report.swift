@@ -13,16 +13,20 @@ struct Report: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("A results directory written by `lab run`.", valueName: "dir"))
+    @Argument(help: ArgumentHelp("A results directory written by `lab run`.", valueName: "dir"), completion: .directory)
     var directory: String
-    @Option(name: .long, help: ArgumentHelp("Write the HTML report to this file.", valueName: "file"))
+    @Option(
+        name: .long, help: ArgumentHelp("Write the HTML report to this file.", valueName: "file"),
+        completion: .file(extensions: ["html"]))
     var html: String?
     @OptionGroup var colour: ColourOptions
 
     func run() async throws {
         let results = try RunResults.load(from: URL(fileURLWithPath: directory))
         if let html {
-            try HTMLReport.render(results).write(toFile: html, atomically: true, encoding: .utf8)
+            // Log links are relative to the results directory: from the page's own directory.
+            let base = HTMLReport.logBase(resultsDirectory: directory, page: html)
+            try HTMLReport.render(results, logBase: base).write(toFile: html, atomically: true, encoding: .utf8)
             print("wrote \(html)")
         } else {
             print(TextReport.render(results, color: colour.enabled(for: STDOUT_FILENO)))

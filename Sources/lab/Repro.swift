@@ -19,11 +19,17 @@ struct Repro: AsyncParsableCommand {
             """
     )
 
-    @Argument(help: ArgumentHelp("The case id, e.g. smoke/hypervisor-lookup.", valueName: "case-id"))
+    @Argument(
+        help: ArgumentHelp("The case id, e.g. smoke/hypervisor-lookup.", valueName: "case-id"),
+        completion: LabCompletion.caseIds)
     var caseId: String
-    @Option(name: .long, help: ArgumentHelp("Matrix cell id, e.g. svm-tcg-debian-1024m-1cpu-5lvl.", valueName: "cell"))
+    @Option(
+        name: .long, help: ArgumentHelp("Matrix cell id, e.g. svm-tcg-debian-1024m-1cpu-5lvl.", valueName: "cell"),
+        completion: LabCompletion.cellIds)
     var cell: String?
-    @Option(name: .long, help: ArgumentHelp("Results directory of the run to reproduce.", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Results directory of the run to reproduce.", valueName: "dir"),
+        completion: .directory)
     var from: String?
     @Flag(name: .long, help: "Start the VM paused with QEMU's gdb stub open, and print how to attach.")
     var gdb = false
@@ -31,7 +37,8 @@ struct Repro: AsyncParsableCommand {
     var gdbPort: UInt16 = 1234
     @Flag(name: .long, help: "Run even if the rebuilt images differ from the ones the run recorded.")
     var allowDifferentImages = false
-    @Option(name: .long, help: ArgumentHelp("Results directory for this repro.", valueName: "dir"))
+    @Option(
+        name: .long, help: ArgumentHelp("Results directory for this repro.", valueName: "dir"), completion: .directory)
     var results: String?
     @OptionGroup var colour: ColourOptions
     @OptionGroup var common: CommonOptions

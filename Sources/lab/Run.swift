@@ -34,13 +34,15 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var matrix: MatrixOptions
     @Option(
         name: .long,
-        help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"))
+        help: ArgumentHelp("Results directory (default: results/<run-id> in the repository).", valueName: "dir"),
+        completion: .directory)
     var results: String?
     @Option(
         name: .long,
         help: ArgumentHelp(
             "The hypervisor's access policy (bitvisor, strict); replaces lab.json's hypervisor.policy.",
-            valueName: "policy"))
+            valueName: "policy"),
+        completion: LabCompletion.policies)
     var policy: String?
     @Flag(name: .long, help: "Print no progress lines, only the summary.")
     var quiet = false

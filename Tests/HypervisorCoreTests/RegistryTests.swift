@@ -169,6 +169,20 @@ private final class Registry {
         #expect(Self.lookup(f, r, Self.gva + 0x2000 - 3) == (0, GML_E_NOT_PRESENT))
     }
 
+    @Test func faultAddressIsTheFirstUnreadableByte() {
+        let (f, r) = Self.setup()
+        Self.put(f, at: Self.gva + 0x2000 - 2, Array("lo".utf8))  // "lo" | not present
+        var w = f.walker()
+        var why = GML_E__COUNT
+        var at: UInt64 = 1
+        #expect(gml_lookup_guest_name_at(r.p, &w, f.phys, Self.gva + 0x2000 - 2, &why, &at) == 0)
+        #expect(why == GML_E_NOT_PRESENT && at == Self.gva + 0x2000, "fault at \(hex(at)): \(why)")
+        Self.put(f, at: Self.gva + 0x10, [0])
+        #expect(gml_lookup_guest_name_at(r.p, &w, f.phys, Self.gva + 0x10, &why, &at) == 0)
+        #expect(why == GML_E_NAME_EMPTY && at == 0, "no fault address without a fault")
+        #expect(gml_lookup_guest_name_at(r.p, &w, f.phys, Self.gva + 0x2000 - 2, nil, nil) == 0)
+    }
+
     @Test func longestNameAndUnterminated() {
         let (f, r) = Self.setup()
         let n = Array(String(repeating: "n", count: 255).utf8)

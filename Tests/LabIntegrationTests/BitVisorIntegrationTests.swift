@@ -1,4 +1,5 @@
 import Foundation
+import LabModel
 import Testing
 
 @testable import LabKit
@@ -118,5 +119,48 @@ import Testing
         #expect(text[2].contains(#"{"event":"done"}"#))
         // The guest's streams stay off BitVisor's port.
         #expect(!text[0].contains("GMLAB-"))
+    }
+
+    /// The `bitvisor` backend through the lab's pipeline (`lab run --backend svm,bitvisor --only
+    /// regs`): BitVisorLauncher boots it through libvirt, every regs case passes on both, the
+    /// three streams are separate files (BitVisor's log holds no guest output), provenance names
+    /// the checkout and its content key, and the comparison pairs the two cells. ~2 VMs.
+    @Test(.enabled(if: source != nil, skipReason)) func runsTheRegsSuiteBesideOursAndComparesThem() async throws {
+        guard getuid() == 0 else {
+            Issue.record("integration tests drive libvirtd on qemu:///system and must run as root (sudo make test)")
+            return
+        }
+        let paths = try LabPaths.discover(from: Self.repository)
+        var config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
+        config.matrix.paging = [.fourLevel]
+        config = config.resolvingBitVisorSource(
+            flag: Self.source, environment: nil, currentDirectory: FileManager.default.currentDirectoryPath,
+            configDirectory: Self.repository)
+        let lab = LabSession(paths: paths, config: config, configFile: paths.labJSON)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-bv-\(UUID().uuidString.prefix(8))"
+        ).path
+        var request = RunRequest()
+        request.only = ["regs"]
+        request.overrides = ConfigOverrides(backends: ["svm", "bitvisor"], jobs: "1")
+        request.resultsDirectory = dir
+        let results = try await LabRunner(session: lab).run(request).results
+        let bv = results.records.filter { $0.cellId.hasPrefix("bitvisor-") }
+        #expect(bv.count == 6, "\(bv.map(\.caseId))")
+        for record in results.records {
+            #expect(record.status == .pass, "\(record.cellId) \(record.caseId): \(record.status) \(record.message)")
+        }
+        #expect(
+            results.provenance.bitvisor?.source == Self.source.map { URL(fileURLWithPath: $0).standardizedFileURL.path }
+        )
+        #expect(results.provenance.bitvisor?.contentKey.hasPrefix("sha256:") == true)
+        let comparison = try #require(BackendComparison.of(results).first)
+        #expect(comparison.counts[.same] == 6, "\(comparison.counts)")
+        let vm = try #require(bv.first?.logs["hypervisor"])
+        let log = try String(contentsOfFile: dir + "/" + vm, encoding: .utf8)
+        #expect(log.contains("Starting BitVisor") && !log.contains("GMLAB-"), "\(log.suffix(2000))")
+        let domain = try String(
+            contentsOfFile: dir + "/" + (vm as NSString).deletingLastPathComponent + "/domain.xml", encoding: .utf8)
+        #expect(domain.contains("<boot dev=\"cdrom\"") && !domain.contains("<kernel>"), "\(domain)")
     }
 }

@@ -89,4 +89,32 @@ import Testing
             #expect(!(comm.hasPrefix("bochs") && parent == "\(getpid())"), "bochs pid \(entry) survived")
         }
     }
+
+    @Test(
+        "a case that passes, then one that hangs the guest: under Bochs the hang is blamed (live ports)",
+        .enabled(if: vmxDeclared, "the hypervisor does not declare the vmx backend yet (Makefile BACKENDS)"),
+        .timeLimit(.minutes(8)))
+    func passThenHangUnderBochs() async throws {
+        guard getuid() == 0 else {
+            Issue.record("integration tests must run as root (sudo make test)")
+            return
+        }
+        let paths = LabPaths(repository: Self.repository, cache: LabPaths.defaultCache())
+        var config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
+        config.timeouts.perCase["selftest/hang-guest"] = 3
+        config.matrix.paging = [.fourLevel]
+        let lab = LabSession(paths: paths, config: config, configFile: paths.labJSON)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-bochs-blame-\(UUID().uuidString.prefix(8))"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var request = RunRequest()
+        request.only = ["selftest/pass", "selftest/hang-guest"]
+        request.overrides = ConfigOverrides(backends: ["vmx"], hosts: ["bochs"])
+        request.resultsDirectory = dir
+        request.showProgress = true
+        let summary = try await LabRunner(session: lab).run(request)
+        #expect(summary.results.records.allSatisfy { $0.cellId.hasPrefix("vmx-bochs-") })
+        try LabRunIntegrationTests.expectHangBlamed(summary.results.records)
+    }
 }

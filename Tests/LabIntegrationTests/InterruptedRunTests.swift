@@ -123,6 +123,7 @@ import Testing
         let statuses = Dictionary(results.records.map { ($0.caseId, $0.status) }, uniquingKeysWith: { a, _ in a })
         #expect(statuses["selftest/pass"] == .pass)
         #expect(statuses["selftest/hang-guest"] == .interrupted)
+        try ResultsSchemaCheck.expectValid(directory)
         try? FileManager.default.removeItem(atPath: directory)
     }
 
@@ -145,6 +146,7 @@ import Testing
         #expect(results.records.count == 1)
         #expect(results.records.first?.status == .error)
         #expect(results.records.first?.message.contains("backend") == true)
+        try ResultsSchemaCheck.expectValid(directory)
         #expect(FileManager.default.fileExists(atPath: directory + "/" + RunResults.FileName.junit))
     }
 

@@ -110,6 +110,7 @@ import Testing
         }
         let reloaded = try RunResults.load(from: URL(fileURLWithPath: dir))
         #expect(reloaded.records.count == results.records.count)
+        try ResultsSchemaCheck.expectValid(dir)
         let p = reloaded.provenance
         #expect(p.qemuVersion?.first?.isNumber == true, "QEMU version: \(p.qemuVersion ?? "none")")
         #expect(p.libvirtDaemonVersion != nil && p.libvirtLibraryVersion != nil)
@@ -166,6 +167,29 @@ import Testing
         #expect(console.contains("GMLAB-GUEST: userspace up"), "the console log of the killed VM is kept")
         #expect(ContinuousClock.now - started < .seconds(150 + 60))
         #expect(try ourDomains().isEmpty)
+    }
+
+    /// A case that passes, then one that hangs the guest: the hang is blamed, not the case
+    /// before it (its RESULT reached the lab before the deadline struck). BochsCellIntegrationTests
+    /// has the same under Bochs, whose ports used to deliver that line late.
+    @Test func passThenHangBlamesTheHangingCase() async throws {
+        let lab = try session { $0.timeouts.perCase["selftest/hang-guest"] = 3 }
+        let dir = Self.temporaryDirectory("blame")
+        let summary = try await LabRunner(session: lab).run(
+            request(["selftest/pass", "selftest/hang-guest"], backends: ["none"], results: dir))
+        try Self.expectHangBlamed(summary.results.records)
+        #expect(try ourDomains().isEmpty)
+    }
+
+    static func expectHangBlamed(_ records: [CaseRecord]) throws {
+        #expect(
+            records.map(\.caseId).sorted() == ["selftest/hang-guest", "selftest/pass"], "one record each, no rerun")
+        let pass = try #require(records.first { $0.caseId == "selftest/pass" })
+        let hang = try #require(records.first { $0.caseId == "selftest/hang-guest" })
+        #expect(pass.status == .pass, "the case before the hang passed: \(pass.status) \(pass.message)")
+        #expect(pass.wallSeconds != nil, "its wall time was measured from its BEGIN and RESULT lines")
+        #expect(hang.status == .timeout, "the hanging case is blamed: \(hang.status) \(hang.message)")
+        #expect(hang.attempt == 1 && hang.vmName == pass.vmName, "in the same VM")
     }
 
     @Test func caseThatKillsTheVMDoesNotHideTheOthers() async throws {

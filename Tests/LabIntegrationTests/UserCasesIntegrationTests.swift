@@ -6,7 +6,7 @@ import Testing
 
 @testable import LabKit
 
-/// User case directories end to end (README "Your own cases"): the shipped example
+/// User case directories end to end (docs/user-cases.md): the shipped example
 /// (Sources/Guest/usercases/seed-example: two services in the hypervisor, C programs, a script run as nobody, a
 /// kernel module) passes under backend svm, while a directory whose service does not compile and
 /// one whose description is wrong are reported as errors naming file and line — in the same run,

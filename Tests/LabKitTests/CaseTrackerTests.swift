@@ -45,6 +45,20 @@ import Testing
         #expect(o.vmProblem == nil)
     }
 
+    /// The host's clock from BEGIN to RESULT, beside the guest's (which under Bochs says 0.26 s
+    /// for half a minute of wall time).
+    @Test func wallTimeIsMeasuredFromTheLinesArrival() {
+        var t = tracker()
+        t.consume(results: [Self.start, "GMLAB-BEGIN t/a"], at: .seconds(4))
+        t.consume(results: [Self.result("t/a", "pass"), "GMLAB-BEGIN t/b"], at: .milliseconds(34_500))
+        #expect(t.wallTimes["t/a"] == .milliseconds(30_500))
+        t.consume(results: [Self.result("t/b", "pass")], at: .seconds(40))
+        t.consume(results: [Self.result("t/c", "pass")], at: .seconds(41))  // no BEGIN seen: no wall time
+        let o = t.outcome(exit: "powered off")
+        #expect(o.finished.map(\.wallSeconds) == [30.5, 5.5, nil])
+        #expect(o.finished.map(\.seconds) == [0.25, 0.25, 0.25])
+    }
+
     @Test func guestThatNeverStartsTheAgentIsStoppedAtTheBootDeadline() {
         var t = tracker(boot: 30)
         #expect(t.check(at: .seconds(29)) == nil)

@@ -5,7 +5,7 @@ import Testing
 
 @testable import LabKit
 
-/// User case directories (README "Your own cases"): the description's validation and its
+/// User case directories (docs/user-cases.md): the description's validation and its
 /// messages, and the spec the guest runner reads — checked against the real runner, built here.
 @Suite struct UserCaseTests {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
@@ -112,7 +112,7 @@ import Testing
         do { _ = try UserCaseDescription.load(directory: dir) } catch {
             #expect(
                 "\(error)"
-                    == "\(dir)/cases.json: missing: a case directory holds its description in cases.json (README: \"Your own cases\")"
+                    == "\(dir)/cases.json: missing: a case directory holds its description in cases.json (docs/user-cases.md)"
             )
         }
         do { _ = try UserCaseDescription.load(directory: dir + "/nope") } catch {
@@ -172,7 +172,7 @@ import Testing
         #expect(lines.contains(#"cases.json:3: $.cases[1].run[1]: expected an argument (a string), got 3"#))
         #expect(
             lines.contains(
-                #"cases.json:3: $.cases[1].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, kvm, tcg, bochs, smp, kmod"#
+                #"cases.json:3: $.cases[1].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, bitvisor, kvm, tcg, bochs, smp, kmod, fast-host"#
             ))
         #expect(
             lines.contains(

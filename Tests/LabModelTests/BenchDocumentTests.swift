@@ -117,6 +117,40 @@ enum BenchFixture {
         #expect(doc.problems.isEmpty)
     }
 
+    /// gmlab.holds figures: one per size, the report names the worst stay and the largest size's.
+    @Test func longestHoldsAreReadAndReported() throws {
+        var values = BenchFixture.sized("linear-page", "read", sizes: [8, 1 << 20, 16 << 20], ns: { Double($0) })
+        values["longest_hold_ns"] = .array([.number(900), .number(250_000), .number(240_000)])
+        let results = RunResults(
+            provenance: Provenance(
+                startTime: Date(timeIntervalSince1970: 1_800_000_000), commandLine: ["lab", "bench"]),
+            cells: [CellOutcome(cell: BenchFixture.svmCell, status: .ran, plannedCases: ["bench/linear-page/read"])],
+            records: [
+                CaseRecord(
+                    caseId: "bench/linear-page/read", cellId: BenchFixture.svmCell.id, status: .pass, message: "",
+                    values: values)
+            ])
+        var settings = BenchSettings()
+        settings.maxSize = 16 << 20
+        let doc = BenchDocument.from(results: results, settings: settings, wallSeconds: 1)
+        #expect(doc.problems.isEmpty)
+        #expect(doc.points.map(\.longestHoldNs) == [900, 250_000, 240_000])
+        let holds = BenchReport.longestHolds(doc)
+        #expect(holds.count == 1)
+        #expect(holds.first?.ns == 250_000 && holds.first?.size == 1 << 20)
+        #expect(holds.first?.largestSize == 16 << 20 && holds.first?.largestNs == 240_000)
+        let md = BenchReport.markdown(doc)
+        #expect(md.contains("## Longest hold of the vCPU"))
+        #expect(md.contains("| linear-page read |"))
+        // a count that does not match the sizes is a shape error, not a crash
+        values["longest_hold_ns"] = .array([.number(1)])
+        var bad = results
+        bad.records[0].values = values
+        #expect(!BenchDocument.from(results: bad, settings: settings, wallSeconds: 1).problems.isEmpty)
+        // without the service (BitVisor, backend none) there is no section
+        #expect(!BenchReport.markdown(BenchFixture.document()).contains("Longest hold"))
+    }
+
     @Test func malformedValuesAreReportedNotCrashed() {
         var results = BenchFixture.results()
         results.records.append(
@@ -219,7 +253,7 @@ enum BenchFixture {
         let lines = csv.split(separator: "\n")
         #expect(lines.first?.hasPrefix("cell,backend,method,direction,size_bytes,median_ns") == true)
         #expect(lines.count == 1 + doc.points.count + doc.scalars.count)
-        #expect(lines.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 22 })
+        #expect(lines.allSatisfy { $0.split(separator: ",", omittingEmptySubsequences: false).count == 23 })
 
         let md = BenchReport.markdown(doc)
         #expect(
@@ -320,8 +354,9 @@ enum BenchFixture {
         #expect(config.bench == nil)
         let s = BenchSettings()
         #expect(s.sizes.first == 8 && s.sizes.last == 16 << 20 && s.sizes.count == 22)
-        #expect(s.caseIds.count == 3 + 6 * 2)
+        #expect(s.caseIds.count == 3 + 9 * 2)
         #expect(s.caseIds.contains("bench/linear-page/write"))
+        #expect(s.caseIds.contains("bench/linear-page-faultin/read"))
     }
 
     @Test func aSectionIsReadWithSizeSuffixes() throws {

@@ -45,7 +45,7 @@ let catalogText = """
                     #"$[2].id: "a y" contains whitespace; case ids are single words"#,
                     #"$[3]: unknown key "need" (did you mean "needs"?)"#,
                     #"$[3]: missing required key "id""#,
-                    #"$[4].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, kvm, tcg, bochs, smp, kmod"#,
+                    #"$[4].needs[1]: "gpu" is not a need; expected one of hypervisor, none, svm, vmx, bitvisor, kvm, tcg, bochs, smp, kmod, fast-host"#,
                     #"$[5]: expected an object, got "nope""#,
                 ])
         }
@@ -111,6 +111,21 @@ let catalogText = """
         // The skipped vmx cell still lists what it would run.
         #expect(ids(selection, "vmx-bochs-debian-1024m-1cpu-4lvl").count == 4)
         #expect(selection.notes == [#"timeouts.perCase names "gone/case", which is not in cases.json"#])
+    }
+
+    /// A case too slow for Bochs runs on TCG and is skipped, with the reason, in the Bochs cell.
+    @Test func fastHostSkipsOnlyUnderBochs() throws {
+        let text = #"""
+            [{"id": "modes/slow", "suite": "modes", "description": "16 MiB byte-wise", "needs": ["hypervisor", "fast-host"]}]
+            """#
+        let slow = try CaseCatalog.parse(Data(text.utf8))
+        let selection = try selectCases(plan: plan, catalog: slow, suites: ["modes"], timeouts: timeouts)
+        #expect(ids(selection, "svm-tcg-debian-1024m-1cpu-4lvl") == ["modes/slow"])
+        #expect(ids(selection, "vmx-bochs-debian-1024m-1cpu-4lvl") == [])
+        let bochs = try #require(selection.cells.first { $0.cell.id == "vmx-bochs-debian-1024m-1cpu-4lvl" })
+        #expect(bochs.skippedCases.map(\.info.id) == ["modes/slow"])
+        let reason = bochs.skippedCases.first?.reason ?? ""
+        #expect(reason.hasPrefix("needs a host faster than Bochs (cell has host bochs"))
     }
 
     @Test func perCaseTimeoutsAndAgentPlan() throws {

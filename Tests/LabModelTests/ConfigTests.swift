@@ -83,7 +83,7 @@ func variant(_ old: String, _ new: String) -> String {
 
     @Test func unknownBackend() {
         let issues = configIssues(variant(#""backends": ["none", "svm"]"#, #""backends": ["none", "svm", "kvm"]"#))
-        #expect(issues == [#"$.matrix.backends[2]: "kvm" is not a backend; expected one of none, svm, vmx"#])
+        #expect(issues == [#"$.matrix.backends[2]: "kvm" is not a backend; expected one of none, svm, vmx, bitvisor"#])
     }
 
     @Test func negativeTimeout() {
@@ -104,7 +104,7 @@ func variant(_ old: String, _ new: String) -> String {
         let issues = configIssues(variant(#""jobs": "auto","#, #""jobs": "auto", "colour": true,"#))
         #expect(
             issues == [
-                #"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories, bench, hypervisor, machines"#
+                #"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories, bench, hypervisor, machines, bitvisor"#
             ])
     }
 
@@ -277,7 +277,7 @@ func variant(_ old: String, _ new: String) -> String {
             #expect(error.file == "command line")
             #expect(
                 error.issues.map(\.description) == [
-                    #"--backend: "kvm" is not a backend; expected one of none, svm, vmx"#,
+                    #"--backend: "kvm" is not a backend; expected one of none, svm, vmx, bitvisor"#,
                     #"--kernel: "newest" is not a kernel; expected "debian" (the current linux-image-amd64) or a Debian kernel version such as "6.1.0-56-amd64""#,
                     #"--memory: expected a whole number of MiB from 256 to 1048576, got "lots""#,
                     "--vcpus: 1 is listed twice",

@@ -320,6 +320,54 @@ func sampleResults() -> RunResults {
         #expect(html.contains("<details open"))
     }
 
+    /// The header says what produced the run; problems come first; each problem cell of the
+    /// table links to its problem; every VM is listed with links to its logs.
+    @Test func htmlHeaderProblemsFirstAndLinks() throws {
+        let results = sampleResults()
+        let html = HTMLReport.render(results)
+        let header = try #require(
+            html.components(separatedBy: "<table class=\"header\">").last?.components(
+                separatedBy: "</table>"
+            ).first)
+        for fact in [
+            "2026-09-21T", "(took 1m 15s)", "0123abcd-dirty", "lab run --only &#39;svm-*&#39;", "exit status 1",
+            "hv.elf <code title=\"sha256:aa\">sha256:aa</code>", "<code>6.1.0-56-amd64</code> (package 6.1.192-2)",
+            "QEMU 7.2.19", "library 9.0.0, daemon 9.0.0", "<code>tcg: qemu64,+svm,+npt</code>",
+            "AMD EPYC 7B13 on builder",
+        ] {
+            #expect(header.contains(fact), "header lacks \(fact)")
+        }
+        // Problems before the cells and the table.
+        let problems = try #require(html.range(of: "<h2 id=\"problems\">Problems</h2>"))
+        let cellsHeading = try #require(html.range(of: "<h2>Cells</h2>"))
+        #expect(problems.lowerBound < cellsHeading.lowerBound)
+        // The failing table cell links to the problem's anchor, which exists.
+        let failing = try #require(results.records.first { $0.caseId == "linear/cross-page-read" })
+        let anchor = HTMLReport.anchor(failing)
+        #expect(anchor == "problem-svm-tcg-debian-1024m-1cpu-5lvl--linear_cross-page-read")
+        #expect(html.contains("<a href=\"#\(anchor)\">fail</a>"))
+        #expect(html.contains("<details open id=\"\(anchor)\">"))
+        // Log paths are links relative to the results directory, here and in the VMs table.
+        #expect(
+            html.contains(
+                "<a href=\"svm-tcg-debian-1024m-1cpu-5lvl/vm1/console.log\"><code>svm-tcg-debian-1024m-1cpu-5lvl/vm1/console.log</code></a>"
+            ))
+        let vms = try #require(
+            html.components(separatedBy: "<h2>VMs</h2>").last?.components(separatedBy: "</table>").first)
+        #expect(vms.contains("<code>gml-svm-1</code>") && vms.contains("<code>gml-svm-2</code> (attempt 2)"))
+        #expect(vms.contains("<a href=\"svm-tcg-debian-1024m-1cpu-5lvl/vm1/agent.log\"><code>agent</code></a>"))
+        // Written elsewhere (`lab report DIR --html FILE`), the links lead back into DIR.
+        #expect(HTMLReport.render(results, logBase: "runs/r1/").contains("href=\"runs/r1/svm-tcg-debian"))
+        #expect(HTMLReport.logBase(resultsDirectory: "/srv/results/r1", page: "/srv/results/r1/report.html") == "")
+        #expect(HTMLReport.logBase(resultsDirectory: "/srv/results/r1", page: "/srv/page.html") == "results/r1/")
+        #expect(HTMLReport.logBase(resultsDirectory: "/srv/results/r1", page: "/tmp/page.html") == "/srv/results/r1/")
+        // A run the lab could not carry out says so in the header.
+        let passing = RunResults.labFailure(message: "x")
+        #expect(HTMLReport.render(passing).contains("the lab could not run</a> (exit status 2)"))
+        // Its record (cell `lab`, in no cell) is listed as a problem with its message.
+        #expect(HTMLReport.render(passing).contains("<pre>x</pre>"))
+    }
+
     @Test func htmlEscape() {
         #expect(HTMLReport.escape(#"<a href="x">'&'</a>"#) == "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;")
     }

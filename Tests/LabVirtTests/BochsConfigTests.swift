@@ -51,6 +51,24 @@ struct BochsConfigTests {
                 .allSatisfy { $0.hasPrefix(d + "/") }, "everything of a VM stays in its directory")
     }
 
+    @Test("bochsrc with the lab's terminals: each port a terminal, the files named in a comment only")
+    func bochsrcTerminals() throws {
+        let terminals = SerialFiles(console: "/dev/pts/7", results: "/dev/pts/8", hypervisorLog: "/dev/pts/9")
+        let text = try Self.machine().bochsrc(share: "/usr/share/bochs", terminals: terminals)
+        let lines = text.split(separator: "\n").map(String.init).filter { !$0.hasPrefix("#") }
+        #expect(lines.contains("com1: enabled=1, mode=term, dev=\"/dev/pts/7\""))
+        #expect(lines.contains("com2: enabled=1, mode=term, dev=\"/dev/pts/8\""))
+        #expect(lines.contains("com3: enabled=1, mode=term, dev=\"/dev/pts/9\""))
+        #expect(!lines.contains { $0.contains("mode=file") })
+        do {
+            _ = try Self.machine().bochsrc(
+                terminals: SerialFiles(console: "pts/7", results: "/dev/pts/8", hypervisorLog: "/dev/pts/9"))
+            Issue.record("a relative terminal path was accepted")
+        } catch {
+            #expect(error.description.contains("serial terminal"))
+        }
+    }
+
     @Test("bad machines are rejected naming the field and the value")
     func validation() {
         func problem(_ machine: BochsMachine) -> String? {

@@ -219,3 +219,61 @@ struct DomainXMLTests {
         #expect(try all(root, "/domain/os/initrd").isEmpty)
     }
 }
+
+/// The real BitVisor's domain: BIOS boot from the loader CD with the guest disk as the first IDE
+/// hard disk, no direct-loader elements, and BitVisor's log on COM1.
+@Suite struct BIOSBootDomainTests {
+    static func spec() -> DomainSpec {
+        var spec = baseSpec(kernel: "/unused/vmlinuz", initrd: nil, cmdline: "console=ttyS1")
+        spec.biosBoot = .init(cdrom: "/cache/bitvisor/k/loader.iso", disk: "/out/vm/guest.img")
+        spec.serialOrder = [.hypervisorLog, .console, .results]
+        return spec
+    }
+
+    @Test func bootsTheCDWithoutKernelElements() throws {
+        let root = try parse(Self.spec())
+        #expect(try one(root, "/domain/os/boot").attribute(forName: "dev")?.stringValue == "cdrom")
+        #expect(try all(root, "/domain/os/kernel").isEmpty)
+        #expect(try all(root, "/domain/os/initrd").isEmpty)
+        #expect(try all(root, "/domain/os/cmdline").isEmpty)
+        let cdrom = try one(root, "/domain/devices/disk[@device='cdrom']")
+        #expect(try one(cdrom, "source").attribute(forName: "file")?.stringValue == "/cache/bitvisor/k/loader.iso")
+        #expect(try one(cdrom, "target").attribute(forName: "bus")?.stringValue == "ide")
+        #expect(try all(cdrom, "readonly").count == 1)
+        let disk = try one(root, "/domain/devices/disk[@device='disk']")
+        #expect(try one(disk, "source").attribute(forName: "file")?.stringValue == "/out/vm/guest.img")
+        // hda: the primary master, BIOS drive 0x80, the (hd0) BitVisor boots
+        #expect(try one(disk, "target").attribute(forName: "dev")?.stringValue == "hda")
+        #expect(try one(disk, "driver").attribute(forName: "type")?.stringValue == "raw")
+    }
+
+    @Test func serialPortsFollowTheOrder() throws {
+        let root = try parse(Self.spec())
+        let ports = try all(root, "/domain/devices/serial").map {
+            (
+                try one($0, "target").attribute(forName: "port")?.stringValue ?? "",
+                try one($0, "source").attribute(forName: "path")?.stringValue ?? ""
+            )
+        }
+        #expect(ports.map(\.0) == ["0", "1", "2"])
+        #expect(ports.map(\.1) == ["/out/h.log", "/out/c.log", "/out/r.log"])
+        // The lab's own cells keep console, results, hypervisor log.
+        let plain = try all(try parse(baseSpec()), "/domain/devices/serial").map {
+            try one($0, "source").attribute(forName: "path")?.stringValue ?? ""
+        }
+        #expect(plain == ["/out/c.log", "/out/r.log", "/out/h.log"])
+    }
+
+    @Test func rejectsRelativeDisksAndRepeatedStreams() {
+        var spec = Self.spec()
+        spec.biosBoot = .init(cdrom: "loader.iso", disk: "/out/vm/guest.img")
+        #expect(throws: DomainSpecError.self) { try spec.validate() }
+        spec = Self.spec()
+        spec.serialOrder = [.console, .console, .results]
+        #expect(throws: DomainSpecError.self) { try spec.validate() }
+        // BIOS boot does not need a kernel path.
+        spec = Self.spec()
+        spec.kernel = ""
+        #expect(throws: Never.self) { try spec.validate() }
+    }
+}

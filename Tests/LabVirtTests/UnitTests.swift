@@ -33,6 +33,68 @@ struct LineTailerTests {
         try Data([0x66, 0xff, 0x6f, 0x0a] + Array("new\n".utf8)).write(to: URL(fileURLWithPath: path))
         var fresh = LineTailer(path: path)
         #expect(fresh.readNewLines() == ["f\u{FFFD}o", "new"])
+
+        // A Bochs terminal port turns the guest's "\r\n" into "\r\r\n" (SerialPump).
+        try Data("GMLAB-RESULT {}\r\r\nnext\r\n".utf8).write(to: URL(fileURLWithPath: path))
+        var bochs = LineTailer(path: path)
+        #expect(bochs.readNewLines() == ["GMLAB-RESULT {}", "next"])
+    }
+}
+
+@Suite("Bochs serial pump")
+struct SerialPumpTests {
+    /// What Bochs does to a `mode=term` port (serial.cc): open the terminal non-blocking, raw
+    /// with output post-processing, then write(2) each byte.
+    static func openLikeBochs(_ terminal: String) -> Int32 {
+        let fd = open(terminal, O_RDWR | O_NONBLOCK)
+        guard fd >= 0 else { return fd }
+        var t = termios()
+        tcgetattr(fd, &t)
+        cfmakeraw(&t)
+        t.c_oflag |= tcflag_t(OPOST | ONLCR)
+        tcsetattr(fd, TCSANOW, &t)
+        return fd
+    }
+
+    @Test("bytes reach the file while the writer still runs, and all of them once it stops")
+    func liveDelivery() throws {
+        let directory = try makeTestDirectory("pump")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("results.log").path
+        let pump = try SerialPump(file: path)
+        #expect(pump.terminal.hasPrefix("/dev/pts/"))
+        let port = Self.openLikeBochs(pump.terminal)
+        #expect(port >= 0, "the terminal opens like a Bochs port: \(String(cString: strerror(errno)))")
+        defer { close(port) }
+
+        // One line, then nothing more: with mode=file it would sit in Bochs' stdio buffer.
+        let line = Array("GMLAB-RESULT {\"id\":\"selftest/pass\"}\r\n".utf8)
+        #expect(line.withUnsafeBytes { write(port, $0.baseAddress, $0.count) } == line.count)
+        var tailer = LineTailer(path: path)
+        var seen: [String] = []
+        // Polled on this thread, not with Task.sleep: parallel suites can keep the cooperative
+        // pool busy for seconds, which would time the pool, not the pump.
+        let start = ContinuousClock.now
+        while seen.isEmpty, ContinuousClock.now - start < .seconds(30) {
+            usleep(20_000)
+            seen = tailer.readNewLines()
+        }
+        #expect(seen == [#"GMLAB-RESULT {"id":"selftest/pass"}"#], "the line is in the file before the writer ends")
+
+        // A burst larger than the terminal's buffer, then stop: nothing is lost.
+        var burst: [UInt8] = []
+        for i in 0..<4000 { burst += Array("line \(i)\n".utf8) }
+        var written = 0
+        while written < burst.count {
+            let n = burst[written...].withUnsafeBytes { write(port, $0.baseAddress, $0.count) }
+            if n > 0 { written += n } else { usleep(5000) }
+        }
+        close(port)
+        pump.stop()
+        let lines = tailer.readRemainingLines()
+        #expect(lines.count == 4000)
+        #expect(lines.first == "line 0" && lines.last == "line 3999")
+        pump.stop()  // idempotent
     }
 }
 

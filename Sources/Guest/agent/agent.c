@@ -1,6 +1,6 @@
 /*
  * gmlab-agent: runs the planned cases inside the guest and reports on the results stream.
- * Protocol: README.md "Guest agent protocol (on ttyS1)". In short:
+ * Protocol: docs/architecture.md "Guest agent protocol (on ttyS1)". In short:
  *
  *   GMLAB-AGENT {"event":"start","kernel":…,"vendor":…,"backend":…,"cases":N}
  *   GMLAB-BEGIN <id>            before each case, so a case that kills the VM is known
@@ -337,7 +337,7 @@ struct planned {
 	char error[160];	/* non-empty: the plan line was bad; report instead of running */
 };
 
-/* Reads the plan: 'backend none|svm|vmx', optionally 'policy bitvisor|strict' (the hypervisor's
+/* Reads the plan: 'backend none|svm|vmx|bitvisor', optionally 'policy bitvisor|strict' (the hypervisor's
  * access policy, into `policy`), then '<case-id> <timeout>' lines. Returns the backend (static
  * storage) or NULL after reporting why. */
 static const char *read_plan(const char *path, struct planned **cases, size_t *n)
@@ -364,13 +364,14 @@ static const char *read_plan(const char *path, struct planned **cases, size_t *n
 			continue;
 		if (!have_backend) {
 			if (strcmp(a, "backend") != 0 || fields != 2 ||
-			    (strcmp(b, "none") && strcmp(b, "svm") && strcmp(b, "vmx"))) {
-				emit_error_event("%s line %d: expected 'backend none|svm|vmx' first, "
+			    (strcmp(b, "none") && strcmp(b, "svm") && strcmp(b, "vmx") &&
+			     strcmp(b, "bitvisor"))) {
+				emit_error_event("%s line %d: expected 'backend none|svm|vmx|bitvisor' first, "
 						 "got '%.200s'", path, lineno, line);
 				fclose(f);
 				return NULL;
 			}
-			strcpy(backend, b);	/* one of the three names above */
+			strcpy(backend, b);	/* one of the four names above */
 			have_backend = 1;
 			continue;
 		}

@@ -3,19 +3,27 @@
  * gmlab: the guest-side kernel helper of GuestMemLab. A misc device (/dev/gmlab) whose ioctls
  * (gmlab_ioctl.h) run hypercalls at CPL0, access guest-physical ranges outside System RAM,
  * and hold one kmalloc / vmalloc buffer per open file for the physical and kernel-linear methods.
+ * For the walker and continuation cases of issue 14 it also maps that buffer a second time
+ * (read-only or read-write), changes that alias's leaf entries and the caller's own
+ * page-directory entries, and measures interrupt latency with a periodic hrtimer while user
+ * space makes a long hypercall.
  * Every hypercall goes through hc_raw() from hypercall.h, whose exception-table entry turns a
  * #UD (no hypervisor) into faulted = 1 instead of an oops. GMLAB_IOC_TRY runs one privileged
  * instruction (MSR, CR0, XSETBV, a physical read) the same way, reporting the vector it raised.
  */
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/io.h>
 #include <linux/ioport.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
+#include <linux/mmap_lock.h>
 #include <linux/module.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
+#include <asm/pgtable.h>
+#include <asm/tlbflush.h>
 #include <asm/asm.h>
 
 #include "hypercall.h"
@@ -123,10 +131,22 @@ struct gmlab_file {
 	void *buf;
 	u64 *pfns;	/* kmalloc'd: physically contiguous, passed to the hypervisor by gpa */
 	u64 npages;
+	void *alias;	/* vmap of the buffer's pages (GMLAB_IOC_KBUF_ALIAS), or NULL */
+	u64 alias_pages;
+	bool latency;	/* this file started the latency measurement */
 };
+
+static void alias_free(struct gmlab_file *f)
+{
+	if (f->alias)
+		vunmap(f->alias);
+	f->alias = NULL;
+	f->alias_pages = 0;
+}
 
 static void kbuf_free(struct gmlab_file *f)
 {
+	alias_free(f);
 	if (f->kind == GMLAB_KBUF_KMALLOC)
 		kfree(f->buf);
 	else if (f->kind == GMLAB_KBUF_PAGES)
@@ -230,6 +250,220 @@ static long gmlab_kbuf_io(struct gmlab_file *f, void __user *arg, bool write)
 	left = write ? copy_from_user((u8 *)f->buf + io.offset, u64_to_user_ptr(io.buf), io.len)
 		     : copy_to_user(u64_to_user_ptr(io.buf), (u8 *)f->buf + io.offset, io.len);
 	return left ? -EFAULT : 0;
+}
+
+/* ---- a second mapping of the buffer, and its leaf entries (CPL0 walker cases) ---- */
+
+#define ALIAS_MAX_PAGES 64
+
+static long gmlab_kbuf_alias(struct gmlab_file *f, void __user *arg)
+{
+	struct gmlab_alias a;
+	struct page **pages;
+	u8 *first;
+	u64 i, n;
+	void *map;
+
+	if (copy_from_user(&a, arg, sizeof(a)))
+		return -EFAULT;
+	if (!f->buf)
+		return -ENOENT;
+	if (a.prot != GMLAB_ALIAS_RO && a.prot != GMLAB_ALIAS_RW)
+		return -EINVAL;
+	first = (u8 *)((unsigned long)f->buf & PAGE_MASK);
+	n = DIV_ROUND_UP(offset_in_page(f->buf) + f->size, PAGE_SIZE);
+	if (n > ALIAS_MAX_PAGES)
+		return -E2BIG;
+	pages = kcalloc(n, sizeof(*pages), GFP_KERNEL);
+	if (!pages)
+		return -ENOMEM;
+	for (i = 0; i < n; i++)
+		pages[i] = f->kind == GMLAB_KBUF_VMALLOC ? vmalloc_to_page(first + i * PAGE_SIZE)
+							 : virt_to_page(first + i * PAGE_SIZE);
+	map = vmap(pages, n, VM_MAP, a.prot == GMLAB_ALIAS_RO ? PAGE_KERNEL_RO : PAGE_KERNEL);
+	kfree(pages);
+	if (!map)
+		return -ENOMEM;
+	alias_free(f);
+	f->alias = map;
+	f->alias_pages = n;
+	a.kva = (u64)(unsigned long)map + offset_in_page(f->buf);
+	a.npages = n;
+	return copy_to_user(arg, &a, sizeof(a)) ? -EFAULT : 0;
+}
+
+static long gmlab_alias_pte(struct gmlab_file *f, void __user *arg)
+{
+	struct gmlab_pte p;
+	unsigned int level;
+	unsigned long va;
+	pte_t *ptep;
+
+	if (copy_from_user(&p, arg, sizeof(p)))
+		return -EFAULT;
+	va = (unsigned long)p.kva;
+	if (!f->alias || va < (unsigned long)f->alias ||
+	    va >= (unsigned long)f->alias + f->alias_pages * PAGE_SIZE)
+		return -EINVAL;
+	ptep = lookup_address(va, &level);
+	if (!ptep || level != PG_LEVEL_4K)
+		return -ENXIO;
+	p.old = pte_val(*ptep);
+	p.new = (p.old | p.set) & ~p.clear;
+	if (p.new != p.old) {
+		set_pte(ptep, __pte(p.new));
+		preempt_disable();
+		__flush_tlb_all();
+		preempt_enable();
+	}
+	p.phys_bits = boot_cpu_data.x86_phys_bits;
+	return copy_to_user(arg, &p, sizeof(p)) ? -EFAULT : 0;
+}
+
+static long gmlab_user_pmd(void __user *arg)
+{
+	struct mm_struct *mm = current->mm;
+	struct vm_area_struct *vma;
+	struct gmlab_pmd p;
+	unsigned long va, lo;
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd;
+	long ret = 0;
+
+	if (copy_from_user(&p, arg, sizeof(p)))
+		return -EFAULT;
+	va = (unsigned long)p.va;
+	lo = va & PMD_MASK;
+	if (!mm || va >= TASK_SIZE_MAX)
+		return -EINVAL;
+	mmap_write_lock(mm);
+	vma = find_vma(mm, va);
+	if (!vma || vma->vm_start > lo || vma->vm_end < lo + PMD_SIZE ||
+	    !(vma->vm_flags & VM_NOHUGEPAGE)) {
+		ret = -EINVAL; /* the whole 2 MiB must be this one VMA, never huge */
+		goto out;
+	}
+	pgd = pgd_offset(mm, va);
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		goto none;
+	p4d = p4d_offset(pgd, va);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		goto none;
+	pud = pud_offset(p4d, va);
+	if (pud_none(*pud) || pud_bad(*pud))
+		goto none;
+	pmd = pmd_offset(pud, va);
+	if (pmd_none(*pmd) || pmd_large(*pmd))
+		goto none;
+	p.old = pmd_val(*pmd);
+	p.new = (p.old | p.set) & ~p.clear;
+	if (p.new != p.old) {
+		set_pmd(pmd, __pmd(p.new));
+		preempt_disable();
+		__flush_tlb_all();
+		preempt_enable();
+	}
+	goto out;
+none:
+	ret = -ENXIO;
+out:
+	mmap_write_unlock(mm);
+	if (!ret && copy_to_user(arg, &p, sizeof(p)))
+		ret = -EFAULT;
+	return ret;
+}
+
+/* ---- interrupt latency during long hypercalls ---- */
+
+static DEFINE_MUTEX(lat_lock);
+static struct hrtimer lat_timer;
+static bool lat_running;
+static ktime_t lat_period, lat_start;
+static u64 lat_echo, lat_fires, lat_max, lat_sum, lat_over1, lat_over10, lat_calls, lat_bad;
+
+static enum hrtimer_restart lat_tick(struct hrtimer *t)
+{
+	s64 late = ktime_to_ns(ktime_sub(ktime_get(), hrtimer_get_expires(t)));
+
+	if (late < 0)
+		late = 0;
+	lat_fires++;
+	lat_sum += late;
+	if (late > lat_max)
+		lat_max = late;
+	lat_over1 += late > 1000000;
+	lat_over10 += late > 10000000;
+	if (lat_echo) {
+		/* a hypercall from the interrupt that interrupted a continuation */
+		struct hc_regs r = { .rax = lat_echo, .rbx = lat_calls, .rcx = 2, .rdx = 3, .rsi = 4,
+				     .rdi = 5 };
+		u64 n = lat_calls++;
+		int faulted = hc_raw(gmlab_insn, &r);
+
+		if (faulted || r.rax != n + 14 || r.rbx != n || r.rcx != 2 || r.rdx != 3 ||
+		    r.rsi != 4 || r.rdi != 5)
+			lat_bad++;
+	}
+	hrtimer_forward_now(t, lat_period);
+	return HRTIMER_RESTART;
+}
+
+static void lat_stop(struct gmlab_latency *l)
+{
+	hrtimer_cancel(&lat_timer);
+	lat_running = false;
+	if (!l)
+		return;
+	l->fires = lat_fires;
+	l->max_late_ns = lat_max;
+	l->sum_late_ns = lat_sum;
+	l->over_1ms = lat_over1;
+	l->over_10ms = lat_over10;
+	l->echo_calls = lat_calls;
+	l->echo_bad = lat_bad;
+	l->elapsed_ns = ktime_to_ns(ktime_sub(ktime_get(), lat_start));
+}
+
+static long gmlab_latency(struct gmlab_file *f, void __user *arg)
+{
+	struct gmlab_latency l;
+	long ret = 0;
+
+	if (copy_from_user(&l, arg, sizeof(l)))
+		return -EFAULT;
+	mutex_lock(&lat_lock);
+	if (l.op == GMLAB_LAT_START) {
+		if (lat_running) {
+			ret = -EBUSY;
+		} else if (l.period_us < 20 || l.period_us > 1000000) {
+			ret = -EINVAL;
+		} else {
+			lat_fires = lat_max = lat_sum = lat_over1 = lat_over10 = lat_calls = 0;
+			lat_bad = 0;
+			lat_echo = l.echo_number;
+			lat_period = ns_to_ktime((u64)l.period_us * 1000);
+			hrtimer_init(&lat_timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+			lat_timer.function = lat_tick;
+			lat_running = true;
+			f->latency = true;
+			lat_start = ktime_get();
+			hrtimer_start(&lat_timer, lat_period, HRTIMER_MODE_REL_HARD);
+		}
+	} else if (l.op == GMLAB_LAT_STOP) {
+		if (!lat_running || !f->latency) {
+			ret = -EINVAL;
+		} else {
+			lat_stop(&l);
+			f->latency = false;
+			ret = copy_to_user(arg, &l, sizeof(l)) ? -EFAULT : 0;
+		}
+	} else {
+		ret = -EINVAL;
+	}
+	mutex_unlock(&lat_lock);
+	return ret;
 }
 
 /* ---- GMLAB_IOC_TRY: privileged instructions with their exception caught ---- */
@@ -430,6 +664,11 @@ static int gmlab_release(struct inode *inode, struct file *file)
 {
 	struct gmlab_file *f = file->private_data;
 
+	if (f->latency) {
+		mutex_lock(&lat_lock);
+		lat_stop(NULL);
+		mutex_unlock(&lat_lock);
+	}
 	kbuf_free(f);
 	kfree(f);
 	return 0;
@@ -450,6 +689,16 @@ static long gmlab_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 						  : gmlab_kbuf_io(f, uarg, cmd == GMLAB_IOC_KBUF_WRITE);
 		mutex_unlock(&f->lock);
 		return ret;
+	case GMLAB_IOC_KBUF_ALIAS:
+	case GMLAB_IOC_ALIAS_PTE:
+		mutex_lock(&f->lock);
+		ret = cmd == GMLAB_IOC_KBUF_ALIAS ? gmlab_kbuf_alias(f, uarg) : gmlab_alias_pte(f, uarg);
+		mutex_unlock(&f->lock);
+		return ret;
+	case GMLAB_IOC_LATENCY:
+		return gmlab_latency(f, uarg);
+	case GMLAB_IOC_USER_PMD:
+		return gmlab_user_pmd(uarg);
 	case GMLAB_IOC_LOOKUP:
 		return gmlab_lookup(uarg);
 	case GMLAB_IOC_CALL:

@@ -77,6 +77,79 @@ struct gmlab_kbuf_io {
 #define GMLAB_IOC_KBUF_WRITE	_IOW('G', 8, struct gmlab_kbuf_io)
 
 /*
+ * A second kernel mapping (vmap) of the per-file buffer's pages, read-only or read-write, for
+ * the CPL0 walker cases: with CR0.WP set a CPL0 write through the read-only alias must be
+ * refused as the CPU would refuse it. One alias per buffer (a new one replaces it); freed with
+ * the buffer. Not for GMLAB_KBUF_VMALLOC buffers larger than 64 pages.
+ */
+#define GMLAB_ALIAS_RO	1
+#define GMLAB_ALIAS_RW	2
+struct gmlab_alias {
+	__u32 prot;		/* in: GMLAB_ALIAS_* */
+	__u32 pad;
+	__u64 kva;		/* out: the alias */
+	__u64 npages;		/* out: pages mapped (the whole buffer) */
+};
+#define GMLAB_IOC_KBUF_ALIAS	_IOWR('G', 9, struct gmlab_alias)
+
+/*
+ * The 4 KiB leaf entry of a page of that alias: read it (set = clear = 0) or change it (bits in
+ * set turned on, then bits in clear turned off) and flush the TLB; write the old value back by
+ * passing it in set and ~it in clear. Only inside the alias: nothing else uses those entries,
+ * and the cases never touch the alias with the CPU while an entry is changed (reserved bits,
+ * U/S at the leaf only), only the hypervisor walks it.
+ */
+struct gmlab_pte {
+	__u64 kva;		/* in: an address inside the alias */
+	__u64 set, clear;	/* in */
+	__u64 old, new;		/* out: the entry before and after */
+	__u32 phys_bits;	/* out: the CPU's MAXPHYADDR (boot_cpu_data.x86_phys_bits) */
+	__u32 pad;
+};
+#define GMLAB_IOC_ALIAS_PTE	_IOWR('G', 10, struct gmlab_pte)
+
+/*
+ * The page-directory entry (level 2, pointing to a page table) that maps a user address of the
+ * calling process: read it or change it (set, then clear bits; restore as for
+ * GMLAB_IOC_ALIAS_PTE) and flush the TLB, for the walker cases that need an upper level to
+ * refuse what the leaf allows (Linux gives every upper-level entry U/S=1 and R/W=1, kernel
+ * ones included: protection lives in the leaves). Only when the entry points to a page table
+ * (no huge page) and one VMA with MADV_NOHUGEPAGE covers its whole 2 MiB, so no other memory
+ * of the process is affected and khugepaged never looks at it; the process must not touch that
+ * range while the entry is changed (it would get SIGSEGV).
+ */
+struct gmlab_pmd {
+	__u64 va;		/* in: a user address of the caller */
+	__u64 set, clear;	/* in */
+	__u64 old, new;		/* out */
+};
+#define GMLAB_IOC_USER_PMD	_IOWR('G', 12, struct gmlab_pmd)
+
+/*
+ * Interrupt latency while a long hypercall runs (issue 14, continuations). START arms a
+ * periodic hrtimer (hard interrupt context, period_us); every expiry notes how late it runs
+ * (ktime_get() minus the programmed expiry). With echo_number set, every expiry also makes a
+ * hypercall of its own (gmlab.echo with rbx..rdi = n, 2, 3, 4, 5 at CPL0, in the interrupt
+ * that interrupted a continuation) and checks the sum. STOP cancels it and returns the
+ * figures. One measurement at a time (EBUSY otherwise); closing the file stops it.
+ */
+#define GMLAB_LAT_START	1
+#define GMLAB_LAT_STOP	2
+struct gmlab_latency {
+	__u32 op;		/* in: GMLAB_LAT_* */
+	__u32 period_us;	/* in, START: 20 .. 1000000 */
+	__u64 echo_number;	/* in, START: gmlab.echo's service number, 0 = no hypercalls */
+	__u64 fires;		/* out, STOP: expiries handled */
+	__u64 max_late_ns;	/* out: the latest one */
+	__u64 sum_late_ns;	/* out: for the mean */
+	__u64 over_1ms, over_10ms; /* out: expiries later than 1 ms, 10 ms */
+	__u64 echo_calls;	/* out: hypercalls made from expiries */
+	__u64 echo_bad;		/* out: of those, wrong sum, changed registers or #UD */
+	__u64 elapsed_ns;	/* out: START to STOP */
+};
+#define GMLAB_IOC_LATENCY	_IOWR('G', 11, struct gmlab_latency)
+
+/*
  * One CPL0 action whose exception the kernel's exception table catches (suite hostile: what
  * the CPU or the hypervisor answers to privileged instructions a guest may execute). trap is
  * GMLAB_TRAP_NONE when the instruction completed, else the vector it raised (13 = #GP,
@@ -113,6 +186,6 @@ struct gmlab_try {
 /* out[0] = CR0 */
 #define GMLAB_TRY_READ_CR0	7
 
-#define GMLAB_IOC_TRY		_IOWR('G', 9, struct gmlab_try)
+#define GMLAB_IOC_TRY		_IOWR('G', 13, struct gmlab_try)
 
 #endif

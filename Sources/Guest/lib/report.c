@@ -184,6 +184,13 @@ const char *gml_backend(void)
 	return b && *b ? b : NULL;
 }
 
+int gml_on_bitvisor(void)
+{
+	const char *b = gml_backend();
+
+	return b && strcmp(b, "bitvisor") == 0;
+}
+
 const char *gml_policy(void)
 {
 	const char *p = getenv("GMLAB_POLICY");
@@ -239,6 +246,10 @@ static int check_needs(const struct gml_case *c)
 
 	if (only && backend && strcmp(backend, only) != 0) {
 		report_skip("needs backend %s (GMLAB_BACKEND=%s)", only, backend);
+		return -1;
+	}
+	if (gml_on_bitvisor() && c->bitvisor && strncmp(c->bitvisor, "skip:", 5) == 0) {
+		report_skip("not on BitVisor:%s", c->bitvisor + 5);
 		return -1;
 	}
 	if (c->needs & (GML_NEEDS_HYPERVISOR | GML_NEEDS_SVM | GML_NEEDS_VMX)) {
@@ -304,6 +315,7 @@ static void list_needs(struct sbuf *sb, unsigned needs)
 	static const struct { unsigned bit; const char *name; } names[] = {
 		{ GML_NEEDS_HYPERVISOR, "hypervisor" }, { GML_NEEDS_KMOD, "kmod" },
 		{ GML_NEEDS_SVM, "svm" }, { GML_NEEDS_VMX, "vmx" },
+		{ GML_NEEDS_FAST_HOST, "fast-host" },
 	};
 	size_t i;
 	int first = 1;
@@ -330,7 +342,12 @@ static void list_cases(const char *suite, const struct gml_case *cases, size_t n
 		sb_json_str(&line, cases[i].description);
 		sb_puts(&line, ",\"needs\":[");
 		list_needs(&line, cases[i].needs);
-		sb_puts(&line, "]}\n");
+		sb_puts(&line, "]");
+		if (cases[i].bitvisor) {
+			sb_puts(&line, ",\"bitvisor\":");
+			sb_json_str(&line, cases[i].bitvisor);
+		}
+		sb_puts(&line, "}\n");
 		fputs(sb_str(&line), stdout);
 	}
 	sb_free(&line);

@@ -1006,7 +1006,7 @@ HOSTILE(bytewise_bounded)
 {
 	unsigned long byte_svc = m_lookup(GML_SVC_LINEAR_BYTEWISE);
 	unsigned long page_svc = m_lookup(GML_SVC_LINEAR_PAGEWISE);
-	size_t big = 16u << 20;
+	size_t big = 16u << 20, small = 256u << 10;
 	unsigned char *buf;
 	struct hc_regs r;
 	struct mres m;
@@ -1014,17 +1014,29 @@ HOSTILE(bytewise_bounded)
 
 	if (!byte_svc || !page_svc)
 		return;
-	buf = m_map(big, 1);
+	/* one page more than the request limit, so the refused write's range is ours to check */
+	buf = m_map(big + PAGE, 1);
 	if (!buf)
 		return;
-	memset(buf, 0x11, big);
-	/* the bench's byte-wise range still works */
-	m = m_xfer(byte_svc, (uintptr_t)buf, GML_BYTEWISE_MAX, 0, 0, 0);
-	m_expect_read("byte-wise read of 256 KiB", &m, buf, GML_BYTEWISE_MAX);
+	memset(buf, 0x11, big + PAGE);
+	/* the bench's byte-wise range still works, and comes back in time */
+	r = (struct hc_regs){ .rbx = (uintptr_t)buf, .rcx = small };
+	s = timed_call(byte_svc, &r);
+	report_value("seconds_bytewise_256kib", s);
+	report(r.rax == 0 && s < HOSTILE_BOUND_S, "byte-wise read of 256 KiB: status 0 within "
+	       "%.0f s (status %#lx, %.2f s)", HOSTILE_BOUND_S, r.rax, s);
+	m = m_xfer(byte_svc, (uintptr_t)buf, small, 0, 0, 0);
+	m_expect_read("byte-wise read of 256 KiB", &m, buf, small);
+	/*
+	 * Since continuations (issue 14) a byte-wise call may be as long as any other
+	 * (GML_BYTEWISE_MAX = GML_XFER_MAX): the hypervisor leaves the vCPU between slices, so a
+	 * long call no longer holds it (suite modes, cases modes/bytewise/latency measure the
+	 * interrupts it lets through). Past the request limit it is still refused, untouched.
+	 */
 	m = m_xfer(byte_svc, (uintptr_t)buf, GML_BYTEWISE_MAX + 1, 0, 0, 0);
-	m_expect("byte-wise read of 256 KiB + 1", &m, GML_ME_TOO_LONG, 0);
+	m_expect("byte-wise read of GML_BYTEWISE_MAX + 1", &m, GML_ME_TOO_LONG, 0);
 	m = m_xfer(byte_svc, (uintptr_t)buf, GML_BYTEWISE_MAX + 1, GML_XFER_WRITE, 7, 0);
-	m_expect("byte-wise write of 256 KiB + 1", &m, GML_ME_TOO_LONG, 0);
+	m_expect("byte-wise write of GML_BYTEWISE_MAX + 1", &m, GML_ME_TOO_LONG, 0);
 	m_check_fill("buffer after the refused write", buf, GML_BYTEWISE_MAX + 1, 0x11);
 
 	/* the page-wise method moves 16 MiB in one call, and comes back in time */
@@ -1033,17 +1045,7 @@ HOSTILE(bytewise_bounded)
 	report_value("seconds_pagewise_16mib", s);
 	report(r.rax == 0 && s < HOSTILE_BOUND_S, "page-wise read of 16 MiB: status 0 within "
 	       "%.0f s (status %#lx, %.2f s)", HOSTILE_BOUND_S, r.rax, s);
-
-	/* last, as it holds an unfixed hypervisor's vCPU for half a minute under TCG */
-	r = (struct hc_regs){ .rbx = (uintptr_t)buf, .rcx = big };
-	sync_console();
-	s = timed_call(byte_svc, &r);
-	report_value("seconds_bytewise_16mib", s);
-	report(s < HOSTILE_BOUND_S, "byte-wise read of 16 MiB comes back within %.0f s (took "
-	       "%.2f s)", HOSTILE_BOUND_S, s);
-	report(r.rax == GML_ME_TOO_LONG && r.rbx == 0, "byte-wise read of 16 MiB: %s, 0 bytes "
-	       "(got %s, %#lx bytes)", m_errname(GML_ME_TOO_LONG), m_errname(r.rax), r.rbx);
-	munmap(buf, big);
+	munmap(buf, big + PAGE);
 }
 
 /* ---- finding 10: what CPL3 learns; SVM re-injection ---------------------------------------- */
@@ -1094,57 +1096,63 @@ HOSTILE(svm_int_reinject)
 
 #define HV GML_NEEDS_HYPERVISOR
 #define KM (GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD)
+/* What BitVisor gets instead (struct gml_case.bitvisor): these are the lab hypervisor's own fixes
+ * and contracts */
+#define LAB_ONLY "skip: tests a hostile-input fix or contract of the lab's own hypervisor (issue 9)"
 static const struct gml_case cases[] = {
 	{ "hostile/svm-msrs", "finding 1: RDMSR/WRMSR of VM_CR, IGNNE, SMM_CTL, VM_HSAVE_PA, "
-	  "SVM_KEY (0xc0010114-8) raise #GP (both backends)", KM, svm_msrs },
+	  "SVM_KEY (0xc0010114-8) raise #GP (both backends)", KM, svm_msrs, LAB_ONLY },
 	{ "hostile/seed-phys-short", "finding 2: seed.phys refuses rcx < 4 (it stores 4 bytes) "
 	  "at CPL3 and CPL0, the buffer untouched; rcx = 4 still turns abc into foo", KM,
-	  seed_phys_short },
+	  seed_phys_short, LAB_ONLY },
 	{ "hostile/staging-no-leak", "finding 3: a raw write stores 0x5a in every byte after any "
-	  "read (CPL0 kernel buffer, CPL3 own page) through every writer", KM, staging_no_leak },
+	  "read (CPL0 kernel buffer, CPL3 own page) through every writer", KM, staging_no_leak,
+	  LAB_ONLY },
 	{ "hostile/msr-hypervisor-range", "finding 4: RDMSR/WRMSR of 0x40000000-0x400000ff raise "
-	  "#GP, never a power-off", KM, msr_hypervisor_range },
+	  "#GP, never a power-off", KM, msr_hypervisor_range, LAB_ONLY },
 	{ "hostile/msr-kvm-pv", "finding 4: KVM's paravirtual MSRs (0x11, 0x12, 0x4b564d00-ff) "
 	  "raise #GP and never reach an outer KVM (the address written stays untouched)", KM,
-	  msr_kvm_pv },
+	  msr_kvm_pv, LAB_ONLY },
 	{ "hostile/msr-other-exits", "finding 4: MSRs outside every permission map (0x2000, "
 	  "0x80000000, 0xc0020000) are tried on the host: the guest gets its #GP or value, never "
 	  "a power-off", KM,
-	  msr_other_exits },
+	  msr_other_exits, LAB_ONLY },
 	{ "hostile/msr-smca", "finding 4: AMD's SMCA MSRs, which Linux reads at boot on Zen, "
-	  "complete (skipped without SMCA)", KM, msr_smca },
+	  "complete (skipped without SMCA)", KM, msr_smca, LAB_ONLY },
 	{ "hostile/cpuid-hypervisor-range", "contract 4: CPUID 0x40000000-0x400000ff read as "
-	  "zeros (the outer hypervisor's signature is hidden)", HV, cpuid_hypervisor_range },
+	  "zeros (the outer hypervisor's signature is hidden)", HV, cpuid_hypervisor_range,
+	  LAB_ONLY },
 	{ "hostile/io-log-port-overlap", "finding 5: IN/OUT overlapping the log port (inw 0x3e7, "
 	  "inl 0x3e5, ...) read all ones / are dropped, never a power-off", HV,
-	  io_log_port_overlap },
+	  io_log_port_overlap, LAB_ONLY },
 	{ "hostile/rom-step-fault", "finding 6: a region store that faults ends the step: "
 	  "SIGSEGV without TF, the region reads zeros, ICEBP, own TF and data breakpoints reach "
-	  "the guest, 16 such pages in a row", HV, rom_step_fault },
+	  "the guest, 16 such pages in a row", HV, rom_step_fault, LAB_ONLY },
 	{ "hostile/rom-step-scatter", "finding 6: an AVX-512 scatter into 16 region pages is "
-	  "discarded (skipped without avx512f)", HV, rom_step_scatter },
+	  "discarded (skipped without avx512f)", HV, rom_step_scatter, LAB_ONLY },
 	{ "hostile/nested-high-gpa", "finding 7: reads in 300 distinct GiB above 64 GiB all "
-	  "complete (nested mapping on demand, no budget)", KM, nested_high_gpa },
+	  "complete (nested mapping on demand, no budget)", KM, nested_high_gpa, LAB_ONLY },
 	{ "hostile/nested-gpa-2p48", "finding 7: a guest-physical address >= 2^48 gets #GP "
 	  "(skipped unless the CPU has more than 48 physical address bits)", KM,
-	  nested_gpa_2p48 },
+	  nested_gpa_2p48, LAB_ONLY },
 	{ "hostile/vmx-cr0-high", "finding 8: MOV CR0 with bits 63:32 set (and NE toggled) "
-	  "raises #GP under VMX", KM | GML_NEEDS_VMX, vmx_cr0_high },
+	  "raises #GP under VMX", KM | GML_NEEDS_VMX, vmx_cr0_high, LAB_ONLY },
 	{ "hostile/xsetbv-amx", "finding 8: XSETBV with only one of XTILECFG/XTILEDATA raises "
-	  "#GP (skipped without AMX)", KM, xsetbv_amx },
+	  "#GP (skipped without AMX)", KM, xsetbv_amx, LAB_ONLY },
 	{ "hostile/svm-efer-unsupported", "finding 8: WRMSR EFER with a bit this CPU lacks "
 	  "(LMSLE, FFXSR, TCE, NXE) raises #GP under SVM", KM | GML_NEEDS_SVM,
-	  svm_efer_unsupported },
+	  svm_efer_unsupported, LAB_ONLY },
 	{ "hostile/seed-linear-bounded", "finding 9: seed.linear refuses rcx > 256, and rcx = "
-	  "2^64-1 comes back at once refused", HV, seed_linear_bounded },
+	  "2^64-1 comes back at once refused", HV, seed_linear_bounded, LAB_ONLY },
 	{ "hostile/bytewise-bounded", "finding 9: gml.linear.bytewise refuses more than 256 KiB "
-	  "(GML_ME_TOO_LONG); a 16 MiB call comes back within 20 s", HV, bytewise_bounded },
+	  "(GML_ME_TOO_LONG); a 16 MiB call comes back within 20 s", HV, bytewise_bounded,
+	  LAB_ONLY },
 	{ "hostile/cpl3-no-frames", "finding 10: CPL3 gets no physical addresses from "
 	  "gml.linear.probe (leaf bits 51:12) or gml.cpu.paging (CR3 bits 51:12); CPL0 still "
-	  "does", KM, cpl3_no_frames },
+	  "does", KM, cpl3_no_frames, LAB_ONLY },
 	{ "hostile/svm-int-reinject", "finding 10: SVM leaves INT n/INT3/INTO to re-execute "
 	  "after a nested fault in their delivery (skipped: not expressible in a guest)",
-	  HV | GML_NEEDS_SVM, svm_int_reinject },
+	  HV | GML_NEEDS_SVM, svm_int_reinject, LAB_ONLY },
 };
 
 GML_MAIN("hostile", cases)

@@ -79,6 +79,10 @@ int m_pagemap_entry(const void *va, uint64_t *entry);
  * present or whose PFN reads as 0 (no CAP_SYS_ADMIN): address 0 is never sent. */
 int m_virt_to_gpa(const void *va, uint64_t *gpa, const char **why);
 
+/* zram swap (module zram, 64 MiB device, busybox mkswap/swapon), unless some swap is on
+ * already: 0, or -1 after report_error. Switch it off with system("swapoff /dev/zram0"). */
+int m_swap_on(void);
+
 /* Page-aligned anonymous mapping of n bytes, populated (MAP_POPULATE) or not. */
 void *m_map(size_t n, int populate);
 

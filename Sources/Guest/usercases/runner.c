@@ -1,5 +1,5 @@
 /*
- * /gmlab/tests/user: runs the user-supplied cases (README "Your own cases") behind the same
+ * /gmlab/tests/user: runs the user-supplied cases (docs/user-cases.md) behind the same
  * `--list` / `--run ID` interface as the lab's own test programs, so the agent needs nothing
  * new. The lab turns each case directory's cases.json into one spec file, /gmlab/user/spec
  * (or $GMLAB_USER_SPEC), shipped in the user overlay of the initramfs:

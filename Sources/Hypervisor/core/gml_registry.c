@@ -121,12 +121,21 @@ gml_err gml_registry_dispatch(const struct gml_registry *reg, u64 number)
 u64 gml_lookup_guest_name(const struct gml_registry *reg, const struct gml_walker *w,
 			  const struct gml_phys *phys, u64 gva, gml_err *why)
 {
+	return gml_lookup_guest_name_at(reg, w, phys, gva, why, NULL);
+}
+
+u64 gml_lookup_guest_name_at(const struct gml_registry *reg, const struct gml_walker *w,
+			     const struct gml_phys *phys, u64 gva, gml_err *why, u64 *fault_gva)
+{
 	char name[GML_NAME_MAX + 1];
-	u64 n = 0, number;
+	u64 n = 0, number, local_gva;
 	gml_err local;
 
 	if (!why)
 		why = &local;
+	if (!fault_gva)
+		fault_gva = &local_gva;
+	*fault_gva = 0;
 	if (!reg) {
 		*why = GML_E_INVALID_ARG;
 		return 0;
@@ -146,6 +155,7 @@ u64 gml_lookup_guest_name(const struct gml_registry *reg, const struct gml_walke
 			chunk = GML_NAME_MAX + 1 - n;
 		if (gml_copy_from_guest_linear(w, phys, name + n, cur, chunk, &st) != GML_OK) {
 			*why = st.err;
+			*fault_gva = st.fault_addr;
 			return 0;
 		}
 		for (u64 i = n; i < n + chunk; i++) {

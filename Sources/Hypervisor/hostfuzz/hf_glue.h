@@ -28,6 +28,7 @@ void *hf_alloc_pages(hf_u64 npages);
 hf_u64 hf_heap_used(void);
 void hf_cpuid(unsigned leaf, unsigned sub, unsigned *a, unsigned *b, unsigned *c, unsigned *d);
 void hf_paging_state(struct hf_cpu *out);
+void hf_stay_begin(void); /* a restarted call (continuation) runs again: a new stay's budget */
 void hf_log_putc(char c);
 void hf_fatal(const char *msg) __attribute__((__noreturn__));
 

@@ -391,7 +391,7 @@ void *hf_phys_to_virt(hf_u64 pa)
 {
 	struct hf_layout *L = hf_m.L;
 	if (hf_m.in_call && ++hf_m.call_maps > hf_m.map_budget)
-		hf_fail_now("bounded-work", "more than %llu guest-memory accesses in one call (budget: 8 per "
+		hf_fail_now("bounded-work", "more than %llu guest-memory accesses in one stay in the hypervisor (budget: 8 per "
 			    "byte of the largest byte-wise transfer, %llu bytes)",
 			    (unsigned long long)hf_m.map_budget, (unsigned long long)HF_BYTEWISE_MAX);
 	if (!L || pa >= L->span)
@@ -579,9 +579,22 @@ void hf_call_begin(unsigned owners)
 	}
 	ncall_dirty = 0;
 	hf_m.call_maps = 0;
+	hf_m.call_stays = 1;
+	hf_m.stay_maps = 0;
 	hf_m.call_log = 0;
 	hf_m.log[0] = 0;
 	hf_m.in_call = true;
+}
+
+void hf_stay_begin(void)
+{
+	if (!hf_m.in_call)
+		return;
+	if (++hf_m.call_stays > HF_MAX_STAYS)
+		hf_fail_now("bounded-work", "more than %u stays in the hypervisor for one call (a "
+			    "continuation that does not end)", HF_MAX_STAYS);
+	hf_m.stay_maps += hf_m.call_maps;
+	hf_m.call_maps = 0;
 }
 
 void hf_call_end(void)

@@ -81,6 +81,7 @@ struct hf_model {
 	bool in_call;
 	/* per-call work counters and budgets */
 	u64 call_maps, map_budget;
+	u64 call_stays, stay_maps; /* stays of the call; accesses of the stays before this one */
 	u64 call_log, log_budget;
 	/* the log of the current call (first HF_LOG_KEEP bytes) */
 	char log[8192];
@@ -93,8 +94,12 @@ struct hf_model {
 extern struct hf_model hf_m;
 
 /* Budgets (README "Invariants"). */
-#define HF_BYTEWISE_MAX (256ULL << 10)           /* contract 9: the largest byte-wise transfer */
-#define HF_MAP_BUDGET (8 * HF_BYTEWISE_MAX)      /* guest-memory accesses (map calls) per call */
+#define HF_BYTEWISE_MAX (256ULL << 10)           /* contract 9: the largest byte-wise stay */
+/* guest-memory accesses (map calls) per stay in the hypervisor: a call, or one stay of a
+ * continuation (issue 14: a long transfer is sliced, each stay bounded, the call as a whole
+ * bounded by GML_XFER_MAX and the number of stays) */
+#define HF_MAP_BUDGET (8 * HF_BYTEWISE_MAX)
+#define HF_MAX_STAYS (1u << 16)                  /* stays of one call (16 MiB / 4 KiB = 4096) */
 #define HF_LOG_BUDGET 8192                       /* log bytes per call */
 #define HF_MAX_CALL_PAGES 8192                   /* distinct guest pages written per call */
 

@@ -4,7 +4,9 @@
  *                        per byte (a full page walk for every byte).
  *   gml.linear.pagewise: the core's copy, one walk per guest page.
  *   gml.linear.probe, gml.cpu.paging: what the walk sees, for the tests (page size, levels,
- *                        A/D bits of the leaf, CR3/CR4). */
+ *                        A/D bits of the leaf, CR3/CR4; read, write or execute rights).
+ * Both transfers run in slices (continuations) and take fault-in mode (GML_XFER_FAULTIN: a
+ * CPL3 caller's user-half page the walk refuses becomes that caller's #PF); method_xfer.c. */
 #include "svc_regs.h"
 #include "initfunc.h"
 #include "vmmcall.h"
@@ -12,6 +14,7 @@
 #include "guestmem.h"
 #include "gml_methods.h"
 #include "method_xfer.h"
+#include "gml_faultin.h"
 
 static u64 bytewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u64 n,
 			  bool write, u64 *moved, u64 *detail)
@@ -45,28 +48,48 @@ static u64 pagewise_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf
 	return e;
 }
 
-/* A full page walk per byte: GML_BYTEWISE_MAX bounds how long one call holds the vCPU
- * (16 MiB took ~34 s under TCG; issue 9, finding 9). Checked after the common checks. */
+/* Fault-in mode: the refusal becomes the #PF the caller's own access would have raised, when
+ * the caller may take it (CPL3, user-half address; core's gml_faultin_decide). */
+static bool linear_fault_in(u64 status, u64 fault_addr, bool write, u32 *pf_error)
+{
+	struct gml_walker w;
+
+	if (status >= GML_E__COUNT) /* a method error, not the walker's */
+		return false;
+	guest_walker(&w);
+	return gml_faultin_decide(&w.cpu, fault_addr, (gml_err)status,
+				  write ? GML_ACC_WRITE : GML_ACC_READ, pf_error);
+}
+
+/* A full page walk per byte: a slice of GML_SLICE_BYTEWISE bytes per stay bounds how long one
+ * call holds the vCPU (16 MiB in one stay took ~34 s under TCG; issue 9, finding 9, then
+ * issue 14), so the full GML_XFER_MAX is allowed again. */
+static const struct xfer_method bytewise = {
+	.mover = bytewise_mover,
+	.flags = GML_XFER_WRITE | GML_XFER_RAW | GML_XFER_FAULTIN,
+	.slice_cooked = GML_SLICE_BYTEWISE,
+	.slice_raw = GML_SLICE_BYTEWISE,
+	.fault_in = linear_fault_in,
+};
+
+static const struct xfer_method pagewise = {
+	.mover = pagewise_mover,
+	.flags = GML_XFER_WRITE | GML_XFER_RAW | GML_XFER_FAULTIN,
+	.slice_cooked = GML_SLICE_COOKED,
+	.slice_raw = GML_SLICE_RAW,
+	.fault_in = linear_fault_in,
+};
+
+_Static_assert(GML_BYTEWISE_MAX == GML_XFER_MAX, "byte-wise calls are sliced: no lower limit");
+
 static void linear_bytewise(void)
 {
-	struct xfer_args a;
-	struct xfer_result r = { 0 };
-
-	xfer_get_args(&a);
-	r.status = xfer_check(&a);
-	if (r.status == GML_OK && a.len > GML_BYTEWISE_MAX)
-		r.status = GML_ME_TOO_LONG;
-	if (r.status != GML_OK) {
-		xfer_put_result(&r);
-		return;
-	}
-	xfer_run(&a, bytewise_mover, NULL, &r);
-	xfer_put_result(&r);
+	xfer_service(&bytewise);
 }
 
 static void linear_pagewise(void)
 {
-	xfer_service(pagewise_mover, NULL);
+	xfer_service(&pagewise);
 }
 
 static void linear_probe(void)
@@ -75,13 +98,15 @@ static void linear_probe(void)
 	struct gml_walker w;
 	struct gml_walk wk;
 
-	if (flags & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD)) {
+	if (flags & ~(GML_PROBE_WRITE | GML_PROBE_SET_AD | GML_PROBE_EXEC) ||
+	    (flags & (GML_PROBE_WRITE | GML_PROBE_EXEC)) == (GML_PROBE_WRITE | GML_PROBE_EXEC)) {
 		svc_set(RAX, GML_ME_BAD_FLAGS);
 		return;
 	}
 	guest_walker(&w);
 	gml_translate(&w, gva,
-		      ((flags & GML_PROBE_WRITE) ? GML_ACC_WRITE : GML_ACC_READ) |
+		      ((flags & GML_PROBE_WRITE) ? GML_ACC_WRITE
+		       : (flags & GML_PROBE_EXEC) ? GML_ACC_EXEC : GML_ACC_READ) |
 			      ((flags & GML_PROBE_SET_AD) ? 0 : GML_ACC_NO_AD),
 		      &wk);
 	/* Frame numbers are for CPL0 only (pagemap hides them from users; issue 9, finding 10):

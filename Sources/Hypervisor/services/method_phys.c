@@ -29,26 +29,30 @@ static u64 contiguous_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *b
 	return copy_phys(a->addr + off, buf, n, write, moved, detail);
 }
 
+static const struct xfer_method contiguous = {
+	.mover = contiguous_mover,
+	.flags = GML_XFER_WRITE | GML_XFER_RAW,
+	.slice_cooked = GML_SLICE_COOKED,
+	.slice_raw = GML_SLICE_RAW,
+};
+
 static void phys_xfer(void)
 {
 	struct xfer_args a;
-	struct xfer_result r;
 
-	xfer_get_args(&a);
-	/* All or nothing across chunks too: check the whole range before the first byte moves. */
+	/* All or nothing across chunks and stays too: the whole range is checked before the
+	 * first byte moves (again at every stay, with the same answer). */
 	u64 bad = 0;
-	u64 st = xfer_check(&a);
+	u64 st = xfer_begin(&a, &contiguous);
 	if (st == GML_OK) {
 		st = gml_gpa_range_check_at(guest_phys()->map, a.addr, a.len, a.flags & GML_XFER_WRITE,
 					    &bad);
 	}
 	if (st != GML_OK) {
-		r = (struct xfer_result){ .status = st, .detail = st >= GML_E_GPA_OUTSIDE_RAM ? bad : 0 };
-		xfer_put_result(&r);
+		xfer_refuse(st, st >= GML_E_GPA_OUTSIDE_RAM ? bad : 0);
 		return;
 	}
-	xfer_run(&a, contiguous_mover, NULL, &r);
-	xfer_put_result(&r);
+	xfer_continue(&a, &contiguous, NULL);
 }
 
 /* Page list: frame k of the array covers transfer bytes [k*4096 - first_off, ...). */
@@ -81,32 +85,36 @@ static u64 list_mover(void *ctx, const struct xfer_args *a, u64 off, u8 *buf, u6
 	return GML_OK;
 }
 
+static const struct xfer_method list = {
+	.mover = list_mover,
+	.flags = GML_XFER_WRITE | GML_XFER_RAW,
+	.slice_cooked = GML_SLICE_COOKED,
+	.slice_raw = GML_SLICE_RAW,
+};
+
 static void phys_list(void)
 {
 	struct xfer_args a;
-	struct xfer_result r = { 0 };
+	u64 st = xfer_begin(&a, &list);
 
-	xfer_get_args(&a);
-	r.status = xfer_check(&a);
-	if (r.status == GML_OK && a.rdi >= PAGE_SIZE)
-		r.status = GML_ME_BAD_OFFSET;
-	if (r.status != GML_OK) {
-		xfer_put_result(&r);
+	if (st == GML_OK && a.rdi >= PAGE_SIZE)
+		st = GML_ME_BAD_OFFSET;
+	if (st != GML_OK) {
+		xfer_refuse(st, 0);
 		return;
 	}
-	/* The frame array itself: contiguous guest RAM, read in place (identity mapping). */
+	/* The frame array itself: contiguous guest RAM, read in place (identity mapping), at
+	 * every stay (the caller's registers name it; nothing is kept between stays). */
 	u64 nframes = (a.rdi + a.len + PAGE_SIZE - 1) / PAGE_SIZE;
 	u64 bad = 0;
 	gml_err e = gml_gpa_range_check_at(guest_phys()->map, a.addr, nframes * 8, false, &bad);
 	if (e != GML_OK) {
-		r = (struct xfer_result){ .status = e, .detail = bad };
-		xfer_put_result(&r);
+		xfer_refuse(e, bad);
 		return;
 	}
 	const u64 *pfns = mapmem_gphys(a.addr, nframes * 8, 0);
-	xfer_run(&a, list_mover, (void *)pfns, &r);
+	xfer_continue(&a, &list, (void *)pfns);
 	unmapmem((void *)pfns, nframes * 8);
-	xfer_put_result(&r);
 }
 
 static void method_phys_init(void)

@@ -22,6 +22,8 @@ public struct Doctor: Sendable {
         public var nestedKVM: [String] = []
         /// lab.json `machines`, each as its daemon answered (empty without machines).
         public var machines: [String] = []
+        /// Backend `bitvisor`: the checkout the lab would build, or why its cells are skipped.
+        public var bitvisor: String = Implemented.noBitVisorCheckout
 
         public var hasProblems: Bool { probes.contains { $0.status == .problem } }
 
@@ -50,6 +52,7 @@ public struct Doctor: Sendable {
                 "backendsImplemented": .array(implemented.backends.map(\.rawValue).sorted().map(JSONValue.string)),
                 "nestedKVM": .array(nestedKVM.map(JSONValue.string)),
                 "machines": .array(machines.map(JSONValue.string)),
+                "bitvisor": .string(bitvisor),
                 "images": .array(images.map(JSONValue.string)),
                 "cacheDirectory": .string(cacheDirectory),
                 "configFile": .string(configFile),
@@ -81,6 +84,7 @@ public struct Doctor: Sendable {
                     }
                     .joined())
             out += nestedKVM
+            out.append("BitVisor (backend bitvisor): \(bitvisor)")
             out.append("")
             out.append("Images (cache \(cacheDirectory))")
             out += images.map { "  " + $0 }
@@ -116,7 +120,20 @@ public struct Doctor: Sendable {
             }
         }
         // No image is built here: what the hypervisor sources declare stands for what they build.
-        let implemented = await Implemented.declared(hypervisorSources: session.paths.hypervisorSources)
+        var implemented = await Implemented.declared(hypervisorSources: session.paths.hypervisorSources)
+        var bitvisor = Implemented.noBitVisorCheckout
+        if let source = session.config.bitvisorSource {
+            implemented.backends.insert(.bitvisor)
+            do {
+                let checkout = try BitVisorCheckout(path: source)
+                let commit = await checkout.provenance().commit
+                bitvisor =
+                    "checkout \(checkout.path)\(commit.map { " (commit \($0))" } ?? " (not a git work tree)"): "
+                    + "`lab run` and `lab bench` copy and build it (cached by its content)"
+            } catch {
+                bitvisor = "\(error) — its cells will report this as an error"
+            }
+        }
         let matrix = MatrixPlan(matrix: session.config.matrix, capabilities: caps, implemented: implemented)
         let jobs = plannedJobs(requested: session.config.jobs, cells: matrix.runnableCells, capabilities: caps)
         var images: [String] = []
@@ -131,6 +148,7 @@ public struct Doctor: Sendable {
         return Report(
             probes: probes, capabilities: caps, implemented: implemented, matrix: matrix, jobs: jobs, images: images,
             cacheDirectory: session.paths.cache, configFile: session.configFile,
-            nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)), machines: machineLines)
+            nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)), machines: machineLines,
+            bitvisor: bitvisor)
     }
 }

@@ -16,6 +16,13 @@ public struct ImageSet: Codable, Sendable, Equatable {
     public var digests: [String: String]
     /// Set when user case directories went into `initramfs`, `casesCatalog` and `hypervisor`.
     public var userCases: UserCaseSummary? = nil
+    /// The user case directories' hypervisor services that compiled (absolute paths): they go
+    /// into BitVisor as well.
+    public var userServices: [String]? = nil
+    /// Backend `bitvisor`: the image built from the run's checkout (`PlanBasis`), or why there
+    /// is none (`bitvisorError`: the checkout is not one; a failed build is in `bitvisor.error`).
+    public var bitvisor: BitVisorBuild? = nil
+    public var bitvisorError: String? = nil
 }
 
 /// Builds the guest kernel, the guest payloads + initramfs and the hypervisor image through the

@@ -11,7 +11,7 @@ public struct BootMedia: Sendable, Equatable {
 
 public enum BootMediaBuilder {
     /// Writes the per-VM files into `vmDir` and returns what to boot. `plan` is the agent's plan
-    /// (README: "Guest agent protocol"). The plan travels as a second
+    /// (docs/architecture.md "Guest agent protocol"). The plan travels as a second
     /// cpio archive appended to the base initramfs (the kernel unpacks concatenated archives).
     /// `hypervisorCmdline` is the hypervisor's own command line (its `gmlab.*` options; the
     /// multiboot command line: libvirt's `<cmdline>`, GRUB's `multiboot` line).

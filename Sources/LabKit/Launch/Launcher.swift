@@ -14,6 +14,9 @@ import LabVirt
 public protocol Launcher: AnyObject, Sendable {
     /// The matrix host kinds whose cells it runs.
     var hostKinds: Set<HostKind> { get }
+    /// Whether it runs `cell` (default: the cell's host kind is one of `hostKinds`; a launcher
+    /// for one backend's boot chain, `BitVisorLauncher`, also looks at the backend).
+    func runs(_ cell: MatrixCell) -> Bool
     /// How messages name it ("libvirt could not start the VM: …").
     var name: String { get }
     /// The emulator whose log each VM directory keeps, as `<emulator>.log` (also the log's
@@ -67,6 +70,8 @@ public struct PreparedVM: Sendable {
 }
 
 extension Launcher {
+    public func runs(_ cell: MatrixCell) -> Bool { hostKinds.contains(cell.host) && cell.backend != .bitvisor }
+
     public func guestKernel(for cell: MatrixCell, images: ImageSet) -> String { images.kernel }
 
     /// lab.json's `guest.cmdline`, plus `no5lvl` in a 4-level cell (the CPU may offer LA57; the
@@ -81,9 +86,10 @@ extension Launcher {
 
     /// The hypervisor's own command line in a cell (its multiboot command line: libvirt's
     /// `<cmdline>`, the `multiboot` line of the Bochs CD's grub.cfg): the access policy, always
-    /// explicit so the hypervisor log and the domain show what ran. nil for backend none.
+    /// explicit so the hypervisor log and the domain show what ran. nil for backend none, and
+    /// for bitvisor (BitVisor's configuration is compiled in).
     public func hypervisorCmdline(for cell: MatrixCell, policy: HypervisorPolicy) -> String? {
-        cell.backend.usesHypervisor ? policy.hypervisorOption : nil
+        cell.backend.isLabHypervisor ? policy.hypervisorOption : nil
     }
 
     public func open(say: @escaping @Sendable (String) -> Void) async throws {}

@@ -8,6 +8,7 @@ import LabVirt
 public enum Launchers {
     /// One factory per launcher type. Each run gets fresh launchers (they hold connections).
     static let registered: [@Sendable () -> any Launcher] = [
+        { BitVisorLauncher() },
         { LibvirtLauncher() },
         { BochsLauncher() },
     ]
@@ -15,9 +16,15 @@ public enum Launchers {
     /// Fresh, unopened launchers, one of each registered type.
     public static func make() -> [any Launcher] { registered.map { $0() } }
 
-    /// A fresh launcher for the cells of `host`, nil when the lab has none.
+    /// A fresh launcher for the lab's own cells (backends none, svm, vmx) of `host`, nil when
+    /// the lab has none (a backend's own launcher, `BitVisorLauncher`, is not one of them).
     public static func launcher(for host: HostKind) -> (any Launcher)? {
-        make().first { $0.hostKinds.contains(host) }
+        launcher(for: MatrixCell(backend: .none, host: host, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1))
+    }
+
+    /// A fresh launcher for `cell` (its backend may pick one: `bitvisor`), nil when none runs it.
+    public static func launcher(for cell: MatrixCell) -> (any Launcher)? {
+        make().first { $0.runs(cell) }
     }
 
     /// Every host kind some launcher runs.

@@ -50,10 +50,16 @@ public final class LibvirtLauncher: Launcher, @unchecked Sendable {
         if !swept.isEmpty { say("destroyed VMs left by dead lab runs: \(swept.joined(separator: ", "))") }
     }
 
-    public func prepare(_ request: VMRequest) async throws -> PreparedVM {
+    /// The connection `open` made (for a launcher that shares this one's, `BitVisorLauncher`).
+    func openedConnection() throws -> LibvirtConnection {
         guard let connection = lock.withLock({ connection }) else {
             throw LabError.launcher("the libvirt launcher was not opened before its first VM")
         }
+        return connection
+    }
+
+    public func prepare(_ request: VMRequest) async throws -> PreparedVM {
+        let connection = try openedConnection()
         let media = try await bootMedia(for: request)
         let cell = request.cell
         let spec = DomainSpec(

@@ -10,7 +10,7 @@ extension Executor {
     /// naming the loss); every loss is said and noted.
     func runOnMachines(
         _ work: [CellSelection], roster: MachineRoster, plan: RunPlan, labVersion: String, ledger: RunLedger,
-        progress: RunProgress, notes: inout [String]
+        progress: RunProgress, budget: VMBudget?, notes: inout [String]
     ) async -> [CaseRecord] {
         for (name, reason) in roster.unreachable {
             progress.say("machine \(name) is unreachable and runs nothing: \(reason)")
@@ -27,9 +27,24 @@ extension Executor {
         await withTaskGroup(of: (cell: String, machine: String, records: [CaseRecord]).self) { group in
             func launch() {
                 for (job, machine) in scheduler.assignments() {
-                    guard let selection = selections[job.id], let images = plan.images[job.cell.kernel],
+                    guard let selection = selections[job.id] else { continue }
+                    guard let images = plan.images[job.cell.kernel],
                         let launcher = roster.launcher(machine: machine, for: job.cell)
-                    else { continue }
+                    else {
+                        // A cell the machine's launchers do not run (a BitVisor cell on a remote
+                        // machine): its cases are errors saying so; the slot is freed at once.
+                        let message =
+                            "not run: machine \(machine) has no launcher for \(job.cell.backend.rawValue) cells"
+                        group.addTask {
+                            (
+                                job.id, machine,
+                                selection.cases.map {
+                                    CaseRecord(caseId: $0.id, cellId: job.id, status: .error, message: message)
+                                }
+                            )
+                        }
+                        continue
+                    }
                     progress.say("cell \(job.id) → machine \(machine)")
                     var context = CellRunner.Context(
                         runID: plan.runID, resultsDirectory: directory, images: images, config: plan.config,
@@ -38,7 +53,15 @@ extension Executor {
                         keepImages: plan.keepImages)
                     context.machine = machine
                     let runner = CellRunner(context: context)
-                    group.addTask { (job.id, machine, await runner.run(selection)) }
+                    // The local machine's VMs count against the host's budget shared with other runs.
+                    let local = roster.isLocal(machine)
+                    let owner = "pid \(getpid()), run \(plan.runID), cell \(job.id)"
+                    group.addTask {
+                        let slot =
+                            local ? await Self.takeSlot(budget, owner: owner, cell: job.id, progress: progress) : nil
+                        defer { slot?.release() }
+                        return (job.id, machine, await runner.run(selection))
+                    }
                 }
             }
             launch()

@@ -52,7 +52,7 @@ final class MachineRoster: @unchecked Sendable {
                 let capabilities = restricted(localCapabilities(plan.capabilities), to: config)
                 let used = launchers.filter { launcher in
                     cells.contains {
-                        launcher.hostKinds.contains($0.host) && capabilities.accelerators.contains($0.host)
+                        launcher.runs($0) && capabilities.accelerators.contains($0.host)
                     }
                 }
                 do {
@@ -101,13 +101,18 @@ final class MachineRoster: @unchecked Sendable {
     }
 
     func launcher(machine: String, for cell: MatrixCell) -> (any Launcher)? {
-        entries.first { $0.config.name == machine }?.launchers.first { $0.hostKinds.contains(cell.host) }
+        entries.first { $0.config.name == machine }?.launchers.first { $0.runs(cell) }
     }
 
     /// Nil when `machine` answers; else why it is lost. Local machines are never lost.
     func lossReason(_ machine: String) async -> String? {
         guard let remote = entries.first(where: { $0.config.name == machine })?.remote else { return nil }
         return await remote.lossReason()
+    }
+
+    /// True for the local daemon's entry (its VMs take slots of the host's shared budget).
+    func isLocal(_ machine: String) -> Bool {
+        entries.contains { $0.config.name == machine && $0.remote == nil }
     }
 
     var allLaunchers: [any Launcher] { entries.flatMap(\.launchers) }

@@ -24,7 +24,9 @@ public enum ReproError: Error, CustomStringConvertible, Sendable {
     case ambiguousCell(caseId: String, cells: [String])
     case unknownCell(String, known: [String])
     case cellNotRunnable(String, reason: String)
-    case imagesDiffer([String], commit: String?)
+    case imagesDiffer([String], changed: [String], commit: String?)
+    /// The run used inputs (`--config`, `--cases`) this command does not give.
+    case inputsMissing([String], command: String)
 
     public var description: String {
         switch self {
@@ -37,10 +39,22 @@ public enum ReproError: Error, CustomStringConvertible, Sendable {
             return "no matrix cell \(cell); cells: " + known.joined(separator: ", ")
         case let .cellNotRunnable(cell, reason):
             return "cell \(cell) cannot run on this host: \(reason)"
-        case let .imagesDiffer(diffs, commit):
+        case let .imagesDiffer(diffs, changed, commit):
+            let cause =
+                changed.isEmpty
+                ? "\nNone of the recorded inputs changed (lab commit, configuration, case directories, guest kernel):"
+                    + " the build tools or the Debian packages the images are built from may differ.\n"
+                : "\nInputs that changed since the run:\n  " + changed.joined(separator: "\n  ") + "\n"
+            let advice =
+                changed.contains { $0.hasPrefix("lab commit") }
+                ? "Check out the lab commit of that run" + (commit.map { " (\($0))" } ?? "")
+                    + " to rebuild them identically, or pass"
+                : "Restore what changed, or pass"
             return "the images rebuilt now differ from the ones the run recorded:\n  " + diffs.joined(separator: "\n  ")
-                + "\nCheck out the lab commit of that run" + (commit.map { " (\($0))" } ?? "")
-                + " to rebuild them identically, or pass --allow-different-images to run with today's images."
+                + cause + advice + " --allow-different-images to run with today's images."
+        case let .inputsMissing(missing, command):
+            return "the run used inputs this command does not give:\n  " + missing.joined(separator: "\n  ")
+                + "\nReproduce it with:\n  " + command
         }
     }
 }
@@ -76,6 +90,19 @@ public struct ReproRunner: Sendable {
                 guard cells.count == 1 else { throw ReproError.ambiguousCell(caseId: request.caseId, cells: cells) }
                 cellId = cells[0]
             }
+            // Before building anything: the run's --config and --cases must be given again.
+            if let inputs = results.provenance.inputs {
+                let missing = Self.missingInputs(recorded: inputs, session: session)
+                if !missing.isEmpty {
+                    let command =
+                        ["swift", "run", "lab", "repro", request.caseId]
+                        + (cellId.map { ["--cell", $0] } ?? []) + ["--from", pathRelative(from)]
+                        + LabSession.inputArguments(
+                            configFile: inputs.configFile, defaultConfig: inputs.defaultConfig,
+                            caseDirectories: inputs.caseDirectories.filter(\.fromCommandLine).map(\.path))
+                    throw ReproError.inputsMissing(missing, command: shellQuoted(command))
+                }
+            }
         }
 
         // The cell: from the earlier results, else from lab.json's matrix.
@@ -99,10 +126,17 @@ public struct ReproRunner: Sendable {
 
         if let recorded, let images = basis.images[planned.cell.kernel] {
             let diffs = Self.digestDifferences(recorded: recorded.provenance.imageDigests, now: images)
-            if !diffs.isEmpty, !request.allowDifferentImages {
-                throw ReproError.imagesDiffer(diffs, commit: recorded.provenance.labCommit)
+            var changed: [String] = []
+            if !diffs.isEmpty {
+                changed = Self.changedInputs(
+                    recorded: recorded.provenance, now: try? await session.inputs(),
+                    labCommit: await session.labCommit(),
+                    kernel: (spec: planned.cell.kernel.description, version: images.kernelVersion))
             }
-            for d in diffs { progress.say("warning: \(d)") }
+            if !diffs.isEmpty, !request.allowDifferentImages {
+                throw ReproError.imagesDiffer(diffs, changed: changed, commit: recorded.provenance.labCommit)
+            }
+            for d in diffs + changed.map({ "changed since the run: " + $0 }) { progress.say("warning: \(d)") }
         }
 
         // Exactly this cell: its selection is the plan's only cell.
@@ -129,6 +163,64 @@ public struct ReproRunner: Sendable {
         LabConfig.Matrix(
             backends: [cell.backend], hosts: [.host(cell.host)], kernels: [cell.kernel], memoryMiB: [cell.memoryMiB],
             vcpus: [cell.vcpus], paging: [cell.paging], suites: [])
+    }
+
+    /// The run's inputs this session lacks: a non-default configuration file not given (or
+    /// another one given), and `--cases` directories not given. Configuration directories
+    /// (`caseDirectories`) come back with the configuration.
+    static func missingInputs(recorded: Provenance.Inputs, session: LabSession) -> [String] {
+        var missing: [String] = []
+        let configNow = URL(fileURLWithPath: session.configFile).standardizedFileURL.path
+        if !recorded.defaultConfig, configNow != recorded.configFile {
+            missing.append(
+                "--config \(pathRelative(recorded.configFile)) (this command reads \(pathRelative(configNow)))")
+        }
+        for directory in recorded.caseDirectories where directory.fromCommandLine {
+            if !session.caseDirectories.contains(directory.path) {
+                missing.append("--cases \(pathRelative(directory.path))")
+            }
+        }
+        return missing
+    }
+
+    /// Which of the run's inputs differ now, each named with what changed: the lab commit, the
+    /// configuration file, each case directory (changed, gone, or new), the guest kernel.
+    static func changedInputs(
+        recorded: Provenance, now: Provenance.Inputs?, labCommit: String?, kernel: (spec: String, version: String)
+    ) -> [String] {
+        var changed: [String] = []
+        if let then = recorded.labCommit, let labCommit {
+            if then != labCommit {
+                changed.append("lab commit: the run had \(then), this checkout is \(labCommit)")
+            } else if labCommit.hasSuffix("-dirty") {
+                changed.append(
+                    "lab commit: \(labCommit) then and now, but with uncommitted changes, which may differ")
+            }
+        }
+        if let then = recorded.guestKernels[kernel.spec]?.version, then != kernel.version {
+            changed.append("guest kernel \(kernel.spec): the run had \(then), it resolves to \(kernel.version) now")
+        }
+        guard let inputs = recorded.inputs, let now else { return changed }
+        if inputs.configFile == now.configFile, inputs.configDigest != now.configDigest {
+            changed.append("configuration \(pathRelative(now.configFile)): its content changed")
+        }
+        let current = Dictionary(now.caseDirectories.map { ($0.path, $0.digest) }, uniquingKeysWith: { a, _ in a })
+        for directory in inputs.caseDirectories {
+            if let digest = current[directory.path] {
+                if digest != directory.digest {
+                    changed.append("user case directory \(pathRelative(directory.path)): its files changed")
+                }
+            } else if !FileManager.default.fileExists(atPath: directory.path) {
+                changed.append("user case directory \(pathRelative(directory.path)): gone")
+            } else {
+                changed.append("user case directory \(pathRelative(directory.path)): not used now")
+            }
+        }
+        let before = Set(inputs.caseDirectories.map(\.path))
+        for directory in now.caseDirectories where !before.contains(directory.path) {
+            changed.append("user case directory \(pathRelative(directory.path)): used now, not by the run")
+        }
+        return changed
     }
 
     /// Names whose recorded digest differs from today's build (names recorded as `name` or

@@ -8,7 +8,7 @@ import LabVirt
 /// VM's images were made from them; the plan (`plan.cpio`) and every log stay. `lab run
 /// --keep-images` keeps the images themselves.
 enum BootImages {
-    static let removable = ["initrd.img", "bundle.img"]
+    static let removable = ["initrd.img", "bundle.img", "guest.img"]
     static let referenceFile = "boot-images.txt"
 
     /// Removes the images in `vmDir` and writes the reference; returns the bytes freed.
@@ -29,9 +29,12 @@ enum BootImages {
             let path = vmDir + "/" + name
             guard let size = (try? fm.attributesOfItem(atPath: path))?[.size] as? NSNumber else { continue }
             let how =
-                name == "initrd.img"
-                ? "the initramfs, zero-padded to 4 bytes, followed by plan.cpio"
-                : "mkbundle --kernel <kernel> --initrd initrd.img --cmdline <the cell's guest command line>"
+                switch name {
+                case "initrd.img": "the initramfs, zero-padded to 4 bytes, followed by plan.cpio"
+                case "guest.img":
+                    "BitVisor's guest disk: grub-mkrescue of <kernel>, initrd.img and grub.cfg (BitVisorBootMedia.makeGuestDisk)"
+                default: "mkbundle --kernel <kernel> --initrd initrd.img --cmdline <the cell's guest command line>"
+                }
             guard (try? fm.removeItem(atPath: path)) != nil else { continue }
             freed += size.int64Value
             lines.append("\(name) (\(size.int64Value) bytes, removed): \(how)")

@@ -49,6 +49,11 @@ public struct CellRunner: Sendable {
             }
             let progressed = !vm.records.isEmpty
             remaining = vm.notRun
+            if vm.bootFailed, let why = vm.retryBoot, attempt == 1, !remaining.isEmpty {
+                // An intermittent boot hang (CaseTracker.Outcome.retryBoot): one fresh VM.
+                context.progress.say("\(cell.id): \(why); trying once more in a fresh VM")
+                continue
+            }
             if vm.bootFailed || !progressed {
                 // The same VM would fail the same way again: report the rest with this VM's logs.
                 records += remaining.map {
@@ -69,10 +74,14 @@ public struct CellRunner: Sendable {
     struct VMResult {
         var name: String
         var logs: [String: String]
+        /// Streams virtlogd rolled over (`LogRollover`).
+        var truncatedLogs: [String: String] = [:]
         var records: [CaseRecord]
         var notRun: [SelectedCase]
         var bootFailed: Bool
         var problem: String?
+        /// The boot failed in a way worth one more VM (CaseTracker.Outcome.retryBoot).
+        var retryBoot: String? = nil
         /// Cases whose end was printed live (their RESULT line arrived while the VM ran).
         var announced: Set<String> = []
     }
@@ -158,6 +167,7 @@ public struct CellRunner: Sendable {
                                     message: result.message, values: result.values,
                                     durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
                                     vmName: name, logs: vmLogs)
+                                live.wallSeconds = t.wallTimes[result.id].map(CaseTracker.double)
                                 live.repro = reproCommand(caseId: result.id, cell: cell)
                                 live.machine = context.machine
                                 ledger?.add([live])
@@ -174,6 +184,13 @@ public struct CellRunner: Sendable {
         }
         context.progress.vmEnded()
         launcher.keepEmulatorLog(of: session, in: vmDir)
+        let rollover = LogRollover.inspect(
+            logs: result.logs, resultsDirectory: context.resultsDirectory, limits: VirtlogdLimits.current())
+        result.logs = rollover.logs
+        result.truncatedLogs = rollover.truncated
+        for (role, text) in rollover.truncated.sorted(by: { $0.key < $1.key }) {
+            context.progress.say("\(name): the \(role) stream \(text)")
+        }
         if !context.keepImages { BootImages.replaceWithReferences(in: vmDir, images: context.images) }
 
         let final = tracker.value
@@ -192,9 +209,11 @@ public struct CellRunner: Sendable {
                 cell: cell, caseId: $0.id, status: $0.status, message: $0.message, attempt: attempt, vm: result)
             r.values = $0.values
             r.durationSeconds = $0.seconds
+            r.wallSeconds = $0.wallSeconds
             return r
         }
         result.notRun = outcome.notRun
+        result.retryBoot = outcome.retryBoot
         result.announced = announced.ids
         return result
     }
@@ -206,6 +225,7 @@ public struct CellRunner: Sendable {
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
         record.machine = context.machine
+        if !vm.truncatedLogs.isEmpty { record.truncatedLogs = vm.truncatedLogs }
         return record
     }
 

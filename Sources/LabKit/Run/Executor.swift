@@ -39,7 +39,7 @@ public struct Executor: Sendable {
         let launchers = roster?.allLaunchers ?? Launchers.make()
         let used =
             roster?.allLaunchers
-            ?? launchers.filter { launcher in work.contains { launcher.hostKinds.contains($0.cell.cell.host) } }
+            ?? launchers.filter { launcher in work.contains { launcher.runs($0.cell.cell) } }
         defer { for launcher in used { launcher.close() } }
         if roster == nil { for launcher in used { try await launcher.open(say: progress.say) } }
         DomainReaper.shared.installSignalHandlers()
@@ -50,6 +50,8 @@ public struct Executor: Sendable {
         var early = Provenance(
             labCommit: labVersion == "unknown" ? nil : labVersion, hostCPU: HostSurvey.hostCPUModel(),
             hostname: ProcessInfo.processInfo.hostName, startTime: plan.started, commandLine: plan.commandLine)
+        let inputs = try? await session.inputs()
+        early.inputs = inputs
         for (_, images) in plan.images {
             for (name, digest) in images.digests {
                 early.imageDigests[plan.images.count == 1 ? name : "\(name)@\(images.kernelVersion)"] = digest
@@ -72,13 +74,17 @@ public struct Executor: Sendable {
         defer { DomainReaper.shared.setInterruptionHandler(handlerKey, nil) }
 
         let jobs = roster.map { $0.entries.reduce(0) { $0 + $1.slots } } ?? plan.jobs.jobs
+        let budget = VMBudget.host(cache: session.paths.cache)
         progress.startHeartbeat()
         defer { progress.finish() }
         progress.say(
             "running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(jobs) VM\(jobs == 1 ? "" : "s") at once "
                 + (roster.map {
                     "on " + $0.entries.map { "\($0.config.name) (\($0.slots))" }.joined(separator: ", ")
-                } ?? "(limit: \(plan.jobs.limitedBy))") + "; results in \(directory)")
+                }
+                    ?? "(limit: \(plan.jobs.limitedBy)"
+                    + (budget.map { "; \($0.slots) VM slots on this host, shared with other lab runs" } ?? "") + ")")
+                + "; results in \(directory)")
 
         var records: [CaseRecord] = []
         // Cases a cell does not support (needs) are reported as skips with their reason.
@@ -95,13 +101,15 @@ public struct Executor: Sendable {
         if let roster {
             records += await runOnMachines(
                 work, roster: roster, plan: plan, labVersion: labVersion, ledger: ledger, progress: progress,
-                notes: &notes)
+                budget: budget, notes: &notes)
         } else {
             records += await runHere(
-                work, plan: plan, used: used, labVersion: labVersion, ledger: ledger, progress: progress)
+                work, plan: plan, used: used, labVersion: labVersion, ledger: ledger, progress: progress,
+                budget: budget)
         }
 
         var provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        provenance.inputs = inputs
         if roster != nil {
             // Only the machines that ran: `local` is in hosts only when it is one of them.
             let ran = Set(records.compactMap(\.machine))
@@ -117,7 +125,7 @@ public struct Executor: Sendable {
     /// The cells of `work`, as many at once as the plan's jobs allow, on this machine's launchers.
     private func runHere(
         _ work: [CellSelection], plan: RunPlan, used: [any Launcher], labVersion: String, ledger: RunLedger,
-        progress: RunProgress
+        progress: RunProgress, budget: VMBudget?
     ) async -> [CaseRecord] {
         let directory = plan.resultsDirectory
         let jobs = plan.jobs.jobs
@@ -127,7 +135,7 @@ public struct Executor: Sendable {
                 guard let selection = iterator.next() else { return false }
                 let cell = selection.cell.cell
                 guard let images = plan.images[cell.kernel],
-                    let launcher = used.first(where: { $0.hostKinds.contains(cell.host) })
+                    let launcher = used.first(where: { $0.runs(cell) })
                 else {
                     // The plan is made from the images and the launchers: a lab bug if it happens.
                     let missing = plan.images[cell.kernel] == nil ? "images of kernel \(cell.kernel)" : "launcher"
@@ -146,7 +154,12 @@ public struct Executor: Sendable {
                         launcher: launcher, labVersion: labVersion, progress: progress,
                         reproCommand: plan.reproCommand, gdbPort: plan.gdbPort, ledger: ledger,
                         keepImages: plan.keepImages))
-                group.addTask { await runner.run(selection) }
+                let owner = "pid \(getpid()), run \(plan.runID), cell \(cell.id)"
+                group.addTask {
+                    let slot = await Self.takeSlot(budget, owner: owner, cell: cell.id, progress: progress)
+                    defer { slot?.release() }
+                    return await runner.run(selection)
+                }
                 return true
             }
             for _ in 0..<jobs { guard startNext() else { break } }
@@ -157,6 +170,25 @@ public struct Executor: Sendable {
             }
             return all
         }
+    }
+
+    // MARK: - The host's VM budget
+
+    /// A slot of the host's VM budget for one cell's VMs: at once when one is free, else after
+    /// saying that the cell waits and for whom (nil without a budget, or when cancelled).
+    static func takeSlot(
+        _ budget: VMBudget?, owner: String, cell: String, progress: RunProgress
+    ) async -> VMBudget.Slot? {
+        guard let budget else { return nil }
+        if let slot = budget.tryAcquire(owner: owner) { return slot }
+        let started = ContinuousClock.now
+        progress.say(
+            "\(cell): waiting for a VM slot — all \(budget.slots) of this host's are held ("
+                + budget.holders().joined(separator: "; ") + "); set LAB_VM_SLOTS to change the budget")
+        guard let slot = try? await budget.acquire(owner: owner, waiting: { _ in }) else { return nil }
+        let waited = Int((ContinuousClock.now - started) / .seconds(1))
+        progress.say("\(cell): got VM slot \(slot.index) after \(waited) s")
+        return slot
     }
 
     // MARK: - Provenance
@@ -175,15 +207,20 @@ public struct Executor: Sendable {
                 version: images.kernelVersion, packageVersion: images.kernelPackageVersion)
         }
         for cell in plan.matrix.runnableCells {
-            guard let launcher = launchers.first(where: { $0.hostKinds.contains(cell.host) }) else { continue }
+            guard let launcher = launchers.first(where: { $0.runs(cell) }) else { continue }
             provenance.machines[cell.id] = .init(
                 accelerator: cell.host.rawValue, cpuModel: launcher.cpuDescription(for: cell),
                 guestKernel: provenance.guestKernels[cell.kernel.description], paging: cell.paging,
                 guestCmdline: launcher.guestCmdline(for: cell, configured: plan.config.guest.cmdline),
                 hypervisorCmdline: launcher.hypervisorCmdline(for: cell, policy: plan.config.policy))
         }
-        if plan.matrix.runnableCells.contains(where: { $0.backend.usesHypervisor }) {
+        if plan.matrix.runnableCells.contains(where: { $0.backend.isLabHypervisor }) {
             provenance.hypervisorPolicy = plan.config.policy
+        }
+        if plan.matrix.runnableCells.contains(where: { $0.backend == .bitvisor }),
+            let build = plan.images.values.compactMap(\.bitvisor).first
+        {
+            provenance.bitvisor = BitVisorLauncher.provenance(of: build)
         }
         for launcher in ran { await launcher.record(into: &provenance) }
         // The one machine this executor runs on (lab.json machines beyond it: Machines/).

@@ -83,11 +83,24 @@ public final class RunProgress: @unchecked Sendable {
                 ? "\u{1b}[31m\(status)\u{1b}[0m"
                 : record.status == .pass ? "\u{1b}[32m\(status)\u{1b}[0m" : "\u{1b}[33m\(status)\u{1b}[0m") : status
         var line = "\(count) \(painted) \(record.caseId) (\(record.cellId))"
-        if let d = record.durationSeconds { line += String(format: " %.2fs", d) }
+        line += Self.durationText(record)
         if record.status != .pass, !record.message.isEmpty {
             line += ": " + (record.message.split(separator: "\n").first.map(String.init) ?? "")
         }
         say(line)
+    }
+
+    /// " 12.30s" by the host's clock, with the guest's beside it when the two disagree (under
+    /// Bochs the guest's clock follows instructions: "0.26s" for a case that took half a minute).
+    static func durationText(_ record: CaseRecord) -> String {
+        guard let wall = record.wallSeconds else {
+            return record.durationSeconds.map { String(format: " %.2fs", $0) } ?? ""
+        }
+        var text = String(format: " %.2fs", wall)
+        if let guest = record.durationSeconds, abs(guest - wall) > max(0.5, 0.2 * wall) {
+            text += String(format: " (guest clock %.2fs)", guest)
+        }
+        return text
     }
 
     func cellSkipped(_ cell: String, reason: String, cases: Int) {

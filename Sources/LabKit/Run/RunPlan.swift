@@ -91,9 +91,40 @@ struct PlanBasis: Sendable {
         }
         var problems: [String] = []
         for problem in userCases.flatMap(\.problems) where !problems.contains(problem) { problems.append(problem) }
+        var implemented = Implemented.of(images: ordered)
+        if let source = config.bitvisorSource {
+            implemented.backends.insert(.bitvisor)
+            if config.matrix.backends.contains(.bitvisor) {
+                let (build, error) = await buildBitVisor(
+                    source: source, userServices: ordered.first?.userServices ?? [], session: session,
+                    progress: progress)
+                for kernel in images.keys {
+                    images[kernel]?.bitvisor = build
+                    images[kernel]?.bitvisorError = error
+                }
+            }
+        }
         return PlanBasis(
-            config: config, capabilities: capabilities, implemented: .of(images: ordered), images: images,
+            config: config, capabilities: capabilities, implemented: implemented, images: images,
             catalogs: catalogs, catalog: catalog, userCaseProblems: problems)
+    }
+
+    /// BitVisor from `source` with the lab's services and `userServices` (once per run: every
+    /// kernel's cells boot the same BitVisor). A directory that is no checkout, or a failed
+    /// build, is not fatal: the bitvisor cells report it as error cases (`BitVisorLauncher`).
+    static func buildBitVisor(
+        source: String, userServices: [String], session: LabSession, progress: RunProgress
+    ) async -> (BitVisorBuild?, String?) {
+        do {
+            let checkout = try BitVisorCheckout(path: source)
+            let build = try await BitVisorBuilder(images: session.builder(progress: progress))
+                .build(checkout: checkout, userServices: userServices)
+            if let error = build.error { progress.say("BitVisor did not build; its cells will report:\n\(error)") }
+            return (build, nil)
+        } catch {
+            progress.say("BitVisor: \(error)")
+            return (nil, "\(error)")
+        }
     }
 
     /// `matrix` expanded against the host and what is implemented.

@@ -11,7 +11,7 @@ public struct UserCaseSummary: Codable, Sendable, Equatable {
     public var timeouts: [String: Double]
 }
 
-/// Builds user case directories (README "Your own cases") into an image set:
+/// Builds user case directories (docs/user-cases.md) into an image set:
 ///
 /// 1. reads each directory's cases.json (a bad one makes the directory one error case,
 ///    `user/<prefix>/cases.json`);
@@ -91,6 +91,7 @@ struct UserCaseBuilder {
 
         // The hypervisor with the services that built (cached by content: normally a cache hit).
         let services = (builder.read(servicesFile) ?? "").split(separator: "\n").map(String.init)
+        images.userServices = services
         do {
             let hvDir = try await builder.buildHypervisor(compiler: compiler, extraServices: services)
             images.hypervisor = hvDir + "/hv.elf"

@@ -25,6 +25,10 @@ public struct BenchPoint: Sendable, Hashable, Codable {
     public var hypercalls: Int
     /// VM exits of one transfer measured through gmlab.info; nil when not measurable (backend none).
     public var exits: Int?
+    /// The longest single stay of the vCPU in the hypervisor's dispatch during one transfer
+    /// (gmlab.holds: the least of three transfers, so host descheduling does not count); nil
+    /// where the hypervisor has no such service (backend none, BitVisor) or for memcpy.
+    public var longestHoldNs: Double?
 
     /// Megabytes (10^6) per second at the median.
     public var throughputMBps: Double { summary.median > 0 ? Double(size) / summary.median * 1000 : 0 }
@@ -191,12 +195,16 @@ public struct BenchDocument: Sendable, Hashable, Codable {
             let exits = try integers("exits")
             let translate = values["translate_samples"] == nil ? nil : try matrix("translate_samples")
             let interleaved = values["memcpy_samples"] == nil ? nil : try matrix("memcpy_samples")
+            let holds =
+                values["longest_hold_ns"] == nil ? nil : try numbers(values["longest_hold_ns"], "\"longest_hold_ns\"")
             guard samples.count == sizes.count, batch.count == sizes.count, hypercalls.count == sizes.count,
                 exits.count == sizes.count, translate.map({ $0.count == sizes.count }) ?? true,
-                interleaved.map({ $0.count == sizes.count }) ?? true
+                interleaved.map({ $0.count == sizes.count }) ?? true, holds.map({ $0.count == sizes.count }) ?? true
             else {
                 throw ShapeError(
-                    message: "\"sizes\", \"samples\", \"batch\", \"hypercalls\", \"exits\" differ in length")
+                    message:
+                        "\"sizes\", \"samples\", \"batch\", \"hypercalls\", \"exits\", \"longest_hold_ns\" differ in length"
+                )
             }
             if sizes.isEmpty { throw ShapeError(message: "no sizes were measured") }
             for (i, size) in sizes.enumerated() {
@@ -213,7 +221,8 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                         },
                         memcpyNs: interleaved?[i],
                         memcpySummary: interleaved.flatMap { BenchStatistics.summarize($0[i], key: key + " memcpy") },
-                        batch: batch[i], hypercalls: hypercalls[i], exits: exits[i] < 0 ? nil : exits[i]))
+                        batch: batch[i], hypercalls: hypercalls[i], exits: exits[i] < 0 ? nil : exits[i],
+                        longestHoldNs: holds?[i]))
             }
             // The guest reports 2^64-1 for "no limit of its own".
             if case .number(let limit)? = values["limit"], limit < Double(settings.maxSize) {

@@ -6,7 +6,8 @@ import Foundation
 public enum BenchHTML {
     static let palette: [String: String] = [
         "regs": "#d62728", "phys-kernel": "#1f77b4", "phys-kernel-list": "#17becf", "phys-user": "#9467bd",
-        "linear-byte": "#ff7f0e", "linear-page": "#2ca02c", "memcpy": "#222222",
+        "linear-byte": "#ff7f0e", "linear-page": "#2ca02c", "linear-page-refuse": "#bcbd22",
+        "linear-page-faultin": "#8c564b", "linear-page-mlock": "#e377c2", "memcpy": "#222222",
     ]
 
     static func color(_ method: String) -> String { palette[method] ?? "#7f7f7f" }
@@ -46,6 +47,7 @@ public enum BenchHTML {
                 + "<td class=\"l \(cls)\">\(t.verdict)</td><td class=l>\(e(t.detail))</td></tr>\n"
         }
         h += "</table>\n"
+        for sideBySide in BenchSideBySide.of(doc) { h += sideBySide.html() }
 
         // Charts: every cell and direction side by side (two per row on a wide screen).
         h += "<h2>Throughput against transfer size</h2>\n<div class=charts>\n"
@@ -97,6 +99,21 @@ public enum BenchHTML {
                         + "<br><small>\(BenchTarget.formatNs(p.summary.median))</small></td>"
                 }
                 h += "</tr>\n"
+            }
+            h += "</table>\n"
+        }
+
+        let holds = BenchReport.longestHolds(doc)
+        if !holds.isEmpty {
+            h +=
+                "<h2>Longest hold of the vCPU</h2>\n<p class=note>One stay in the hypervisor's dispatch during one "
+                + "transfer (gmlab.holds; the least of three transfers).</p>\n<table><tr><th class=l>cell</th>"
+                + "<th class=l>series</th><th>longest stay</th><th>at size</th><th>at the largest size</th></tr>\n"
+            for x in holds {
+                h +=
+                    "<tr><td class=l>\(e(x.cellId))</td><td class=l>\(e(x.method)) \(e(x.direction))</td>"
+                    + "<td>\(BenchTarget.formatNs(x.ns))</td><td>\(BenchSettings.sizeLabel(x.size))</td>"
+                    + "<td>\(BenchSettings.sizeLabel(x.largestSize)): \(BenchTarget.formatNs(x.largestNs))</td></tr>\n"
             }
             h += "</table>\n"
         }

@@ -12,7 +12,7 @@ public enum BenchReport {
         var lines = [
             "cell,backend,method,direction,size_bytes,median_ns,q1_ns,q3_ns,ci95_low_ns,ci95_high_ns,"
                 + "mean_ns,min_ns,max_ns,samples,batch,ns_per_byte,throughput_MBps,hypercalls,exits,noisy,translate_median_ns,"
-                + "interleaved_memcpy_median_ns"
+                + "interleaved_memcpy_median_ns,longest_hold_ns"
         ]
         func f(_ v: Double) -> String { String(format: "%.1f", v) }
         for p in doc.points {
@@ -25,6 +25,7 @@ public enum BenchReport {
                     String(format: "%.4f", p.nsPerByte), String(format: "%.2f", p.throughputMBps), String(p.hypercalls),
                     p.exits.map(String.init) ?? "", s.noisy ? "1" : "0",
                     p.translateSummary.map { f($0.median) } ?? "", p.memcpySummary.map { f($0.median) } ?? "",
+                    p.longestHoldNs.map(f) ?? "",
                 ].joined(separator: ","))
         }
         for v in doc.scalars {
@@ -33,6 +34,7 @@ public enum BenchReport {
                 [
                     v.cellId, v.backend, v.method, v.series, "", f(s.median), f(s.q1), f(s.q3), f(s.ciLow), f(s.ciHigh),
                     f(s.mean), f(s.min), f(s.max), String(s.count), "", "", "", "1", "", s.noisy ? "1" : "0", "", "",
+                    "",
                 ]
                 .joined(separator: ","))
         }
@@ -71,6 +73,10 @@ public enum BenchReport {
                     + "\(BenchTarget.formatNs(v.summary.ciLow)) – \(BenchTarget.formatNs(v.summary.ciHigh)) | "
                     + String(format: "%.1f %%", v.summary.relativeSpread * 100) + (v.summary.noisy ? " ⚠" : "") + " |")
         }
+        for sideBySide in BenchSideBySide.of(doc) {
+            out.append("")
+            out += sideBySide.markdown()
+        }
         for cell in cells(doc) {
             out.append("")
             out.append("## \(cell): throughput (MB/s, median; ⚠ = noisy) and time per transfer")
@@ -106,6 +112,25 @@ public enum BenchReport {
                     "- \(l.cellId) \(l.method) \(l.direction): up to \(BenchSettings.sizeLabel(l.limit)) — \(l.reason)")
             }
         }
+        let holds = longestHolds(doc)
+        if !holds.isEmpty {
+            out.append("")
+            out.append("## Longest hold of the vCPU (one stay in the hypervisor during one transfer)")
+            out.append("")
+            out.append("| cell | series | longest stay | at size | largest size measured: its longest stay |")
+            out.append("| --- | --- | ---: | ---: | --- |")
+            for h in holds {
+                out.append(
+                    "| \(h.cellId) | \(h.method) \(h.direction) | \(BenchTarget.formatNs(h.ns)) | "
+                        + "\(BenchSettings.sizeLabel(h.size)) | \(BenchSettings.sizeLabel(h.largestSize)): "
+                        + "\(BenchTarget.formatNs(h.largestNs)) |")
+            }
+            out.append("")
+            out.append(
+                "The hypervisor times every stay in its hypercall dispatch (`gmlab.holds`); the figure is the least of "
+                    + "three transfers, so a host that deschedules the emulator does not count. A long transfer is "
+                    + "many stays of one slice each (continuations): the longest stay stays flat as sizes grow.")
+        }
         let notRun = doc.outcomes
         if !notRun.isEmpty {
             out.append("")
@@ -135,6 +160,35 @@ public enum BenchReport {
                 + "Noisy: IQR or 95 % interval of the median above \(Int(BenchStatistics.noiseThreshold * 100)) % of the median."
         )
         return out.joined(separator: "\n") + "\n"
+    }
+
+    /// Per cell and series with hold figures: the longest stay over all sizes, and the stay at the
+    /// largest size (the two differ when a transfer's stays stop growing with its size).
+    public struct Hold: Sendable, Hashable {
+        public var cellId, method, direction: String
+        public var ns: Double
+        public var size: Int
+        public var largestSize: Int
+        public var largestNs: Double
+    }
+
+    public static func longestHolds(_ doc: BenchDocument) -> [Hold] {
+        var out: [Hold] = []
+        for cell in cells(doc) {
+            for s in seriesList(doc, cell: cell) {
+                let points = doc.points.filter {
+                    $0.cellId == cell && $0.method == s.method && $0.direction == s.direction && $0.longestHoldNs != nil
+                }
+                guard let worst = points.max(by: { ($0.longestHoldNs ?? 0) < ($1.longestHoldNs ?? 0) }),
+                    let largest = points.max(by: { $0.size < $1.size })
+                else { continue }
+                out.append(
+                    Hold(
+                        cellId: cell, method: s.method, direction: s.direction, ns: worst.longestHoldNs ?? 0,
+                        size: worst.size, largestSize: largest.size, largestNs: largest.longestHoldNs ?? 0))
+            }
+        }
+        return out
     }
 
     static func throughputText(_ mbps: Double) -> String {

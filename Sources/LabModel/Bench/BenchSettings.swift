@@ -9,6 +9,10 @@ public enum BenchMethod: String, Sendable, Hashable, Codable, CaseIterable {
     case physUser = "phys-user"
     case linearByte = "linear-byte"
     case linearPage = "linear-page"
+    /// The answers to non-present pages (issue 14), page-wise on a cold buffer.
+    case linearPageRefuse = "linear-page-refuse"
+    case linearPageFaultin = "linear-page-faultin"
+    case linearPageMlock = "linear-page-mlock"
 
     /// What a reader of the report needs to know about the method, in one line.
     public var summary: String {
@@ -19,6 +23,10 @@ public enum BenchMethod: String, Sendable, Hashable, Codable, CaseIterable {
         case .physUser: return "guest-physical from user space via /proc/self/pagemap (translation included)"
         case .linearByte: return "guest-linear, a full page walk per byte (BitVisor's read_linearaddr_b)"
         case .linearPage: return "guest-linear, one page walk per page"
+        case .linearPageRefuse:
+            return "page-wise on a cold buffer, refuse mode: touch the page at the offset, call again"
+        case .linearPageFaultin: return "page-wise on a cold buffer, fault-in mode: one call, a #PF per page"
+        case .linearPageMlock: return "page-wise on a cold buffer pinned by mlock first"
         }
     }
 }

@@ -49,7 +49,11 @@ public struct BenchTarget: Sendable, Hashable, Codable {
         func rest(_ cell: String) -> Substring { cell.drop { $0 != "-" } }
         var pairs: [(BenchScalar, BenchScalar)] = []
         let kvms = doc.scalars.filter { $0.method == "kvm-vmmcall" && $0.series == "l2-vmmcall-in-kernel" }
-        for cell in Set(doc.scalars.filter { $0.method == "null-hypercall" }.map(\.cellId)).sorted() {
+        // (a bitvisor cell's null hypercall is BitVisor's, not ours: BenchSideBySide compares it)
+        let oursNull = doc.scalars.filter {
+            $0.method == "null-hypercall" && !$0.cellId.hasPrefix(Backend.bitvisor.rawValue + "-")
+        }
+        for cell in Set(oursNull.map(\.cellId)).sorted() {
             guard
                 let mine = doc.scalars.first(where: {
                     $0.cellId == cell && $0.method == "null-hypercall" && $0.series == "cpl0"

@@ -10,12 +10,52 @@ public struct CaseInfo: Sendable, Hashable, Codable {
     /// Conditions a cell must meet for the case to run there (see `CaseNeed`); otherwise the
     /// case is reported as skipped in that cell with the reason.
     public var needs: [CaseNeed]
+    /// What the case declares it expects of the real BitVisor (cases.json `bitvisor`, the test
+    /// table's `bitvisor` field): nil = the same as of the lab's hypervisor; see
+    /// `bitvisorExpectation`.
+    public var bitvisor: String?
 
-    public init(id: String, suite: String, description: String, needs: [CaseNeed] = []) {
+    public init(id: String, suite: String, description: String, needs: [CaseNeed] = [], bitvisor: String? = nil) {
         self.id = id
         self.suite = suite
         self.description = description
         self.needs = needs
+        self.bitvisor = bitvisor
+    }
+
+    /// `bitvisor` read: "FINDING…" is a declared difference (the case asserts BitVisor's
+    /// behaviour; a pass is reported as that finding), "skip: why" a case that cannot run on
+    /// BitVisor, anything else (or nothing) the same expectation as on the lab's hypervisor.
+    public var bitvisorExpectation: BackendExpectation { BackendExpectation(declared: bitvisor) }
+
+    /// What the case expects in `cell`: its BitVisor declaration in a bitvisor cell, else `.same`.
+    public func expectation(in cell: MatrixCell) -> BackendExpectation {
+        cell.backend == .bitvisor ? bitvisorExpectation : .same
+    }
+}
+
+/// What a case declares it expects of one backend, relative to the lab's hypervisor.
+public enum BackendExpectation: Sendable, Hashable {
+    /// The same behaviour; a difference is a failure.
+    case same
+    /// A named difference by the backend's design: the case asserts that behaviour there, and
+    /// a pass is listed as this finding (text starts with "FINDING").
+    case finding(String)
+    /// The case cannot run there (it tests what only the lab's hypervisor has): the reason.
+    case skip(String)
+
+    public init(declared: String?) {
+        guard let text = declared?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
+            self = .same
+            return
+        }
+        if text.hasPrefix("FINDING") {
+            self = .finding(text)
+        } else if text.lowercased().hasPrefix("skip:") {
+            self = .skip(String(text.dropFirst("skip:".count)).trimmingCharacters(in: .whitespaces))
+        } else {
+            self = .same
+        }
     }
 }
 
@@ -24,7 +64,7 @@ public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
     /// Runs under the lab's hypervisor (backend svm or vmx).
     case hypervisor
     /// Exactly this backend.
-    case none, svm, vmx
+    case none, svm, vmx, bitvisor
     /// Exactly this host.
     case kvm, tcg, bochs
     /// Two or more vCPUs.
@@ -32,18 +72,26 @@ public enum CaseNeed: String, Sendable, Hashable, Codable, CaseIterable {
     /// The lab's guest kernel module (always in the lab's initramfs; named so that a user case
     /// directory without one can say so).
     case kmod
+    /// A host that runs guest code at QEMU TCG speed or better (kvm, tcg): the case's work does
+    /// not fit its deadline under Bochs, which interprets every instruction about ten times
+    /// slower. Only the lab can tell (the guest cannot see its emulator).
+    case fastHost = "fast-host"
 
     /// Why `cell` does not meet this need, or nil when it does.
     public func unmetReason(in cell: MatrixCell) -> String? {
         switch self {
         case .hypervisor: return cell.backend.usesHypervisor ? nil : "needs the hypervisor (cell has backend none)"
-        case .none, .svm, .vmx:
+        case .none, .svm, .vmx, .bitvisor:
             return cell.backend.rawValue == rawValue
                 ? nil : "needs backend \(rawValue) (cell has backend \(cell.backend.rawValue))"
         case .kvm, .tcg, .bochs:
             return cell.host.rawValue == rawValue ? nil : "needs host \(rawValue) (cell has host \(cell.host.rawValue))"
         case .smp: return cell.vcpus >= 2 ? nil : "needs 2 or more vCPUs (cell has \(cell.vcpus))"
         case .kmod: return nil
+        case .fastHost:
+            return cell.host == .bochs
+                ? "needs a host faster than Bochs (cell has host bochs, about ten times slower than TCG: "
+                    + "the case's work does not fit its deadline there)" : nil
         }
     }
 }
@@ -95,7 +143,7 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
         return try parse(data, fileName: url.lastPathComponent)
     }
 
-    /// Reads cases.json: an array of `{"id", "suite", "description", "needs"?}`. Ids must be
+    /// Reads cases.json: an array of `{"id", "suite", "description", "needs"?, "bitvisor"?}`. Ids must be
     /// unique and free of whitespace (the guest plan file is space-separated).
     public static func parse(_ data: Data, fileName: String = "cases.json") throws(CatalogError) -> CaseCatalog {
         let root: JSONNode
@@ -118,7 +166,7 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
             let path = "$[\(index)]"
             guard
                 let members = validator.object(
-                    item, path: path, known: ["id", "suite", "description", "needs", "program"],
+                    item, path: path, known: ["id", "suite", "description", "needs", "program", "bitvisor"],
                     required: ["id", "suite", "description"])
             else { continue }
             func string(_ key: String) -> String? {
@@ -161,8 +209,16 @@ public struct CaseCatalog: Sendable, Hashable, Codable {
                     }
                 }
             }
+            let bitvisor = string("bitvisor")
+            if let text = bitvisor, BackendExpectation(declared: text) == .same {
+                validator.report(
+                    "\(path).bitvisor",
+                    "\(JSONValue.quoted(text)) declares nothing: start it with \"FINDING\" (BitVisor differs by design) or \"skip:\" (cannot run there), or leave it out"
+                )
+            }
             if let id, let suite, let description {
-                cases.append(CaseInfo(id: id, suite: suite, description: description, needs: needs))
+                cases.append(
+                    CaseInfo(id: id, suite: suite, description: description, needs: needs, bitvisor: bitvisor))
             }
         }
         if !validator.issues.isEmpty { throw CatalogError(file: fileName, issues: validator.issues) }

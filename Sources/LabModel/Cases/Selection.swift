@@ -70,7 +70,12 @@ public struct CellSelection: Sendable, Hashable, Codable {
     /// GMLAB_POLICY), then `<case-id> <timeout>` per case (timeout in whole seconds, rounded up).
     public func agentPlan(cases subset: [SelectedCase]? = nil, policy: HypervisorPolicy? = nil) -> String {
         var text = "backend \(cell.cell.backend.rawValue)\n"
-        if let policy, cell.cell.backend.usesHypervisor { text += "policy \(policy.rawValue)\n" }
+        // BitVisor has no access policy of its own: what it does is the lab's `bitvisor` policy.
+        if cell.cell.backend == .bitvisor, policy != nil {
+            text += "policy \(HypervisorPolicy.bitvisor.rawValue)\n"
+        } else if let policy, cell.cell.backend.usesHypervisor {
+            text += "policy \(policy.rawValue)\n"
+        }
         for selected in subset ?? cases {
             text += "\(selected.id) \(Int(selected.timeoutSeconds.rounded(.up)))\n"
         }
@@ -211,7 +216,8 @@ private func selectCases(
         var selected: [SelectedCase] = []
         var skipped: [SkippedCase] = []
         for info in (catalogs[planned.cell.kernel] ?? catalog).cases where isChosen(info) {
-            let unmet = info.needs.compactMap { $0.unmetReason(in: planned.cell) }
+            var unmet = info.needs.compactMap { $0.unmetReason(in: planned.cell) }
+            if case .skip(let why) = info.expectation(in: planned.cell) { unmet.append("not on BitVisor: \(why)") }
             if unmet.isEmpty {
                 selected.append(SelectedCase(info: info, timeoutSeconds: timeouts.seconds(forCase: info.id)))
             } else {

@@ -1,7 +1,6 @@
 import Foundation
 
-/// A user case directory's description, `cases.json` in that directory (README: "Your own
-/// cases"): which hypervisor services, guest programs and kernel modules the directory holds,
+/// A user case directory's description, `cases.json` in that directory (docs/user-cases.md): which hypervisor services, guest programs and kernel modules the directory holds,
 /// and its cases — what to run, as whom, and what passes. Validated completely on load: every
 /// problem is reported at once with the file, line and JSON path, and every file it names must
 /// exist inside the directory.
@@ -106,7 +105,7 @@ public struct UserCaseDescription: Sendable, Hashable {
                 issues: [
                     .init(
                         message:
-                            "missing: a case directory holds its description in \(fileName) (README: \"Your own cases\")"
+                            "missing: a case directory holds its description in \(fileName) (docs/user-cases.md)"
                     )
                 ])
         }

@@ -36,6 +36,7 @@ struct ConfigValidator {
                 known: [
                     "schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench", "hypervisor",
                     "machines",
+                    "bitvisor",
                 ],
                 required: ["schema", "matrix", "timeouts"])
         else { return nil }
@@ -82,17 +83,24 @@ struct ConfigValidator {
             machines = self.machines(node, path: "$.machines")
             machinesOK = machines != nil
         }
+        var bitvisor: LabConfig.BitVisor?
+        var bitvisorOK = true
+        if let node = members["bitvisor"] {
+            bitvisor = self.bitvisor(node, path: "$.bitvisor")
+            bitvisorOK = bitvisor != nil
+        }
 
         if let matrix, let guest { pagingAgrees(matrix: matrix, guest: guest, path: "$.guest.cmdline") }
 
         guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK, hypervisorOK,
-            machinesOK
+            machinesOK,
+            bitvisorOK
         else {
             return nil
         }
         var config = LabConfig(
             matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench,
-            hypervisor: hypervisor)
+            hypervisor: hypervisor, bitvisor: bitvisor)
         config.machines = machines
         return config
     }
@@ -420,6 +428,19 @@ struct ConfigValidator {
             let node = members["policy"], let policy = policy(node, path: "\(path).policy")
         else { return nil }
         return LabConfig.Hypervisor(policy: policy)
+    }
+
+    /// `bitvisor`: `{"source": "DIR"}` (a BitVisor checkout; `null` or no source: none).
+    mutating func bitvisor(_ node: JSONNode, path: String) -> LabConfig.BitVisor? {
+        guard let members = object(node, path: path, known: ["source"], required: []) else { return nil }
+        guard let source = members["source"] else { return LabConfig.BitVisor(source: nil) }
+        switch source.kind {
+        case .null: return LabConfig.BitVisor(source: nil)
+        case .string(let dir) where !dir.isEmpty: return LabConfig.BitVisor(source: dir)
+        default:
+            report(source, "\(path).source", "expected the path of a BitVisor checkout, got \(source.described)")
+            return nil
+        }
     }
 
     mutating func jobs(_ node: JSONNode, path: String) -> JobsSetting? {

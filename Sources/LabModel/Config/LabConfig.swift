@@ -8,12 +8,17 @@ extension CaseIterable where Self: Equatable {
 /// How the guest runs: directly on the emulated machine (`none`), or under the lab's hypervisor
 /// using AMD SVM or Intel VMX.
 public enum Backend: String, Sendable, Codable, CaseIterable, Comparable {
-    case none, svm, vmx
+    /// `bitvisor`: the real BitVisor, built from a checkout the user names (issue 10).
+    case none, svm, vmx, bitvisor
 
     public static func < (lhs: Backend, rhs: Backend) -> Bool { lhs.caseOrder < rhs.caseOrder }
 
-    /// True for svm and vmx: the guest runs under the lab's hypervisor.
+    /// True for svm, vmx and bitvisor: the guest runs under a hypervisor.
     public var usesHypervisor: Bool { self != .none }
+
+    /// True for svm and vmx: the guest runs under the lab's own hypervisor (its policy option,
+    /// its self-test services, its hostile-input fixes).
+    public var isLabHypervisor: Bool { self == .svm || self == .vmx }
 }
 
 /// The machine that runs a cell: QEMU with KVM, QEMU with TCG (emulation), or Bochs.
@@ -256,6 +261,14 @@ public struct LabConfig: Sendable, Hashable, Codable {
 
     public static let defaultCmdline = "console=ttyS0 nokaslr panic=-1 quiet"
 
+    /// lab.json `bitvisor`: where the real BitVisor comes from (backend `bitvisor`).
+    public struct BitVisor: Sendable, Hashable, Codable {
+        /// A BitVisor checkout (a directory; relative paths are from lab.json's directory).
+        public var source: String?
+
+        public init(source: String?) { self.source = source }
+    }
+
     /// lab.json `hypervisor`: settings of the lab's own hypervisor for svm/vmx cells.
     public struct Hypervisor: Sendable, Hashable, Codable {
         public var policy: HypervisorPolicy
@@ -282,6 +295,42 @@ public struct LabConfig: Sendable, Hashable, Codable {
     /// The machines of this configuration (`MachineConfig.local` when lab.json names none).
     public var effectiveMachines: [MachineConfig] { machines ?? [.local] }
 
+    /// lab.json `bitvisor` (optional), with `--bitvisor` and `BITVISOR_SRC` applied
+    /// (`withBitVisorSource`).
+    public var bitvisor: BitVisor?
+
+    /// The BitVisor checkout this run uses, nil when none was given.
+    public var bitvisorSource: String? { bitvisor?.source.flatMap { $0.isEmpty ? nil : $0 } }
+
+    /// This configuration with the BitVisor checkout resolved to an absolute path: `flag`
+    /// (`--bitvisor`, relative to `currentDirectory`), else `environment` (`BITVISOR_SRC`,
+    /// relative to `currentDirectory`), else lab.json's `bitvisor.source` (relative to
+    /// `configDirectory`). With a checkout, `bitvisor` is appended to the backends when
+    /// missing, so the default run covers it; without one nothing changes.
+    public func resolvingBitVisorSource(
+        flag: String?, environment: String?, currentDirectory: String, configDirectory: String
+    ) -> LabConfig {
+        func absolute(_ path: String, from base: String) -> String {
+            URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: base, isDirectory: true)).standardizedFileURL
+                .path
+        }
+        let chosen: String?
+        if let flag, !flag.isEmpty {
+            chosen = absolute(flag, from: currentDirectory)
+        } else if let environment, !environment.isEmpty {
+            chosen = absolute(environment, from: currentDirectory)
+        } else if let source = bitvisorSource {
+            chosen = absolute(source, from: configDirectory)
+        } else {
+            chosen = nil
+        }
+        guard let chosen else { return self }
+        var result = self
+        result.bitvisor = BitVisor(source: chosen)
+        if !result.matrix.backends.contains(.bitvisor) { result.matrix.backends.append(.bitvisor) }
+        return result
+    }
+
     /// The hypervisor's access policy for this run: lab.json `hypervisor.policy` or
     /// `lab run --policy`, else `bitvisor`.
     public var policy: HypervisorPolicy { hypervisor?.policy ?? .bitvisor }
@@ -289,7 +338,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
     public init(
         matrix: Matrix, timeouts: Timeouts, guest: Guest = Guest(cmdline: LabConfig.defaultCmdline),
         jobs: JobsSetting = .auto, caseDirectories: [String] = [], bench: BenchSettings? = nil,
-        hypervisor: Hypervisor? = nil
+        hypervisor: Hypervisor? = nil, bitvisor: BitVisor? = nil
     ) {
         self.schema = LabConfig.schemaVersion
         self.matrix = matrix
@@ -299,6 +348,7 @@ public struct LabConfig: Sendable, Hashable, Codable {
         self.caseDirectories = caseDirectories
         self.bench = bench
         self.hypervisor = hypervisor
+        self.bitvisor = bitvisor
     }
 
     /// Reads and validates a lab.json file. The error names the file (its last path component).

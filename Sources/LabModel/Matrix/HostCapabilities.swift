@@ -46,6 +46,8 @@ public struct HostCapabilities: Sendable, Hashable, Codable {
         case .none: return kvmBootsGuest ? .kvm : .tcg
         case .svm: return kvmBootsGuest && nestedSVM ? .kvm : .tcg
         case .vmx: return kvmBootsGuest && nestedVMX ? .kvm : .bochs
+        // The lab runs BitVisor under QEMU TCG with SVM (the set-up measured on these machines).
+        case .bitvisor: return .tcg
         }
     }
 }
@@ -63,4 +65,11 @@ public struct Implemented: Sendable, Hashable {
         self.backends = backends
         self.hostKinds = hostKinds
     }
+
+    /// Why `bitvisor` cells are skipped when no checkout was named (`backends` then lacks it),
+    /// and how to name one. `lab doctor` says the same.
+    public static let noBitVisorCheckout =
+        "no BitVisor checkout given: name one with lab.json \"bitvisor\": {\"source\": DIR}, "
+        + "lab run --bitvisor DIR or BITVISOR_SRC=DIR (a clone of https://github.com/matsu/bitvisor; "
+        + "the lab copies and builds it, never fetches it)"
 }

@@ -110,14 +110,44 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
             return capabilities.kvmBootsGuest
                 ? "KVM has no nested VMX here; Bochs emulates VMX with EPT"
                 : "KVM cannot boot a guest on this machine; Bochs emulates VMX with EPT"
+        case (.bitvisor, _): return "the lab runs BitVisor under QEMU TCG with SVM and nested paging"
         }
+    }
+
+    /// What keeps a `bitvisor` cell from running, apart from memory: no checkout, a host other
+    /// than TCG, 5-level paging, more than one vCPU.
+    static func bitvisorSkipReasons(
+        _ cell: MatrixCell, capabilities: HostCapabilities, implemented: Implemented
+    ) -> [String] {
+        var reasons: [String] = []
+        if !implemented.backends.contains(.bitvisor) { reasons.append(Implemented.noBitVisorCheckout) }
+        switch cell.host {
+        case .tcg:
+            if !capabilities.tcgEmulatesSVM {
+                reasons.append("bitvisor needs SVM: this QEMU's TCG does not offer SVM with NPT (doctor tried)")
+            }
+        case .kvm, .bochs:
+            reasons.append(
+                "host \(cell.host.rawValue): the lab runs BitVisor under QEMU TCG (SVM) only so far; use host tcg")
+        }
+        if cell.paging == .fiveLevel {
+            reasons.append(
+                "BitVisor has no 5-level paging (its guest-linear walker stops at 4 levels): "
+                    + "its 4-level cell runs the suites")
+        }
+        if cell.vcpus > 1 {
+            reasons.append("BitVisor runs with one vCPU here (its AMD multi-CPU support under QEMU is not working)")
+        }
+        return reasons
     }
 
     /// Every reason `cell` cannot run here (empty: runnable).
     static func skipReasons(_ cell: MatrixCell, capabilities: HostCapabilities, implemented: Implemented) -> [String] {
         var reasons: [String] = []
         let backend = cell.backend.rawValue
-        if cell.backend != .none, !implemented.backends.contains(cell.backend) {
+        if cell.backend == .bitvisor {
+            reasons += bitvisorSkipReasons(cell, capabilities: capabilities, implemented: implemented)
+        } else if cell.backend != .none, !implemented.backends.contains(cell.backend) {
             reasons.append("hypervisor backend \(backend) is not implemented yet")
         }
         if !implemented.hostKinds.contains(cell.host) {
@@ -165,7 +195,7 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
                             : "use host tcg (QEMU TCG emulates LA57)"))
             }
         }
-        if cell.backend != .none, cell.vcpus > capabilities.hypervisorMaxVCPUs {
+        if cell.backend.isLabHypervisor, cell.vcpus > capabilities.hypervisorMaxVCPUs {
             let supported =
                 capabilities.hypervisorMaxVCPUs == 1 ? "one vCPU" : "\(capabilities.hypervisorMaxVCPUs) vCPUs"
             reasons.append("the hypervisor supports \(supported); vcpus=\(cell.vcpus) runs only with backend none")

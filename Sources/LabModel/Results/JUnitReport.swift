@@ -37,7 +37,7 @@ public enum JUnitReport {
             let suite = XMLElement(name: "testsuite")
             var counts: [CaseStatus: Int] = [:]
             for row in rows { counts[row.status, default: 0] += 1 }
-            let time = rows.compactMap(\.durationSeconds).reduce(0, +)
+            let time = rows.compactMap { $0.wallSeconds ?? $0.durationSeconds }.reduce(0, +)
             suite.addAttribute(name: "name", value: cellId)
             suite.addAttribute(name: "tests", value: String(rows.count))
             suite.addAttribute(
@@ -100,7 +100,8 @@ public enum JUnitReport {
         let element = XMLElement(name: "testcase")
         element.addAttribute(name: "name", value: row.caseId)
         element.addAttribute(name: "classname", value: className(cellId: row.cellId))
-        element.addAttribute(name: "time", value: seconds(row.durationSeconds ?? 0))
+        // JUnit's time is the wall's; the guest's clock when the host saw no BEGIN/RESULT pair.
+        element.addAttribute(name: "time", value: seconds(row.wallSeconds ?? row.durationSeconds ?? 0))
         var body = row.message
         if let repro = row.repro { body += (body.isEmpty ? "" : "\n\n") + "reproduce: \(repro)" }
         switch row.status {

@@ -51,7 +51,12 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     public var message: String
     /// Measurements and details the case reported (`values` of its RESULT).
     public var values: [String: JSONValue]
+    /// How long the case ran by the guest's clock (its RESULT's duration_ms). Under Bochs the
+    /// guest's clock follows executed instructions, not the wall.
     public var durationSeconds: Double?
+    /// How long it ran by the host's clock: from its BEGIN line to its RESULT line as the lab
+    /// saw them (to the 100 ms poll). Absent for cases without both lines.
+    public var wallSeconds: Double?
     /// 1 for the first VM of the cell, 2 for the VM that reran the remaining cases, …
     public var attempt: Int
     /// The libvirt domain (or Bochs run) name that ran the case.
@@ -59,6 +64,10 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     /// Log files by role (`console`, `agent`, `hypervisor`, `libvirt`…), paths relative to the
     /// results directory when inside it.
     public var logs: [String: String]
+    /// Log roles whose stream reached the log daemon's size limit (virtlogd's `max_size`), each
+    /// with what happened: which files hold its parts, and whether its beginning may be lost.
+    /// Absent (nil) when no stream was rolled over.
+    public var truncatedLogs: [String: String]?
     /// A shell command that reruns exactly this case in this cell.
     public var repro: String?
     /// A skip that is impossible by construction (the cell cannot meet the case's `needs`, e.g.
@@ -129,6 +138,42 @@ public struct Provenance: Sendable, Hashable, Codable {
         }
     }
 
+    /// What the run was built from besides the lab's own tree (`labCommit`) and the guest
+    /// kernels (`guestKernels`): the configuration file and the user case directories, each with
+    /// a digest of its content, so `lab repro` can print every input a reproduction needs and
+    /// name the one that changed since.
+    public struct Inputs: Sendable, Hashable, Codable {
+        public struct CaseDirectory: Sendable, Hashable, Codable {
+            /// Absolute path.
+            public var path: String
+            /// `sha256:…` over the directory's files (build outputs and dot-files left out).
+            public var digest: String
+            /// Given with `--cases` (a repro must repeat it); else listed in the configuration.
+            public var fromCommandLine: Bool
+
+            public init(path: String, digest: String, fromCommandLine: Bool) {
+                self.path = path
+                self.digest = digest
+                self.fromCommandLine = fromCommandLine
+            }
+        }
+
+        /// The configuration file, absolute.
+        public var configFile: String
+        /// `sha256:…` of the configuration file.
+        public var configDigest: String
+        /// True when the configuration was the repository's lab.json (no `--config`).
+        public var defaultConfig: Bool
+        public var caseDirectories: [CaseDirectory]
+
+        public init(configFile: String, configDigest: String, defaultConfig: Bool, caseDirectories: [CaseDirectory]) {
+            self.configFile = configFile
+            self.configDigest = configDigest
+            self.defaultConfig = defaultConfig
+            self.caseDirectories = caseDirectories
+        }
+    }
+
     /// `git rev-parse HEAD` of the lab, with `-dirty` when the tree had changes.
     public var labCommit: String?
     /// Content digests of the images used, by name (`hv.elf`, `initramfs`, `kernel-6.1.0-56-amd64`…).
@@ -152,13 +197,44 @@ public struct Provenance: Sendable, Hashable, Codable {
     public var hypervisorPolicy: HypervisorPolicy?
     /// The machines VMs ran on, by name (`CaseRecord.machine`): URI, size, CPU model, daemon.
     public var hosts: [String: HostRecord]?
+    /// The configuration and case directories the run used (absent in results written before).
+    public var inputs: Inputs?
+    /// The BitVisor a run's `bitvisor` cells booted (absent without them).
+    public var bitvisor: BitVisor?
+
+    /// Where a run's BitVisor came from and what was built.
+    public struct BitVisor: Sendable, Hashable, Codable {
+        /// The checkout as named (absolute).
+        public var source: String
+        /// HEAD's commit when the checkout is a git work tree, and whether its files differ.
+        public var commit: String?
+        public var localChanges: Bool?
+        /// The cache key of the build (checkout content, lab files, configuration, compiler)
+        /// and the checkout's own content digest.
+        public var contentKey: String
+        public var checkoutDigest: String
+        /// `sha256:` of bitvisor.elf; nil when the build failed.
+        public var elfDigest: String?
+
+        public init(
+            source: String, commit: String?, localChanges: Bool?, contentKey: String, checkoutDigest: String,
+            elfDigest: String?
+        ) {
+            self.source = source
+            self.commit = commit
+            self.localChanges = localChanges
+            self.contentKey = contentKey
+            self.checkoutDigest = checkoutDigest
+            self.elfDigest = elfDigest
+        }
+    }
 
     public init(
         labCommit: String? = nil, imageDigests: [String: String] = [:], guestKernels: [String: GuestKernel] = [:],
         qemuVersion: String? = nil, bochsVersion: String? = nil, libvirtLibraryVersion: String? = nil,
         libvirtDaemonVersion: String? = nil, machines: [String: Machine] = [:], hostCPU: String? = nil,
         hostname: String? = nil, startTime: Date, endTime: Date? = nil, commandLine: [String] = [],
-        hypervisorPolicy: HypervisorPolicy? = nil
+        hypervisorPolicy: HypervisorPolicy? = nil, inputs: Inputs? = nil
     ) {
         self.labCommit = labCommit
         self.imageDigests = imageDigests
@@ -174,6 +250,7 @@ public struct Provenance: Sendable, Hashable, Codable {
         self.endTime = endTime
         self.commandLine = commandLine
         self.hypervisorPolicy = hypervisorPolicy
+        self.inputs = inputs
     }
 
     /// Flat name/value pairs for JUnit properties and report headers, in a fixed order.
@@ -190,6 +267,22 @@ public struct Provenance: Sendable, Hashable, Codable {
         add("libvirt.library", libvirtLibraryVersion)
         add("libvirt.daemon", libvirtDaemonVersion)
         add("hypervisor.policy", hypervisorPolicy?.rawValue)
+        if let inputs {
+            add("input.config", inputs.configFile + " (" + inputs.configDigest + ")")
+            for directory in inputs.caseDirectories {
+                add(
+                    "input.cases." + directory.path,
+                    directory.digest + (directory.fromCommandLine ? " (--cases)" : " (caseDirectories)"))
+            }
+        }
+        if let bitvisor {
+            add("bitvisor.source", bitvisor.source)
+            add(
+                "bitvisor.commit",
+                bitvisor.commit.map { $0 + (bitvisor.localChanges == true ? " (with local changes)" : "") })
+            add("bitvisor.key", bitvisor.contentKey)
+            add("bitvisor.elf", bitvisor.elfDigest)
+        }
         for (cell, machine) in machines.sorted(by: { $0.key < $1.key }) {
             add(
                 "machine.\(cell)",
@@ -319,6 +412,9 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var shard: ShardInfo?
     /// Set by `lab merge`: the results directories merged, one per shard or run.
     public var mergedFrom: [MergedSource]?
+    /// Ours vs BitVisor, per case (`BackendComparison.of`): filled in when results.json is
+    /// written; absent without both an svm and a bitvisor cell.
+    public var comparison: [BackendComparison]?
 
     public init(
         provenance: Provenance, cells: [CellOutcome], records: [CaseRecord], cases: [CaseInfo] = [],
@@ -436,11 +532,20 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     /// Passing cases whose description declares a finding (a known problem asserted as it is,
     /// description starting "FINDING"): passes, listed in the summary so they are not forgotten.
+    /// In a bitvisor cell, also passing cases that declare a BitVisor finding (`CaseInfo.bitvisor`).
     public var findings: [CaseRecord] {
-        records.filter { record in
-            record.status == .pass
-                && (caseInfo(record.caseId)?.description.hasPrefix("FINDING") ?? false)
+        records.filter { $0.status == .pass && findingText(of: $0) != nil }
+    }
+
+    /// The finding a passing record stands for: its case's BitVisor declaration in a bitvisor
+    /// cell, else its description when that declares one; nil when it declares none.
+    public func findingText(of record: CaseRecord) -> String? {
+        guard let info = caseInfo(record.caseId) else { return nil }
+        if record.cellId.hasPrefix(Backend.bitvisor.rawValue + "-"), case .finding(let text) = info.bitvisorExpectation
+        {
+            return text
         }
+        return info.description.hasPrefix("FINDING") ? info.description : nil
     }
 
     /// The id of the one record a run that could not start writes (`RunResults.labFailure`).
@@ -489,7 +594,10 @@ public struct RunResults: Sendable, Hashable, Codable {
 
     /// The results.json text.
     public func jsonData() throws -> Data {
-        try Self.encoder().encode(self)
+        var written = self
+        let comparison = BackendComparison.of(self)
+        written.comparison = comparison.isEmpty ? nil : comparison
+        return try Self.encoder().encode(written)
     }
 
     /// Reads results.json text.

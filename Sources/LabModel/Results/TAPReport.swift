@@ -22,6 +22,7 @@ public enum TAPReport {
                 lines.append("  status: \(row.status.rawValue)")
                 lines.append("  message: \(JSONValue.quoted(row.message))")
                 if let duration = row.durationSeconds { lines.append("  duration_s: \(duration)") }
+                if let wall = row.wallSeconds { lines.append("  wall_s: \(wall)") }
                 if let repro = row.repro { lines.append("  repro: \(JSONValue.quoted(repro))") }
                 if !row.logs.isEmpty {
                     lines.append("  logs:")

@@ -80,6 +80,9 @@ public enum TextReport {
                 for (role, path) in record.logs.sorted(by: { $0.key < $1.key }) {
                     lines.append("      \(role) log: \(path)")
                 }
+                for (role, text) in (record.truncatedLogs ?? [:]).sorted(by: { $0.key < $1.key }) {
+                    lines.append("      \(role) log TRUNCATED: \(text)")
+                }
                 if let repro = record.repro { lines.append("      reproduce: \(repro)") }
             }
         }
@@ -89,10 +92,16 @@ public enum TextReport {
             lines.append(paint.bold("Findings (declared, asserted as they are: they pass)"))
             for record in findings {
                 lines.append("  \(record.caseId) in \(record.cellId)")
-                if let info = results.caseInfo(record.caseId) {
-                    lines.append("      \(terminalSafe(info.description))")
+                if let text = results.findingText(of: record) {
+                    lines.append("      \(terminalSafe(text))")
                 }
             }
+        }
+        for comparison in BackendComparison.of(results) {
+            lines.append("")
+            var section = comparison.text(safe: terminalSafe)
+            section[0] = paint.bold(section[0])
+            lines += section
         }
         if !results.notes.isEmpty {
             lines.append("")

@@ -30,6 +30,8 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     public var emulatorLog: EmulatorLog { EmulatorLog(emulator: Self.emulator, path: machine.logPath) }
 
     private let process: ChildProcess
+    /// COM1..COM3, live into the stream files.
+    private let pumps: [SerialPump]
     private let reaper: DomainReaper
     private let keepBootCD: Bool
     private let lock = NSLock()
@@ -39,13 +41,15 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     private var termination: ChildProcess.Termination?
 
     private init(
-        machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, reaper: DomainReaper,
-        startedAt: ContinuousClock.Instant, bootCDTime: Duration, creationTime: Duration, keepBootCD: Bool
+        machine: BochsMachine, installation: BochsInstallation, process: ChildProcess, pumps: [SerialPump],
+        reaper: DomainReaper, startedAt: ContinuousClock.Instant, bootCDTime: Duration, creationTime: Duration,
+        keepBootCD: Bool
     ) {
         self.name = machine.name
         self.machine = machine
         self.installation = installation
         self.process = process
+        self.pumps = pumps
         self.reaper = reaper
         self.startedAt = startedAt
         self.bootCDTime = bootCDTime
@@ -76,8 +80,9 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
         let before = ContinuousClock.now
         let tools: BochsInstallation
         if let installation { tools = installation } else { tools = try BochsInstallation.find() }
-        let bochsrc = try machine.bochsrc(share: tools.share)
         let fm = FileManager.default
+        let pumps: [SerialPump]
+        let bochsrc: String
         do {
             try fm.createDirectory(atPath: machine.directory, withIntermediateDirectories: true)
             for path in machine.serial.all {
@@ -85,10 +90,18 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
                     atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
                 try? fm.removeItem(atPath: path)
             }
+            // The streams reach the files as the guest writes them (SerialPump says why).
+            pumps = try machine.serial.all.map { file throws(BochsError) in try SerialPump(file: file) }
+            bochsrc = try machine.bochsrc(
+                share: tools.share,
+                terminals: SerialFiles(
+                    console: pumps[0].terminal, results: pumps[1].terminal, hypervisorLog: pumps[2].terminal))
             try? fm.removeItem(atPath: machine.logPath)
             try bochsrc.write(toFile: machine.bochsrcPath, atomically: true, encoding: .utf8)
             try BochsMachine.debuggerCommands.write(
                 toFile: machine.debuggerCommandsPath, atomically: true, encoding: .utf8)
+        } catch let error as BochsError {
+            throw error
         } catch {
             throw .spawn(detail: "writing the VM's files in \(machine.directory): \(error)")
         }
@@ -100,7 +113,7 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
             setpriv: tools.setpriv, unshare: tools.unshare, output: machine.outputPath)
         let now = ContinuousClock.now
         let session = BochsSession(
-            machine: machine, installation: tools, process: process, reaper: reaper,
+            machine: machine, installation: tools, process: process, pumps: pumps, reaper: reaper,
             startedAt: now, bootCDTime: cdTime, creationTime: now - before, keepBootCD: keepBootCD)
         reaper.register(machine.name) { [process] in process.killGroup() }
         return session
@@ -151,6 +164,7 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
             reason = .unknown("bochs (pid \(pid)) never seen to end")
         }
         if let gaveUp { reason = .unknown("\(reason); \(gaveUp)") }
+        for pump in pumps { pump.stop() }
         reaper.unregister(name)
         if !keepBootCD { try? FileManager.default.removeItem(atPath: machine.isoPath) }
         return VMExit(reason: reason, elapsed: endElapsed)
@@ -159,6 +173,8 @@ public final class BochsSession: VirtualMachine, @unchecked Sendable {
     func pollEnded() async -> Bool {
         guard let ended = process.poll() else { return false }
         lock.withLock { termination = ended }
+        // Bochs is gone: what its ports still hold goes to the files before the final read.
+        for pump in pumps { pump.stop() }
         return true
     }
 

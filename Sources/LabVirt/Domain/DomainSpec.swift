@@ -43,6 +43,19 @@ public struct DomainSpec: Sendable, Equatable {
         }
     }
 
+    /// BIOS boot from disks instead of QEMU's direct loader (the real BitVisor's boot chain): the
+    /// domain boots `cdrom` (an IDE CD-ROM, read-only) and has `disk` as its first IDE hard disk
+    /// (raw, BIOS drive 0x80). `kernel`, `initrd` and `cmdline` are then not used.
+    public struct BIOSBoot: Sendable, Equatable {
+        public var cdrom: String
+        public var disk: String
+
+        public init(cdrom: String, disk: String) {
+            self.cdrom = cdrom
+            self.disk = disk
+        }
+    }
+
     public var name: String
     public var uuid: UUID
     public var memoryMiB: Int
@@ -58,6 +71,11 @@ public struct DomainSpec: Sendable, Equatable {
     /// When set, QEMU's gdb stub listens on 127.0.0.1:port.
     public var gdbPort: UInt16?
     public var metadata: Metadata
+    /// Set: boot from these disks through the BIOS (no `<kernel>`).
+    public var biosBoot: BIOSBoot? = nil
+    /// Which stream each serial port (0 = COM1, 1, 2) carries. The lab's own cells use
+    /// console, results, hypervisor log; a BitVisor VM puts BitVisor's log on COM1.
+    public var serialOrder: [SerialStream] = [.console, .results, .hypervisorLog]
     /// How the three serial streams leave the machine: files libvirtd writes (`files`: the lab
     /// and the VM share a filesystem), or pty serials whose bytes come through the libvirt
     /// connection (`consoleStreams`: any machine; `serial` are then the lab's local copies).
@@ -111,8 +129,18 @@ public struct DomainSpec: Sendable, Equatable {
             }
             for feature in features { try Self.checkToken(feature, field: "cpu.requiredFeatures") }
         }
-        try Self.checkPath(kernel, field: "kernel")
-        if let initrd { try Self.checkPath(initrd, field: "initrd") }
+        if let biosBoot {
+            try Self.checkPath(biosBoot.cdrom, field: "biosBoot.cdrom")
+            try Self.checkPath(biosBoot.disk, field: "biosBoot.disk")
+        } else {
+            try Self.checkPath(kernel, field: "kernel")
+            if let initrd { try Self.checkPath(initrd, field: "initrd") }
+        }
+        guard Set(serialOrder).count == 3, serialOrder.count == 3 else {
+            throw .invalid(
+                field: "serialOrder", value: serialOrder.map(\.rawValue).joined(separator: ", "),
+                reason: "must name each of the three streams once")
+        }
         for (field, path) in [
             ("serial.console", serial.console), ("serial.results", serial.results),
             ("serial.hypervisorLog", serial.hypervisorLog),

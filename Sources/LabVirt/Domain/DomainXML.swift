@@ -38,12 +38,14 @@ extension DomainSpec {
         domain.addChild(text("memory", String(memoryMiB), attributes: ["unit": "MiB"]))
         domain.addChild(text("vcpu", String(vcpus), attributes: ["placement": "static"]))
 
-        var os: [XMLElement] = [
-            text("type", "hvm", attributes: ["arch": "x86_64", "machine": "pc"]),
-            text("kernel", kernel),
-        ]
-        if let initrd { os.append(text("initrd", initrd)) }
-        os.append(text("cmdline", cmdline))
+        var os: [XMLElement] = [text("type", "hvm", attributes: ["arch": "x86_64", "machine": "pc"])]
+        if biosBoot != nil {
+            os.append(element("boot", attributes: ["dev": "cdrom"]))
+        } else {
+            os.append(text("kernel", kernel))
+            if let initrd { os.append(text("initrd", initrd)) }
+            os.append(text("cmdline", cmdline))
+        }
         domain.addChild(element("os", children: os))
 
         domain.addChild(element("features", children: [element("acpi")]))
@@ -54,7 +56,30 @@ extension DomainSpec {
         }
 
         var devices: [XMLElement] = []
-        for (port, path) in serial.all.enumerated() {
+        if let biosBoot {
+            // IDE, not virtio: the BIOS boots it and BitVisor passes it through untouched.
+            devices.append(
+                element(
+                    "disk", attributes: ["type": "file", "device": "cdrom"],
+                    children: [
+                        element("driver", attributes: ["name": "qemu", "type": "raw"]),
+                        element("source", attributes: ["file": biosBoot.cdrom]),
+                        element("target", attributes: ["dev": "hdc", "bus": "ide"]),
+                        element("readonly"),
+                    ]))
+            devices.append(
+                element(
+                    "disk", attributes: ["type": "file", "device": "disk"],
+                    children: [
+                        element("driver", attributes: ["name": "qemu", "type": "raw"]),
+                        element("source", attributes: ["file": biosBoot.disk]),
+                        element("target", attributes: ["dev": "hda", "bus": "ide"]),
+                    ]))
+        }
+        let paths: [SerialStream: String] = [
+            .console: serial.console, .results: serial.results, .hypervisorLog: serial.hypervisorLog,
+        ]
+        for (port, path) in serialOrder.compactMap({ paths[$0] }).enumerated() {
             if serialTransport == .consoleStreams {
                 // A pty: its bytes reach the lab through virDomainOpenConsole("serial<port>").
                 devices.append(

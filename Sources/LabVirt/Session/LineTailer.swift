@@ -3,7 +3,7 @@ import Foundation
 /// Reads a file that another process (QEMU) is appending to, returning complete lines as they
 /// appear. The file may not exist yet (returns nothing) and may be truncated and rewritten
 /// (QEMU opens serial files with append='off'): then reading restarts from the beginning.
-/// Bytes that are not UTF-8 are replaced (U+FFFD), a trailing "\r" is dropped.
+/// Bytes that are not UTF-8 are replaced (U+FFFD), trailing "\r"s are dropped.
 public struct LineTailer: Sendable {
     public let path: String
     /// Bytes of the file consumed so far (complete lines plus the pending partial line).
@@ -53,7 +53,8 @@ public struct LineTailer: Sendable {
 
     private static func decode(_ bytes: ArraySlice<UInt8>) -> String {
         var slice = bytes
-        if slice.last == UInt8(ascii: "\r") { slice = slice.dropLast() }
+        // Bochs' terminal ports add a "\r" before the guest's own "\r\n" (SerialPump).
+        while slice.last == UInt8(ascii: "\r") { slice = slice.dropLast() }
         return String(decoding: slice, as: UTF8.self)
     }
 }

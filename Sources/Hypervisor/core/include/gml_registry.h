@@ -87,5 +87,10 @@ gml_err gml_registry_dispatch(const struct gml_registry *reg, u64 number);
  */
 u64 gml_lookup_guest_name(const struct gml_registry *reg, const struct gml_walker *w,
 			  const struct gml_phys *phys, u64 gva, gml_err *why);
+/* The same; fault_gva (may be NULL) receives the first byte of the name that could not be
+ * read when why is a translation or memory-map error, else 0 (fault-in mode of the look-up:
+ * the address of the #PF the guest is given). */
+u64 gml_lookup_guest_name_at(const struct gml_registry *reg, const struct gml_walker *w,
+			     const struct gml_phys *phys, u64 gva, gml_err *why, u64 *fault_gva);
 
 #endif

@@ -181,6 +181,8 @@ public enum BitVisorError: Error, CustomStringConvertible, Sendable, Equatable {
     case notACheckout(path: String, missing: [String])
     case configuration(String)
     case injection(String)
+    /// No BitVisor to boot (not a checkout, the build failed): the reason as it stands.
+    case unavailable(String)
 
     public var description: String {
         switch self {
@@ -189,6 +191,7 @@ public enum BitVisorError: Error, CustomStringConvertible, Sendable, Equatable {
                 "\(path) is not a BitVisor checkout: missing \(missing.joined(separator: ", ")) (name the top directory of a clone of https://github.com/matsu/bitvisor)"
         case .configuration(let why): return "BitVisor configuration: \(why)"
         case .injection(let why): return "adding the lab's services to the BitVisor copy: \(why)"
+        case .unavailable(let why): return why
         }
     }
 }

@@ -1,0 +1,98 @@
+import Foundation
+import LabModel
+import LabVirt
+import Testing
+
+@testable import LabKit
+
+/// The `bitvisor` launcher's choices and the tracker's view of a BitVisor VM (no VM needed).
+@Suite struct BitVisorLauncherTests {
+    static let cell = MatrixCell(backend: .bitvisor, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
+
+    @Test func runsOnlyBitVisorCellsAndTheOthersDoNot() {
+        let launcher = BitVisorLauncher()
+        var svm = Self.cell
+        svm.backend = .svm
+        #expect(launcher.runs(Self.cell) && !launcher.runs(svm))
+        #expect(!LibvirtLauncher().runs(Self.cell) && LibvirtLauncher().runs(svm))
+        #expect(!BochsLauncher().runs(Self.cell))
+        #expect(Launchers.launcher(for: Self.cell) is BitVisorLauncher)
+        #expect(Launchers.launcher(for: svm) is LibvirtLauncher)
+    }
+
+    @Test func guestConsoleOffCOM1AndNoHypervisorOptions() {
+        let launcher = BitVisorLauncher()
+        #expect(
+            launcher.guestCmdline(for: Self.cell, configured: "console=ttyS0 nokaslr panic=-1 quiet")
+                == "console=ttyS1 nokaslr panic=-1 quiet no5lvl gmlab.results=ttyS2")
+        // BitVisor's configuration is compiled in: no gmlab.policy= for it.
+        #expect(launcher.hypervisorCmdline(for: Self.cell, policy: .strict) == nil)
+        #expect(launcher.cpuDescription(for: Self.cell) == "qemu64,+svm,+npt,+pdpe1gb,+smap,+smep")
+        #expect(BitVisorLauncher.serialOrder == [.hypervisorLog, .console, .results])
+    }
+
+    @Test func whyThereIsNothingToBoot() throws {
+        var images = ImageSet(
+            kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k", vmlinux: nil, initramfs: "/i",
+            casesCatalog: "/c", hypervisor: nil, mkbundle: nil, hypervisorBuildError: nil, digests: [:])
+        #expect(BitVisorLauncher.unavailable(images)?.contains("no BitVisor checkout given") == true)
+        images.bitvisorError = "/x is not a BitVisor checkout: missing Makefile"
+        #expect(BitVisorLauncher.unavailable(images)?.contains("/x is not a BitVisor checkout") == true)
+        images.bitvisor = BitVisorBuild(
+            elf: nil, error: "core/x86/gmlab/u1/broken.c:3: error: expected expression", checkout: "/bv",
+            checkoutDigest: "sha256:1", provenance: .init(commit: "abc", localChanges: false), key: "sha256:2",
+            digest: nil, loaderCD: nil, services: [], userServices: [], leftOut: [])
+        let why = try #require(BitVisorLauncher.unavailable(images))
+        #expect(why.contains("BitVisor from /bv did not build") && why.contains("error: expected expression"))
+        images.bitvisor?.loaderCD = "/cache/loader.iso"
+        #expect(BitVisorLauncher.unavailable(images) == nil)
+        let provenance = BitVisorLauncher.provenance(of: try #require(images.bitvisor))
+        #expect(provenance.commit == "abc" && provenance.contentKey == "sha256:2" && provenance.source == "/bv")
+    }
+
+    static func tracker() -> CaseTracker {
+        let json = #"{"info":{"id":"t/a","suite":"t","description":"d","needs":[]},"timeoutSeconds":10}"#
+        let planned = try! JSONDecoder().decode(SelectedCase.self, from: Data(json.utf8))
+        return CaseTracker(planned: [planned], deadlines: .init(boot: .seconds(30)))
+    }
+
+    @Test func aBitVisorPanicStopsTheVMAtOnce() {
+        var t = Self.tracker()
+        t.consume(hypervisorLog: ["Starting BitVisor...", "Loading MBR."], at: .seconds(3))
+        t.consume(
+            results: [
+                #"GMLAB-AGENT {"event":"start","kernel":"6.1","vendor":"AuthenticAMD","cases":1}"#, "GMLAB-BEGIN t/a",
+            ],
+            at: .seconds(20))
+        #expect(t.check(at: .seconds(21)) == nil)
+        t.consume(hypervisorLog: ["panic(CPU0): int_fatal 0x0E Page-Fault Exception (#PF)"], at: .seconds(22))
+        let reason = t.check(at: .seconds(22))
+        #expect(reason?.contains("panic(CPU0): int_fatal 0x0E") == true, "\(reason ?? "nil")")
+        let outcome = t.outcome(exit: "destroyed")
+        #expect(outcome.finished.first?.status == .error)
+        #expect(outcome.finished.first?.message.contains("the VM died during this case") == true)
+    }
+
+    @Test func aBootThatStopsAfterLoadingMBRSaysSo() {
+        var t = Self.tracker()
+        t.consume(hypervisorLog: ["Starting BitVisor...", "Using SVM.", "Loading MBR."], at: .seconds(3))
+        let reason = t.check(at: .seconds(31)) ?? ""
+        #expect(reason.contains("did not start the test agent within 30 s"), "\(reason)")
+        #expect(reason.contains("\"Loading MBR.\") and the guest wrote nothing since"), "\(reason)")
+        // That hang is intermittent: the outcome asks for one fresh VM.
+        #expect(t.outcome(exit: "destroyed").retryBoot?.contains("Loading MBR.") == true)
+        // The lab's own hypervisor's VMs say nothing about BitVisor and are not retried.
+        var plain = Self.tracker()
+        #expect(!(plain.check(at: .seconds(31)) ?? "").contains("BitVisor"))
+        #expect(plain.outcome(exit: "destroyed").retryBoot == nil)
+        // A panic, or a boot that stopped elsewhere, is not retried either.
+        var panicked = Self.tracker()
+        panicked.consume(hypervisorLog: ["Starting BitVisor...", "panic(CPU0): boom"], at: .seconds(3))
+        _ = panicked.check(at: .seconds(3))
+        #expect(panicked.outcome(exit: "destroyed").retryBoot == nil)
+        var early = Self.tracker()
+        early.consume(hypervisorLog: ["Starting BitVisor..."], at: .seconds(3))
+        _ = early.check(at: .seconds(31))
+        #expect(early.outcome(exit: "destroyed").retryBoot == nil)
+    }
+}
