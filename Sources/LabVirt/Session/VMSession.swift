@@ -197,6 +197,11 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
             lock.withLock { lastPollError = error }
             // The machine is gone (daemon dead, connection broken): so is the VM, for us.
             if !connection.isAlive {
+                lock.withLock {
+                    if stopReason == nil {
+                        stopReason = .unknown("the connection to \(connection.uri) broke: the machine is lost")
+                    }
+                }
                 await drainConsoles()
                 return true
             }
