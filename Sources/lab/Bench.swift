@@ -83,6 +83,13 @@ struct Bench: AsyncParsableCommand {
     @Flag(name: .long, help: "Print no progress lines, only the summary.")
     var quiet = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Measure on these machines: names from lab.json's machines, local, or libvirt URIs; repeatable.",
+            valueName: "machine"))
+    var machine: [String] = []
+
     func validate() throws {
         if !matrix.suite.isEmpty {
             throw ValidationError("--suite: lab bench always runs the bench suite; choose methods with --method")
@@ -106,6 +113,7 @@ struct Bench: AsyncParsableCommand {
             request.compareWith = compare
             request.resultsDirectory = results
             request.showProgress = !quiet
+            request.machines = machine
             outcome = try await BenchRunner(session: session).run(request)
         }
         print(Self.summary(outcome.document))

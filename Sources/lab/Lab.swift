@@ -15,6 +15,7 @@ struct Lab: AsyncParsableCommand {
               lab list          the expanded matrix and the case ids, runs nothing
               lab run           run the matrix from lab.json -> results/<run-id>/
               lab report DIR    a results directory as a summary (text or HTML)
+              lab merge OUT DIR…  combine shards' results (lab run --shard I/N) into one
               lab repro CASE    boot one case in one matrix cell again, to debug it
               lab bench         measure the transfer methods and baselines
               lab box           the hypervisor under a real KVM host in a box (docs/kvm-box.md)
@@ -26,7 +27,8 @@ struct Lab: AsyncParsableCommand {
             \(LabExitStatus.help)
             """,
         subcommands: [
-            Doctor.self, Build.self, List.self, Run.self, Report.self, Repro.self, Bench.self, Box.self, Clean.self,
+            Doctor.self, Build.self, List.self, Run.self, Report.self, Merge.self, Repro.self, Bench.self, Box.self,
+            Clean.self,
         ]
     )
 

@@ -24,6 +24,8 @@ struct Run: AsyncParsableCommand {
               lab run --skip 'none-*'                      leave the none cells out
               lab run --paging 5-level --only 'linear/*'   linear suite, 5-level paging
               lab run --backend svm --policy strict        the hypervisor's strict access policy
+              lab run --shard 2/4                          the second quarter of the work (CI; then lab merge)
+              lab run --machine qemu+ssh://kvm1/system     the cells on another libvirt host (README "Remote machines")
             """
     )
 
@@ -53,6 +55,26 @@ struct Run: AsyncParsableCommand {
     @Flag(
         name: .long, help: "Print TAP version 13 on standard output instead of the text summary (also in results.tap).")
     var tap = false
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run shard I of N: a deterministic 1/N of the work units (cell × suite), the same on every machine; "
+                + "combine the shards' results with `lab merge`.",
+            valueName: "I/N"))
+    var shard: String?
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run on these machines: names from lab.json's machines, local, or libvirt URIs "
+                + "(qemu+ssh://host/system, qemu+tcp://127.0.0.1:16509/system); repeatable. Replaces lab.json's machines.",
+            valueName: "machine"))
+    var machine: [String] = []
+
+    func validate() throws {
+        if let shard {
+            do { _ = try ShardSpec(parsing: shard) } catch { throw ValidationError(error.message) }
+        }
+    }
 
     func run() async throws {
         let session: LabSession
@@ -71,6 +93,8 @@ struct Run: AsyncParsableCommand {
         request.showProgress = !quiet
         request.keepImages = keepImages
         request.colour = colour.color
+        request.shard = try shard.map { try ShardSpec(parsing: $0) }
+        request.machines = machine
         let summary = try await LabRunner(session: session).run(request)
         if tap {
             print(TAPReport.render(summary.results), terminator: "")

@@ -104,7 +104,7 @@ func variant(_ old: String, _ new: String) -> String {
         let issues = configIssues(variant(#""jobs": "auto","#, #""jobs": "auto", "colour": true,"#))
         #expect(
             issues == [
-                #"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories, bench, hypervisor, bitvisor"#
+                #"$: unknown key "colour"; expected keys: schema, matrix, timeouts, guest, jobs, caseDirectories, bench, hypervisor, machines, bitvisor"#
             ])
     }
 

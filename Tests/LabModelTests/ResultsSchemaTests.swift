@@ -38,6 +38,23 @@ import Testing
         for status in CaseStatus.allCases {
             results.records.append(CaseRecord(caseId: "smoke/\(status.rawValue)", cellId: "lab", status: status))
         }
+        // Machines (issue 13): where each record ran, and the shards of a split and their merge.
+        results.records[0].machine = "box"
+        results.provenance.hosts = [
+            "box": HostRecord(
+                uri: "qemu+tcp://127.0.0.1:16509/system", cpus: 1, memoryMiB: 3072, cpuModel: "qemu64",
+                libvirtDaemon: "9.0.0", hostname: "box")
+        ]
+        let shard = ShardInfo(
+            index: 1, count: 2, units: ["svm-tcg-debian-1024m-1cpu-5lvl|smoke"], totalUnits: 2,
+            planDigest: "0123456789abcdef", cellOrder: ["svm-tcg-debian-1024m-1cpu-5lvl"],
+            plannedCases: ["svm-tcg-debian-1024m-1cpu-5lvl": ["smoke/kernel-version"]])
+        results.shard = shard
+        var source = MergedSource(directory: "out/1", results: results)
+        source.hostname = "runner-1"
+        source.labCommit = "0123abcd"
+        source.endTime = results.provenance.startTime
+        results.mergedFrom = [source]
         return results
     }
 

@@ -15,6 +15,8 @@ public struct BenchRequest: Sendable {
     public var compareWith: String?
     public var commandLine: [String] = CommandLine.arguments
     public var showProgress = true
+    /// `--machine`: where to measure (names from lab.json `machines`, `local`, or libvirt URIs).
+    public var machines: [String] = []
     public init() {}
 }
 
@@ -105,6 +107,7 @@ public struct BenchRunner: Sendable {
         runRequest.skip = request.skip
         runRequest.resultsDirectory = request.resultsDirectory
         runRequest.commandLine = request.commandLine
+        runRequest.machines = request.machines
         return (benchSession, try await LabRunner(session: benchSession).plan(runRequest, progress: progress))
     }
 

@@ -20,6 +20,8 @@ public struct Doctor: Sendable {
         public var configFile: String
         /// Why nested KVM is (un)available and what a host needs (NestedKVMAdvice).
         public var nestedKVM: [String] = []
+        /// lab.json `machines`, each as its daemon answered (empty without machines).
+        public var machines: [String] = []
         /// Backend `bitvisor`: the checkout the lab would build, or why its cells are skipped.
         public var bitvisor: String = Implemented.noBitVisorCheckout
 
@@ -49,6 +51,7 @@ public struct Doctor: Sendable {
                 "probes": .array(probes),
                 "backendsImplemented": .array(implemented.backends.map(\.rawValue).sorted().map(JSONValue.string)),
                 "nestedKVM": .array(nestedKVM.map(JSONValue.string)),
+                "machines": .array(machines.map(JSONValue.string)),
                 "bitvisor": .string(bitvisor),
                 "images": .array(images.map(JSONValue.string)),
                 "cacheDirectory": .string(cacheDirectory),
@@ -86,6 +89,11 @@ public struct Doctor: Sendable {
             out.append("Images (cache \(cacheDirectory))")
             out += images.map { "  " + $0 }
             out.append("")
+            if !machines.isEmpty {
+                out.append("Machines (lab.json machines; the matrix is judged against all of them)")
+                out += machines.map { "  " + $0 }
+                out.append("")
+            }
             out.append("Matrix from \(configFile)")
             for cell in matrix.cells {
                 out.append("  \(cell.id): " + (cell.status.skipReason.map { "skipped — \($0)" } ?? "runnable"))
@@ -98,7 +106,19 @@ public struct Doctor: Sendable {
 
     public func run() async throws -> Report {
         let probes = await HostProbes.all()
-        let caps = try await HostSurvey(paths: session.paths).capabilities(fresh: true)
+        var machineLines: [String] = []
+        var caps = try await HostSurvey(paths: session.paths).capabilities(fresh: true)
+        // lab.json machines: each asked what it runs (libvirt), the matrix judged against them all.
+        if let machines = session.config.machines {
+            let (union, findings) = await MachinePlanning.findings(machines, local: caps)
+            caps = union
+            machineLines = findings.map { finding in
+                finding.text
+                    + (finding.reachable
+                        ? ""
+                        : "; fix: start libvirtd there (listening on the URI's transport), or remove it from lab.json")
+            }
+        }
         // No image is built here: what the hypervisor sources declare stands for what they build.
         var implemented = await Implemented.declared(hypervisorSources: session.paths.hypervisorSources)
         var bitvisor = Implemented.noBitVisorCheckout
@@ -128,6 +148,7 @@ public struct Doctor: Sendable {
         return Report(
             probes: probes, capabilities: caps, implemented: implemented, matrix: matrix, jobs: jobs, images: images,
             cacheDirectory: session.paths.cache, configFile: session.configFile,
-            nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)), bitvisor: bitvisor)
+            nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)), machines: machineLines,
+            bitvisor: bitvisor)
     }
 }

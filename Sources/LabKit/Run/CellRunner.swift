@@ -26,6 +26,8 @@ public struct CellRunner: Sendable {
         /// Keep each VM's full boot images (`--keep-images`); by default only its plan stays
         /// and the images are referenced by digest (boot-images.txt).
         public var keepImages = false
+        /// The machine the launcher starts VMs on (`CaseRecord.machine`).
+        public var machine = MachineConfig.local.name
     }
 
     public let context: Context
@@ -167,6 +169,7 @@ public struct CellRunner: Sendable {
                                     vmName: name, logs: vmLogs)
                                 live.wallSeconds = t.wallTimes[result.id].map(CaseTracker.double)
                                 live.repro = reproCommand(caseId: result.id, cell: cell)
+                                live.machine = context.machine
                                 ledger?.add([live])
                                 progress.caseFinished(live)
                             }
@@ -221,6 +224,7 @@ public struct CellRunner: Sendable {
         var record = CaseRecord(
             caseId: caseId, cellId: cell.id, status: status, message: message, attempt: attempt, vmName: vm.name,
             logs: vm.logs, repro: reproCommand(caseId: caseId, cell: cell))
+        record.machine = context.machine
         if !vm.truncatedLogs.isEmpty { record.truncatedLogs = vm.truncatedLogs }
         return record
     }

@@ -30,11 +30,18 @@ public struct Executor: Sendable {
             }
         }
 
-        // One launcher of each kind; only those with cells to run are opened.
-        let launchers = Launchers.make()
-        let used = launchers.filter { launcher in work.contains { launcher.runs($0.cell.cell) } }
+        // One launcher of each kind; only those with cells to run are opened. With lab.json
+        // `machines`, the launchers of each machine (Machines/MachineRoster).
+        let roster: MachineRoster? =
+            if let machines = plan.config.machines {
+                await MachineRoster.open(machines, plan: plan, cells: work.map(\.cell.cell), say: progress.say)
+            } else { nil }
+        let launchers = roster?.allLaunchers ?? Launchers.make()
+        let used =
+            roster?.allLaunchers
+            ?? launchers.filter { launcher in work.contains { launcher.runs($0.cell.cell) } }
         defer { for launcher in used { launcher.close() } }
-        for launcher in used { try await launcher.open(say: progress.say) }
+        if roster == nil { for launcher in used { try await launcher.open(say: progress.say) } }
         DomainReaper.shared.installSignalHandlers()
 
         // Interrupted (Ctrl-C, SIGTERM): after the VMs are destroyed, write what finished and
@@ -53,6 +60,7 @@ public struct Executor: Sendable {
         let ledger = RunLedger(
             cells: cells, planned: work.map { ($0.cell.id, $0.cases.map(\.id)) }, provenance: early,
             catalog: plan.catalog.cases, notes: plan.notes)
+        ledger.shard = plan.shard
         let handlerKey = "executor-" + plan.runID
         DomainReaper.shared.setInterruptionHandler(handlerKey) { signal in
             let results = ledger.interruptedResults(signalName: DomainReaper.signalName(signal))
@@ -65,15 +73,18 @@ public struct Executor: Sendable {
         }
         defer { DomainReaper.shared.setInterruptionHandler(handlerKey, nil) }
 
-        let jobs = plan.jobs.jobs
+        let jobs = roster.map { $0.entries.reduce(0) { $0 + $1.slots } } ?? plan.jobs.jobs
         let budget = VMBudget.host(cache: session.paths.cache)
         progress.startHeartbeat()
         defer { progress.finish() }
         progress.say(
             "running \(work.count) cell\(work.count == 1 ? "" : "s") with up to \(jobs) VM\(jobs == 1 ? "" : "s") at once "
-                + "(limit: \(plan.jobs.limitedBy)"
-                + (budget.map { "; \($0.slots) VM slots on this host, shared with other lab runs" } ?? "")
-                + "); results in \(directory)")
+                + (roster.map {
+                    "on " + $0.entries.map { "\($0.config.name) (\($0.slots))" }.joined(separator: ", ")
+                }
+                    ?? "(limit: \(plan.jobs.limitedBy)"
+                    + (budget.map { "; \($0.slots) VM slots on this host, shared with other lab runs" } ?? "") + ")")
+                + "; results in \(directory)")
 
         var records: [CaseRecord] = []
         // Cases a cell does not support (needs) are reported as skips with their reason.
@@ -86,7 +97,39 @@ public struct Executor: Sendable {
             }
         }
         ledger.add(records)
-        records += await withTaskGroup(of: [CaseRecord].self) { group in
+        var notes = plan.notes
+        if let roster {
+            records += await runOnMachines(
+                work, roster: roster, plan: plan, labVersion: labVersion, ledger: ledger, progress: progress,
+                budget: budget, notes: &notes)
+        } else {
+            records += await runHere(
+                work, plan: plan, used: used, labVersion: labVersion, ledger: ledger, progress: progress,
+                budget: budget)
+        }
+
+        var provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
+        provenance.inputs = inputs
+        if roster != nil {
+            // Only the machines that ran: `local` is in hosts only when it is one of them.
+            let ran = Set(records.compactMap(\.machine))
+            provenance.hosts = provenance.hosts?.filter { ran.contains($0.key) }
+        }
+        var results = RunResults(
+            provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: notes)
+        results.shard = plan.shard
+        let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
+        return RunSummary(directory: directory, results: results, files: files)
+    }
+
+    /// The cells of `work`, as many at once as the plan's jobs allow, on this machine's launchers.
+    private func runHere(
+        _ work: [CellSelection], plan: RunPlan, used: [any Launcher], labVersion: String, ledger: RunLedger,
+        progress: RunProgress, budget: VMBudget?
+    ) async -> [CaseRecord] {
+        let directory = plan.resultsDirectory
+        let jobs = plan.jobs.jobs
+        return await withTaskGroup(of: [CaseRecord].self) { group in
             var iterator = work.makeIterator()
             func startNext() -> Bool {
                 guard let selection = iterator.next() else { return false }
@@ -127,13 +170,6 @@ public struct Executor: Sendable {
             }
             return all
         }
-
-        var provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
-        provenance.inputs = inputs
-        let results = RunResults(
-            provenance: provenance, cells: cells, records: records, cases: plan.catalog.cases, notes: plan.notes)
-        let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
-        return RunSummary(directory: directory, results: results, files: files)
     }
 
     // MARK: - The host's VM budget
@@ -187,6 +223,15 @@ public struct Executor: Sendable {
             provenance.bitvisor = BitVisorLauncher.provenance(of: build)
         }
         for launcher in ran { await launcher.record(into: &provenance) }
+        // The one machine this executor runs on (lab.json machines beyond it: Machines/).
+        var hosts = provenance.hosts ?? [:]
+        hosts[MachineConfig.local.name] =
+            hosts[MachineConfig.local.name]
+            ?? HostRecord(
+                uri: MachineConfig.local.uri.text, cpus: plan.capabilities.cores,
+                memoryMiB: plan.capabilities.availableMemoryMiB, cpuModel: provenance.hostCPU,
+                libvirtDaemon: provenance.libvirtDaemonVersion, hostname: provenance.hostname)
+        provenance.hosts = hosts
         provenance.endTime = Date()
         return provenance
     }

@@ -15,6 +15,11 @@ public struct RunRequest: Sendable {
     public var keepImages = false
     /// `--color`/`--no-color` for the progress lines (nil: the terminal and NO_COLOR decide).
     public var colour: Bool?
+    /// `--shard I/N`: run only this shard's work units (`ShardSplit`).
+    public var shard: ShardSpec?
+    /// `--machine`: names from lab.json `machines`, `local`, or libvirt URIs; they replace
+    /// lab.json's machines for this run (`MachineSelection`).
+    public var machines: [String] = []
     public init() {}
 }
 
@@ -36,17 +41,28 @@ public struct LabRunner: Sendable {
     /// The expanded plan without running anything (`lab list`, and the first half of `run`).
     public func plan(_ request: RunRequest, progress: RunProgress) async throws -> RunPlan {
         let started = Date()
-        let basis = try await PlanBasis.prepare(
-            session: session, config: try session.config.applying(request.overrides), progress: progress)
+        var config = try session.config.applying(request.overrides)
+        if !request.machines.isEmpty {
+            config.machines = try MachineSelection.choose(request.machines, configured: config.machines ?? [])
+        }
+        var basis = try await PlanBasis.prepare(session: session, config: config, progress: progress)
+        var machineNotes: [String] = []
+        if let machines = basis.config.machines {
+            (basis.capabilities, machineNotes) = await MachinePlanning.capabilities(machines, local: basis.capabilities)
+        }
         let matrix = basis.expand(basis.config.matrix)
         var selection = try selectCases(
             plan: matrix, catalogs: basis.catalogs, suites: basis.config.matrix.suites,
             timeouts: basis.config.timeouts, only: request.only, skip: request.skip)
-        selection.notes += basis.userCaseProblems
-        return basis.plan(
+        selection.notes += basis.userCaseProblems + machineNotes
+        var shardInfo: ShardInfo?
+        if let shard = request.shard { (selection, shardInfo) = ShardSplit.select(shard, from: selection) }
+        var plan = basis.plan(
             matrix: matrix, selection: selection, jobs: basis.config.jobs, runID: RunPlan.makeRunID(started),
             resultsDirectory: request.resultsDirectory, started: started, session: session,
             commandLine: request.commandLine)
+        plan.shard = shardInfo
+        return plan
     }
 
     /// Plans and executes. When the lab itself cannot run (configuration, build, host), the

@@ -14,6 +14,8 @@ public final class RunLedger: @unchecked Sendable {
     private let provenance: Provenance
     private let catalog: [CaseInfo]
     private let notes: [String]
+    /// The shard this run is (`--shard`), written into interrupted results too.
+    var shard: ShardInfo?
 
     init(
         cells: [CellOutcome], planned: [(cell: String, cases: [String])], provenance: Provenance,
@@ -58,8 +60,10 @@ public final class RunLedger: @unchecked Sendable {
         }
         var provenance = provenance
         provenance.endTime = time
-        return RunResults(
+        var results = RunResults(
             provenance: provenance, cells: cells, records: all, cases: catalog,
             notes: notes + ["the run was interrupted (\(signalName)); cases marked interrupted did not finish"])
+        results.shard = shard
+        return results
     }
 }

@@ -31,6 +31,8 @@ public struct RunPlan: Sendable {
     public var commandLine: [String]
     /// Keep each VM's boot images in its directory (`--keep-images`).
     public var keepImages = false
+    /// Set when the plan is one shard of a split (`--shard I/N`): written into the results.
+    public var shard: ShardInfo?
 
     /// What planning has to say (auto host resolution, merges, exclusions, job limits).
     public var notes: [String] { matrix.notes + selection.notes + [jobs.note].compactMap { $0 } }

@@ -35,6 +35,7 @@ struct ConfigValidator {
                 root, path: "$",
                 known: [
                     "schema", "matrix", "timeouts", "guest", "jobs", "caseDirectories", "bench", "hypervisor",
+                    "machines",
                     "bitvisor",
                 ],
                 required: ["schema", "matrix", "timeouts"])
@@ -76,6 +77,12 @@ struct ConfigValidator {
             hypervisorOK = hypervisor != nil
         }
 
+        var machines: [MachineConfig]?
+        var machinesOK = true
+        if let node = members["machines"] {
+            machines = self.machines(node, path: "$.machines")
+            machinesOK = machines != nil
+        }
         var bitvisor: LabConfig.BitVisor?
         var bitvisorOK = true
         if let node = members["bitvisor"] {
@@ -86,13 +93,16 @@ struct ConfigValidator {
         if let matrix, let guest { pagingAgrees(matrix: matrix, guest: guest, path: "$.guest.cmdline") }
 
         guard schemaOK, let matrix, let timeouts, let guest, let jobs, let directories, benchOK, hypervisorOK,
+            machinesOK,
             bitvisorOK
         else {
             return nil
         }
-        return LabConfig(
+        var config = LabConfig(
             matrix: matrix, timeouts: timeouts, guest: guest, jobs: jobs, caseDirectories: directories, bench: bench,
             hypervisor: hypervisor, bitvisor: bitvisor)
+        config.machines = machines
+        return config
     }
 
     /// Checks that `node` is an object with only `known` keys (each once) and all `required`

@@ -289,6 +289,12 @@ public struct LabConfig: Sendable, Hashable, Codable {
     public var bench: BenchSettings?
     /// lab.json `hypervisor` (optional; nil = the defaults, see `policy`).
     public var hypervisor: Hypervisor?
+    /// lab.json `machines` (optional; nil = the local daemon only): where cells run.
+    public var machines: [MachineConfig]?
+
+    /// The machines of this configuration (`MachineConfig.local` when lab.json names none).
+    public var effectiveMachines: [MachineConfig] { machines ?? [.local] }
+
     /// lab.json `bitvisor` (optional), with `--bitvisor` and `BITVISOR_SRC` applied
     /// (`withBitVisorSource`).
     public var bitvisor: BitVisor?

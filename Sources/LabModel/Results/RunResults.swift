@@ -74,6 +74,9 @@ public struct CaseRecord: Sendable, Hashable, Codable {
     /// a method case in a `none` cell): kept in results.json, counted once per cell and reason
     /// in JUnit, TAP and the text report. Absent (nil) otherwise.
     public var byConstruction: Bool?
+    /// The machine (lab.json `machines[].name`; `local` without machines) whose VM ran the case;
+    /// its libvirt URI and size are in `Provenance.hosts`. Absent in results from before machines.
+    public var machine: String?
 
     public init(
         caseId: String, cellId: String, status: CaseStatus, message: String = "", values: [String: JSONValue] = [:],
@@ -192,6 +195,8 @@ public struct Provenance: Sendable, Hashable, Codable {
     /// The hypervisor's access policy in this run (absent in results written before the policy
     /// existed, which ran `bitvisor`).
     public var hypervisorPolicy: HypervisorPolicy?
+    /// The machines VMs ran on, by name (`CaseRecord.machine`): URI, size, CPU model, daemon.
+    public var hosts: [String: HostRecord]?
     /// The configuration and case directories the run used (absent in results written before).
     public var inputs: Inputs?
     /// The BitVisor a run's `bitvisor` cells booted (absent without them).
@@ -283,6 +288,12 @@ public struct Provenance: Sendable, Hashable, Codable {
                 "machine.\(cell)",
                 "\(machine.accelerator), cpu \(machine.cpuModel)"
                     + (machine.paging.map { ", \($0.rawValue) paging" } ?? ""))
+        }
+        for (name, host) in (hosts ?? [:]).sorted(by: { $0.key < $1.key }) {
+            add(
+                "machine-host.\(name)",
+                host.uri + (host.hostname.map { " (\($0))" } ?? "") + (host.cpus.map { ", \($0) CPUs" } ?? "")
+                    + (host.memoryMiB.map { ", \($0) MiB" } ?? ""))
         }
         add("host.cpu", hostCPU)
         add("host.name", hostname)
@@ -397,6 +408,10 @@ public struct RunResults: Sendable, Hashable, Codable {
     public var cases: [CaseInfo]
     /// Notes from planning (auto host resolution, merges, job limits).
     public var notes: [String]
+    /// Set in the results of `lab run --shard I/N`: which work units this shard ran.
+    public var shard: ShardInfo?
+    /// Set by `lab merge`: the results directories merged, one per shard or run.
+    public var mergedFrom: [MergedSource]?
     /// Ours vs BitVisor, per case (`BackendComparison.of`): filled in when results.json is
     /// written; absent without both an svm and a bitvisor cell.
     public var comparison: [BackendComparison]?

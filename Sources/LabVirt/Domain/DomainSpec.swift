@@ -76,6 +76,14 @@ public struct DomainSpec: Sendable, Equatable {
     /// Which stream each serial port (0 = COM1, 1, 2) carries. The lab's own cells use
     /// console, results, hypervisor log; a BitVisor VM puts BitVisor's log on COM1.
     public var serialOrder: [SerialStream] = [.console, .results, .hypervisorLog]
+    /// How the three serial streams leave the machine: files libvirtd writes (`files`: the lab
+    /// and the VM share a filesystem), or pty serials whose bytes come through the libvirt
+    /// connection (`consoleStreams`: any machine; `serial` are then the lab's local copies).
+    public var serialTransport: SerialTransport = .files
+
+    public enum SerialTransport: String, Sendable, Equatable {
+        case files, consoleStreams
+    }
 
     public init(
         name: String, uuid: UUID = UUID(), memoryMiB: Int = 1024, vcpus: Int = 1,

@@ -80,6 +80,14 @@ extension DomainSpec {
             .console: serial.console, .results: serial.results, .hypervisorLog: serial.hypervisorLog,
         ]
         for (port, path) in serialOrder.compactMap({ paths[$0] }).enumerated() {
+            if serialTransport == .consoleStreams {
+                // A pty: its bytes reach the lab through virDomainOpenConsole("serial<port>").
+                devices.append(
+                    element(
+                        "serial", attributes: ["type": "pty"],
+                        children: [element("target", attributes: ["port": String(port)])]))
+                continue
+            }
             devices.append(
                 element(
                     "serial", attributes: ["type": "file"],

@@ -57,7 +57,7 @@ public final class LibvirtConnection: @unchecked Sendable {
 
     public var isClosed: Bool { lock.readLocked { pointer == nil } }
 
-    private func withConnection<T>(
+    func withConnection<T>(
         _ operation: String, _ body: (virConnectPtr) throws(LibvirtError) -> T
     ) throws(LibvirtError) -> T {
         lock.readLock()

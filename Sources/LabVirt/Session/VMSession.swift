@@ -30,6 +30,9 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
     // What polling saw: the last state while the domain existed, the last libvirt error.
     private var lastStatus: DomainStatus?
     private var lastPollError: LibvirtError?
+    /// `consoleStreams` sessions: the console pumps (one per serial) and their end.
+    private var consoles: [LibvirtStream] = []
+    private let pumps = DispatchGroup()
 
     private init(
         spec: DomainSpec, connection: LibvirtConnection, reaper: DomainReaper,
@@ -66,14 +69,59 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
         }
         reaper.register(spec.name, on: connection)
         let before = ContinuousClock.now
+        let streams = spec.serialTransport == .consoleStreams
         do {
-            try await blocking { try connection.createTransientDomain(xml: xml, startPaused: startPaused) }
+            // Console streams open on a paused domain, so not a byte is written before them.
+            try await blocking { try connection.createTransientDomain(xml: xml, startPaused: startPaused || streams) }
         } catch {
             reaper.unregister(spec.name)
             throw error
         }
         let now = ContinuousClock.now
-        return VMSession(spec: spec, connection: connection, reaper: reaper, startedAt: now, creationTime: now - before)
+        let session = VMSession(
+            spec: spec, connection: connection, reaper: reaper, startedAt: now, creationTime: now - before)
+        if streams {
+            do {
+                try await session.openConsoles()
+                if !startPaused { try await session.resume() }
+            } catch {
+                await session.destroy()
+                reaper.unregister(spec.name)
+                throw error
+            }
+        }
+        return session
+    }
+
+    /// Opens the console of each pty serial (`serial0`…`serial2`) and copies it, on a thread of
+    /// its own, into the stream file the tailers follow.
+    private func openConsoles() async throws {
+        let opened = try await blocking { [connection, name] in
+            try (0..<3).map { try connection.openConsole(domain: name, device: "serial\($0)") }
+        }
+        lock.withLock { consoles = opened }
+        for (stream, path) in zip(opened, spec.serial.all) {
+            pumps.enter()
+            Thread.detachNewThread { [pumps] in
+                stream.pump(to: path)
+                pumps.leave()
+            }
+        }
+    }
+
+    /// Waits (at most `timeout`) for the console pumps to reach the end of their streams, so
+    /// the last lines are in the files before the final read; then ends any still open.
+    func drainConsoles(timeout: Duration = .seconds(3)) async {
+        let streams = lock.withLock { consoles }
+        guard !streams.isEmpty else { return }
+        let group = pumps
+        let seconds = Double(timeout.components.seconds)
+        let finished = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                continuation.resume(returning: group.wait(timeout: .now() + seconds) == .success)
+            }
+        }
+        if !finished { for stream in streams { stream.abort() } }
     }
 
     /// Starts the vCPUs of a session started paused.
@@ -138,11 +186,25 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
     func pollEnded() async -> Bool {
         do {
             let status = try await blocking { [connection, name] in try connection.state(ofDomain: name) }
-            guard let status else { return true }
+            guard let status else {
+                await drainConsoles()
+                return true
+            }
             lock.withLock { lastStatus = status }
+            if status.hasEnded { await drainConsoles() }
             return status.hasEnded
         } catch let error as LibvirtError {
             lock.withLock { lastPollError = error }
+            // The machine is gone (daemon dead, connection broken): so is the VM, for us.
+            if !connection.isAlive {
+                lock.withLock {
+                    if stopReason == nil {
+                        stopReason = .unknown("the connection to \(connection.uri) broke: the machine is lost")
+                    }
+                }
+                await drainConsoles()
+                return true
+            }
         } catch {}
         return false
     }
