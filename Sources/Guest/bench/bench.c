@@ -118,7 +118,8 @@ static void read_params(void)
 				break;
 		if (i == sizeof(param_keys) / sizeof(param_keys[0]))
 			fail("kernel command line: unknown parameter %s", word);
-		else if (*end || eq[1] == 0 || v == 0)
+		else if (*end || eq[1] == 0 || (v == 0 && strcmp(param_keys[i].key, "warmup") != 0))
+			/* warmup=0 is no warm-up (lab bench --warmup 0 is valid: 0...100) */
 			fail("kernel command line: %s=%s: expected a positive whole number", word, eq + 1);
 		else
 			*param_keys[i].value = v;
