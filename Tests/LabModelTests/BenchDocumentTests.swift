@@ -53,7 +53,9 @@ enum BenchFixture {
             record(noneCell, "bench/memcpy", sized("memcpy", "copy", sizes: sizes, ns: memcpy)),
             record(noneCell, "bench/kvm-vmmcall", scalar("kvm-vmmcall", ["l2-vmmcall-in-kernel": 40_000])),
             record(svmCell, "bench/memcpy", sized("memcpy", "copy", sizes: sizes, ns: memcpy)),
-            record(svmCell, "bench/null-hypercall", scalar("null-hypercall", ["cpl3": nullNs * 1.1, "cpl0": nullNs])),
+            record(
+                svmCell, "bench/null-hypercall",
+                scalar("null-hypercall", ["cpl3": nullNs * 1.1, "cpl0": nullNs, "floor-cpl3": 10_000])),
             record(
                 svmCell, "bench/linear-byte/read",
                 sized(
@@ -189,10 +191,12 @@ enum BenchFixture {
     @Test func targetsAreEvaluatedOnMediansOfOneRun() throws {
         let doc = BenchFixture.document(pageSpeed: 0.8)
         let byId = Dictionary(uniqueKeysWithValues: doc.targets.map { ($0.id, $0) })
-        let null = try #require(byId["null-hypercall"])
+        let null = try #require(byId["null-hypercall-vs-floor"])
         let nullRatio: Double = try #require(null.value)
-        #expect(abs(nullRatio - 0.25) < 1e-9)  // cpl0 (10 µs) preferred over cpl3, against KVM's 40 µs
+        #expect(abs(nullRatio - 1.1) < 1e-9)  // cpl3 (11 µs) against the floor (10 µs) of the same cell
         #expect(null.met == true)
+        #expect(byId["null-hypercall"] == nil, "the KVM ratio is retired (issue 10): a baseline, not a target")
+        #expect(byId["null-hypercall-vs-bitvisor"]?.met == nil)
         let page = try #require(byId["linear-page-vs-memcpy"])
         let pageRatio: Double = try #require(page.value)
         #expect(abs(pageRatio - 0.88) < 1e-6)  // against the interleaved memcpy, not bench/memcpy
@@ -208,38 +212,40 @@ enum BenchFixture {
         let slow = BenchFixture.document(pageSpeed: 0.3, nullNs: 30_000)
         let slowById = Dictionary(uniqueKeysWithValues: slow.targets.map { ($0.id, $0) })
         #expect(slowById["linear-page-vs-memcpy"]?.met == false)
-        #expect(slowById["null-hypercall"]?.met == false)
+        #expect(slowById["null-hypercall-vs-floor"]?.met == false)  // 33 µs against 10 µs
     }
 
-    @Test func nullTargetPairsCellsThatDifferOnlyInTheBackend() throws {
-        func scalar(_ cell: String, _ backend: String, _ method: String, _ series: String, _ ns: Double) -> BenchScalar
-        {
+    @Test func floorTargetTakesTheWorstCellAndBitVisorPairsByTheOtherAxes() throws {
+        func scalar(_ cell: String, _ backend: String, _ series: String, _ ns: Double) -> BenchScalar {
             BenchScalar(
-                cellId: cell, backend: backend, method: method, series: series, samplesNs: [ns],
+                cellId: cell, backend: backend, method: "null-hypercall", series: series, samplesNs: [ns],
                 summary: BenchStatistics.summarize([ns], key: cell)!, note: nil)
         }
         let doc = BenchDocument(
             provenance: Provenance(startTime: Date()), settings: BenchSettings(), wallSeconds: 1,
             scalars: [
-                scalar("none-tcg-a-4lvl", "none", "kvm-vmmcall", "l2-vmmcall-in-kernel", 40),
-                scalar("none-tcg-a-5lvl", "none", "kvm-vmmcall", "l2-vmmcall-in-kernel", 60),
-                scalar("svm-tcg-a-4lvl", "svm", "null-hypercall", "cpl0", 10),
-                scalar("svm-tcg-a-5lvl", "svm", "null-hypercall", "cpl0", 30),
-                scalar("svm-tcg-a-5lvl", "svm", "null-hypercall", "cpl3", 99),
+                scalar("svm-tcg-a-4lvl", "svm", "cpl3", 11), scalar("svm-tcg-a-4lvl", "svm", "floor-cpl3", 10),
+                scalar("svm-tcg-a-5lvl", "svm", "cpl3", 15), scalar("svm-tcg-a-5lvl", "svm", "floor-cpl3", 10),
+                scalar("bitvisor-tcg-a-4lvl", "bitvisor", "cpl3", 44),
             ])
-        let null = try #require(BenchTarget.evaluate(doc).first { $0.id == "null-hypercall" })
-        // 4lvl: 10/40 = 0.25, 5lvl: 30/60 = 0.5 (pairing 5lvl with the 4lvl KVM would give 0.75).
-        #expect(null.value == 0.5)
-        #expect(null.detail.contains("svm-tcg-a-4lvl") && null.detail.contains("svm-tcg-a-5lvl"))
+        let targets = BenchTarget.evaluate(doc)
+        let floor = try #require(targets.first { $0.id == "null-hypercall-vs-floor" })
+        #expect(floor.value == 1.5 && floor.met == false)  // 5lvl: 15/10 is the worst
+        #expect(floor.detail.contains("svm-tcg-a-4lvl") && floor.detail.contains("svm-tcg-a-5lvl"))
+        let bv = try #require(targets.first { $0.id == "null-hypercall-vs-bitvisor" })
+        #expect(bv.value == 0.25 && bv.met == true)  // only 4lvl has a bitvisor twin: 11/44
+        #expect(!bv.detail.contains("5lvl"))
     }
 
     @Test func missingBaselinesLeaveTargetsUnmeasuredWithTheReason() throws {
         var results = BenchFixture.results()
         results.records.removeAll { $0.caseId == "bench/kvm-vmmcall" || $0.caseId == "bench/memcpy" }
         let doc = BenchDocument.from(results: results, settings: BenchSettings(), wallSeconds: 1)
-        let null = try #require(doc.targets.first { $0.id == "null-hypercall" })
+        results.records.removeAll { $0.caseId == "bench/null-hypercall" }
+        let without = BenchDocument.from(results: results, settings: BenchSettings(), wallSeconds: 1)
+        let null = try #require(without.targets.first { $0.id == "null-hypercall-vs-floor" })
         #expect(null.met == nil && null.verdict == "not measured")
-        #expect(null.detail.contains("bench/kvm-vmmcall"))
+        #expect(null.detail.contains("bench/null-hypercall"))
         #expect(doc.targets.first { $0.id == "linear-page-vs-memcpy" }?.detail.contains("memcpy") == true)
     }
 

@@ -802,13 +802,45 @@ static uint64_t null_user(uint64_t size, uint64_t k)
 	return now_ns() - t0;
 }
 
+/* The floor: GML_HC_FLOOR, answered before any dispatch (rax comes back unchanged). */
+static uint64_t floor_user(uint64_t size, uint64_t k)
+{
+	uint64_t t0 = now_ns();
+
+	(void)size;
+	for (uint64_t i = 0; i < k; i++) {
+		struct hc_regs r = { 0 };
+
+		hc_call(GML_HC_FLOOR, &r);
+		if (r.rax != GML_HC_FLOOR) {
+			fail("the floor (rax %#llx) returned %#lx", GML_HC_FLOOR, r.rax);
+			return 0;
+		}
+	}
+	calls_per_xfer = 1;
+	return now_ns() - t0;
+}
+
+/* Does this hypervisor answer the floor? (the lab's does; BitVisor answers rax = 0) */
+static int have_floor(void)
+{
+	struct hc_regs r = { 0 };
+
+	if (!have_hv)
+		return 0;
+	hc_call(GML_HC_FLOOR, &r);
+	return r.rax == GML_HC_FLOOR;
+}
+
 static void case_null_hypercall(void)
 {
-	struct series user = { 0 }, kernel = { 0 };
+	struct series user = { 0 }, kernel = { 0 }, floor = { 0 };
 	struct sbuf sb = { 0 };
 
 	svc = service(null_service());
 	if (errors.len || !measure(null_user, 0, &user, 0))
+		return;
+	if (have_floor() && !measure(floor_user, 0, &floor, 0))
 		return;
 	bench_fd = open(GMLAB_BENCH_DEVICE, O_RDWR);
 	kernel_method = GMLAB_BENCH_NULL;
@@ -822,6 +854,8 @@ static void case_null_hypercall(void)
 	put_series(&sb, "cpl3", user.ns);
 	if (kernel.ns)
 		put_series(&sb, "cpl0", kernel.ns);
+	if (floor.ns) /* the emulator's bare exit round trip, from CPL3 like "cpl3" */
+		put_series(&sb, "floor-cpl3", floor.ns);
 	sb_putc(&sb, '}');
 	report_value_json("series", sb_str(&sb));
 	report_value_i64("exits", user.exits);

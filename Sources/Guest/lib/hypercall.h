@@ -24,6 +24,10 @@
 
 /* What an unused service number returns in rax (the lab's defined error; BitVisor returns 0). */
 #define GML_HC_ENOSYS 0xFFFFFFFFFFFFFFFFull
+/* The floor: the lab's hypervisor answers this number at the top of its exit path, RIP past the
+ * instruction and rax unchanged (Sources/Hypervisor/include/gml_hypercall.h); elsewhere it is an
+ * unused number. */
+#define GML_HC_FLOOR 0x474d4c464c4f4f52ull /* "GMLFLOOR" */
 /* gmlab.info returns this in rax: "GMLAB" in ASCII. */
 #define GML_INFO_MAGIC 0x474d4c4142ull
 /* gmlab.info rdx */

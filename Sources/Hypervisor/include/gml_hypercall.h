@@ -14,6 +14,13 @@
 #define GML_HC_ENOSYS 0xFFFFFFFFFFFFFFFFull /* same value as core/include/gml_errors.h */
 #endif
 
+/* rax = GML_HC_FLOOR: the floor, answered at the very top of the exit path (no dispatch, no
+ * service, no register copies beyond the backend's own): RIP past the instruction, every
+ * register unchanged (rax stays GML_HC_FLOOR, which no other answer returns). lab bench times it
+ * as the emulator's bare exit round trip, the floor every hypervisor's null hypercall stands on
+ * (issue 10). Elsewhere it is an unused number (BitVisor: rax = 0). */
+#define GML_HC_FLOOR 0x474d4c464c4f4f52ull /* "GMLFLOOR" */
+
 /* gmlab.info */
 #define GML_INFO_MAGIC 0x474d4c4142ull /* "GMLAB" */
 #define GML_BACKEND_SVM 1

@@ -12,6 +12,7 @@
 #include "vmcb.h"
 #include "nested.h"
 #include "hypercall.h"
+#include "gml_hypercall.h"
 #include "linuxboot.h"
 #include "hvmem.h"
 #include "serial.h"
@@ -460,6 +461,12 @@ static noreturn void svm_run(struct vcpu *v)
 		v->exits++;
 		vm->ctl.tlb_control = 0;
 		vm->ctl.eventinj = 0;
+		/* The floor (gml_hypercall.h): before any other look at the exit. */
+		if (vm->ctl.exitcode == SVM_EXIT_VMMCALL && vm->save.rax == GML_HC_FLOOR &&
+		    !(vm->ctl.exitintinfo & SVM_EVTINJ_VALID)) {
+			vm->save.rip += HYPERCALL_INSN_LEN;
+			continue;
+		}
 		/* An exit during event delivery: deliver the event again on the next entry, except
 		 * INT n / INT3 / INTO, whose instruction re-executes instead (RIP still points at it;
 		 * injecting them without next-RIP would run them twice). */

@@ -14,6 +14,7 @@
  * (an NMI that hits the host is forwarded). README.md "The VMX backend" has the design. */
 #include "vmx_private.h"
 #include "hypercall.h"
+#include "gml_hypercall.h"
 #include "hvmem.h"
 #include "serial.h"
 #include "printf.h"
@@ -399,6 +400,11 @@ static noreturn void vmx_run(struct vcpu *v)
 				 reason, qual);
 		}
 		reinject_vectoring_event();
+		/* The floor (gml_hypercall.h): before any other look at the exit. */
+		if ((reason & 0xffff) == EXIT_VMCALL && v->gpr[GENERAL_REG_RAX] == GML_HC_FLOOR) {
+			vmw(GUEST_RIP, vmr(GUEST_RIP) + HYPERCALL_INSN_LEN);
+			continue;
+		}
 
 		switch (reason & 0xffff) {
 		case EXIT_VMCALL:
