@@ -89,6 +89,30 @@ static void preserve_cpl3(void)
 	report_eq_u64("rsp preserved", out.rsp_before, out.rsp);
 }
 
+/* The floor (GML_HC_FLOOR): answered at the top of the exit path, RIP past the instruction and
+ * every register (rax included) unchanged; lab bench times it. */
+static void floor_call(void)
+{
+	static const char *names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "r8",
+				       "r9", "r10", "r11", "r12", "r13", "r14", "r15" };
+	struct hv_allregs in, out;
+	unsigned long *pi = &in.rax, *po = &out.rax;
+	int i;
+
+	for (i = 0; i < 15; i++)
+		pi[i] = 0x6b6b000000000000UL | ((unsigned long)(i + 1) << 40) | (0x1000UL * (i + 1));
+	in.rax = GML_HC_FLOOR;
+	memset(&out, 0, sizeof(out));
+	hv_hypercall_allregs(&in, &out, hc_insn() == HC_INSN_VMMCALL);
+	for (i = 0; i < 15; i++) {
+		char what[48];
+
+		snprintf(what, sizeof(what), "%s unchanged", names[i]);
+		report_eq_u64(what, pi[i], po[i]);
+	}
+	report_eq_u64("rsp unchanged", out.rsp_before, out.rsp);
+}
+
 static void unknown_service(void)
 {
 	static const unsigned long unused[] = { 0x10000UL, 0xffffffffUL, 0x8000000000000000UL,
@@ -439,6 +463,10 @@ static const struct gml_case cases[] = {
 	  "FINDING: BitVisor answers an unused service number with rax = 0, which a caller cannot "
 	  "tell from a service that returns 0 (ours: GML_HC_ENOSYS); unknown, overlong and "
 	  "unmapped names look up as 0 there too" },
+	{ "hv/floor", "GML_HC_FLOOR, the bench's floor, is answered before any dispatch: the "
+	  "instruction is passed, every register (rax too) unchanged", GML_NEEDS_HYPERVISOR,
+	  floor_call, "skip: the floor is the lab hypervisor's own instrument (BitVisor answers an "
+	  "unused number: hv/unknown-service)" },
 	{ "hv/call-vmm-api", "BitVisor's call_vmm interface (CALL_VMM_GET_FUNCTION, "
 	  "call_vmm_call_function) over gmlab.echo", GML_NEEDS_HYPERVISOR, call_vmm_api, NO_ECHO },
 	{ "hv/lookup-call-cpl0", "look-up and call of gmlab.echo at CPL0 through the kernel module",
