@@ -62,7 +62,8 @@ import Testing
             doc.outcomes.contains { $0.cellId == none && $0.caseId == "bench/linear-page/read" && $0.status == .skip })
         #expect(doc.outcomes.contains { $0.cellId == svm && $0.caseId == "bench/kvm-vmmcall" && $0.status == .skip })
         #expect(doc.targets.first { $0.id == "linear-page-vs-byte" }?.met == nil, "64 KiB is beyond this run's sizes")
-        #expect(doc.targets.first { $0.id == "null-hypercall" }?.value != nil)
+        #expect(doc.targets.first { $0.id == "null-hypercall-vs-floor" }?.value != nil)
+        #expect(doc.scalar(method: "null-hypercall", series: "floor-cpl3") != nil)
 
         let csv = try String(contentsOfFile: directory + "/bench.csv", encoding: .utf8)
         #expect(csv.split(separator: "\n").count == 1 + doc.points.count + doc.scalars.count)

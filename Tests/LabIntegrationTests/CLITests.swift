@@ -52,7 +52,7 @@ import Testing
 
     // MARK: Shell completion
 
-    static let subcommands = ["doctor", "build", "list", "run", "report", "repro", "bench", "box", "clean"]
+    static let subcommands = ["doctor", "build", "list", "run", "report", "merge", "repro", "bench", "box", "clean"]
 
     @Test func completionScriptsNameTheSubcommands() throws {
         for shell in ["bash", "zsh", "fish"] {
@@ -63,7 +63,7 @@ import Testing
             }
         }
         let (_, bash) = try lab(["--generate-completion-script", "bash"])
-        #expect(bash.contains("compgen -W 'doctor build list run report repro bench box clean help'"))
+        #expect(bash.contains("compgen -W 'doctor build list run report merge repro bench box clean help'"))
     }
 
     /// The values computed at TAB time: `lab ---completion …` as the generated scripts call it.
@@ -122,7 +122,7 @@ import Testing
         #expect(lines.count >= 3, "\(lines)")
         guard lines.count >= 3 else { return }
         #expect(lines[0] == "report repro", "\(lines[0])")
-        #expect(lines[1] == "none svm vmx", "\(lines[1])")
+        #expect(lines[1] == "none svm vmx bitvisor", "\(lines[1])")
         #expect(lines[2] == "5-level", "\(lines[2])")
     }
 }
