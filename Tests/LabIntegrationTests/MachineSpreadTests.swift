@@ -58,21 +58,24 @@ import Testing
         }
     }
 
-    /// SIGKILLs the private daemon and the QEMU it started (by the pid files it keeps in its
-    /// own /run/libvirt/qemu), once its VM is running: the machine is gone.
-    static func killMachine(_ daemon: RemoteMachineTests.PrivateDaemon) throws {
+    /// SIGKILLs the private daemon alone, once its VM is running: the machine is gone, and the
+    /// QEMU it started (pids in its own /run/libvirt/qemu, returned) is left for the lab to kill.
+    static func killMachine(_ daemon: RemoteMachineTests.PrivateDaemon) throws -> [Int32] {
         let pid = try String(contentsOfFile: daemon.base + "/libvirtd.pid", encoding: .utf8)
             .trimmingCharacters(in: .whitespacesAndNewlines)
-        var victims = [pid]
+        var qemu: [Int32] = []
         let run = daemon.base + "/run/qemu"
         for file in (try? FileManager.default.contentsOfDirectory(atPath: run)) ?? []
         where file.hasSuffix(".pid") && file != "driver.pid" {
-            if let text = try? String(contentsOfFile: run + "/" + file, encoding: .utf8) {
-                victims.append(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            if let text = try? String(contentsOfFile: run + "/" + file, encoding: .utf8),
+                let id = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+            {
+                qemu.append(id)
             }
         }
-        for victim in victims { if let id = Int32(victim) { kill(id, SIGKILL) } }
-        print("killed machine: libvirtd \(pid) and QEMU \(victims.dropFirst().joined(separator: " "))")
+        if let id = Int32(pid) { kill(id, SIGKILL) }
+        print("killed machine: libvirtd \(pid); its QEMU \(qemu) left running")
+        return qemu
     }
 
     @Test func aMachineKilledMidCellHasItsCellFinishedOnTheOther() async throws {
@@ -88,6 +91,7 @@ import Testing
             let run = Task { try await LabRunner(session: lab).run(request(results)) }
             // Wait for the loopback VM's console to show the guest running, then kill the machine.
             var killed = false
+            var qemu: [Int32] = []
             for _ in 0..<600 where !killed {
                 try await Task.sleep(for: .milliseconds(100))
                 let vms = (try? FileManager.default.contentsOfDirectory(atPath: results + "/vms")) ?? []
@@ -95,7 +99,7 @@ import Testing
                     let console =
                         (try? String(contentsOfFile: results + "/vms/\(vm)/console.log", encoding: .utf8)) ?? ""
                     if console.contains("GMLAB-GUEST: userspace up") {
-                        try Self.killMachine(daemon)
+                        qemu = try Self.killMachine(daemon)
                         killed = true
                         break
                     }
@@ -114,7 +118,12 @@ import Testing
             let notes = summary.results.notes
             #expect(notes.contains { $0.hasPrefix("machine loopback was lost") }, "\(notes)")
             #expect(notes.contains { $0.contains("was cut short on loopback") })
+            // A loss the lab recovered from: said, and the exit status follows the cases.
             #expect(summary.results.exitStatus == .passed)
+            #expect(!summary.results.records.contains { $0.caseId == RunResults.labErrorCaseId })
+            // The lost machine's QEMU did not outlive the run: the lab killed it by pid.
+            #expect(!qemu.isEmpty, "no QEMU pid file in the private daemon's run directory")
+            for pid in qemu { #expect(!EmulatorProcess.isRunning(pid), "QEMU \(pid) of the lost machine still runs") }
         }
     }
 

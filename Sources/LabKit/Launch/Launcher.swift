@@ -40,6 +40,21 @@ public protocol Launcher: AnyObject, Sendable {
     func record(into provenance: inout Provenance) async
     /// After the run's last VM.
     func close()
+    /// Why the launcher's daemon is lost (its libvirt connection broke: libvirtd died, the
+    /// network went away); nil while it answers, or for launchers with no daemon.
+    var connectionLoss: String? { get }
+}
+
+extension Launcher {
+    public var connectionLoss: String? { nil }
+}
+
+extension LibvirtConnection {
+    /// Nil while the connection is alive; else what broke, for messages and notes.
+    var lossDescription: String? {
+        guard !isClosed, !isAlive else { return nil }
+        return "the connection to \(uri) broke" + (loss.reason.map { " (\($0))" } ?? "")
+    }
 }
 
 /// What a launcher needs to know to prepare one VM.

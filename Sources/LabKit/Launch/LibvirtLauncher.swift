@@ -50,6 +50,8 @@ public final class LibvirtLauncher: Launcher, @unchecked Sendable {
         if !swept.isEmpty { say("destroyed VMs left by dead lab runs: \(swept.joined(separator: ", "))") }
     }
 
+    public var connectionLoss: String? { lock.withLock { connection }?.lossDescription }
+
     /// The connection `open` made (for a launcher that shares this one's, `BitVisorLauncher`).
     func openedConnection() throws -> LibvirtConnection {
         guard let connection = lock.withLock({ connection }) else {

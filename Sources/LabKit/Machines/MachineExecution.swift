@@ -24,6 +24,7 @@ extension Executor {
         let directory = plan.resultsDirectory
         var records: [CaseRecord] = []
         var lossNotes: [String] = []
+        var unrecovered: [String] = []
         await withTaskGroup(of: (cell: String, machine: String, records: [CaseRecord]).self) { group in
             func launch() {
                 for (job, machine) in scheduler.assignments() {
@@ -103,8 +104,14 @@ extension Executor {
             ledger.add(lost)
             for record in lost { progress.caseFinished(record) }
             records += lost
+            if reason.contains(" was lost (") {
+                unrecovered.append("cell \(job.id) could not run: \(reason)")
+            }
         }
         notes += lossNotes
+        // A loss the lab could not recover from (no other machine ran the cell): the run itself
+        // failed, exit status 2 (`Executor.lostDaemonRecord`).
+        if !unrecovered.isEmpty { records.append(Self.lostDaemonRecord(unrecovered)) }
         return records
     }
 }

@@ -104,9 +104,11 @@ final class MachineRoster: @unchecked Sendable {
         entries.first { $0.config.name == machine }?.launchers.first { $0.runs(cell) }
     }
 
-    /// Nil when `machine` answers; else why it is lost. Local machines are never lost.
+    /// Nil when `machine` answers; else why it is lost. A local machine is lost when its
+    /// libvirtd connection broke (the daemon was killed): its launchers say so.
     func lossReason(_ machine: String) async -> String? {
-        guard let remote = entries.first(where: { $0.config.name == machine })?.remote else { return nil }
+        guard let entry = entries.first(where: { $0.config.name == machine }) else { return nil }
+        guard let remote = entry.remote else { return entry.launchers.lazy.compactMap(\.connectionLoss).first }
         return await remote.lossReason()
     }
 

@@ -87,6 +87,8 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
 
     var currentConnection: LibvirtConnection? { lock.withLock { connection } }
 
+    public var connectionLoss: String? { currentConnection?.lossDescription }
+
     /// Every upload of this launcher (reused ones with `uploaded == false`), in order.
     public var uploadsSoFar: [UploadedVolume] { lock.withLock { uploadLog } }
 

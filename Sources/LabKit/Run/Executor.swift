@@ -106,6 +106,15 @@ public struct Executor: Sendable {
             records += await runHere(
                 work, plan: plan, used: used, labVersion: labVersion, ledger: ledger, progress: progress,
                 budget: budget)
+            // This host's libvirtd died under the run (the VMs it had say so, their QEMU killed):
+            // there is no other machine to run the cells on, so the run failed (exit status 2).
+            let losses = Set(used.compactMap(\.connectionLoss)).sorted()
+            for loss in losses {
+                let text = "\(loss): the local machine was lost; the cells it ran are cut short and not run again"
+                progress.say(text)
+                notes.append(text)
+            }
+            if !losses.isEmpty { records.append(Self.lostDaemonRecord(losses)) }
         }
 
         var provenance = await makeProvenance(plan: plan, launchers: launchers, ran: used)
@@ -120,6 +129,15 @@ public struct Executor: Sendable {
         results.shard = plan.shard
         let files = try results.write(to: URL(fileURLWithPath: directory)).map(\.path)
         return RunSummary(directory: directory, results: results, files: files)
+    }
+
+    /// The record that makes a run whose libvirt daemon was lost, with no machine to rerun its
+    /// cells on, exit with status 2 (`LabExitStatus.labError`): the lab's, not the cases', failure.
+    static func lostDaemonRecord(_ reasons: [String]) -> CaseRecord {
+        CaseRecord(
+            caseId: RunResults.labErrorCaseId, cellId: RunResults.labErrorCaseId, status: .error,
+            message: "the lab lost its libvirt daemon and could not run everything elsewhere: "
+                + reasons.joined(separator: "; "))
     }
 
     /// The cells of `work`, as many at once as the plan's jobs allow, on this machine's launchers.

@@ -26,7 +26,8 @@ public enum LabExitStatus: Int32, Sendable, CaseIterable {
     case passed = 0
     /// Some case failed, timed out or erred (or a cell could not run).
     case casesFailed = 1
-    /// The lab itself could not run: bad lab.json, bad option, host not ready, build failure.
+    /// The lab itself could not run: bad lab.json, bad option, host not ready, build failure; or
+    /// it lost its libvirt daemon (killed mid-run) and no other machine could run the cells.
     case labError = 2
     /// Interrupted (SIGINT, SIGTERM, SIGHUP); the results written hold what finished.
     case interrupted = 130
@@ -36,7 +37,8 @@ public enum LabExitStatus: Int32, Sendable, CaseIterable {
         Exit statuses:
           0    every case passed or was skipped (declared findings count as passes and are listed)
           1    some case failed, timed out or erred
-          2    the lab itself could not run: bad lab.json, bad option, host not ready, build failure
+          2    the lab itself could not run: bad lab.json, bad option, host not ready, build failure,
+               or a libvirt daemon was lost mid-run with no other machine to rerun its cells on
                (results.json then holds one error record with the message)
           130  interrupted (SIGINT/SIGTERM/SIGHUP): VMs destroyed, results written with the
                unfinished cases marked interrupted

@@ -16,6 +16,9 @@ public final class LibvirtConnection: @unchecked Sendable {
     public let uri: String
     /// Lifecycle events this connection received, by domain name.
     public let eventLog = DomainEventLog()
+    /// Why libvirt closed the connection under us (the daemon died, the socket broke, keepalive
+    /// timed out), set by libvirt's close callback; nil while it is fine or after our own close.
+    public let loss = ConnectionLoss()
     private let lock = ReadWriteLock()
     private var pointer: virConnectPtr?  // nil once closed; guarded by `lock`
     private var eventCallbackID: Int32 = -1
@@ -37,6 +40,14 @@ public final class LibvirtConnection: @unchecked Sendable {
             Unmanaged<DomainEventLog>.fromOpaque(opaque).release()
             _ = LibvirtError.takeLastError()
         }
+        // The close callback: how the lab learns that the daemon went away (libvirtd SIGKILLed)
+        // without waiting for a call to fail.
+        let lossOpaque = Unmanaged.passRetained(loss).toOpaque()
+        if virConnectRegisterCloseCallback(connection, connectionClosedCallback, lossOpaque, releaseConnectionLoss) < 0
+        {
+            Unmanaged<ConnectionLoss>.fromOpaque(lossOpaque).release()
+            _ = LibvirtError.takeLastError()
+        }
     }
 
     deinit { close() }
@@ -49,6 +60,7 @@ public final class LibvirtConnection: @unchecked Sendable {
             if eventCallbackID >= 0 {
                 _ = virConnectDomainEventDeregisterAny(connection, eventCallbackID)
             }
+            _ = virConnectUnregisterCloseCallback(connection, connectionClosedCallback)
             _ = virConnectClose(connection)
             _ = LibvirtError.takeLastError()
             pointer = nil
@@ -205,6 +217,37 @@ public final class LibvirtConnection: @unchecked Sendable {
             return String(cString: text)
         }
     }
+}
+
+/// What libvirt's close callback said about a connection: set once, when the connection broke.
+public final class ConnectionLoss: @unchecked Sendable {
+    private let lock = NSLock()
+    private var text: String?
+
+    /// Why the connection was closed under us ("the daemon closed it (end of file)", …).
+    public var reason: String? { lock.withLock { text } }
+
+    func record(reason: Int32) {
+        let why: String
+        switch UInt32(reason) {
+        case VIR_CONNECT_CLOSE_REASON_ERROR.rawValue: why = "a socket error"
+        case VIR_CONNECT_CLOSE_REASON_EOF.rawValue: why = "the daemon closed it (end of file)"
+        case VIR_CONNECT_CLOSE_REASON_KEEPALIVE.rawValue: why = "the daemon stopped answering keepalives"
+        case VIR_CONNECT_CLOSE_REASON_CLIENT.rawValue: why = "closed by the client"
+        default: why = "close reason \(reason)"
+        }
+        lock.withLock { if text == nil { text = why } }
+    }
+}
+
+/// libvirt's close callback (run on the event-loop thread): records the reason.
+let connectionClosedCallback: virConnectCloseFunc = { _, reason, opaque in
+    guard let opaque else { return }
+    Unmanaged<ConnectionLoss>.fromOpaque(opaque).takeUnretainedValue().record(reason: reason)
+}
+
+let releaseConnectionLoss: virFreeCallback = { opaque in
+    if let opaque { Unmanaged<ConnectionLoss>.fromOpaque(opaque).release() }
 }
 
 extension LibvirtError {

@@ -25,9 +25,11 @@ public struct UploadedVolume: Sendable, Hashable {
 extension LibvirtConnection {
     /// False once the connection is broken (the daemon died, the network went away) or closed.
     public var isAlive: Bool {
-        (try? withConnection("check connection") { (connection) throws(LibvirtError) -> Bool in
-            virConnectIsAlive(connection) == 1
-        }) ?? false
+        if loss.reason != nil { return false }
+        return
+            (try? withConnection("check connection") { (connection) throws(LibvirtError) -> Bool in
+                virConnectIsAlive(connection) == 1
+            }) ?? false
     }
 
     // MARK: What the machine can run

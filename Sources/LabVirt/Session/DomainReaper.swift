@@ -13,6 +13,8 @@ public final class DomainReaper: @unchecked Sendable {
 
     private let lock = NSLock()
     private var domains: [String: LibvirtConnection] = [:]
+    /// The QEMU pids of registered domains whose daemon runs on this host (`EmulatorProcess`).
+    private var emulatorPIDs: [String: [Int32]] = [:]
     /// VMs that are child processes of the lab: name → "kill it now" (true when it killed one).
     private var killActions: [String: @Sendable () -> Bool] = [:]
     private var signalSources: [DispatchSourceSignal] = []
@@ -36,10 +38,17 @@ public final class DomainReaper: @unchecked Sendable {
         killActions[name] = kill
     }
 
+    /// Remembers the QEMU pids of a registered domain: when its daemon cannot destroy it (the
+    /// connection is lost), `destroyAll` kills them (after checking they still name the domain).
+    public func register(_ name: String, emulatorPIDs pids: [Int32]) {
+        lock.withLock { emulatorPIDs[name] = pids }
+    }
+
     public func unregister(_ name: String) {
         lock.lock()
         defer { lock.unlock() }
         domains[name] = nil
+        emulatorPIDs[name] = nil
         killActions[name] = nil
     }
 
@@ -56,12 +65,21 @@ public final class DomainReaper: @unchecked Sendable {
         lock.lock()
         let snapshot = domains
         let kills = killActions
+        let pids = emulatorPIDs
         domains.removeAll()
         killActions.removeAll()
+        emulatorPIDs.removeAll()
         lock.unlock()
         var destroyed: [String] = []
         for (name, connection) in snapshot.sorted(by: { $0.key < $1.key }) {
-            if (try? connection.destroy(domain: name)) == true { destroyed.append(name) }
+            if (try? connection.destroy(domain: name)) == true {
+                destroyed.append(name)
+            } else if !connection.isAlive,
+                !EmulatorProcess.killAll(ofDomain: name, known: pids[name] ?? [], timeout: .seconds(2)).isEmpty
+            {
+                // The daemon is gone and cannot destroy it: its QEMU is killed by pid instead.
+                destroyed.append(name)
+            }
         }
         for (name, kill) in kills.sorted(by: { $0.key < $1.key }) where kill() {
             destroyed.append(name)

@@ -33,6 +33,9 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
     /// `consoleStreams` sessions: the console pumps (one per serial) and their end.
     private var consoles: [LibvirtStream] = []
     private let pumps = DispatchGroup()
+    /// The QEMU process of the domain when its daemon runs on this host (`EmulatorProcess`),
+    /// found right after creation; empty when it runs elsewhere.
+    public private(set) var emulatorPIDs: [Int32] = []
 
     private init(
         spec: DomainSpec, connection: LibvirtConnection, reaper: DomainReaper,
@@ -80,6 +83,9 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
         let now = ContinuousClock.now
         let session = VMSession(
             spec: spec, connection: connection, reaper: reaper, startedAt: now, creationTime: now - before)
+        // Its QEMU, so that a lost daemon does not leave it running (killed by pid then).
+        session.emulatorPIDs = EmulatorProcess.pids(ofDomain: spec.name)
+        reaper.register(spec.name, emulatorPIDs: session.emulatorPIDs)
         if streams {
             do {
                 try await session.openConsoles()
@@ -197,16 +203,37 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
             lock.withLock { lastPollError = error }
             // The machine is gone (daemon dead, connection broken): so is the VM, for us.
             if !connection.isAlive {
-                lock.withLock {
-                    if stopReason == nil {
-                        stopReason = .unknown("the connection to \(connection.uri) broke: the machine is lost")
-                    }
-                }
-                await drainConsoles()
+                await connectionLost()
                 return true
             }
         } catch {}
         return false
+    }
+
+    /// The daemon is gone: libvirt cannot destroy the domain any more, so its QEMU (started with
+    /// `-no-shutdown`, and AUTODESTROY needs a live daemon) is killed here by pid; the reason says
+    /// what was lost and what became of the QEMU.
+    private func connectionLost() async {
+        let why = connection.loss.reason.map { " (\($0))" } ?? ""
+        let killed = EmulatorProcess.killAll(ofDomain: name, known: emulatorPIDs)
+        let left = EmulatorProcess.pids(ofDomain: name)
+        let qemu: String
+        if !killed.isEmpty {
+            qemu = "killed its QEMU (pid \(killed.map(String.init).joined(separator: ", ")))"
+        } else if !left.isEmpty {
+            qemu = "its QEMU (pid \(left.map(String.init).joined(separator: ", "))) could not be killed"
+        } else if emulatorPIDs.isEmpty {
+            qemu = "its QEMU runs out of this host's sight"
+        } else {
+            qemu = "its QEMU had already ended"
+        }
+        lock.withLock {
+            if stopReason == nil {
+                stopReason = .unknown(
+                    "the connection to \(connection.uri) broke\(why): the machine is lost; \(qemu)")
+            }
+        }
+        await drainConsoles()
     }
 
     var pollProblem: String? { lock.withLock { lastPollError.map { "last libvirt error: \($0)" } } }
