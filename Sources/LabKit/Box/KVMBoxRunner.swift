@@ -586,10 +586,3 @@ struct Watch {
 
     static func format(_ seconds: Double) -> String { String(format: "%.1f s", seconds) }
 }
-
-extension Duration {
-    fileprivate var seconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
-    }
-}

@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 
 /// Follows one VM's streams and decides when the VM has to be stopped: the guest did not reach
 /// the agent in time, a case ran past its deadline, the hypervisor reported a fatal error, or the
@@ -154,7 +155,7 @@ public struct CaseTracker: Sendable {
                 FinishedCase(
                     id: result.id, status: CaseStatus(result.status), message: result.message,
                     values: result.values, seconds: result.durationMs.map { $0 / 1000 },
-                    wallSeconds: wallTimes[result.id].map(Self.double)))
+                    wallSeconds: wallTimes[result.id]?.seconds))
         }
         let vmProblem =
             stopReason
@@ -188,12 +189,8 @@ public struct CaseTracker: Sendable {
         return outcome
     }
 
-    static func double(_ d: Duration) -> Double {
-        Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
-    }
-
     static func seconds(_ d: Duration) -> String {
-        let s = Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18
+        let s = d.seconds
         return s == s.rounded() ? "\(Int(s)) s" : String(format: "%.2f s", s)
     }
 }

@@ -167,7 +167,7 @@ public struct CellRunner: Sendable {
                                     message: result.message, values: result.values,
                                     durationSeconds: result.durationMs.map { $0 / 1000 }, attempt: attempt,
                                     vmName: name, logs: vmLogs)
-                                live.wallSeconds = t.wallTimes[result.id].map(CaseTracker.double)
+                                live.wallSeconds = t.wallTimes[result.id]?.seconds
                                 live.repro = reproCommand(caseId: result.id, cell: cell)
                                 live.machine = context.machine
                                 ledger?.add([live])

@@ -142,7 +142,7 @@ extension HostProbes {
                 fix: "`sudo scripts/setup-host` installs bochs, bochsbios, vgabios, grub-pc-bin, xorriso and mtools")
         }
         let exit = await session.waitUntilExit(timeout: timeout)
-        let seconds = Double(exit.elapsed.components.seconds) + Double(exit.elapsed.components.attoseconds) / 1e18
+        let seconds = exit.elapsed.seconds
         let console = (try? String(contentsOfFile: machine.serial.console, encoding: .utf8)) ?? ""
         guard let line = console.split(separator: "\n").first(where: { $0.hasPrefix("GMLAB-PROBE ") }) else {
             let panic =

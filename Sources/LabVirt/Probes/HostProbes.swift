@@ -396,8 +396,8 @@ public enum HostProbes {
 }
 
 extension Duration {
-    /// The duration in seconds, as a Double.
-    var seconds: Double {
+    /// The duration in seconds, as a Double (the one conversion the lab uses).
+    public var seconds: Double {
         let (s, attoseconds) = components
         return Double(s) + Double(attoseconds) / 1e18
     }
