@@ -1,8 +1,9 @@
 #!/bin/sh
 # /init of the KVM box's L1 (busybox sh, PID 1). Installed by images/kvm-box.sh.
-# L1 is a KVM host under QEMU TCG with SVM: it loads kvm_amd with nested=1 and runs L2 — the
-# lab's hypervisor with its bundle — under qemu-system-x86_64 -accel kvm -cpu host, then
-# powers off. Every line meant for the lab starts with "GMLAB-BOX: " on L1's console (ttyS0).
+# L1 is a KVM host under QEMU TCG with SVM: it loads kvm_amd with nested=1 and either runs L2 —
+# the lab's hypervisor with its bundle — under qemu-system-x86_64 -accel kvm -cpu host, then
+# powers off (BOX_MODE=run, `lab box`), or serves libvirt until the lab kills it
+# (BOX_MODE=libvirt: the machine "box" of `lab run`). Every line meant for the lab starts with "GMLAB-BOX: " on L1's console (ttyS0).
 #
 # The lab appends /box/run.conf (shell variables, below), /box/hv.elf and /box/bundle.img.
 # L2's three serial ports (console, agent results, hypervisor log) go to files in /tmp/l2,
@@ -32,18 +33,51 @@ uptime_s() { cut -d' ' -f1 /proc/uptime; }
 
 say "L1 userspace up after $(uptime_s) s, kernel $(uname -r)"
 
-[ -f /box/run.conf ] || fail "no /box/run.conf: the lab appends it with hv.elf and bundle.img"
-# L2_MEMORY_MIB, L2_CPU (e.g. host), L2_TIMEOUT (seconds L1 lets L2 run before killing it),
-# L2_HV_CMDLINE (the hypervisor's own command line, e.g. gmlab.policy=bitvisor)
+[ -f /box/run.conf ] || fail "no /box/run.conf: the lab appends it (with hv.elf and bundle.img for one L2 run)"
+# BOX_MODE: "run" (default: one L2 run, below) or "libvirt" (a libvirt machine, serve_libvirt).
+# For "run": L2_MEMORY_MIB, L2_CPU (e.g. host), L2_TIMEOUT (seconds L1 lets L2 run before
+# killing it), L2_HV_CMDLINE (the hypervisor's own command line, e.g. gmlab.policy=bitvisor).
 . /box/run.conf
-for f in /box/hv.elf /box/bundle.img; do
-    [ -s "$f" ] || fail "$f missing from the appended archive"
-done
 
 modprobe kvm_amd nested=1 || fail "modprobe kvm_amd nested=1 failed (does L1's CPU offer svm?)"
 [ -c /dev/kvm ] || fail "/dev/kvm missing after loading kvm_amd"
 P=/sys/module/kvm_amd/parameters
 say "kvm_amd loaded: nested=$(cat $P/nested) npt=$(cat $P/npt) nrips=$(cat $P/nrips) vgif=$(cat $P/vgif) vls=$(cat $P/vls)"
+
+# The box as a libvirt machine: libvirtd on L1's user-mode network interface (10.0.2.15, the
+# address QEMU's slirp gives its guest), which the lab reaches only through the outer QEMU's
+# forward from 127.0.0.1; the lab drives it as any remote host (pool uploads, console streams).
+# A heartbeat line every 2 s lets the lab tell the box's known TCG stall from a slow VM.
+serve_libvirt() {
+    mkdir -p /dev/pts
+    mount -t devpts devpts /dev/pts -o gid=5,mode=620,ptmxmode=666 || fail "mounting /dev/pts failed (VMs' serial ptys)"
+    mount -t tmpfs tmpfs /run
+    mkdir -p /run/libvirt /run/lock /dev/shm
+    modprobe virtio_pci || fail "modprobe virtio_pci failed"
+    modprobe virtio_net || fail "modprobe virtio_net failed"
+    i=0
+    while ! ip link show eth0 >/dev/null 2>&1; do
+        i=$((i + 1))
+        [ $i -lt 100 ] || fail "no eth0 after loading virtio_net"
+        sleep 0.1
+    done
+    ip link set lo up
+    ip addr add 10.0.2.15/24 dev eth0 || fail "ip addr add 10.0.2.15/24 dev eth0 failed"
+    ip link set eth0 up || fail "ip link set eth0 up failed"
+    hostname gmlab-box
+    libvirtd --listen -f /etc/libvirt/libvirtd.conf > /dev/console 2>&1 &
+    say "libvirtd started (pid $!) at $(uptime_s) s, listening on tcp port 16509"
+    while :; do
+        kill -0 $! 2>/dev/null || fail "libvirtd (pid $!) ended"
+        echo "GMLAB-BOX: tick $(uptime_s)"
+        sleep 2
+    done
+}
+[ "${BOX_MODE:-run}" = libvirt ] && serve_libvirt
+[ "${BOX_MODE:-run}" = run ] || fail "unknown BOX_MODE ${BOX_MODE} in /box/run.conf (run or libvirt)"
+for f in /box/hv.elf /box/bundle.img; do
+    [ -s "$f" ] || fail "$f missing from the appended archive"
+done
 
 modprobe virtio_pci || fail "modprobe virtio_pci failed"
 modprobe virtio_console || fail "modprobe virtio_console failed"
@@ -84,7 +118,6 @@ pump() {
 # known stall (L1 stops getting timer interrupts while a nested guest runs under TCG), an
 # infrastructure flake, never L2's fault. It stops after a last copy once /tmp/l2/stop exists.
 (
-    n=0
     while :; do
         [ -e /tmp/l2/stop ] && last=1 || last=0
         pump console "$CON"

@@ -34,8 +34,19 @@ QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
 # Looked up where Debian's QEMU looks (qemu-system-x86_64 -L help): share/qemu, then share/seabios.
 FIRMWARE=(bios-256k.bin kvmvapic.bin linuxboot_dma.bin multiboot_dma.bin)
 # kvm_amd: the box's purpose; virtio_pci + virtio_console: the three L2 streams leave L1 on
-# virtio serial ports (live, one port per stream, no UART IRQ sharing).
-MODULES=(kvm-amd virtio_pci virtio_console)
+# virtio serial ports (live, one port per stream, no UART IRQ sharing); virtio_net: the box as a
+# libvirt machine answers on a port the outer QEMU forwards from 127.0.0.1.
+MODULES=(kvm-amd virtio_pci virtio_console virtio_net)
+# The box as a libvirt machine (docs/kvm-box.md): this machine's libvirtd with the QEMU and
+# storage drivers (the remote path needs a directory pool), as the lab drives any remote host.
+LIBVIRTD=${LIBVIRTD:-/usr/sbin/libvirtd}
+LIBVIRT_MODULES=${LIBVIRT_MODULES:-/usr/lib/x86_64-linux-gnu/libvirt}
+LIBVIRT_PLUGINS=(connection-driver/libvirt_driver_qemu.so connection-driver/libvirt_driver_storage.so
+    storage-backend/libvirt_storage_backend_fs.so storage-file/libvirt_storage_file_fs.so)
+# libvirt probes QEMU with accel=kvm:tcg, which loads QEMU's TCG module.
+QEMU_TCG_MODULE=${QEMU_TCG_MODULE:-/usr/lib/x86_64-linux-gnu/qemu/accel-tcg-x86_64.so}
+# libvirt's CPU models: domcapabilities and host-passthrough need them.
+LIBVIRT_CPU_MAP=${LIBVIRT_CPU_MAP:-/usr/share/libvirt/cpu_map}
 
 firmware_path() {
     local d
@@ -51,14 +62,28 @@ host_inputs() {
     [ -x "$QEMU" ] || die "$QEMU not found (Debian package qemu-system-x86)"
     [ -x "$BUSYBOX" ] || die "$BUSYBOX not found (Debian package busybox-static)"
     file -L "$BUSYBOX" | grep -q 'statically linked' || die "$BUSYBOX is not statically linked (install busybox-static)"
+    [ -x "$LIBVIRTD" ] || die "$LIBVIRTD not found (Debian package libvirt-daemon)"
+    [ -d "$LIBVIRT_CPU_MAP" ] || die "$LIBVIRT_CPU_MAP not found (Debian package libvirt-daemon)"
+    local plugins=() p
+    for p in "${LIBVIRT_PLUGINS[@]}"; do
+        [ -f "$LIBVIRT_MODULES/$p" ] || die "$LIBVIRT_MODULES/$p not found (Debian packages libvirt-daemon-driver-qemu, libvirt-daemon-driver-storage)"
+        plugins+=("$LIBVIRT_MODULES/$p")
+    done
+    [ -f "$QEMU_TCG_MODULE" ] || die "$QEMU_TCG_MODULE not found (Debian package qemu-system-x86)"
     echo "$BUSYBOX"
     echo "$QEMU"
-    local libs
-    libs=$(ldd "$QEMU") || die "ldd $QEMU failed"
-    if grep -q 'not found' <<< "$libs"; then
-        die "ldd $QEMU: missing libraries: $(grep 'not found' <<< "$libs" | tr -s ' \t' ' ')"
-    fi
-    awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<< "$libs" | sort -u
+    echo "$QEMU_TCG_MODULE"
+    echo "$LIBVIRTD"
+    printf '%s\n' "${plugins[@]}"
+    local libs bin
+    for bin in "$QEMU" "$QEMU_TCG_MODULE" "$LIBVIRTD" "${plugins[@]}"; do
+        libs=$(ldd "$bin") || die "ldd $bin failed"
+        if grep -q 'not found' <<< "$libs"; then
+            die "ldd $bin: missing libraries: $(grep 'not found' <<< "$libs" | tr -s ' \t' ' ')"
+        fi
+        awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' <<< "$libs"
+    done | sort -u
+    find "$LIBVIRT_CPU_MAP" -type f | LC_ALL=C sort
     local f p
     for f in "${FIRMWARE[@]}"; do
         p=$(firmware_path "$f") || die "QEMU firmware $f not found in /usr/share/qemu or /usr/share/seabios (packages qemu-system-data, seabios)"
@@ -101,7 +126,38 @@ while IFS= read -r f; do
     mkdir -p "$STAGE$(dirname "$f")"
     cp -L "$f" "$STAGE$f"
 done <<< "$INPUTS"
-strip --strip-unneeded "$STAGE$QEMU" 2>/dev/null || true
+strip --strip-unneeded "$STAGE$QEMU" "$STAGE$LIBVIRTD" 2>/dev/null || true
+# What libvirtd and QEMU expect of a system: users (libvirt's QEMU driver parses its default
+# user even when qemu.conf names root), a hosts file, libvirt's state directories.
+mkdir -p "$STAGE/etc/libvirt" "$STAGE"/var/{lib,cache,log}/libvirt "$STAGE/var/lib/libvirt/gmlab"
+ln -s /run "$STAGE/var/run"
+# libvirt locks a pty it hands out as a console in /var/lock.
+ln -s /run/lock "$STAGE/var/lock"
+# libvirtd answers TCP without authentication on L1's user-mode network interface, which only
+# the outer QEMU's forward from 127.0.0.1 on this machine reaches (shared/docs/kvm-box-notes.md).
+cat > "$STAGE/etc/libvirt/libvirtd.conf" <<'CONF'
+listen_tls = 0
+listen_tcp = 1
+tcp_port = "16509"
+auth_tcp = "none"
+log_outputs = "3:stderr"
+CONF
+# No systemd, D-Bus, cgroups or users in L1: QEMU runs as root, unconfined, writing its
+# output to a file (no virtlogd).
+cat > "$STAGE/etc/libvirt/qemu.conf" <<'CONF'
+user = "root"
+group = "root"
+dynamic_ownership = 0
+remember_owner = 0
+security_driver = "none"
+cgroup_controllers = [ ]
+namespaces = [ ]
+stdio_handler = "file"
+CONF
+printf 'root:x:0:0:root:/root:/bin/sh\nlibvirt-qemu:x:64055:104::/var/lib/libvirt:/bin/false\n' > "$STAGE/etc/passwd"
+printf 'root:x:0:\nkvm:x:104:\nlibvirt:x:105:\nlibvirt-qemu:x:64055:\n' > "$STAGE/etc/group"
+printf '127.0.0.1 localhost\n' > "$STAGE/etc/hosts"
+echo gmlab-box > "$STAGE/etc/hostname"
 
 # ---- stock kernel modules with their dependencies (from modules.dep) --------------------------
 # shellcheck source=images/stock-modules.sh

@@ -113,7 +113,7 @@ struct Bench: AsyncParsableCommand {
             request.compareWith = compare
             request.resultsDirectory = results
             request.showProgress = !quiet
-            request.machines = machine
+            request.machines = matrix.request().machines + machine
             outcome = try await BenchRunner(session: session).run(request)
         }
         print(Self.summary(outcome.document))

@@ -51,7 +51,10 @@ struct MatrixOptions: ParsableArguments {
         completion: LabCompletion.backends)
     var backend: [String] = []
     @Option(
-        name: .long, help: ArgumentHelp("Replace the hosts axis (auto, kvm, tcg, bochs).", valueName: "host"),
+        name: .long,
+        help: ArgumentHelp(
+            "Replace the hosts axis (auto, kvm, tcg, bochs; box = kvm on the KVM box, docs/kvm-box.md).",
+            valueName: "host"),
         completion: LabCompletion.hosts)
     var host: [String] = []
     @Option(
@@ -93,8 +96,9 @@ struct MatrixOptions: ParsableArguments {
     var skip: [String] = []
 
     var overrides: ConfigOverrides {
-        ConfigOverrides(
-            backends: backend.isEmpty ? nil : backend, hosts: host.isEmpty ? nil : host,
+        let hosts = BoxHostShortcut.apply(hosts: host).hosts
+        return ConfigOverrides(
+            backends: backend.isEmpty ? nil : backend, hosts: hosts.isEmpty ? nil : hosts,
             kernels: kernel.isEmpty ? nil : kernel, memoryMiB: memory.isEmpty ? nil : memory,
             vcpus: vcpus.isEmpty ? nil : vcpus, paging: paging.isEmpty ? nil : paging,
             suites: suite.isEmpty ? nil : suite, jobs: jobs)
@@ -105,6 +109,8 @@ struct MatrixOptions: ParsableArguments {
         r.overrides = overrides
         r.only = only
         r.skip = skip
+        // `--host box`: the KVM cells run on the box (and only there).
+        if BoxHostShortcut.apply(hosts: host).box { r.machines = [BoxHostShortcut.name] }
         return r
     }
 }

@@ -22,7 +22,9 @@ struct List: AsyncParsableCommand {
 
     func run() async throws {
         let session = try common.session()
-        let plan = try await LabRunner(session: session).plan(matrix.request(), progress: RunProgress(enabled: true))
+        var request = matrix.request()
+        request.startBoxes = false
+        let plan = try await LabRunner(session: session).plan(request, progress: RunProgress(enabled: true))
         if json {
             print(Self.json(plan).prettyText)
             return

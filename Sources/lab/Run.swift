@@ -94,7 +94,7 @@ struct Run: AsyncParsableCommand {
         request.keepImages = keepImages
         request.colour = colour.color
         request.shard = try shard.map { try ShardSpec(parsing: $0) }
-        request.machines = machine
+        request.machines += machine
         let summary = try await LabRunner(session: session).run(request)
         if tap {
             print(TAPReport.render(summary.results), terminator: "")

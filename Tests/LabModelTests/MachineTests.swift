@@ -110,6 +110,35 @@ import Testing
         #expect(none.machines == nil && none.effectiveMachines == [.local])
     }
 
+    @Test func readsTheKVMBoxAsAMachineWithoutURI() throws {
+        let config = try LabConfig.parse(
+            labJSON(machines: #"[{"name": "local", "uri": "qemu:///system"}, {"name": "box", "box": true}]"#))
+        let box = try #require(config.machines?.last)
+        #expect(box.box && box.uri == MachineConfig.boxPlaceholderURI)
+        // One vCPU in L1, KVM cells only, unless lab.json says otherwise.
+        #expect(box.jobs == 1 && box.accelerators == [.kvm])
+        #expect(config.machines?.first?.box == false)
+        do {
+            _ = try LabConfig.parse(
+                labJSON(
+                    machines: """
+                        [{"name": "a", "box": true, "uri": "qemu+tcp://127.0.0.1:1/system"},
+                         {"name": "b"},
+                         {"name": "c", "box": "yes"}]
+                        """))
+            Issue.record("bad box machines accepted")
+        } catch {
+            let text = error.description
+            for expected in [
+                "$.machines[0].uri: a box has no uri",
+                "$.machines[1]: missing \"uri\" (a libvirt URI), or \"box\": true for the KVM box",
+                "$.machines[2].box: expected true or false, got",
+            ] {
+                #expect(text.contains(expected), "missing: \(expected) in \(text)")
+            }
+        }
+    }
+
     @Test func reportsEveryProblemWithItsPath() {
         do {
             _ = try LabConfig.parse(
@@ -385,6 +414,17 @@ enum DomCaps {
         let adHoc = try MachineSelection.choose(["qemu+tcp://127.0.0.1:16600/system"], configured: [])
         #expect(adHoc.map(\.name) == ["127.0.0.1-16600"] && adHoc.first?.jobs == nil)
         #expect(try MachineSelection.choose(["qemu:///system"], configured: []).map(\.name) == ["local"])
+    }
+
+    @Test func boxIsBuiltInAndHostBoxMeansKVMThere() throws {
+        let chosen = try MachineSelection.choose(["box"], configured: [])
+        #expect(chosen == [.box] && chosen.first?.box == true && chosen.first?.accelerators == [.kvm])
+        // lab.json's own machine called box wins.
+        #expect(try MachineSelection.choose(["box"], configured: configured).first?.box == false)
+        #expect(BoxHostShortcut.apply(hosts: ["box"]) == (["kvm"], true))
+        #expect(BoxHostShortcut.apply(hosts: ["tcg,box", "kvm"]) == (["tcg", "kvm"], true))
+        #expect(BoxHostShortcut.apply(hosts: ["tcg"]) == (["tcg"], false))
+        #expect(BoxHostShortcut.apply(hosts: []) == ([], false))
     }
 
     @Test func badChoicesSayWhatIsThere() {

@@ -74,8 +74,15 @@ public struct BenchRunner: Sendable {
         if let path = request.compareWith { old = (try BenchDocument.load(path: path), path) }
 
         let progress = RunProgress(enabled: request.showProgress)
-        let (benchSession, plan) = try await self.plan(request, settings: settings, progress: progress)
-        let summary = try await Executor(session: benchSession).execute(plan, progress: progress)
+        let summary: RunSummary
+        do {
+            let (benchSession, plan) = try await self.plan(request, settings: settings, progress: progress)
+            summary = try await Executor(session: benchSession).execute(plan, progress: progress)
+            await KVMBoxMachines.shared.stopAll()
+        } catch {
+            await KVMBoxMachines.shared.stopAll()
+            throw error
+        }
 
         var document = BenchDocument.from(
             results: summary.results, settings: settings,

@@ -141,6 +141,14 @@ public enum KVMBox {
             hostCPUHasLA57: false, cores: 1, availableMemoryMiB: 3072)
     }
 
+    /// The box as a machine, as built: KVM with nested SVM, one vCPU, L1's memory (`lab list`
+    /// plans with this; `lab run` asks the box's libvirtd).
+    public static var machineCapabilities: MachineCapabilities {
+        MachineCapabilities(
+            accelerators: [.kvm], nestedSVM: true, cpus: 1, memoryMiB: KVMBoxMachines.Settings().l1MemoryMiB,
+            cpuModel: "qemu64")
+    }
+
     /// The box's one cell (`svm-kvm-<kernel>-1024m-1cpu-4lvl`) with the given suites, filtered as
     /// `lab run` filters (`--only`, `--skip`, each case's `needs`).
     public static func cell(

@@ -74,7 +74,13 @@ extension Executor {
                 } else {
                     reason = await roster.lossReason(done.machine)
                 }
-                if let reason {
+                if let reason, let flake = await roster.revive(done.machine, say: progress.say) {
+                    // The KVM box stalled (or its daemon died) and booted again: an
+                    // infrastructure flake; the cell it cut short runs again there or elsewhere.
+                    progress.say(flake)
+                    lossNotes.append(flake + " (lost: \(reason))")
+                    scheduler.requeue(done.cell)
+                } else if let reason {
                     let stillRunning = scheduler.machineLost(done.machine, reason: reason)
                     if !stillRunning.isEmpty
                         || !lossNotes.contains(where: { $0.hasPrefix("machine \(done.machine) was lost") })

@@ -35,6 +35,9 @@ enum MachinePlanning {
             let capabilities: MachineCapabilities
             if machine.uri.isLocal && machine.uri.instance == .system && machine.uri.parameters.isEmpty {
                 capabilities = MachineRoster.restricted(MachineRoster.localCapabilities(local), to: machine)
+            } else if machine.box && machine.uri == MachineConfig.boxPlaceholderURI {
+                // A box nobody started (`lab list`): what it is built to be.
+                capabilities = MachineRoster.restricted(KVMBox.machineCapabilities, to: machine)
             } else {
                 let uri = machine.uri.text
                 let answer: Result<MachineProbe.Answer, any Error> = await withCheckedContinuation { continuation in

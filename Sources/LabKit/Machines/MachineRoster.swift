@@ -112,6 +112,22 @@ final class MachineRoster: @unchecked Sendable {
         return await remote.lossReason()
     }
 
+    /// A lost KVM box booted again (`KVMBoxMachines.restart`) and its launcher reconnected:
+    /// what happened, for the notes; nil for any other machine, or a box out of restarts.
+    func revive(_ machine: String, say: @escaping @Sendable (String) -> Void) async -> String? {
+        guard let entry = entries.first(where: { $0.config.name == machine }), entry.config.box,
+            let remote = entry.remote, KVMBoxMachines.shared.isBox(machine)
+        else { return nil }
+        guard let text = await KVMBoxMachines.shared.restart(machine, say: say) else { return nil }
+        do {
+            try await remote.open(say: say)
+        } catch {
+            say("machine \(machine): the box came back but its libvirtd did not take the connection: \(error)")
+            return nil
+        }
+        return text
+    }
+
     /// True for the local daemon's entry (its VMs take slots of the host's shared budget).
     func isLocal(_ machine: String) -> Bool {
         entries.contains { $0.config.name == machine && $0.remote == nil }

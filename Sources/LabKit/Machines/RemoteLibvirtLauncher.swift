@@ -45,7 +45,13 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
 
     public func open(say: @escaping @Sendable (String) -> Void) async throws {
         let connection = try LibvirtConnection(uri: machine.uri.text)
-        lock.withLock { self.connection = connection }
+        // Opened again after the machine came back (a restarted KVM box): the old connection
+        // is dead; close it.
+        let previous: LibvirtConnection? = lock.withLock {
+            defer { self.connection = connection }
+            return self.connection
+        }
+        previous?.close()
         // No orphan sweep here (unlike the local launcher): the owner pid in a domain's name is a
         // pid of the lab's own machine, and another lab host sharing this machine has other
         // pids. The domains are AUTODESTROY: they end when the connection that made them closes.

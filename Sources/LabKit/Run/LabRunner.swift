@@ -20,6 +20,9 @@ public struct RunRequest: Sendable {
     /// `--machine`: names from lab.json `machines`, `local`, or libvirt URIs; they replace
     /// lab.json's machines for this run (`MachineSelection`).
     public var machines: [String] = []
+    /// Boot the run's KVM boxes while planning (`KVMBoxMachines`); `lab list` does not, and
+    /// plans a box with the capabilities it is built with.
+    public var startBoxes = true
     public init() {}
 }
 
@@ -47,8 +50,23 @@ public struct LabRunner: Sendable {
         }
         var basis = try await PlanBasis.prepare(session: session, config: config, progress: progress)
         var machineNotes: [String] = []
+        if request.startBoxes, let machines = basis.config.machines, machines.contains(where: \.box) {
+            // The box answers on a loopback port once it has booted: its URI is known from here on.
+            let kernel = basis.images.values.first?.kernelVersion
+            let builder = session.builder(progress: progress)
+            let (served, notes) = await KVMBoxMachines.shared.start(
+                machines,
+                image: {
+                    guard let kernel else { throw KVMBoxError.invalid("no guest kernel was built for L1") }
+                    return try await builder.buildKVMBox(kernelVersion: kernel)
+                }, directory: request.resultsDirectory ?? session.defaultResultsDirectory(started), say: progress.say)
+            basis.config.machines = served
+            machineNotes += notes
+        }
         if let machines = basis.config.machines {
-            (basis.capabilities, machineNotes) = await MachinePlanning.capabilities(machines, local: basis.capabilities)
+            let found: [String]
+            (basis.capabilities, found) = await MachinePlanning.capabilities(machines, local: basis.capabilities)
+            machineNotes += found
         }
         let matrix = basis.expand(basis.config.matrix)
         var selection = try selectCases(
@@ -59,7 +77,8 @@ public struct LabRunner: Sendable {
         if let shard = request.shard { (selection, shardInfo) = ShardSplit.select(shard, from: selection) }
         var plan = basis.plan(
             matrix: matrix, selection: selection, jobs: basis.config.jobs, runID: RunPlan.makeRunID(started),
-            resultsDirectory: request.resultsDirectory, started: started, session: session,
+            resultsDirectory: request.resultsDirectory ?? session.defaultResultsDirectory(started), started: started,
+            session: session,
             commandLine: request.commandLine)
         plan.shard = shardInfo
         return plan
@@ -75,6 +94,7 @@ public struct LabRunner: Sendable {
         do {
             plan = try await self.plan(request, progress: progress)
         } catch {
+            await KVMBoxMachines.shared.stopAll()
             Self.writeLabFailure(
                 error, directory: request.resultsDirectory ?? session.defaultResultsDirectory(started),
                 commandLine: request.commandLine, started: started, progress: progress, paths: session.paths)
@@ -83,9 +103,11 @@ public struct LabRunner: Sendable {
         plan.keepImages = request.keepImages
         do {
             let summary = try await Executor(session: session).execute(plan, progress: progress)
+            await KVMBoxMachines.shared.stopAll()
             Self.pointLatest(at: summary.directory, paths: session.paths)
             return summary
         } catch {
+            await KVMBoxMachines.shared.stopAll()
             Self.writeLabFailure(
                 error, directory: plan.resultsDirectory, commandLine: request.commandLine, started: started,
                 progress: progress, paths: session.paths)

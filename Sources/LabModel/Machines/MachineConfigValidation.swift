@@ -1,9 +1,10 @@
 import Foundation
 
 extension ConfigValidator {
-    /// lab.json `machines`: a non-empty array of `{name, uri, jobs?, memoryMiB?, accelerators?}`;
-    /// names unique and simple, URIs valid (`MachineURI`), one machine per URI, Bochs only on the
-    /// local daemon.
+    /// lab.json `machines`: a non-empty array of `{name, uri, jobs?, memoryMiB?, accelerators?}`
+    /// or `{name, "box": true, jobs?, accelerators?}` (the KVM box, which the lab starts: no
+    /// URI); names unique and simple, URIs valid (`MachineURI`), one machine per URI, Bochs only
+    /// on the local daemon.
     mutating func machines(_ node: JSONNode, path: String) -> [MachineConfig]? {
         guard case .array(let items) = node.kind else {
             report(node, path, "expected an array of machines, got \(node.described)")
@@ -18,11 +19,29 @@ extension ConfigValidator {
             let itemPath = "\(path)[\(index)]"
             guard
                 let members = object(
-                    item, path: itemPath, known: ["name", "uri", "jobs", "memoryMiB", "accelerators"],
-                    required: ["name", "uri"])
+                    item, path: itemPath, known: ["name", "uri", "jobs", "memoryMiB", "accelerators", "box"],
+                    required: ["name"])
             else {
                 ok = false
                 continue
+            }
+            var box = false
+            if let node = members["box"] {
+                if case .bool(let value) = node.kind {
+                    box = value
+                } else {
+                    report(node, itemPath + ".box", "expected true or false, got \(node.described)")
+                    ok = false
+                }
+            }
+            if box, let node = members["uri"] {
+                report(
+                    node, itemPath + ".uri",
+                    "a box has no uri: the lab starts it and picks a loopback port (leave uri out, or box false)")
+                ok = false
+            } else if !box, members["uri"] == nil {
+                report(item, itemPath, "missing \"uri\" (a libvirt URI), or \"box\": true for the KVM box")
+                ok = false
             }
             var name: String?
             if let node = members["name"], let value = string(node, itemPath + ".name") {
@@ -37,7 +56,7 @@ extension ConfigValidator {
                     names[value] = itemPath
                 }
             }
-            var uri: MachineURI?
+            var uri: MachineURI? = box ? MachineConfig.boxPlaceholderURI : nil
             if let node = members["uri"], let text = string(node, itemPath + ".uri") {
                 do {
                     let parsed = try MachineURI(parsing: text)
@@ -99,7 +118,9 @@ extension ConfigValidator {
             }
             if let name, let uri, jobsOK, memoryOK, acceleratorsOK {
                 machines.append(
-                    MachineConfig(name: name, uri: uri, jobs: jobs, memoryMiB: memory, accelerators: accelerators))
+                    MachineConfig(
+                        name: name, uri: uri, jobs: jobs ?? (box ? 1 : nil), memoryMiB: memory,
+                        accelerators: accelerators ?? (box ? [.kvm] : nil), box: box))
             } else {
                 ok = false
             }

@@ -15,19 +15,48 @@ public struct MachineConfig: Sendable, Hashable, Codable {
     /// Only these accelerators (nil: whatever the machine offers). Bochs runs only on the local
     /// machine: the lab runs it as its own process, not through libvirt.
     public var accelerators: [HostKind]?
+    /// The KVM host in a box (lab.json `"box": true`, docs/kvm-box.md): the lab boots it (an L1
+    /// KVM host under QEMU TCG) before planning and stops it after the run; `uri` is then the
+    /// loopback port its libvirtd answers on, forwarded by the box's QEMU.
+    public var box: Bool
 
     public init(
-        name: String, uri: MachineURI, jobs: Int? = nil, memoryMiB: Int? = nil, accelerators: [HostKind]? = nil
+        name: String, uri: MachineURI, jobs: Int? = nil, memoryMiB: Int? = nil, accelerators: [HostKind]? = nil,
+        box: Bool = false
     ) {
         self.name = name
         self.uri = uri
         self.jobs = jobs
         self.memoryMiB = memoryMiB
         self.accelerators = accelerators
+        self.box = box
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        uri = try c.decode(MachineURI.self, forKey: .uri)
+        jobs = try c.decodeIfPresent(Int.self, forKey: .jobs)
+        memoryMiB = try c.decodeIfPresent(Int.self, forKey: .memoryMiB)
+        accelerators = try c.decodeIfPresent([HostKind].self, forKey: .accelerators)
+        box = try c.decodeIfPresent(Bool.self, forKey: .box) ?? false
     }
 
     /// The machine used when lab.json names none.
     public static let local = MachineConfig(name: "local", uri: localURI)
+
+    /// The box as `--machine box` and `--host box` give it when lab.json names no box: KVM cells
+    /// only, one VM at once (L1 has one vCPU).
+    public static let box = MachineConfig(
+        name: "box", uri: boxPlaceholderURI, jobs: 1, accelerators: [.kvm], box: true)
+
+    /// A box's URI until the lab has started it and knows its port.
+    public static let boxPlaceholderURI: MachineURI = {
+        guard let uri = try? MachineURI(parsing: "qemu+tcp://127.0.0.1/system") else {
+            fatalError("qemu+tcp://127.0.0.1/system must parse")
+        }
+        return uri
+    }()
 
     static let localURI: MachineURI = {
         // A literal the parser accepts; checked by the unit tests.
