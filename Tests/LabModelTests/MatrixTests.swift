@@ -136,6 +136,28 @@ func status(_ plan: MatrixPlan, _ id: String) -> CellStatus? {
         #expect(plan.runnableCells.count == 2)
     }
 
+    @Test func autoKeepsToTheEmulatorsWhenTheOnlyKVMIsTheBox() {
+        var withBox = thisMachine
+        withBox.kvmBootsGuest = true
+        withBox.nestedSVM = true
+        withBox.kvmOnlyInBox = true
+        let plan = MatrixPlan(
+            matrix: matrix([.none, .svm], hosts: [.auto, .host(.kvm)]), capabilities: withBox,
+            implemented: svmWithoutBochs)
+        #expect(
+            plan.cells.map(\.id) == [
+                "none-tcg-debian-1024m-1cpu-4lvl", "none-kvm-debian-1024m-1cpu-4lvl",
+                "svm-tcg-debian-1024m-1cpu-4lvl", "svm-kvm-debian-1024m-1cpu-4lvl",
+            ])
+        #expect(plan.runnableCells.count == 4)
+        #expect(
+            plan.notes.contains(
+                "host auto for backend svm resolved to tcg: the only KVM is the KVM box's, slower than the emulators "
+                    + "(ask for it: --host box or kvm)"))
+        withBox.kvmOnlyInBox = false
+        #expect(withBox.autoHost(for: .svm) == .kvm)
+    }
+
     @Test func autoResolvesWithNestedVMX() {
         let plan = MatrixPlan(
             matrix: matrix([.none, .svm, .vmx]), capabilities: intelWithKVM, implemented: svmVMXAndBochs)

@@ -118,6 +118,9 @@ public final class KVMBoxMachines: @unchecked Sendable {
 
     public func isBox(_ name: String) -> Bool { lock.withLock { running[name] != nil } }
 
+    /// The outer QEMU of the box `name` while it runs (tests freeze it to make the stall).
+    public func processID(_ name: String) -> pid_t? { lock.withLock { running[name]?.process.pid } }
+
     /// Boots the box `name` again on its port after it stalled or its daemon was lost, while it
     /// has restarts left. Returns what happened, for the run's notes, or nil when it cannot.
     public func restart(_ name: String, say: @escaping @Sendable (String) -> Void) async -> String? {

@@ -31,6 +31,7 @@ enum MachinePlanning {
             hypervisorMaxVCPUs: local.hypervisorMaxVCPUs, hostCPUHasLA57: false, cores: local.cores,
             availableMemoryMiB: local.availableMemoryMiB)
         var notes: [Finding] = []
+        var kvmOutsideBoxes = false
         for machine in machines {
             let capabilities: MachineCapabilities
             if machine.uri.isLocal && machine.uri.instance == .system && machine.uri.parameters.isEmpty {
@@ -73,6 +74,7 @@ enum MachinePlanning {
                         + (capabilities.nestedVMX ? ", nested VMX" : "")
                         + ", \(capabilities.cpus) CPUs, \(capabilities.memoryMiB) MiB"))
             let kvm = capabilities.accelerators.contains(.kvm)
+            if kvm && !machine.box { kvmOutsideBoxes = true }
             union.kvmBootsGuest = union.kvmBootsGuest || kvm
             union.nestedSVM = union.nestedSVM || (kvm && capabilities.nestedSVM)
             union.nestedVMX = union.nestedVMX || (kvm && capabilities.nestedVMX)
@@ -82,6 +84,7 @@ enum MachinePlanning {
             union.bochsEmulatesVMX = union.bochsEmulatesVMX || capabilities.accelerators.contains(.bochs)
             union.availableMemoryMiB = max(union.availableMemoryMiB, capabilities.memoryMiB)
         }
+        union.kvmOnlyInBox = union.kvmBootsGuest && !kvmOutsideBoxes
         return (union, notes)
     }
 

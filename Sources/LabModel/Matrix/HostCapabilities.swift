@@ -22,6 +22,15 @@ public struct HostCapabilities: Sendable, Hashable, Codable {
     public var cores: Int
     /// Host memory available for VMs, in MiB (MemAvailable).
     public var availableMemoryMiB: Int
+    /// The only KVM there is runs in the KVM box (lab.json machine `"box": true`): `kvm` cells
+    /// can run, but `auto` keeps to the emulators, which are faster than the box (TCG
+    /// underneath TCG). Not a host fact: set by machine planning, never stored.
+    public var kvmOnlyInBox = false
+
+    enum CodingKeys: String, CodingKey {
+        case kvmBootsGuest, nestedSVM, nestedVMX, tcgEmulatesSVM, bochsEmulatesVMX, hostCPUHasLA57
+        case hypervisorMaxVCPUs, cores, availableMemoryMiB
+    }
 
     public init(
         kvmBootsGuest: Bool, nestedSVM: Bool, nestedVMX: Bool, tcgEmulatesSVM: Bool, bochsEmulatesVMX: Bool,
@@ -39,13 +48,14 @@ public struct HostCapabilities: Sendable, Hashable, Codable {
         self.availableMemoryMiB = availableMemoryMiB
     }
 
-    /// The host `auto` stands for under `backend`: KVM when it can run that backend's guest,
-    /// otherwise the emulator that can (TCG for none/svm, Bochs for vmx).
+    /// The host `auto` stands for under `backend`: KVM when it can run that backend's guest (and
+    /// is not only the box's), otherwise the emulator that can (TCG for none/svm, Bochs for vmx).
     public func autoHost(for backend: Backend) -> HostKind {
+        let kvm = kvmBootsGuest && !kvmOnlyInBox
         switch backend {
-        case .none: return kvmBootsGuest ? .kvm : .tcg
-        case .svm: return kvmBootsGuest && nestedSVM ? .kvm : .tcg
-        case .vmx: return kvmBootsGuest && nestedVMX ? .kvm : .bochs
+        case .none: return kvm ? .kvm : .tcg
+        case .svm: return kvm && nestedSVM ? .kvm : .tcg
+        case .vmx: return kvm && nestedVMX ? .kvm : .bochs
         // The lab runs BitVisor under QEMU TCG with SVM (the set-up measured on these machines).
         case .bitvisor: return .tcg
         }

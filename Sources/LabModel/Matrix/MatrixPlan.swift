@@ -101,6 +101,8 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
         case (_, .kvm):
             return "KVM boots guests here"
                 + (backend == .none ? "" : " and exposes nested \(backend.rawValue.uppercased())")
+        case (let other, _) where capabilities.kvmOnlyInBox && other != .bitvisor:
+            return "the only KVM is the KVM box's, slower than the emulators (ask for it: --host box or kvm)"
         case (.none, _): return "KVM cannot boot a guest on this machine"
         case (.svm, _):
             return capabilities.kvmBootsGuest
