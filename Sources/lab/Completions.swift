@@ -9,7 +9,7 @@ import LabModel
 /// from a build or a host probe.
 enum LabCompletion {
     static let backends = CompletionKind.list(Backend.allCases.map(\.rawValue))
-    static let hosts = CompletionKind.list(HostRequest.allNames)
+    static let hosts = CompletionKind.list(HostRequest.allNames + [BoxHostShortcut.name])
     static let paging = CompletionKind.list(PagingMode.allCases.map(\.rawValue))
     static let policies = CompletionKind.list(HypervisorPolicy.allCases.map(\.rawValue))
     static let methods = CompletionKind.list(BenchMethod.allCases.map(\.rawValue))

@@ -24,6 +24,8 @@ public struct Doctor: Sendable {
         public var machines: [String] = []
         /// Backend `bitvisor`: the checkout the lab would build, or why its cells are skipped.
         public var bitvisor: String = Implemented.noBitVisorCheckout
+        /// The KVM box (`--host box`): whether this machine can boot it, and what it would run.
+        public var box: String = ""
 
         public var hasProblems: Bool { probes.contains { $0.status == .problem } }
 
@@ -53,6 +55,7 @@ public struct Doctor: Sendable {
                 "nestedKVM": .array(nestedKVM.map(JSONValue.string)),
                 "machines": .array(machines.map(JSONValue.string)),
                 "bitvisor": .string(bitvisor),
+                "box": .string(box),
                 "images": .array(images.map(JSONValue.string)),
                 "cacheDirectory": .string(cacheDirectory),
                 "configFile": .string(configFile),
@@ -85,6 +88,7 @@ public struct Doctor: Sendable {
                     .joined())
             out += nestedKVM
             out.append("BitVisor (backend bitvisor): \(bitvisor)")
+            out.append("KVM box (--host box): \(box)")
             out.append("")
             out.append("Images (cache \(cacheDirectory))")
             out += images.map { "  " + $0 }
@@ -145,10 +149,25 @@ public struct Doctor: Sendable {
                 "guest kernel \(kernel) → \(version): " + (cached ? "cached" : "not built yet (`lab build` fetches it)")
             )
         }
-        return Report(
+        var report = Report(
             probes: probes, capabilities: caps, implemented: implemented, matrix: matrix, jobs: jobs, images: images,
             cacheDirectory: session.paths.cache, configFile: session.configFile,
             nestedKVM: NestedKVMAdvice.lines(.measure(kvmBootsGuest: caps.kvmBootsGuest)), machines: machineLines,
             bitvisor: bitvisor)
+        report.box = Self.boxLine(inLabJSON: session.config.machines?.contains(where: \.box) ?? false)
+        return report
+    }
+
+    /// What the doctor says of the KVM box: it is not booted here (that takes a run), so the
+    /// tools it needs and what it is built to offer.
+    static func boxLine(inLabJSON: Bool) -> String {
+        if let missing = KVMBox.missingTools() { return "cannot boot here: needs \(missing)" }
+        let c = KVMBox.machineCapabilities
+        return "can boot here (an L1 KVM host under QEMU TCG, libvirtd on a 127.0.0.1 port); built to run kvm cells "
+            + "with nested SVM, \(c.cpus) vCPU, \(c.memoryMiB) MiB, one VM at once — far slower than TCG, so `auto` "
+            + "never picks it; "
+            + (inLabJSON
+                ? "lab.json lists it: its kvm cells run there"
+                : "lab.json does not list it: `--host box` runs kvm cells there")
     }
 }
