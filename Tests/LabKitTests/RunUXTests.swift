@@ -121,6 +121,22 @@ func scratchDirectory(_ name: String) throws -> String {
         #expect(progress.statusLine().contains("0 VMs running"))
     }
 
+    @Test func aCellCutShortByALostMachineLeavesTheCounter() {
+        let lines = Lines()
+        let progress = RunProgress(live: false, write: lines.add)
+        progress.planned(cell: "c", cases: 2)
+        progress.caseFinished(CaseRecord(caseId: "s/a", cellId: "c", status: .error, message: "socket closed"))
+        progress.cellRetracted("c", reason: "machine box was lost")
+        #expect(lines.text.contains("↺ c: the 1 result above was cut short (machine box was lost); the cell runs again"))
+        progress.caseFinished(CaseRecord(caseId: "s/a", cellId: "c", status: .pass))
+        progress.caseFinished(CaseRecord(caseId: "s/b", cellId: "c", status: .pass))
+        #expect(lines.text.contains("[1/2] PASS s/a") && lines.text.contains("[2/2] PASS s/b"))
+        #expect(!lines.text.contains("[3/2]"))
+        // Nothing shown yet: nothing to retract, no line.
+        progress.cellRetracted("other", reason: "x")
+        #expect(!lines.text.contains("↺ other"))
+    }
+
     @Test func heartbeatRedrawsOnATerminalAndSayClearsIt() async throws {
         let lines = Lines()
         let progress = RunProgress(live: true, write: lines.add)

@@ -79,6 +79,8 @@ extension Executor {
                     // infrastructure flake; the cell it cut short runs again there or elsewhere.
                     progress.say(flake)
                     lossNotes.append(flake + " (lost: \(reason))")
+                    ledger.retract(cell: done.cell)
+                    progress.cellRetracted(done.cell, reason: "machine \(done.machine) stopped serving")
                     scheduler.requeue(done.cell)
                 } else if let reason {
                     let stillRunning = scheduler.machineLost(done.machine, reason: reason)
@@ -91,6 +93,8 @@ extension Executor {
                         lossNotes.append(text)
                     }
                     // What the cell recorded was cut short by the loss: it runs again elsewhere.
+                    ledger.retract(cell: done.cell)
+                    progress.cellRetracted(done.cell, reason: "machine \(done.machine) was lost")
                     scheduler.requeue(done.cell)
                     lossNotes.append("cell \(done.cell) was cut short on \(done.machine)")
                 } else {

@@ -90,6 +90,21 @@ public final class RunProgress: @unchecked Sendable {
         say(line)
     }
 
+    /// A cell's results so far were cut short (its machine was lost) and it runs again: they
+    /// leave the counter, and the line says so, so the rerun's lines count from there.
+    func cellRetracted(_ cell: String, reason: String) {
+        let count = lock.withLock { () -> Int in
+            let shown = cellDone[cell, default: 0]
+            done -= shown
+            cellDone[cell] = 0
+            return shown
+        }
+        guard count > 0 else { return }
+        say(
+            "↺ \(cell): the \(count) result\(count == 1 ? "" : "s") above \(count == 1 ? "was" : "were") cut short (\(reason)); "
+                + "the cell runs again")
+    }
+
     /// " 12.30s" by the host's clock, with the guest's beside it when the two disagree (under
     /// Bochs the guest's clock follows instructions: "0.26s" for a case that took half a minute).
     static func durationText(_ record: CaseRecord) -> String {

@@ -45,6 +45,12 @@ public final class RunLedger: @unchecked Sendable {
         }
     }
 
+    /// Drops a cell's records (its machine was lost and it runs again): an interruption from
+    /// here on marks its cases interrupted, not failed by the loss.
+    func retract(cell: String) {
+        lock.withLock { records.removeAll { $0.cellId == cell } }
+    }
+
     /// The results as they stand, the unfinished cases marked `interrupted` by `signalName`.
     public func interruptedResults(signalName: String, at time: Date = Date()) -> RunResults {
         let finished = lock.withLock { records }
