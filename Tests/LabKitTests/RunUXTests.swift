@@ -127,7 +127,8 @@ func scratchDirectory(_ name: String) throws -> String {
         progress.planned(cell: "c", cases: 2)
         progress.caseFinished(CaseRecord(caseId: "s/a", cellId: "c", status: .error, message: "socket closed"))
         progress.cellRetracted("c", reason: "machine box was lost")
-        #expect(lines.text.contains("↺ c: the 1 result above was cut short (machine box was lost); the cell runs again"))
+        #expect(
+            lines.text.contains("↺ c: the 1 result above was cut short (machine box was lost); the cell runs again"))
         progress.caseFinished(CaseRecord(caseId: "s/a", cellId: "c", status: .pass))
         progress.caseFinished(CaseRecord(caseId: "s/b", cellId: "c", status: .pass))
         #expect(lines.text.contains("[1/2] PASS s/a") && lines.text.contains("[2/2] PASS s/b"))
