@@ -1,5 +1,6 @@
 import Foundation
 import LabModel
+import LabVirt
 import Testing
 
 @testable import LabKit
@@ -51,7 +52,27 @@ import Testing
             "gmlab-it-box-machine-\(UUID().uuidString.prefix(8))"
         ).path
         let started = ContinuousClock.now
-        let summary = try await LabRunner(session: try session()).run(
+        // Boot the box first, to ask its daemon directly; the run then reuses it.
+        let lab = try session()
+        let builder = lab.builder(progress: RunProgress(enabled: false))
+        let kernel = try await builder.build(kernel: lab.config.matrix.kernels.first?.description ?? "debian")
+            .kernelVersion
+        let (served, notes) = await KVMBoxMachines.shared.start(
+            [.box], image: { try await builder.buildKVMBox(kernelVersion: kernel) }, directory: results,
+            say: { print($0) })
+        let box = try #require(served.first, "the box did not start: \(notes)")
+        let connection = try LibvirtConnection(uri: box.uri.text)
+        let answer = try MachineProbe.probe(connection)
+        #expect(
+            answer.capabilities.accelerators == Set<HostKind>([.kvm, .tcg]) && answer.capabilities.nestedSVM,
+            "\(answer)")
+        #expect(answer.trial?.contains("trial KVM domain (host-passthrough) started") == true, "\(answer.trial ?? "")")
+        // A trial that cannot start says libvirt's reason, and leaves no domain behind.
+        let failed = MachineProbe.trialStart(connection, requiredFeatures: ["gmlab-no-such-feature"])
+        #expect(failed?.contains("gmlab-no-such-feature") == true, "\(failed ?? "started")")
+        #expect(try connection.domainNames(withPrefix: "gmlab-trial-").isEmpty)
+        connection.close()
+        let summary = try await LabRunner(session: lab).run(
             request(only: ["smoke", "hv/hidden-virtualization"], results: results))
         print("box run: \(ContinuousClock.now - started)")
         let records = summary.results.records
@@ -65,7 +86,8 @@ import Testing
         // The box is a remote machine on a loopback port, as its daemon describes itself.
         let host = try #require(summary.results.provenance.hosts?["box"])
         #expect(host.uri.hasPrefix("qemu+tcp://127.0.0.1:") && host.hostname == "gmlab-box", "\(host)")
-        #expect(summary.results.notes.contains { $0.contains("machine box is the KVM box") })
+        #expect(notes.contains { $0.contains("machine box is the KVM box") }, "\(notes)")
+        #expect(summary.results.notes.contains { $0.contains("machine box (qemu+tcp://127.0.0.1:") })
         // The hypervisor saw KVM's signature: it ran under KVM, not TCG.
         let vms = results + "/vms"
         let logs = try FileManager.default.contentsOfDirectory(atPath: vms).compactMap {

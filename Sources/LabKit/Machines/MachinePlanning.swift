@@ -34,6 +34,7 @@ enum MachinePlanning {
         var kvmOutsideBoxes = false
         for machine in machines {
             let capabilities: MachineCapabilities
+            var trial: String?
             if machine.uri.isLocal && machine.uri.instance == .system && machine.uri.parameters.isEmpty {
                 capabilities = MachineRoster.restricted(MachineRoster.localCapabilities(local), to: machine)
             } else if machine.box && machine.uri == MachineConfig.boxPlaceholderURI {
@@ -54,6 +55,7 @@ enum MachinePlanning {
                 switch answer {
                 case .success(let probe):
                     capabilities = MachineRoster.restricted(probe.capabilities, to: machine)
+                    trial = probe.trial
                 case .failure(let error):
                     notes.append(
                         Finding(
@@ -72,7 +74,8 @@ enum MachinePlanning {
                             ? "nothing" : capabilities.accelerators.map(\.rawValue).sorted().joined(separator: ", "))
                         + (capabilities.nestedSVM ? ", nested SVM" : "")
                         + (capabilities.nestedVMX ? ", nested VMX" : "")
-                        + ", \(capabilities.cpus) CPUs, \(capabilities.memoryMiB) MiB"))
+                        + ", \(capabilities.cpus) CPUs, \(capabilities.memoryMiB) MiB"
+                        + (trial.map { "; " + $0 } ?? "")))
             let kvm = capabilities.accelerators.contains(.kvm)
             if kvm && !machine.box { kvmOutsideBoxes = true }
             union.kvmBootsGuest = union.kvmBootsGuest || kvm

@@ -177,6 +177,9 @@ public enum MachineProbe {
         public var capabilities: MachineCapabilities
         public var hostname: String?
         public var seconds: Double
+        /// What the trial start of a KVM domain found, when the daemon claimed KVM
+        /// ("a KVM domain with host-passthrough +svm started in 1.2 s", or why it did not).
+        public var trial: String?
     }
 
     public static func probe(_ connection: LibvirtConnection) throws -> Answer {
@@ -184,11 +187,51 @@ public enum MachineProbe {
         let kvm = try connection.domainCapabilities(virtType: "kvm").map { try DomainCapabilityFacts.parse($0) }
         let qemu = try connection.domainCapabilities(virtType: "qemu").map { try DomainCapabilityFacts.parse($0) }
         let node = try connection.nodeInfo()
-        let capabilities = MachineCapabilities.from(
+        var capabilities = MachineCapabilities.from(
             kvm: kvm, qemu: qemu,
             node: NodeFacts(cpus: node.cpus, memoryMiB: Int(node.memoryKiB / 1024), model: node.model))
+        var trial: String?
+        if capabilities.accelerators.contains(.kvm) {
+            if let failure = trialStart(connection) {
+                // What the capabilities promised does not start: no KVM cells there.
+                capabilities.accelerators.remove(.kvm)
+                capabilities.nestedSVM = false
+                capabilities.nestedVMX = false
+                capabilities.la57 = false
+                trial =
+                    "its daemon offers KVM, but a trial KVM domain did not start, so it runs no kvm cells: \(failure)"
+            } else {
+                trial = "a trial KVM domain (host-passthrough) started"
+            }
+        }
         return Answer(
-            capabilities: capabilities, hostname: try? connection.hostname(), seconds: Date().timeIntervalSince(started)
-        )
+            capabilities: capabilities, hostname: try? connection.hostname(),
+            seconds: Date().timeIntervalSince(started),
+            trial: trial)
+    }
+
+    /// Domain capabilities say what libvirt believes QEMU could do; a daemon whose QEMU then
+    /// cannot open /dev/kvm (permissions, a device node bound over it) still says "kvm". So a
+    /// transient KVM domain with host-passthrough is started — no disk: SeaBIOS runs and waits
+    /// for a boot device — and destroyed at once. Returns nil when it started, else libvirt's
+    /// error. (Nested SVM/VMX come from the domain capabilities: libvirt does not check a
+    /// `require`d feature against host-passthrough — QEMU drops what the CPU lacks — so a
+    /// trial with `requiredFeatures` proves only that libvirt knows the names.)
+    static func trialStart(_ connection: LibvirtConnection, requiredFeatures: [String] = []) -> String? {
+        let name = "gmlab-trial-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let features = requiredFeatures.map { "<feature policy='require' name='\($0)'/>" }.joined()
+        let xml = """
+            <domain type='kvm'><name>\(name)</name><memory unit='MiB'>64</memory><vcpu>1</vcpu>
+            <os><type arch='x86_64'>hvm</type></os><cpu mode='host-passthrough'>\(features)</cpu>
+            <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
+            <devices/></domain>
+            """
+        do {
+            try connection.createTransientDomain(xml: xml)
+            _ = try? connection.destroy(domain: name)
+            return nil
+        } catch {
+            return "\(error)"
+        }
     }
 }
