@@ -210,23 +210,6 @@ static void read_only(void)
 	m_check_fill("PROT_READ mapping still zero", ro, M_PAGE, 0);
 }
 
-/* Kernel page-table isolation (KPTI, which Linux turns on for Intel CPU models such as Bochs'
- * corei7_skylake_x): during a CPL3 hypercall the user page tables are live, and they do not map
- * most kernel memory, so the walk ends not-present instead of at a supervisor page. Both are
- * refusals; which one a CPL3 caller gets is a property of the guest kernel, not of the method. */
-static int kpti_active(void)
-{
-	char buf[128] = "";
-	FILE *f = fopen("/sys/devices/system/cpu/vulnerabilities/meltdown", "r");
-
-	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = 0;
-		fclose(f);
-	}
-	return strstr(buf, "PTI") != NULL;
-}
-
 /* The refusal a CPL3 caller naming kernel memory must get: U/S, or not-present under KPTI. */
 static uint64_t kernel_refusal(const struct mres *r, int kpti)
 {
@@ -239,7 +222,7 @@ static void kernel_address(void)
 	unsigned char img[2 * 4096], back[2 * 4096];
 	unsigned long svc0;
 	struct mres r;
-	int kpti = kpti_active();
+	int kpti = m_kpti();
 	int fd = m_kmod_open();
 
 	if (fd < 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, sizeof(img), &kb) != 0)

@@ -396,3 +396,16 @@ int m_swap_on(void)
 	}
 	return 0;
 }
+
+int m_kpti(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/vulnerabilities/meltdown", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return strstr(buf, "PTI") != NULL;
+}

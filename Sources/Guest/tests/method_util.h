@@ -99,4 +99,11 @@ int m_cpu_paging(struct m_paging *p);
 /* Is flag (e.g. "pcid", "la57") in /proc/cpuinfo's flags line? */
 int m_cpu_has(const char *flag);
 
+/* Kernel page-table isolation (KPTI, which Linux turns on for Intel CPU models such as Bochs'
+ * corei7_skylake_x): during a CPL3 hypercall the user page tables are live, and they do not map
+ * most kernel memory, so the walk ends not-present instead of at a supervisor page. Both are
+ * refusals; which one a CPL3 caller gets is a property of the guest kernel, not of the method.
+ * 1 when /sys/devices/system/cpu/vulnerabilities/meltdown says PTI. */
+int m_kpti(void);
+
 #endif
