@@ -61,9 +61,11 @@ static long gmlab_call(void __user *arg)
 
 	if (copy_from_user(&h, arg, sizeof(h)))
 		return -EFAULT;
+	if (h.insn != 0 && h.insn != HC_INSN_VMCALL && h.insn != HC_INSN_VMMCALL)
+		return -EINVAL;
 	r = (struct hc_regs){ .rax = h.rax, .rbx = h.rbx, .rcx = h.rcx, .rdx = h.rdx,
 			      .rsi = h.rsi, .rdi = h.rdi };
-	h.faulted = hc_raw(gmlab_insn, &r);
+	h.faulted = hc_raw(h.insn ? (enum hc_insn)h.insn : gmlab_insn, &r);
 	h.rax = r.rax;
 	h.rbx = r.rbx;
 	h.rcx = r.rcx;

@@ -21,7 +21,9 @@ struct gmlab_lookup {
 struct gmlab_hc {
 	__u64 rax, rbx, rcx, rdx, rsi, rdi;
 	__u32 faulted;		/* out: as above */
-	__u32 pad;
+	__u32 insn;		/* in: 0 = the CPU vendor's instruction; HC_INSN_VMCALL (1) or
+				 * HC_INSN_VMMCALL (2): that one, the other vendor's too (hv suite);
+				 * anything else EINVAL */
 };
 
 /* Guest-physical access through memremap, with aligned 8-byte loads/stores (simple
