@@ -13,6 +13,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/ucontext.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "call_vmm.h"
@@ -445,16 +446,15 @@ static int phys_io(int fd, unsigned long cmd, unsigned long gpa, void *buf, size
  * small), so a large region does not cost a long copy under TCG. */
 #define ROM_WINDOW (64UL << 10)
 
-static void check_zero(const unsigned char *buf, size_t len, unsigned long gpa, const char *what)
+static int check_zero(const unsigned char *buf, size_t len, unsigned long gpa, const char *what)
 {
 	size_t i;
 
 	for (i = 0; i < len && buf[i] == 0; i++)
 		;
 	if (i == len)
-		report(1, "%s: %#zx bytes at %#lx read as zero", what, len, gpa);
-	else
-		report(0, "%s: byte at %#lx reads %#x, expected 0", what, gpa + i, buf[i]);
+		return report(1, "%s: %#zx bytes at %#lx read as zero", what, len, gpa);
+	return report(0, "%s: byte at %#lx reads %#x, expected 0", what, gpa + i, buf[i]);
 }
 
 static void rom_windows(const struct hv_info *info, unsigned long gpa[2], size_t *len)
@@ -527,6 +527,157 @@ static void rom_write_discard(void)
 	report(after.discarded > before.discarded,
 	       "discarded-writes counter grew (before %lu, after %lu)", before.discarded,
 	       after.discarded);
+}
+
+/* ---- the hypervisor's own memory as the guest's e820 shows it ------------------------------ */
+
+/* One range of /sys/firmware/memmap (the e820 map the guest was booted with), end exclusive. */
+struct mm_range {
+	uint64_t start, end;
+	int ram;
+	char type[32];
+};
+#define MM_MAX 64
+
+/* The guest's e820, sorted by start: the number of ranges (0 when unreadable). */
+static int read_memmap(struct mm_range *m, int max)
+{
+	int n = 0, i, j;
+
+	for (i = 0; i < 256 && n < max; i++) {
+		char path[96];
+		unsigned long long start, end;
+		FILE *f;
+		int ok;
+
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/start", i);
+		if (!(f = fopen(path, "r")))
+			break;
+		ok = fscanf(f, "%llx", &start) == 1;
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/end", i);
+		if (!ok || !(f = fopen(path, "r")))
+			break;
+		ok = fscanf(f, "%llx", &end) == 1;
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/type", i);
+		if (!ok || !(f = fopen(path, "r")))
+			break;
+		if (!fgets(m[n].type, sizeof(m[n].type), f))
+			m[n].type[0] = 0;
+		fclose(f);
+		m[n].type[strcspn(m[n].type, "\n")] = 0;
+		m[n].start = start;
+		m[n].end = end + 1;
+		m[n].ram = strcmp(m[n].type, "System RAM") == 0;
+		n++;
+	}
+	for (i = 1; i < n; i++) {
+		struct mm_range r = m[i];
+
+		for (j = i; j > 0 && m[j - 1].start > r.start; j--)
+			m[j] = m[j - 1];
+		m[j] = r;
+	}
+	return n;
+}
+
+/* Where the hypervisor's own memory shows in the guest's e820 (*base, *end: its first byte and
+ * the end of what the map leaves out). Ours carves its regions out of a RAM range as Reserved
+ * ranges (mem/memmap.c guest_e820): a reserved range with RAM right before and after it; there
+ * may be two (image, heap), `near` picks the one holding that address. BitVisor cuts the RAM
+ * range it took its memory from short at its start and leaves the rest out (its vmm_mem.c
+ * getfakesysmemmap: the entry's length ends where BitVisor begins, not even Reserved): a gap
+ * right after a RAM range between 1 MiB and 4 GiB. 0 when found, -1 otherwise. */
+static int memmap_hv_region(const struct mm_range *m, int n, uint64_t near, uint64_t *base,
+			    uint64_t *end)
+{
+	int i, found = 0;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (gml_on_bitvisor()) {
+			/* above 1 MiB: below it BitVisor also shortens the first RAM range by the
+			 * few bytes its real-mode int 0x15 hook occupies (guest memory, not its own) */
+			if (m[i].ram && m[i + 1].start > m[i].end && m[i].end >= (1ULL << 20) &&
+			    m[i].end < (1ULL << 32)) {
+				*base = m[i].end;
+				*end = m[i + 1].start;
+				found++;
+			}
+		} else if (i > 0 && !m[i].ram && m[i - 1].ram && m[i - 1].end == m[i].start &&
+			   m[i + 1].ram && m[i].end == m[i + 1].start && near >= m[i].start &&
+			   near < m[i].end) {
+			*base = m[i].start;
+			*end = m[i].end;
+			found++;
+		}
+	}
+	return found == 1 ? 0 : -1;
+}
+
+/* Located from the e820 map alone, the only way the guest knows where BitVisor lives: a read of
+ * its first page (zeros on both: ours maps its region as ROM, BitVisor a read-only zero page),
+ * then an 8-byte write there through the module at CPL0. Ours discards the write and counts it
+ * (gmlab.info); BitVisor stops the whole machine (declared, measured): a guest write into its
+ * memory is a nested page fault on a page it maps read-only, which its svm_np.c
+ * svm_np_map_page answers with panic("NP: Writing to VMM memory."). The write is this case's
+ * last act, and the case is last in the suite: the lab counts BitVisor's stop with that message
+ * as the declared finding and runs what follows in a fresh VM. */
+static void own_memory_write(void)
+{
+	struct mm_range m[MM_MAX];
+	struct hv_info before = { 0 }, after;
+	int n = read_memmap(m, MM_MAX), i, fd, ok;
+	uint64_t base = 0, end = 0;
+	unsigned char page[4096], word[8];
+
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "e820 %d: %#llx-%#llx %s\n", i, (unsigned long long)m[i].start,
+			(unsigned long long)m[i].end - 1, m[i].type);
+	if (!report(n > 0, "the guest's e820 from /sys/firmware/memmap: %d ranges", n))
+		return;
+	if (!gml_on_bitvisor() && get_info(&before) != 0)
+		return;
+	if (!report(memmap_hv_region(m, n, before.base, &base, &end) == 0, gml_on_bitvisor() ?
+		    "BitVisor: one gap right after a RAM range between 1 MiB and 4 GiB (its memory, "
+		    "left out of the map)" : "one Reserved range carved out of RAM holds gmlab.info's region "
+		    "(base %#lx)", before.base))
+		return;
+	report_value("region_base", base);
+	report_value("region_end", end);
+	ok = gml_on_bitvisor() ||
+	     report(base == before.base && end == before.base + before.size, "the e820 range is "
+		    "gmlab.info's region exactly (%#llx-%#llx, gmlab.info %#lx+%#lx)",
+		    (unsigned long long)base, (unsigned long long)end, before.base, before.size);
+	if ((fd = open_kmod()) < 0)
+		return;
+	memset(page, 0xee, sizeof(page));
+	if (phys_io(fd, GMLAB_IOC_PHYS_READ, base, page, sizeof(page)) != 0)
+		goto out;
+	ok &= check_zero(page, sizeof(page), base, "its first page before the write");
+	if (!ok) { /* on BitVisor a stop after a failed check would hide it */
+		report_info("not writing: a check above failed");
+		goto out;
+	}
+	memset(word, 0xa5, sizeof(word));
+	/* the checks so far must leave the console's UART before an act that may stop the machine */
+	fflush(stderr);
+	tcdrain(2);
+	if (phys_io(fd, GMLAB_IOC_PHYS_WRITE, base, word, sizeof(word)) != 0)
+		goto out;
+	if (gml_on_bitvisor()) {
+		report(0, "BitVisor: the write returned to the guest; declared: BitVisor stops the "
+		       "machine (\"NP: Writing to VMM memory.\")");
+		goto out;
+	}
+	memset(word, 0xee, sizeof(word));
+	if (phys_io(fd, GMLAB_IOC_PHYS_READ, base, word, sizeof(word)) == 0)
+		check_zero(word, sizeof(word), base, "the word after writing 0xa5: discarded");
+	if (get_info(&after) == 0)
+		report(after.discarded > before.discarded, "gmlab.info counted the discarded write "
+		       "(before %lu, after %lu)", before.discarded, after.discarded);
+out:
+	close(fd);
 }
 
 /* ---- what the guest can see of the hypervisor --------------------------------------------- */
@@ -635,8 +786,17 @@ static const struct gml_case cases[] = {
 	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_read_zero, NO_INFO },
 	{ "hv/rom-write-discard", "writes into the hypervisor's region are discarded and counted; "
 	  "the guest lives on", GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_write_discard,
-	  "skip: the lab hypervisor's ROM trick (writes discarded and counted in gmlab.info); "
-	  "BitVisor does not silently discard writes to its memory and has no gmlab.info" },
+	  "skip: the lab hypervisor's ROM trick (writes discarded and counted in gmlab.info, "
+	  "which BitVisor has not); what BitVisor does instead: hv/own-memory-write" },
+	/* Last: on BitVisor it ends the machine (the cases after it would need a fresh VM) */
+	{ "hv/own-memory-write", "a write into the hypervisor's own memory, located from the "
+	  "guest's e820 map alone, is discarded (ours: and counted in gmlab.info)",
+	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, own_memory_write,
+	  "FINDING (machine stops: \"NP: Writing to VMM memory.\"): BitVisor does not discard "
+	  "a guest write into its memory: it panics and stops the whole machine. Its e820 leaves "
+	  "its memory out (the RAM range ends where it begins, vmm_mem.c getfakesysmemmap) and its "
+	  "nested page table maps it to a read-only zero page (mm.c as_translate_passvm), so reads "
+	  "give zeros; a write faults, and svm_np.c svm_np_map_page panics" },
 };
 
 GML_MAIN("hv", cases)
