@@ -46,27 +46,14 @@ static int echo_answered(const struct hc_regs *r, uint64_t rbx)
 	       r->rsi == ~4UL && r->rdi == ~5UL;
 }
 
-/* The method under test, set by the case wrappers at the bottom. */
-static const char *method; /* "bytewise" / "pagewise" */
-static const char *svc_name;
-static unsigned long svc;
-
-static int use(const char *m, const char *name)
-{
-	method = m;
-	svc_name = name;
-	svc = m_lookup(name);
-	return svc ? 0 : -1;
-}
-
 static int bytewise(void)
 {
-	return strcmp(method, "bytewise") == 0;
+	return strcmp(m_method, "bytewise") == 0;
 }
 
 static struct mres xfer(const void *addr, uint64_t len, uint64_t flags, uint64_t seed)
 {
-	return m_xfer(svc, (uintptr_t)addr, len, flags, seed, 0);
+	return m_xfer(m_svc, (uintptr_t)addr, len, flags, seed, 0);
 }
 
 static int page_present(const void *va)
@@ -594,7 +581,7 @@ static void xfer_child_invalid(void *arg)
 {
 	struct hc_regs r = { .rbx = (uintptr_t)arg, .rcx = 3 * M_PAGE, .rdx = FI };
 
-	hc_call(svc, &r);
+	hc_call(m_svc, &r);
 	_exit(3); /* returned: no #PF was given */
 }
 
@@ -622,7 +609,7 @@ static void invalid_page(void)
 	report(WIFSIGNALED(st) && WTERMSIG(st) == SIGSEGV, "fault-in mode: the caller dies of "
 	       "SIGSEGV, as if it had read the page itself (child %s)", wait_text(st));
 	r = (struct hc_regs){ .rbx = (uintptr_t)start, .rcx = len, .rdx = FI, .rsi = 7, .rdi = 9 };
-	if (!call_catching(svc, &r, SEGV_JUMP))
+	if (!call_catching(m_svc, &r, SEGV_JUMP))
 		expect_pf("fault-in read, unmapped page", hole, 4, SEGV_MAPERR);
 	else
 		report(0, "fault-in read of an unmapped page returned (status %s)", m_errname(r.rax));
@@ -631,7 +618,7 @@ static void invalid_page(void)
 	       GML_XFER_INFLIGHT_RETRIES(segv.rdx) == 1, "in the handler rdx is the in-flight word: "
 	       "done %#llx of %#llx, flags FAULTIN, 1 #PF (got rdx %#llx)", (unsigned long long)stop,
 	       (unsigned long long)len, (unsigned long long)segv.rdx);
-	report(segv.rax == svc && segv.rbx == (uintptr_t)start && segv.rsi == 7 && segv.rdi == 9 &&
+	report(segv.rax == m_svc && segv.rbx == (uintptr_t)start && segv.rsi == 7 && segv.rdi == 9 &&
 	       segv.rcx == gml_fnv1a(GML_FNV_OFFSET, start, stop), "in the handler rax, rbx, rsi, "
 	       "rdi are the caller's and rcx the hash of the bytes before the page");
 	{
@@ -642,7 +629,7 @@ static void invalid_page(void)
 	}
 	/* a handler that returns: bounded */
 	r = (struct hc_regs){ .rbx = (uintptr_t)start, .rcx = len, .rdx = FI };
-	report(call_catching(svc, &r, SEGV_RETURN), "fault-in read with a SIGSEGV handler that "
+	report(call_catching(m_svc, &r, SEGV_RETURN), "fault-in read with a SIGSEGV handler that "
 	       "returns: the call ends");
 	report(segv_hits == GML_XFER_MAX_RETRIES && r.rax == GML_E_NOT_PRESENT && r.rbx == stop,
 	       "after GML_XFER_MAX_RETRIES (%d) #PFs at one offset: GML_E_NOT_PRESENT at %#llx "
@@ -659,7 +646,7 @@ static void invalid_page(void)
 	m_expect("refuse mode: write running into a PROT_NONE page", &m, GML_E_NOT_PRESENT, stop);
 	r = (struct hc_regs){ .rbx = (uintptr_t)start, .rcx = len, .rdx = GML_XFER_WRITE | FI,
 			      .rsi = 0x73 };
-	if (report(call_catching(svc, &r, SEGV_FIX), "fault-in write with a handler that "
+	if (report(call_catching(m_svc, &r, SEGV_FIX), "fault-in write with a handler that "
 		   "mprotects the page: the call completes")) {
 		expect_pf("fault-in write, PROT_NONE page", hole, 4 | 2, SEGV_ACCERR);
 		report(r.rax == GML_OK && r.rbx == len && segv_hits == 1, "status OK, done %#llx, one "
@@ -672,7 +659,7 @@ static void invalid_page(void)
 	mprotect(hole, M_PAGE, PROT_READ);
 	r = (struct hc_regs){ .rbx = (uintptr_t)start, .rcx = len, .rdx = GML_XFER_WRITE | FI,
 			      .rsi = 0x74 };
-	if (!call_catching(svc, &r, SEGV_JUMP))
+	if (!call_catching(m_svc, &r, SEGV_JUMP))
 		expect_pf("fault-in write, read-only page", hole, 4 | 2 | 1, SEGV_ACCERR);
 	else
 		report(0, "fault-in write into a read-only page returned (%s)", m_errname(r.rax));
@@ -713,7 +700,7 @@ static void kernel_callers(void)
 		report_error("kernel buffer / alias: %s", strerror(errno));
 		goto out;
 	}
-	svc0 = m_lookup0(fd, svc_name);
+	svc0 = m_lookup0(fd, m_svc_name);
 	if (svc0) {
 		/* the alias is followed by vmap's guard page: not present */
 		r = m_xfer0(fd, svc0, al.kva + M_PAGE + 10, 2 * M_PAGE, FI, 0, 0);
@@ -751,7 +738,7 @@ static void inflight_word(void)
 	h = gml_fnv1a(GML_FNV_OFFSET, p, 100);
 	r = (struct hc_regs){ .rbx = (uintptr_t)p, .rcx = h,
 			      .rdx = GML_XFER_INFLIGHT_WORD(0, 0, 100, 5000), .rsi = 1, .rdi = 2 };
-	hc_call(svc, &r);
+	hc_call(m_svc, &r);
 	report(r.rax == GML_OK && r.rbx == 5000 && r.rcx == gml_fnv1a(GML_FNV_OFFSET, p, 5000) &&
 	       r.rdx == 0 && r.rsi == 1 && r.rdi == 2, "a read resumed from the word (done 100 of "
 	       "5000, rcx = hash of the first 100 bytes) ends as one uninterrupted read: OK, 5000, "
@@ -759,10 +746,10 @@ static void inflight_word(void)
 	       r.rbx, r.rcx, r.rdx);
 	r = (struct hc_regs){ .rbx = (uintptr_t)p, .rdx = GML_XFER_INFLIGHT_WORD(GML_XFER_WRITE, 0,
 										 4096, 4096) };
-	hc_call(svc, &r);
+	hc_call(m_svc, &r);
 	report(r.rax == GML_ME_BAD_FLAGS, "done >= length is refused (got %s)", m_errname(r.rax));
 	r = (struct hc_regs){ .rbx = (uintptr_t)p, .rcx = 16, .rdx = 0x80 };
-	hc_call(svc, &r);
+	hc_call(m_svc, &r);
 	report(r.rax == GML_ME_BAD_FLAGS, "rdx 0x80 (no tag) is still an unknown flag (got %s)",
 	       m_errname(r.rax));
 }
@@ -831,7 +818,7 @@ static void signals_in_flight(void)
 	for (dir = 0; dir <= 1; dir++) {
 		const char *d = dir ? "write" : "read";
 
-		sig_svc = svc;
+		sig_svc = m_svc;
 		sig_flags = dir ? GML_XFER_WRITE : 0;
 		sig_len = len;
 		sig_rsi = dir ? 0x92 : 0x5151;
@@ -840,7 +827,7 @@ static void signals_in_flight(void)
 		r = (struct hc_regs){ .rbx = (uintptr_t)p, .rcx = len, .rdx = sig_flags,
 				      .rsi = sig_rsi, .rdi = sig_rdi };
 		setitimer(ITIMER_REAL, &it, NULL);
-		hc_call(svc, &r);
+		hc_call(m_svc, &r);
 		setitimer(ITIMER_REAL, &off, NULL);
 		report(r.rax == GML_OK && r.rbx == len && r.rdx == 0 && r.rsi == sig_rsi &&
 		       r.rdi == sig_rdi, "%s of %#llx bytes with SIGALRM every ms: OK, all bytes, rdx "
@@ -976,12 +963,12 @@ static void latency(void)
 		return;
 	gml_pattern_fill(p, 0xa1, 0, len);
 	latency_control(fd, 300);
-	latency_one(fd, echo0, "cpl3_read_16m", svc, 0, (uintptr_t)p, len, 0, 0, p);
+	latency_one(fd, echo0, "cpl3_read_16m", m_svc, 0, (uintptr_t)p, len, 0, 0, p);
 	if (bytewise()) /* a full walk per byte, ~4 us each under TCG: one direction */
 		goto out;
-	latency_one(fd, echo0, "cpl3_write_16m", svc, 0, (uintptr_t)p, len, GML_XFER_WRITE, 0xa2, p);
+	latency_one(fd, echo0, "cpl3_write_16m", m_svc, 0, (uintptr_t)p, len, GML_XFER_WRITE, 0xa2, p);
 	/* at CPL0 too: a 16 MiB vmalloc buffer read through the kernel-side linear method */
-	svc0 = m_lookup0(fd, svc_name);
+	svc0 = m_lookup0(fd, m_svc_name);
 	kcopy = malloc(len);
 	if (svc0 && kcopy && m_kbuf_alloc(fd, GMLAB_KBUF_VMALLOC, len, &kb) == 0) {
 		gml_pattern_fill(kcopy, 0xa3, 0, len);
@@ -994,12 +981,6 @@ out:
 }
 
 /* ---- the case table ---- */
-
-#define BYTEWISE(fn) \
-	static void fn##_bytewise(void) { if (use("bytewise", GML_SVC_LINEAR_BYTEWISE) == 0) fn(); }
-#define PAGEWISE(fn) \
-	static void fn##_pagewise(void) { if (use("pagewise", GML_SVC_LINEAR_PAGEWISE) == 0) fn(); }
-#define BOTH(fn) BYTEWISE(fn) PAGEWISE(fn)
 BOTH(swapped_out)
 BOTH(cow_after_fork)
 BOTH(file_never_read)
