@@ -100,6 +100,66 @@ import Testing
         #expect(o.notRun.map(\.id) == ["t/c"])
     }
 
+    /// A case whose BitVisor expectation is that BitVisor stops the machine (hv/own-memory-write):
+    /// the VM's end during that case, with the declared text on BitVisor's log, is its pass; the
+    /// cases after it run in a fresh VM. Elsewhere, or with other words, it is the usual error.
+    static func stopCase() -> [SelectedCase] {
+        let declared = #"FINDING (machine stops: \"NP: Writing to VMM memory.\"): BitVisor panics"#
+        let json =
+            #"{"info":{"id":"t/stop","suite":"t","description":"d","needs":[],"bitvisor":"\#(declared)"},"timeoutSeconds":10}"#
+        return cases([("t/a", 10)]) + [try! JSONDecoder().decode(SelectedCase.self, from: Data(json.utf8))]
+            + cases([("t/c", 10)])
+    }
+
+    static func cell(_ backend: Backend) -> MatrixCell {
+        MatrixCell(backend: backend, host: .tcg, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
+    }
+
+    func stoppedDuringTheCase(in cell: MatrixCell, panic: String) -> CaseTracker.Outcome {
+        var t = CaseTracker(planned: Self.stopCase(), deadlines: .init(boot: .seconds(30)), cell: cell)
+        t.consume(
+            results: [Self.start, "GMLAB-BEGIN t/a", Self.result("t/a", "pass"), "GMLAB-BEGIN t/stop"], at: .seconds(5))
+        t.consume(hypervisorLog: ["Loading MBR.", panic, "Unrecoverable error."], at: .seconds(6))
+        #expect(t.check(at: .seconds(6))?.contains(panic) == true)
+        return t.outcome(exit: "stopped")
+    }
+
+    @Test func declaredMachineStopIsTheCasesPass() {
+        let o = stoppedDuringTheCase(in: Self.cell(.bitvisor), panic: "panic(CPU0): NP: Writing to VMM memory.")
+        #expect(o.finished.map(\.id) == ["t/a", "t/stop"])
+        #expect(o.finished[1].status == .pass)
+        #expect(o.finished[1].message.contains("as declared: panic(CPU0): NP: Writing to VMM memory."))
+        #expect(o.notRun.map(\.id) == ["t/c"])
+    }
+
+    @Test func undeclaredOrOtherStopsStayErrors() {
+        // another panic during the same case
+        let other = stoppedDuringTheCase(in: Self.cell(.bitvisor), panic: "panic(CPU0): int_fatal 0x0E")
+        #expect(other.finished[1].status == .error)
+        #expect(other.finished[1].message.contains("the VM died during this case"))
+        // the declaration is BitVisor's: in an svm cell the same words are no pass
+        let svm = stoppedDuringTheCase(in: Self.cell(.svm), panic: "panic(CPU0): NP: Writing to VMM memory.")
+        #expect(svm.finished[1].status == .error)
+        // no cell given (the default): no declared stops
+        var t = CaseTracker(planned: Self.stopCase(), deadlines: .init(boot: .seconds(30)))
+        t.consume(results: [Self.start, "GMLAB-BEGIN t/stop"], at: .seconds(5))
+        t.consume(hypervisorLog: ["panic(CPU0): NP: Writing to VMM memory."], at: .seconds(6))
+        _ = t.check(at: .seconds(6))
+        #expect(t.outcome(exit: "stopped").finished.map(\.status) == [.error])
+    }
+
+    /// A stop declared for the case, but the case ended on its own (it reported): its status.
+    @Test func caseThatReportsItselfKeepsItsStatus() {
+        var t = CaseTracker(planned: Self.stopCase(), deadlines: .init(boot: .seconds(30)), cell: Self.cell(.bitvisor))
+        t.consume(
+            results: [Self.start, "GMLAB-BEGIN t/stop", Self.result("t/stop", "fail"), "GMLAB-BEGIN t/c"],
+            at: .seconds(5))
+        t.consume(hypervisorLog: ["panic(CPU0): NP: Writing to VMM memory."], at: .seconds(6))
+        _ = t.check(at: .seconds(6))
+        let o = t.outcome(exit: "stopped")
+        #expect(o.finished.map(\.status) == [.fail, .error])
+    }
+
     @Test func guestThatDoesNotPowerOffAfterDoneIsStopped() {
         var t = tracker([("t/a", 10)])
         t.consume(

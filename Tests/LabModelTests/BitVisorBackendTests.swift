@@ -103,6 +103,25 @@ import Testing
         #expect(throws: CatalogError.self) { try CaseCatalog.parse(Data(bad.utf8)) }
     }
 
+    /// `FINDING (machine stops: "TEXT"): …`: a finding whose difference is that BitVisor stops
+    /// the machine; TEXT is what its log must say (hv/own-memory-write).
+    @Test func machineStopIsReadFromTheDeclaration() {
+        let stop = BackendExpectation(
+            declared: #"FINDING (machine stops: "NP: Writing to VMM memory."): BitVisor panics"#)
+        #expect(stop.machineStop == "NP: Writing to VMM memory.")
+        if case .finding(let text) = stop {
+            #expect(text.hasSuffix("BitVisor panics"))
+        } else {
+            Issue.record("a machine stop is a finding: \(stop)")
+        }
+        #expect(BackendExpectation(declared: "FINDING: BitVisor's walker never checks U/S").machineStop == nil)
+        #expect(BackendExpectation(declared: "skip: machine stops").machineStop == nil)
+        #expect(BackendExpectation(declared: nil).machineStop == nil)
+        // no closing quote, or nothing quoted: no marker (so no VM death can count as a pass)
+        #expect(BackendExpectation(declared: #"FINDING (machine stops: "NP: Writing"#).machineStop == nil)
+        #expect(BackendExpectation(declared: #"FINDING (machine stops: ""): why"#).machineStop == nil)
+    }
+
     @Test func bitvisorCellsSkipWhatOnlyTheLabsHypervisorHas() throws {
         let catalog = try CaseCatalog.parse(Data(Self.catalogText.utf8))
         let plan = MatrixPlan(

@@ -61,9 +61,11 @@ static long gmlab_call(void __user *arg)
 
 	if (copy_from_user(&h, arg, sizeof(h)))
 		return -EFAULT;
+	if (h.insn != 0 && h.insn != HC_INSN_VMCALL && h.insn != HC_INSN_VMMCALL)
+		return -EINVAL;
 	r = (struct hc_regs){ .rax = h.rax, .rbx = h.rbx, .rcx = h.rcx, .rdx = h.rdx,
 			      .rsi = h.rsi, .rdi = h.rdi };
-	h.faulted = hc_raw(gmlab_insn, &r);
+	h.faulted = hc_raw(h.insn ? (enum hc_insn)h.insn : gmlab_insn, &r);
 	h.rax = r.rax;
 	h.rbx = r.rbx;
 	h.rcx = r.rcx;
@@ -396,14 +398,15 @@ static enum hrtimer_restart lat_tick(struct hrtimer *t)
 	lat_over1 += late > 1000000;
 	lat_over10 += late > 10000000;
 	if (lat_echo) {
-		/* a hypercall from the interrupt that interrupted a continuation */
+		/* a hypercall from the interrupt that interrupted a continuation: gml.regs.echo
+		 * answers rax 0 and each of rbx..rdi its own NOT */
 		struct hc_regs r = { .rax = lat_echo, .rbx = lat_calls, .rcx = 2, .rdx = 3, .rsi = 4,
 				     .rdi = 5 };
 		u64 n = lat_calls++;
 		int faulted = hc_raw(gmlab_insn, &r);
 
-		if (faulted || r.rax != n + 14 || r.rbx != n || r.rcx != 2 || r.rdx != 3 ||
-		    r.rsi != 4 || r.rdi != 5)
+		if (faulted || r.rax != 0 || r.rbx != ~n || r.rcx != ~2ULL || r.rdx != ~3ULL ||
+		    r.rsi != ~4ULL || r.rdi != ~5ULL)
 			lat_bad++;
 	}
 	hrtimer_forward_now(t, lat_period);

@@ -21,7 +21,9 @@ struct gmlab_lookup {
 struct gmlab_hc {
 	__u64 rax, rbx, rcx, rdx, rsi, rdi;
 	__u32 faulted;		/* out: as above */
-	__u32 pad;
+	__u32 insn;		/* in: 0 = the CPU vendor's instruction; HC_INSN_VMCALL (1) or
+				 * HC_INSN_VMMCALL (2): that one, the other vendor's too (hv suite);
+				 * anything else EINVAL */
 };
 
 /* Guest-physical access through memremap, with aligned 8-byte loads/stores (simple
@@ -129,8 +131,9 @@ struct gmlab_pmd {
  * Interrupt latency while a long hypercall runs (issue 14, continuations). START arms a
  * periodic hrtimer (hard interrupt context, period_us); every expiry notes how late it runs
  * (ktime_get() minus the programmed expiry). With echo_number set, every expiry also makes a
- * hypercall of its own (gmlab.echo with rbx..rdi = n, 2, 3, 4, 5 at CPL0, in the interrupt
- * that interrupted a continuation) and checks the sum. STOP cancels it and returns the
+ * hypercall of its own (gml.regs.echo with rbx..rdi = n, 2, 3, 4, 5 at CPL0, in the interrupt
+ * that interrupted a continuation: on both hypervisors) and checks the answer (rax 0, each
+ * register its own NOT). STOP cancels it and returns the
  * figures. One measurement at a time (EBUSY otherwise); closing the file stops it.
  */
 #define GMLAB_LAT_START	1
@@ -138,13 +141,13 @@ struct gmlab_pmd {
 struct gmlab_latency {
 	__u32 op;		/* in: GMLAB_LAT_* */
 	__u32 period_us;	/* in, START: 20 .. 1000000 */
-	__u64 echo_number;	/* in, START: gmlab.echo's service number, 0 = no hypercalls */
+	__u64 echo_number;	/* in, START: gml.regs.echo's number, 0 = no hypercalls */
 	__u64 fires;		/* out, STOP: expiries handled */
 	__u64 max_late_ns;	/* out: the latest one */
 	__u64 sum_late_ns;	/* out: for the mean */
 	__u64 over_1ms, over_10ms; /* out: expiries later than 1 ms, 10 ms */
 	__u64 echo_calls;	/* out: hypercalls made from expiries */
-	__u64 echo_bad;		/* out: of those, wrong sum, changed registers or #UD */
+	__u64 echo_bad;		/* out: of those, a wrong answer or #UD */
 	__u64 elapsed_ns;	/* out: START to STOP */
 };
 #define GMLAB_IOC_LATENCY	_IOWR('G', 11, struct gmlab_latency)

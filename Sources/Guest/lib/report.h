@@ -43,6 +43,10 @@ struct gml_case {
 	 *   NULL          the same as of the lab's hypervisor;
 	 *   "FINDING: …"  BitVisor differs by design; the case asserts BitVisor's behaviour there
 	 *                 (gml_on_bitvisor()) and the lab reports a pass as this named finding;
+	 *   "FINDING (machine stops: \"TEXT\"): …"  the difference is that BitVisor stops the
+	 *                 machine (it panics): the case's last act provokes it once every check
+	 *                 before passed, and the lab counts the VM's end during this case, with
+	 *                 TEXT on BitVisor's log, as a pass (the finding); anything else fails;
 	 *   "skip: …"     the case tests what only the lab's hypervisor has: skipped there, with
 	 *                 the reason (the lab skips it before booting). */
 	const char *bitvisor;

@@ -1,13 +1,19 @@
 /* Suite hv: the hypercall interface itself (look-up, call, register preservation, errors) at
  * CPL3 and CPL0, and the hypervisor's own region seen by the guest as ROM. Needs a hypervisor;
  * under GMLAB_BACKEND=none every case is skipped by the framework. */
+#define _GNU_SOURCE /* REG_RIP and friends in <sys/ucontext.h> */
 #include <errno.h>
 #include <fcntl.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/ucontext.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "call_vmm.h"
@@ -258,6 +264,153 @@ out:
 	close(fd);
 }
 
+/* ---- the other vendor's hypercall instruction --------------------------------------------- */
+
+/* Code written for one vendor (the seed's `vmcall`, written on Intel) run on the other: the lab's
+ * hypervisor intercepts #UD and dispatches VMCALL on AMD and VMMCALL on Intel like the native
+ * instruction (Sources/Hypervisor/vmm/foreign_hypercall.c). The case looks gml.regs.echo up and
+ * calls it through the other instruction at CPL3 and at CPL0 (GMLAB_IOC_CALL's insn), catching
+ * the SIGILL a #UD would give, so it measures what a hypervisor does rather than dying of it. */
+static sigjmp_buf ill_env;
+static volatile int ill_hits;
+static struct {
+	int code;
+	void *addr;
+	uint64_t rip, trapno, rax, rbx, rcx, rdx, rsi, rdi;
+	unsigned char bytes[3];
+} ill; /* the SIGILL, as the process saw it */
+
+static void on_sigill(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+
+	(void)sig;
+	ill_hits++;
+	ill.code = si->si_code;
+	ill.addr = si->si_addr;
+	ill.rip = g[REG_RIP];
+	ill.trapno = g[REG_TRAPNO];
+	ill.rax = g[REG_RAX];
+	ill.rbx = g[REG_RBX];
+	ill.rcx = g[REG_RCX];
+	ill.rdx = g[REG_RDX];
+	ill.rsi = g[REG_RSI];
+	ill.rdi = g[REG_RDI];
+	memcpy(ill.bytes, (const void *)(uintptr_t)g[REG_RIP], sizeof(ill.bytes));
+	siglongjmp(ill_env, 1);
+}
+
+/* One hypercall with `insn`: 1 when it completed (r holds the result), 0 when it raised SIGILL
+ * (ill holds what the handler saw, r is unchanged). */
+static int hc_raw_catching_sigill(enum hc_insn insn, struct hc_regs *r)
+{
+	struct sigaction sa, old;
+	volatile int completed = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigill;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	ill_hits = 0;
+	memset(&ill, 0, sizeof(ill));
+	if (sigaction(SIGILL, &sa, &old) != 0)
+		return 0;
+	if (sigsetjmp(ill_env, 1) == 0) {
+		hc_raw(insn, r);
+		completed = 1;
+	}
+	sigaction(SIGILL, &old, NULL);
+	return completed;
+}
+
+/* gml.regs.echo's answer to rbx..rdi = 1..5: rax 0, each register its own NOT */
+static int regs_echo_answered(unsigned long rax, unsigned long rbx, unsigned long rcx,
+			      unsigned long rdx, unsigned long rsi, unsigned long rdi)
+{
+	return rax == 0 && rbx == ~1UL && rcx == ~2UL && rdx == ~3UL && rsi == ~4UL && rdi == ~5UL;
+}
+
+static void other_vendor_insn(void)
+{
+	static const unsigned char op_vmcall[3] = { 0x0f, 0x01, 0xc1 };
+	static const unsigned char op_vmmcall[3] = { 0x0f, 0x01, 0xd9 };
+	static const char name[] = "gml.regs.echo"; /* on both hypervisors */
+	enum hc_insn native = hc_insn();
+	enum hc_insn other = native == HC_INSN_VMMCALL ? HC_INSN_VMCALL : HC_INSN_VMMCALL;
+	const unsigned char *op = other == HC_INSN_VMCALL ? op_vmcall : op_vmmcall;
+	const char *on = hc_insn_name(other);
+	unsigned long n = lookup_required(name);
+	struct hc_regs in, r;
+	struct gmlab_hc h;
+	int done, fd;
+
+	report_value("native_insn", hc_insn_name(native));
+	report_value("other_insn", on);
+	if (!n)
+		return;
+	/* CPL3: the look-up, then a call */
+	in = (struct hc_regs){ .rax = 0, .rbx = (uintptr_t)name, .rcx = 2, .rdx = 3, .rsi = 4,
+			       .rdi = 5 };
+	r = in;
+	done = hc_raw_catching_sigill(other, &r);
+	report_value("cpl3_sigill", (uint64_t)ill_hits);
+	if (gml_on_bitvisor()) {
+		/* FINDING (declared): BitVisor does not answer the other vendor's instruction */
+		report(!done && ill_hits == 1, "BitVisor: the %s look-up at CPL3 raises #UD: the "
+		       "process gets SIGILL (%d)", on, ill_hits);
+		report(ill.trapno == 6 && ill.code == ILL_ILLOPN && ill.addr == (void *)(uintptr_t)ill.rip,
+		       "BitVisor: trap 6 (#UD), si_code ILL_ILLOPN, si_addr = RIP (got trap %llu, "
+		       "code %d, si_addr %p, RIP %#llx)", (unsigned long long)ill.trapno, ill.code,
+		       ill.addr, (unsigned long long)ill.rip);
+		report(memcmp(ill.bytes, op, 3) == 0, "BitVisor: RIP is on the %s instruction (bytes "
+		       "%02x %02x %02x)", on, ill.bytes[0], ill.bytes[1], ill.bytes[2]);
+		report(ill.rax == in.rax && ill.rbx == in.rbx && ill.rcx == in.rcx &&
+		       ill.rdx == in.rdx && ill.rsi == in.rsi && ill.rdi == in.rdi, "BitVisor: rax..rdi "
+		       "at the #UD are the caller's: nothing ran (rax %#llx rbx %#llx)",
+		       (unsigned long long)ill.rax, (unsigned long long)ill.rbx);
+	} else {
+		report(done && ill_hits == 0, "%s at CPL3 is a hypercall: no SIGILL (%d)", on,
+		       ill_hits);
+		report(r.rax == n, "the look-up through %s gives %s's number (expected %#lx, got "
+		       "%#lx)", on, name, n, r.rax);
+		r = (struct hc_regs){ .rax = n, .rbx = 1, .rcx = 2, .rdx = 3, .rsi = 4, .rdi = 5 };
+		done = hc_raw_catching_sigill(other, &r);
+		report(done && regs_echo_answered(r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi), "a call "
+		       "through %s: %s answers (rax 0, each of rbx..rdi its NOT; got rax %#lx rbx "
+		       "%#lx)", on, name, r.rax, r.rbx);
+	}
+	/* CPL0 (the module's exception table turns a #UD into faulted = 1) */
+	if ((fd = open_kmod()) < 0)
+		return;
+	h = (struct gmlab_hc){ .rax = n, .rbx = 1, .rcx = 2, .rdx = 3, .rsi = 4, .rdi = 5,
+			       .insn = other };
+	if (report(ioctl_ok(fd, GMLAB_IOC_CALL, &h), "GMLAB_IOC_CALL with insn %s (%s)", on,
+		   ioctl_err)) {
+		report_value("cpl0_faulted", (uint64_t)h.faulted);
+		if (gml_on_bitvisor())
+			report(h.faulted == 1 && h.rax == n && h.rbx == 1 && h.rcx == 2 && h.rdx == 3 &&
+			       h.rsi == 4 && h.rdi == 5, "BitVisor: at CPL0 %s raises #UD too (the "
+			       "module's fix-up: faulted %u), registers unchanged", on, h.faulted);
+		else
+			report(!h.faulted && regs_echo_answered(h.rax, h.rbx, h.rcx, h.rdx, h.rsi, h.rdi),
+			       "at CPL0 a call through %s: %s answers (faulted %u, rax %#llx)", on,
+			       name, h.faulted, (unsigned long long)h.rax);
+	}
+	/* and the native instruction still answers at both levels */
+	h = (struct gmlab_hc){ .rax = n, .rbx = 1, .rcx = 2, .rdx = 3, .rsi = 4, .rdi = 5 };
+	if (ioctl_ok(fd, GMLAB_IOC_CALL, &h))
+		report(!h.faulted && regs_echo_answered(h.rax, h.rbx, h.rcx, h.rdx, h.rsi, h.rdi),
+		       "afterwards the native %s answers at CPL0", hc_insn_name(native));
+	h = (struct gmlab_hc){ .rax = n, .insn = 3 };
+	report(ioctl(fd, GMLAB_IOC_CALL, &h) != 0 && errno == EINVAL, "GMLAB_IOC_CALL refuses an "
+	       "unknown insn (3) with EINVAL");
+	close(fd);
+	r = (struct hc_regs){ .rbx = 1, .rcx = 2, .rdx = 3, .rsi = 4, .rdi = 5 };
+	hc_call(n, &r);
+	report(regs_echo_answered(r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rdi), "afterwards the "
+	       "native %s answers at CPL3", hc_insn_name(native));
+}
+
 /* gmlab.info from user space: region base/size and the discarded-writes counter. */
 struct hv_info {
 	unsigned long base, size, discarded;
@@ -293,16 +446,15 @@ static int phys_io(int fd, unsigned long cmd, unsigned long gpa, void *buf, size
  * small), so a large region does not cost a long copy under TCG. */
 #define ROM_WINDOW (64UL << 10)
 
-static void check_zero(const unsigned char *buf, size_t len, unsigned long gpa, const char *what)
+static int check_zero(const unsigned char *buf, size_t len, unsigned long gpa, const char *what)
 {
 	size_t i;
 
 	for (i = 0; i < len && buf[i] == 0; i++)
 		;
 	if (i == len)
-		report(1, "%s: %#zx bytes at %#lx read as zero", what, len, gpa);
-	else
-		report(0, "%s: byte at %#lx reads %#x, expected 0", what, gpa + i, buf[i]);
+		return report(1, "%s: %#zx bytes at %#lx read as zero", what, len, gpa);
+	return report(0, "%s: byte at %#lx reads %#x, expected 0", what, gpa + i, buf[i]);
 }
 
 static void rom_windows(const struct hv_info *info, unsigned long gpa[2], size_t *len)
@@ -375,6 +527,157 @@ static void rom_write_discard(void)
 	report(after.discarded > before.discarded,
 	       "discarded-writes counter grew (before %lu, after %lu)", before.discarded,
 	       after.discarded);
+}
+
+/* ---- the hypervisor's own memory as the guest's e820 shows it ------------------------------ */
+
+/* One range of /sys/firmware/memmap (the e820 map the guest was booted with), end exclusive. */
+struct mm_range {
+	uint64_t start, end;
+	int ram;
+	char type[32];
+};
+#define MM_MAX 64
+
+/* The guest's e820, sorted by start: the number of ranges (0 when unreadable). */
+static int read_memmap(struct mm_range *m, int max)
+{
+	int n = 0, i, j;
+
+	for (i = 0; i < 256 && n < max; i++) {
+		char path[96];
+		unsigned long long start, end;
+		FILE *f;
+		int ok;
+
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/start", i);
+		if (!(f = fopen(path, "r")))
+			break;
+		ok = fscanf(f, "%llx", &start) == 1;
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/end", i);
+		if (!ok || !(f = fopen(path, "r")))
+			break;
+		ok = fscanf(f, "%llx", &end) == 1;
+		fclose(f);
+		snprintf(path, sizeof(path), "/sys/firmware/memmap/%d/type", i);
+		if (!ok || !(f = fopen(path, "r")))
+			break;
+		if (!fgets(m[n].type, sizeof(m[n].type), f))
+			m[n].type[0] = 0;
+		fclose(f);
+		m[n].type[strcspn(m[n].type, "\n")] = 0;
+		m[n].start = start;
+		m[n].end = end + 1;
+		m[n].ram = strcmp(m[n].type, "System RAM") == 0;
+		n++;
+	}
+	for (i = 1; i < n; i++) {
+		struct mm_range r = m[i];
+
+		for (j = i; j > 0 && m[j - 1].start > r.start; j--)
+			m[j] = m[j - 1];
+		m[j] = r;
+	}
+	return n;
+}
+
+/* Where the hypervisor's own memory shows in the guest's e820 (*base, *end: its first byte and
+ * the end of what the map leaves out). Ours carves its regions out of a RAM range as Reserved
+ * ranges (mem/memmap.c guest_e820): a reserved range with RAM right before and after it; there
+ * may be two (image, heap), `near` picks the one holding that address. BitVisor cuts the RAM
+ * range it took its memory from short at its start and leaves the rest out (its vmm_mem.c
+ * getfakesysmemmap: the entry's length ends where BitVisor begins, not even Reserved): a gap
+ * right after a RAM range between 1 MiB and 4 GiB. 0 when found, -1 otherwise. */
+static int memmap_hv_region(const struct mm_range *m, int n, uint64_t near, uint64_t *base,
+			    uint64_t *end)
+{
+	int i, found = 0;
+
+	for (i = 0; i + 1 < n; i++) {
+		if (gml_on_bitvisor()) {
+			/* above 1 MiB: below it BitVisor also shortens the first RAM range by the
+			 * few bytes its real-mode int 0x15 hook occupies (guest memory, not its own) */
+			if (m[i].ram && m[i + 1].start > m[i].end && m[i].end >= (1ULL << 20) &&
+			    m[i].end < (1ULL << 32)) {
+				*base = m[i].end;
+				*end = m[i + 1].start;
+				found++;
+			}
+		} else if (i > 0 && !m[i].ram && m[i - 1].ram && m[i - 1].end == m[i].start &&
+			   m[i + 1].ram && m[i].end == m[i + 1].start && near >= m[i].start &&
+			   near < m[i].end) {
+			*base = m[i].start;
+			*end = m[i].end;
+			found++;
+		}
+	}
+	return found == 1 ? 0 : -1;
+}
+
+/* Located from the e820 map alone, the only way the guest knows where BitVisor lives: a read of
+ * its first page (zeros on both: ours maps its region as ROM, BitVisor a read-only zero page),
+ * then an 8-byte write there through the module at CPL0. Ours discards the write and counts it
+ * (gmlab.info); BitVisor stops the whole machine (declared, measured): a guest write into its
+ * memory is a nested page fault on a page it maps read-only, which its svm_np.c
+ * svm_np_map_page answers with panic("NP: Writing to VMM memory."). The write is this case's
+ * last act, and the case is last in the suite: the lab counts BitVisor's stop with that message
+ * as the declared finding and runs what follows in a fresh VM. */
+static void own_memory_write(void)
+{
+	struct mm_range m[MM_MAX];
+	struct hv_info before = { 0 }, after;
+	int n = read_memmap(m, MM_MAX), i, fd, ok;
+	uint64_t base = 0, end = 0;
+	unsigned char page[4096], word[8];
+
+	for (i = 0; i < n; i++)
+		fprintf(stderr, "e820 %d: %#llx-%#llx %s\n", i, (unsigned long long)m[i].start,
+			(unsigned long long)m[i].end - 1, m[i].type);
+	if (!report(n > 0, "the guest's e820 from /sys/firmware/memmap: %d ranges", n))
+		return;
+	if (!gml_on_bitvisor() && get_info(&before) != 0)
+		return;
+	if (!report(memmap_hv_region(m, n, before.base, &base, &end) == 0, gml_on_bitvisor() ?
+		    "BitVisor: one gap right after a RAM range between 1 MiB and 4 GiB (its memory, "
+		    "left out of the map)" : "one Reserved range carved out of RAM holds gmlab.info's region "
+		    "(base %#lx)", before.base))
+		return;
+	report_value("region_base", base);
+	report_value("region_end", end);
+	ok = gml_on_bitvisor() ||
+	     report(base == before.base && end == before.base + before.size, "the e820 range is "
+		    "gmlab.info's region exactly (%#llx-%#llx, gmlab.info %#lx+%#lx)",
+		    (unsigned long long)base, (unsigned long long)end, before.base, before.size);
+	if ((fd = open_kmod()) < 0)
+		return;
+	memset(page, 0xee, sizeof(page));
+	if (phys_io(fd, GMLAB_IOC_PHYS_READ, base, page, sizeof(page)) != 0)
+		goto out;
+	ok &= check_zero(page, sizeof(page), base, "its first page before the write");
+	if (!ok) { /* on BitVisor a stop after a failed check would hide it */
+		report_info("not writing: a check above failed");
+		goto out;
+	}
+	memset(word, 0xa5, sizeof(word));
+	/* the checks so far must leave the console's UART before an act that may stop the machine */
+	fflush(stderr);
+	tcdrain(2);
+	if (phys_io(fd, GMLAB_IOC_PHYS_WRITE, base, word, sizeof(word)) != 0)
+		goto out;
+	if (gml_on_bitvisor()) {
+		report(0, "BitVisor: the write returned to the guest; declared: BitVisor stops the "
+		       "machine (\"NP: Writing to VMM memory.\")");
+		goto out;
+	}
+	memset(word, 0xee, sizeof(word));
+	if (phys_io(fd, GMLAB_IOC_PHYS_READ, base, word, sizeof(word)) == 0)
+		check_zero(word, sizeof(word), base, "the word after writing 0xa5: discarded");
+	if (get_info(&after) == 0)
+		report(after.discarded > before.discarded, "gmlab.info counted the discarded write "
+		       "(before %lu, after %lu)", before.discarded, after.discarded);
+out:
+	close(fd);
 }
 
 /* ---- what the guest can see of the hypervisor --------------------------------------------- */
@@ -471,12 +774,29 @@ static const struct gml_case cases[] = {
 	  "call_vmm_call_function) over gmlab.echo", GML_NEEDS_HYPERVISOR, call_vmm_api, NO_ECHO },
 	{ "hv/lookup-call-cpl0", "look-up and call of gmlab.echo at CPL0 through the kernel module",
 	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, lookup_call_cpl0, NO_ECHO },
+	{ "hv/other-vendor-insn", "the other vendor's hypercall instruction (vmcall on AMD, "
+	  "vmmcall on Intel) is a hypercall too: look-up and call at CPL3 and CPL0",
+	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, other_vendor_insn,
+	  "FINDING: BitVisor does not answer the other vendor's instruction: on AMD, vmcall raises "
+	  "#UD in the guest (SIGILL at CPL3, RIP on it, registers untouched; the fix-up at CPL0): "
+	  "its SVM intercepts no #UD (svm_init.c intercepts only #PF, and not under nested "
+	  "paging) and its exit handler knows VMEXIT_VMMCALL alone; ours intercepts #UD and "
+	  "dispatches it (vmm/foreign_hypercall.c)" },
 	{ "hv/rom-read-zero", "the hypervisor's region reads as zeros from the guest",
 	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_read_zero, NO_INFO },
 	{ "hv/rom-write-discard", "writes into the hypervisor's region are discarded and counted; "
 	  "the guest lives on", GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_write_discard,
-	  "skip: the lab hypervisor's ROM trick (writes discarded and counted in gmlab.info); "
-	  "BitVisor does not silently discard writes to its memory and has no gmlab.info" },
+	  "skip: the lab hypervisor's ROM trick (writes discarded and counted in gmlab.info, "
+	  "which BitVisor has not); what BitVisor does instead: hv/own-memory-write" },
+	/* Last: on BitVisor it ends the machine (the cases after it would need a fresh VM) */
+	{ "hv/own-memory-write", "a write into the hypervisor's own memory, located from the "
+	  "guest's e820 map alone, is discarded (ours: and counted in gmlab.info)",
+	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, own_memory_write,
+	  "FINDING (machine stops: \"NP: Writing to VMM memory.\"): BitVisor does not discard "
+	  "a guest write into its memory: it panics and stops the whole machine. Its e820 leaves "
+	  "its memory out (the RAM range ends where it begins, vmm_mem.c getfakesysmemmap) and its "
+	  "nested page table maps it to a read-only zero page (mm.c as_translate_passvm), so reads "
+	  "give zeros; a write faults, and svm_np.c svm_np_map_page panics" },
 };
 
 GML_MAIN("hv", cases)

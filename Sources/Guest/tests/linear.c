@@ -42,22 +42,9 @@ static int kernel_uses_pti(void)
 #define GML_PTE_RW_BIT (1ULL << 1)   /* R/W in a paging entry */
 #define GML_PTE_USER_BIT (1ULL << 2) /* U/S in a paging entry */
 
-/* The method under test, set by the case wrappers at the bottom. */
-static const char *method;	/* "bytewise" / "pagewise" */
-static const char *svc_name;
-static unsigned long svc;
-
-static int use(const char *m, const char *name)
-{
-	method = m;
-	svc_name = name;
-	svc = m_lookup(name);
-	return svc ? 0 : -1;
-}
-
 static struct mres xfer(const void *addr, uint64_t len, uint64_t flags, uint64_t seed)
 {
-	return m_xfer(svc, (uintptr_t)addr, len, flags, seed, 0);
+	return m_xfer(m_svc, (uintptr_t)addr, len, flags, seed, 0);
 }
 
 /* Both ways over [buf, buf+len): bytes in [lo, buf) and [buf+len, hi) hold GUARD_BYTE and must
@@ -71,14 +58,14 @@ static void both_ways(const char *what, unsigned char *lo, unsigned char *buf, u
 	memset(lo, GUARD_BYTE, hi - lo);
 	gml_pattern_fill(buf, seed, 0, len);
 	r = xfer(buf, len, 0, 0);
-	snprintf(name, sizeof(name), "%s: %s read of %#llx bytes at %p", what, method,
+	snprintf(name, sizeof(name), "%s: %s read of %#llx bytes at %p", what, m_method,
 		 (unsigned long long)len, (void *)buf);
 	m_expect_read(name, &r, buf, len);
 
 	memset(lo, GUARD_BYTE, hi - lo);
 	memset(buf, 0, len);
 	r = xfer(buf, len, GML_XFER_WRITE, seed + 1);
-	snprintf(name, sizeof(name), "%s: %s write of %#llx bytes at %p", what, method,
+	snprintf(name, sizeof(name), "%s: %s write of %#llx bytes at %p", what, m_method,
 		 (unsigned long long)len, (void *)buf);
 	m_expect(name, &r, GML_OK, len);
 	m_check_pattern(name, buf, len, seed + 1, 0);
@@ -132,7 +119,7 @@ static void large(void)
 {
 	/* bytewise: a full walk per byte (~1 us under TCG), so 256 KiB + 3 (many 1 KiB slices;
 	 * modes/bytewise/latency moves 16 MiB); pagewise: beyond the 2 MiB chunk */
-	uint64_t len = strcmp(method, "bytewise") == 0 ? (256 << 10) + 3 : (4 << 20) + 3;
+	uint64_t len = strcmp(m_method, "bytewise") == 0 ? (256 << 10) + 3 : (4 << 20) + 3;
 	size_t map = len + 3 * M_PAGE;
 	unsigned char *p = m_map(map, 1);
 
@@ -210,23 +197,6 @@ static void read_only(void)
 	m_check_fill("PROT_READ mapping still zero", ro, M_PAGE, 0);
 }
 
-/* Kernel page-table isolation (KPTI, which Linux turns on for Intel CPU models such as Bochs'
- * corei7_skylake_x): during a CPL3 hypercall the user page tables are live, and they do not map
- * most kernel memory, so the walk ends not-present instead of at a supervisor page. Both are
- * refusals; which one a CPL3 caller gets is a property of the guest kernel, not of the method. */
-static int kpti_active(void)
-{
-	char buf[128] = "";
-	FILE *f = fopen("/sys/devices/system/cpu/vulnerabilities/meltdown", "r");
-
-	if (f) {
-		if (!fgets(buf, sizeof(buf), f))
-			buf[0] = 0;
-		fclose(f);
-	}
-	return strstr(buf, "PTI") != NULL;
-}
-
 /* The refusal a CPL3 caller naming kernel memory must get: U/S, or not-present under KPTI. */
 static uint64_t kernel_refusal(const struct mres *r, int kpti)
 {
@@ -239,7 +209,7 @@ static void kernel_address(void)
 	unsigned char img[2 * 4096], back[2 * 4096];
 	unsigned long svc0;
 	struct mres r;
-	int kpti = kpti_active();
+	int kpti = m_kpti();
 	int fd = m_kmod_open();
 
 	if (fd < 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, sizeof(img), &kb) != 0)
@@ -252,36 +222,36 @@ static void kernel_address(void)
 	if (gml_on_bitvisor() && !kpti) {
 		/* FINDING (declared): BitVisor's walker never checks U/S, so a CPL3 caller reads and
 		 * writes supervisor pages; asserted as it is */
-		r = m_xfer(svc, kb.kva + 1, 5000, 0, 0, 0);
+		r = m_xfer(m_svc, kb.kva + 1, 5000, 0, 0, 0);
 		m_expect_read("BitVisor: CPL3 read of a kernel (supervisor) address succeeds", &r,
 			      img + 1, 5000);
-		r = m_xfer(svc, kb.kva + 1, 5000, GML_XFER_WRITE, 0x51, 0);
+		r = m_xfer(m_svc, kb.kva + 1, 5000, GML_XFER_WRITE, 0x51, 0);
 		m_expect("BitVisor: CPL3 write to a kernel (supervisor) address succeeds", &r, GML_OK,
 			 5000);
 		if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0)
 			m_check_pattern("BitVisor: the CPL3 write landed in the kernel buffer", back + 1,
 					5000, 0x51, 0);
-		r = m_xfer(svc, 0xffffffff81000000ULL, 16, 0, 0, 0);
+		r = m_xfer(m_svc, 0xffffffff81000000ULL, 16, 0, 0, 0);
 		m_expect("BitVisor: CPL3 read of kernel text (0xffffffff81000000) succeeds", &r, GML_OK,
 			 16);
 		if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0) /* as it was, for the CPL0 part */
 			return;
 	} else {
-		r = m_xfer(svc, kb.kva + 1, 5000, 0, 0, 0);
+		r = m_xfer(m_svc, kb.kva + 1, 5000, 0, 0, 0);
 		m_expect("CPL3 read of a kernel (supervisor) address", &r, kernel_refusal(&r, kpti), 0);
 		report(r.hash == GML_FNV_OFFSET, "nothing was hashed: no byte read (got %#llx)",
 		       (unsigned long long)r.hash);
-		r = m_xfer(svc, kb.kva + 1, 5000, GML_XFER_WRITE, 0x51, 0);
+		r = m_xfer(m_svc, kb.kva + 1, 5000, GML_XFER_WRITE, 0x51, 0);
 		m_expect("CPL3 write to a kernel (supervisor) address", &r, kernel_refusal(&r, kpti), 0);
 		if (m_kbuf_rw(fd, 0, 0, back, sizeof(back)) == 0)
 			m_check_same("kernel buffer unchanged after the refused write", back, img,
 				     sizeof(img));
-		r = m_xfer(svc, 0xffffffff81000000ULL, 16, 0, 0, 0);
+		r = m_xfer(m_svc, 0xffffffff81000000ULL, 16, 0, 0, 0);
 		m_expect("CPL3 read of kernel text (0xffffffff81000000)", &r,
 			 kernel_refusal(&r, kpti), 0);
 	}
 	/* the kernel-side linear method: the same address from CPL0 works */
-	svc0 = m_lookup0(fd, svc_name);
+	svc0 = m_lookup0(fd, m_svc_name);
 	if (svc0) {
 		r = m_xfer0(fd, svc0, kb.kva + 1, 5000, 0, 0, 0);
 		m_expect_read("CPL0 read of the kernel buffer", &r, img + 1, 5000);
@@ -318,44 +288,44 @@ static void bad_addresses(void)
 		const char *d = w ? "write" : "read";
 		char name[96];
 
-		r = m_xfer(svc, 0x8000000000000000ULL, 16, f, 1, 0);
+		r = m_xfer(m_svc, 0x8000000000000000ULL, 16, f, 1, 0);
 		snprintf(name, sizeof(name), "%s at 0x8000000000000000 (non-canonical)", d);
 		m_expect(name, &r, noncanonical, 0);
-		r = m_xfer(svc, 0x0100000000000000ULL, 16, f, 1, 0);
+		r = m_xfer(m_svc, 0x0100000000000000ULL, 16, f, 1, 0);
 		snprintf(name, sizeof(name), "%s at 0x0100000000000000 (non-canonical, 4 and 5 levels)", d);
 		m_expect(name, &r, noncanonical, 0);
-		r = m_xfer(svc, 0x0000800000000000ULL, 16, f, 1, 0);
+		r = m_xfer(m_svc, 0x0000800000000000ULL, 16, f, 1, 0);
 		snprintf(name, sizeof(name), "%s at 0x0000800000000000 (%s)", d,
 			 la57 ? "canonical with LA57: unmapped" : "non-canonical with 4 levels");
 		m_expect(name, &r, la57 ? GML_E_NOT_PRESENT : noncanonical, 0);
 		/* a buffer ending in the non-canonical hole: stops at the boundary */
 		if (!la57) {
-			r = m_xfer(svc, 0x00007ffffffff000ULL, 0x2000, f, 1, 0);
+			r = m_xfer(m_svc, 0x00007ffffffff000ULL, 0x2000, f, 1, 0);
 			snprintf(name, sizeof(name), "%s of the last user page (unmapped)", d);
 			m_expect(name, &r, GML_E_NOT_PRESENT, 0);
 		}
-		r = m_xfer(svc, (uintptr_t)p, 0, f, 1, 0);
+		r = m_xfer(m_svc, (uintptr_t)p, 0, f, 1, 0);
 		snprintf(name, sizeof(name), "%s of length 0", d);
 		m_expect(name, &r, GML_E_LEN_ZERO, 0);
-		r = m_xfer(svc, ~0ULL - 10, 100, f, 1, 0);
+		r = m_xfer(m_svc, ~0ULL - 10, 100, f, 1, 0);
 		snprintf(name, sizeof(name), "%s wrapping past 2^64", d);
 		m_expect(name, &r, GML_E_LEN_WRAP, 0);
-		r = m_xfer(svc, ~0ULL - 99, 101, f, 1, 0);
+		r = m_xfer(m_svc, ~0ULL - 99, 101, f, 1, 0);
 		snprintf(name, sizeof(name), "%s one byte past 2^64", d);
 		m_expect(name, &r, GML_E_LEN_WRAP, 0);
 		/* ending exactly at 2^64 is no wrap: the walk decides (a kernel page from CPL3) */
-		r = m_xfer(svc, ~0ULL - 99, 100, f, 1, 0);
+		r = m_xfer(m_svc, ~0ULL - 99, 100, f, 1, 0);
 		report(r.status != GML_E_LEN_WRAP && r.status != GML_OK && r.done == 0, "%s of the last "
 		       "100 bytes below 2^64 is no wrap: refused by the walk (got %s, done %#llx)", d,
 		       m_errname(r.status), (unsigned long long)r.done);
-		r = m_xfer(svc, (uintptr_t)p, GML_XFER_MAX + 1, f, 1, 0);
+		r = m_xfer(m_svc, (uintptr_t)p, GML_XFER_MAX + 1, f, 1, 0);
 		snprintf(name, sizeof(name), "%s longer than GML_XFER_MAX (16 MiB)", d);
 		m_expect(name, &r, GML_ME_TOO_LONG, 0);
-		r = m_xfer(svc, 0, 16, f, 1, 0);
+		r = m_xfer(m_svc, 0, 16, f, 1, 0);
 		snprintf(name, sizeof(name), "%s at address 0 (never mapped)", d);
 		m_expect(name, &r, GML_E_NOT_PRESENT, 0);
 	}
-	r = m_xfer(svc, (uintptr_t)p, 16, 0x10, 1, 0);
+	r = m_xfer(m_svc, (uintptr_t)p, 16, 0x10, 1, 0);
 	m_expect("unknown flag bits", &r, GML_ME_BAD_FLAGS, 0);
 	m_check_fill("buffer untouched by the refused requests", p, M_PAGE, 0);
 	m_alive();
@@ -407,7 +377,7 @@ static void read_sysfs(const char *path, char *buf, size_t n)
 /* Both ways across the boundary between two huge pages, and inside one. */
 static void huge_both_ways(const char *kind, unsigned char *h)
 {
-	int bytewise = strcmp(method, "bytewise") == 0;
+	int bytewise = strcmp(m_method, "bytewise") == 0;
 	uint64_t len = bytewise ? 3 * M_PAGE + 7 : HUGE_2M + 4099;
 	struct probe pr = probe(h + 12345, 0);
 	char what[96];
@@ -721,7 +691,7 @@ static void gigapage(void)
 		return;
 	probe0 = m_lookup0(fd, GML_SVC_LINEAR_PROBE);
 	phys0 = m_lookup0(fd, GML_SVC_PHYS_XFER);
-	svc0 = m_lookup0(fd, svc_name);
+	svc0 = m_lookup0(fd, m_svc_name);
 	if (!probe0 || !phys0 || !svc0)
 		goto out;
 	base = kb.kva - kb.gpa; /* the direct map: kernel va = base + guest-physical address */
@@ -789,7 +759,7 @@ static void cpl0_user_buffer(void)
 	 * and looks at neither U/S nor RFLAGS.AC): both ways work as without SMAP */
 	if (gml_on_bitvisor())
 		smap = 0;
-	svc0 = m_lookup0(fd, svc_name);
+	svc0 = m_lookup0(fd, m_svc_name);
 	if (svc0) {
 		memset(p, GUARD_BYTE, 3 * M_PAGE);
 		gml_pattern_fill(p + 100, 0xe0, 0, M_PAGE);
@@ -867,7 +837,7 @@ static void cpl0_write_protect(void)
 	if (fd < 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, sizeof(img), &kb) != 0)
 		goto out;
 	gml_pattern_fill(img, 0xf0, 0, sizeof(img));
-	if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0 || !(svc0 = m_lookup0(fd, svc_name)))
+	if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0 || !(svc0 = m_lookup0(fd, m_svc_name)))
 		goto out;
 	if ((paging0 = m_lookup0(fd, GML_SVC_CPU_PAGING)) && m_call0(fd, paging0, &pr) == 0) {
 		report_value("cr0", pr.rbx);
@@ -946,10 +916,10 @@ static void upper_level_rights(void)
 		goto out;
 	report_value("pde", pmd.old);
 	/* FINDING on BitVisor (declared): its walker checks U/S at no level, so both land */
-	r = m_xfer(svc, (uintptr_t)page + 8, 64, 0, 0, 0);
+	r = m_xfer(m_svc, (uintptr_t)page + 8, 64, 0, 0, 0);
 	m_expect("CPL3 read of a user page under a supervisor page-directory entry", &r,
 		 gml_on_bitvisor() ? GML_OK : GML_E_USER_SUPERVISOR, gml_on_bitvisor() ? 64 : 0);
-	r = m_xfer(svc, (uintptr_t)page + 8, 64, GML_XFER_WRITE, 0xf4, 0);
+	r = m_xfer(m_svc, (uintptr_t)page + 8, 64, GML_XFER_WRITE, 0xf4, 0);
 	m_expect("CPL3 write to it", &r, gml_on_bitvisor() ? GML_OK : GML_E_USER_SUPERVISOR,
 		 gml_on_bitvisor() ? 64 : 0);
 	if (!gml_on_bitvisor()) { /* no probe there (left-out.tsv) */
@@ -966,12 +936,12 @@ static void upper_level_rights(void)
 	/* R/W=0 at level 2, the leaf still writable */
 	if (user_pmd(fd, page, 0, GML_PTE_RW_BIT, &pmd) != 0)
 		goto out;
-	r = m_xfer(svc, (uintptr_t)page + 8, 64, 0, 0, 0);
+	r = m_xfer(m_svc, (uintptr_t)page + 8, 64, 0, 0, 0);
 	m_expect_read("CPL3 read of a writable page under a read-only page-directory entry", &r,
 		      ref + 8, 64);
-	r = m_xfer(svc, (uintptr_t)page + 8, 64, GML_XFER_WRITE, 0xf5, 0);
+	r = m_xfer(m_svc, (uintptr_t)page + 8, 64, GML_XFER_WRITE, 0xf5, 0);
 	m_expect("CPL3 write to it", &r, GML_E_READ_ONLY, 0);
-	if ((svc0 = m_lookup0(fd, svc_name))) {
+	if ((svc0 = m_lookup0(fd, m_svc_name))) {
 		r = m_xfer0(fd, svc0, (uintptr_t)page + 8, 64, GML_XFER_WRITE, 0xf6, 0);
 		if (smap) /* refused either way: read-only (CR0.WP=1) or a user page (SMAP, AC=0) */
 			report((r.status == GML_E_READ_ONLY || r.status == GML_E_SMAP) && r.done == 0,
@@ -984,7 +954,7 @@ static void upper_level_rights(void)
 	if (user_pmd_restore(fd, &pmd) != 0)
 		goto out;
 	m_check_same("the page unchanged", page, ref, M_PAGE);
-	r = m_xfer(svc, (uintptr_t)page + 8, 64, GML_XFER_WRITE, 0xf7, 0);
+	r = m_xfer(m_svc, (uintptr_t)page + 8, 64, GML_XFER_WRITE, 0xf7, 0);
 	m_expect("after the restore the write lands", &r, GML_OK, 64);
 	m_check_pattern("it landed", page + 8, 64, 0xf7, 0);
 out:
@@ -1007,7 +977,7 @@ static void reserved_bit(void)
 	if (fd < 0 || m_kbuf_alloc(fd, GMLAB_KBUF_KMALLOC, sizeof(img), &kb) != 0)
 		goto out;
 	gml_pattern_fill(img, 0xf5, 0, sizeof(img));
-	if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0 || !(svc0 = m_lookup0(fd, svc_name)) ||
+	if (m_kbuf_rw(fd, 1, 0, img, sizeof(img)) != 0 || !(svc0 = m_lookup0(fd, m_svc_name)) ||
 	    alias_map(fd, GMLAB_ALIAS_RW, &rw) != 0 || alias_pte(fd, rw.kva + M_PAGE, 0, 0, &pte) != 0)
 		goto out;
 	report_value("maxphyaddr", pte.phys_bits);
@@ -1021,7 +991,7 @@ static void reserved_bit(void)
 	m_expect("CPL0 read running into a page whose entry has a reserved bit", &r,
 		 GML_E_RESERVED_BIT, M_PAGE - 100);
 	/* BitVisor's walker (cpu_mmu_get_pte) reports no level: the compat layer says 0 */
-	if (strcmp(method, "pagewise") == 0 && !gml_on_bitvisor())
+	if (strcmp(m_method, "pagewise") == 0 && !gml_on_bitvisor())
 		report(r.detail == 1, "the fault is at the leaf, level 1 (got %llu)",
 		       (unsigned long long)r.detail);
 	report(r.hash == gml_fnv1a(GML_FNV_OFFSET, img + 100, M_PAGE - 100), "the hash covers the "
@@ -1205,12 +1175,6 @@ out:
 }
 
 /* ---- the case table: every case once per method ---- */
-
-#define BYTEWISE(fn) \
-	static void fn##_bytewise(void) { if (use("bytewise", GML_SVC_LINEAR_BYTEWISE) == 0) fn(); }
-#define PAGEWISE(fn) \
-	static void fn##_pagewise(void) { if (use("pagewise", GML_SVC_LINEAR_PAGEWISE) == 0) fn(); }
-#define BOTH(fn) BYTEWISE(fn) PAGEWISE(fn)
 BOTH(cross_page)
 BOTH(large)
 BOTH(not_present)

@@ -140,6 +140,18 @@ int m_expect_denied(const char *what, unsigned long svc, const struct hc_regs *i
 		      r.rdx, r.rsi, r.rdi);
 }
 
+const char *m_method;
+const char *m_svc_name;
+unsigned long m_svc;
+
+int m_use(const char *method, const char *svc_name)
+{
+	m_method = method;
+	m_svc_name = svc_name;
+	m_svc = m_lookup(svc_name);
+	return m_svc ? 0 : -1;
+}
+
 int m_alive(void)
 {
 	unsigned long n;
@@ -395,4 +407,17 @@ int m_swap_on(void)
 		return -1;
 	}
 	return 0;
+}
+
+int m_kpti(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/devices/system/cpu/vulnerabilities/meltdown", "r");
+
+	if (f) {
+		if (!fgets(buf, sizeof(buf), f))
+			buf[0] = 0;
+		fclose(f);
+	}
+	return strstr(buf, "PTI") != NULL;
 }

@@ -1,4 +1,4 @@
-/* Helpers shared by the transfer-method suites (regs, phys, pagemap, linear): calling the
+/* Helpers shared by the transfer-method suites (regs, phys, pagemap, linear, modes): calling the
  * gml.* services (core/include/gml_methods.h) at CPL3 and, through /dev/gmlab, at CPL0; checking their
  * results by name with expected vs got; the integrity pattern and hash; /proc/self/pagemap. */
 #ifndef GML_METHOD_UTIL_H
@@ -56,6 +56,20 @@ int m_alive(void);
 /* The hypervisor's heap region from gmlab.info (reported check). */
 int m_hv_region(uint64_t *base, uint64_t *size);
 
+/* ---- the linear method under test (suites linear and modes) ---- */
+/* Both suites run each case once per linear method: BOTH(fn) defines fn_bytewise and
+ * fn_pagewise, which set the method under test with m_use and run fn. */
+extern const char *m_method;	/* "bytewise" / "pagewise" */
+extern const char *m_svc_name;	/* its service's name */
+extern unsigned long m_svc;	/* and number (CPL3 look-up) */
+/* Sets the three; 0, or -1 when the look-up failed (a reported check). */
+int m_use(const char *method, const char *svc_name);
+#define BYTEWISE(fn) \
+	static void fn##_bytewise(void) { if (m_use("bytewise", GML_SVC_LINEAR_BYTEWISE) == 0) fn(); }
+#define PAGEWISE(fn) \
+	static void fn##_pagewise(void) { if (m_use("pagewise", GML_SVC_LINEAR_PAGEWISE) == 0) fn(); }
+#define BOTH(fn) BYTEWISE(fn) PAGEWISE(fn)
+
 /* ---- kernel module (CPL0) ---- */
 int m_kmod_open(void);	/* report_error and -1 when /dev/gmlab is missing */
 /* CPL0 hypercall through GMLAB_IOC_CALL; a failed ioctl or #UD is a failed check (-1). */
@@ -98,5 +112,12 @@ int m_cpu_paging(struct m_paging *p);
 
 /* Is flag (e.g. "pcid", "la57") in /proc/cpuinfo's flags line? */
 int m_cpu_has(const char *flag);
+
+/* Kernel page-table isolation (KPTI, which Linux turns on for Intel CPU models such as Bochs'
+ * corei7_skylake_x): during a CPL3 hypercall the user page tables are live, and they do not map
+ * most kernel memory, so the walk ends not-present instead of at a supervisor page. Both are
+ * refusals; which one a CPL3 caller gets is a property of the guest kernel, not of the method.
+ * 1 when /sys/devices/system/cpu/vulnerabilities/meltdown says PTI. */
+int m_kpti(void);
 
 #endif

@@ -56,9 +56,19 @@ public struct CaseTracker: Sendable {
     /// halts without powering off, so the VM is stopped at once instead of at a deadline.
     public static let bitvisorPanicMarker = "panic(CPU"
 
-    public init(planned: [SelectedCase], deadlines: Deadlines) {
+    /// Cases that declare, for this cell, that the hypervisor stops the machine during them
+    /// (`BackendExpectation.machineStop`): case id → the text its log must show.
+    private let declaredStops: [String: String]
+
+    /// `cell`: where the VM runs, for the cases' declared expectations there (nil: none).
+    public init(planned: [SelectedCase], deadlines: Deadlines, cell: MatrixCell? = nil) {
         self.planned = planned
         self.deadlines = deadlines
+        var stops: [String: String] = [:]
+        if let cell {
+            for c in planned { if let marker = c.info.expectation(in: cell).machineStop { stops[c.id] = marker } }
+        }
+        self.declaredStops = stops
     }
 
     /// Feeds new lines of one stream seen at `elapsed` since the VM started.
@@ -164,6 +174,12 @@ public struct CaseTracker: Sendable {
         if let running = transcript.running, !finished.contains(where: { $0.id == running }) {
             if timedOutCase == running {
                 finished.append(FinishedCase(id: running, status: .timeout, message: vmProblem ?? "timed out"))
+            } else if let marker = declaredStops[running], let fatal = hypervisorFatal, fatal.contains(marker) {
+                // The case's declared finding: the hypervisor stopped the machine, with its words.
+                finished.append(
+                    FinishedCase(
+                        id: running, status: .pass,
+                        message: "the hypervisor stopped the machine during this case, as declared: \(fatal)"))
             } else {
                 finished.append(
                     FinishedCase(

@@ -140,7 +140,7 @@ public struct CellRunner: Sendable {
                     port: port, vmName: name, images: context.images,
                     backend: cell.backend, logs: vmDir))
         }
-        let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines))
+        let tracker = TrackerBox(CaseTracker(planned: cases, deadlines: deadlines, cell: cell))
         let progress = context.progress
         let ledger = context.ledger
         let vmLogs = result.logs

@@ -24,8 +24,10 @@ public struct CaseInfo: Sendable, Hashable, Codable {
     }
 
     /// `bitvisor` read: "FINDING…" is a declared difference (the case asserts BitVisor's
-    /// behaviour; a pass is reported as that finding), "skip: why" a case that cannot run on
-    /// BitVisor, anything else (or nothing) the same expectation as on the lab's hypervisor.
+    /// behaviour; a pass is reported as that finding; `FINDING (machine stops: "TEXT"): …`
+    /// one where BitVisor stops the machine, see `BackendExpectation.machineStop`), "skip: why"
+    /// a case that cannot run on BitVisor, anything else (or nothing) the same expectation as on
+    /// the lab's hypervisor.
     public var bitvisorExpectation: BackendExpectation { BackendExpectation(declared: bitvisor) }
 
     /// What the case expects in `cell`: its BitVisor declaration in a bitvisor cell, else `.same`.
@@ -43,6 +45,22 @@ public enum BackendExpectation: Sendable, Hashable {
     case finding(String)
     /// The case cannot run there (it tests what only the lab's hypervisor has): the reason.
     case skip(String)
+
+    /// The prefix of a finding whose difference is that the backend stops the whole machine
+    /// (BitVisor panics): `FINDING (machine stops: "TEXT"): why`. The case's last act provokes
+    /// it; the lab counts the VM's end during that case, with TEXT on the hypervisor's log, as a
+    /// pass (`CaseTracker`).
+    public static let machineStopPrefix = "FINDING (machine stops: \""
+
+    /// For `FINDING (machine stops: "TEXT"): …`, TEXT: what the backend's log must say when it
+    /// stops the machine during the case. nil for every other expectation.
+    public var machineStop: String? {
+        guard case .finding(let text) = self, text.hasPrefix(Self.machineStopPrefix) else { return nil }
+        let rest = text.dropFirst(Self.machineStopPrefix.count)
+        guard let close = rest.range(of: "\")") else { return nil }
+        let marker = String(rest[..<close.lowerBound])
+        return marker.isEmpty ? nil : marker
+    }
 
     public init(declared: String?) {
         guard let text = declared?.trimmingCharacters(in: .whitespaces), !text.isEmpty else {
