@@ -39,10 +39,18 @@ say "L1 userspace up after $(uptime_s) s, kernel $(uname -r)"
 # killing it), L2_HV_CMDLINE (the hypervisor's own command line, e.g. gmlab.policy=bitvisor).
 . /box/run.conf
 
-modprobe kvm_amd nested=1 || fail "modprobe kvm_amd nested=1 failed (does L1's CPU offer svm?)"
-[ -c /dev/kvm ] || fail "/dev/kvm missing after loading kvm_amd"
-P=/sys/module/kvm_amd/parameters
-say "kvm_amd loaded: nested=$(cat $P/nested) npt=$(cat $P/npt) nrips=$(cat $P/nrips) vgif=$(cat $P/vgif) vls=$(cat $P/vls)"
+# kvm_amd under QEMU TCG (SVM); kvm_intel when L1's CPU has VMX (an Intel model, e.g. Bochs).
+if grep -qw vmx /proc/cpuinfo; then
+    modprobe kvm_intel nested=1 || fail "modprobe kvm_intel nested=1 failed"
+    [ -c /dev/kvm ] || fail "/dev/kvm missing after loading kvm_intel"
+    P=/sys/module/kvm_intel/parameters
+    say "kvm_intel loaded: nested=$(cat $P/nested) ept=$(cat $P/ept) unrestricted_guest=$(cat $P/unrestricted_guest) enable_shadow_vmcs=$(cat $P/enable_shadow_vmcs)"
+else
+    modprobe kvm_amd nested=1 || fail "modprobe kvm_amd nested=1 failed (does L1's CPU offer svm?)"
+    [ -c /dev/kvm ] || fail "/dev/kvm missing after loading kvm_amd"
+    P=/sys/module/kvm_amd/parameters
+    say "kvm_amd loaded: nested=$(cat $P/nested) npt=$(cat $P/npt) nrips=$(cat $P/nrips) vgif=$(cat $P/vgif) vls=$(cat $P/vls)"
+fi
 
 # The box as a libvirt machine: libvirtd on L1's user-mode network interface (10.0.2.15, the
 # address QEMU's slirp gives its guest), which the lab reaches only through the outer QEMU's

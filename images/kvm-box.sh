@@ -33,10 +33,10 @@ QEMU=${QEMU:-/usr/bin/qemu-system-x86_64}
 # Firmware QEMU loads for an i440fx PC booted with -kernel (Linux or multiboot) and -nodefaults.
 # Looked up where Debian's QEMU looks (qemu-system-x86_64 -L help): share/qemu, then share/seabios.
 FIRMWARE=(bios-256k.bin kvmvapic.bin linuxboot_dma.bin multiboot_dma.bin)
-# kvm_amd: the box's purpose; virtio_pci + virtio_console: the three L2 streams leave L1 on
+# kvm_amd (kvm_intel for an Intel L1, e.g. under Bochs): the box's purpose; virtio_pci + virtio_console: the three L2 streams leave L1 on
 # virtio serial ports (live, one port per stream, no UART IRQ sharing); virtio_net: the box as a
 # libvirt machine answers on a port the outer QEMU forwards from 127.0.0.1.
-MODULES=(kvm-amd virtio_pci virtio_console virtio_net)
+MODULES=(kvm-amd kvm-intel virtio_pci virtio_console virtio_net)
 # The box as a libvirt machine (docs/kvm-box.md): this machine's libvirtd with the QEMU and
 # storage drivers (the remote path needs a directory pool), as the lab drives any remote host.
 LIBVIRTD=${LIBVIRTD:-/usr/sbin/libvirtd}

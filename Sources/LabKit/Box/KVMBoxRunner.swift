@@ -521,7 +521,7 @@ struct Watch {
         } else if text.hasPrefix("L1 userspace up") {
             timings.l1Userspace = now
             say("L1 userspace after \(Self.format(now))")
-        } else if text.hasPrefix("kvm_amd loaded:") {
+        } else if text.hasPrefix("kvm_amd loaded:") || text.hasPrefix("kvm_intel loaded:") {
             kvmModule = text
             say(text)
         } else if text.hasPrefix("starting L2") {
