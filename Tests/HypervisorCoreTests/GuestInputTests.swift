@@ -119,4 +119,15 @@ import Testing
         #expect(!gml_svm_event_reexecutes(event(type: 2, vector: 2)), "NMI")
         #expect(!gml_svm_event_reexecutes(4 << 8 | 0x80), "not valid")
     }
+
+    // The KVM box: L1's KVM hands TR back as a busy 64-bit TSS (0x8b) and QEMU's TCG then
+    // refuses every ioperm() port with #GP; only that type becomes available (0x89).
+    @Test func aBusy64BitTSSIsLoadedAsAvailableAndNothingElseChanges() {
+        #expect(gml_svm_tr_attrib(0x8b) == 0x89)  // P, busy 64-bit TSS
+        #expect(gml_svm_tr_attrib(0x88b) == 0x889)  // with G
+        #expect(gml_svm_tr_attrib(0x89) == 0x89)  // already available
+        #expect(gml_svm_tr_attrib(0x83) == 0x83)  // busy 16-bit TSS: not long mode's
+        #expect(gml_svm_tr_attrib(0x9b) == 0x9b)  // S set: a code segment, not a TSS
+        #expect(gml_svm_tr_attrib(0) == 0)
+    }
 }

@@ -81,3 +81,16 @@ bool gml_svm_event_reexecutes(u64 e)
 	return SVM_EVENT_TYPE(e) == SVM_EVENT_TYPE_EXCEPTION &&
 	       ((e & 0xff) == X86_EXC_BP || (e & 0xff) == X86_EXC_OF);
 }
+
+/* VMCB segment attributes: type 3:0, S (code/data) 4. */
+#define SVM_SEG_TYPE_MASK 0xf
+#define SVM_SEG_S (1u << 4)
+#define TSS64_AVAILABLE 0x9
+#define TSS64_BUSY 0xb
+
+u16 gml_svm_tr_attrib(u16 attrib)
+{
+	if ((attrib & SVM_SEG_S) || (attrib & SVM_SEG_TYPE_MASK) != TSS64_BUSY)
+		return attrib;
+	return (u16)((attrib & ~SVM_SEG_TYPE_MASK) | TSS64_AVAILABLE);
+}

@@ -6,8 +6,9 @@
  *   hypervisor's log), SHUTDOWN (triple fault -> fatal), NPF (writes to the hypervisor's region
  *   are discarded, high addresses mapped on demand), and every exception while a region write is
  *   stepped. Interrupts, NMIs, HLT, every other I/O port and MSR go straight to the guest.
- * NRIP-save is not used: instruction lengths are fixed (vmmcall 3, cpuid/rdmsr/wrmsr 2) and IOIO
- * gives the next rip in EXITINFO2. */
+ * NRIP-save is not used: instruction lengths are fixed (vmmcall 3, cpuid/rdmsr/wrmsr 2; a
+ * prefixed one, e.g. `2e 0f a2`, resumes inside itself) and IOIO gives the next rip in EXITINFO2
+ * (architecturally, with or without NRIP-save). */
 #include "vcpu.h"
 #include "vmcb.h"
 #include "nested.h"
@@ -203,7 +204,7 @@ static void svm_init(struct vcpu *v, const struct guest_entry *e)
 	seg(&s->gs, e->ds, 0xc93, 0xffffffff, 0);
 	seg(&s->gdtr, 0, 0, e->gdt_limit, e->gdt_base);
 	seg(&s->idtr, 0, 0, 0, 0);
-	seg(&s->tr, 0, 0x8b, 0x67, 0);   /* busy 64-bit TSS; Linux loads its own */
+	seg(&s->tr, 0, 0x89, 0x67, 0);   /* 64-bit TSS (gml_svm_tr_attrib); Linux loads its own */
 	seg(&s->ldtr, 0, 0x82, 0, 0);
 	s->cpl = 0;
 	s->efer = e->efer | X86_EFER_SVME;
@@ -451,8 +452,19 @@ static const char *svm_insn_name(u64 code)
 static noreturn void svm_run(struct vcpu *v)
 {
 	struct vmcb *vm = svm.vmcb;
-	bool warned_svm_insn = false;
+	bool warned_svm_insn = false, warned_tr = false;
 	for (;;) {
+		u16 tr = gml_svm_tr_attrib(vm->save.tr.attrib);
+		if (tr != vm->save.tr.attrib) {
+			if (!warned_tr) {
+				printf("GMLAB-HV: the guest's TR came back as a busy TSS (attributes 0x%x, "
+				       "from the CPU or hypervisor below): loaded as 0x%x from now on, "
+				       "since QEMU's TCG refuses ioperm() ports otherwise\n",
+				       vm->save.tr.attrib, tr);
+				warned_tr = true;
+			}
+			vm->save.tr.attrib = tr;
+		}
 		vm->save.rax = v->gpr[GENERAL_REG_RAX];
 		vm->save.rsp = v->gpr[GENERAL_REG_RSP];
 		svm_vmrun(svm.vmcb_pa, v->gpr);

@@ -44,4 +44,14 @@ bool gml_cr0_write_valid(u64 value);
  * and the trap-like INT3/INTO. RIP still points at the instruction, which re-executes. */
 bool gml_svm_event_reexecutes(u64 exitintinfo);
 
+/* SVM: the TR attributes (VMCB segment format: type 3:0, S 4, DPL 6:5, P 7, ...) to load at the
+ * next VMLOAD: a busy 64-bit TSS (type 0xb) as available (type 9), anything else unchanged. In
+ * long mode a real CPU never looks at the cached TR type after LTR (the I/O permission check and
+ * the IST/RSP0 stack switches use its base and limit), and the VMCB of a real AMD CPU shows no
+ * busy bit (Linux's KVM sets it itself in svm_get_segment for that reason); but QEMU's TCG, in
+ * its I/O permission check, raises #GP(0) unless the cached type is exactly 9. Under a nested KVM host on TCG (the lab's KVM
+ * box) L1's KVM loads the guest's TR as busy, so every IN/OUT a process was allowed by
+ * ioperm() took #GP before any intercept. Normalising costs nothing on real hardware. */
+u16 gml_svm_tr_attrib(u16 attrib);
+
 #endif
