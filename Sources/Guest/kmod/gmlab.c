@@ -491,6 +491,23 @@ static u32 try_rdmsr(u32 msr, u64 *val)
 	return GMLAB_TRAP_NONE;
 }
 
+static u32 try_rdmsr_prefixed(u32 msr, u64 *val, u64 *rcx_after)
+{
+	unsigned long ax = 0, dx = 0, cx = msr, ok = 0;
+
+	asm volatile("1: .byte 0x2e, 0x0f, 0x32\n\t"	/* cs rdmsr */
+		     ".byte 0xd1, 0xf9\n\t"		/* sar ecx, 1 (see GMLAB_TRY_RDMSR_PREFIXED) */
+		     "mov $1, %[ok]\n\t"
+		     "2:\n\t"
+		     _ASM_EXTABLE_FAULT(1b, 2b)
+		     : "+a"(ax), "+d"(dx), "+c"(cx), [ok] "+r"(ok) : : "memory", "cc");
+	*rcx_after = cx;
+	if (!ok)
+		return (u32)ax;
+	*val = (dx << 32) | (u32)ax;
+	return GMLAB_TRAP_NONE;
+}
+
 static u32 try_wrmsr(u32 msr, u64 val)
 {
 	unsigned long ax = (u32)val, ok = 0;
@@ -643,6 +660,9 @@ static long gmlab_try(void __user *arg)
 		break;
 	case GMLAB_TRY_READ_CR0:
 		t.out[0] = read_cr0_raw();
+		break;
+	case GMLAB_TRY_RDMSR_PREFIXED:
+		t.trap = try_rdmsr_prefixed((u32)t.arg[0], &t.out[0], &t.out[1]);
 		break;
 	default:
 		return -EINVAL;

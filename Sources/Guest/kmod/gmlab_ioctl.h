@@ -188,6 +188,11 @@ struct gmlab_try {
 #define GMLAB_TRY_PHYS_READ	6
 /* out[0] = CR0 */
 #define GMLAB_TRY_READ_CR0	7
+/* RDMSR arg[0] written with a CS prefix (2e 0f 32, a prefix the CPU ignores), then `sar ecx, 1`
+ * (d1 f9) -> out[0] = value, out[1] = RCX after both. Resumed one byte short (at the 0x32), the
+ * CPU runs `xor dl, cl; stc` (32 d1, f9) instead: RCX stays arg[0] and the value's bits 39:32
+ * change, never a crash (suite hostile, case prefixed-exits). Expected RCX: (u32)((s32)arg[0] >> 1). */
+#define GMLAB_TRY_RDMSR_PREFIXED 8
 
 #define GMLAB_IOC_TRY		_IOWR('G', 13, struct gmlab_try)
 

@@ -1,5 +1,6 @@
 /* Checks of guest-chosen values (gml_guestinput.h). */
 #include "gml_guestinput.h"
+#include "gml_copy.h"
 #include "x86_bits.h"
 
 bool gml_msr_hidden(u32 msr)
@@ -93,4 +94,88 @@ u16 gml_svm_tr_attrib(u16 attrib)
 	if ((attrib & SVM_SEG_S) || (attrib & SVM_SEG_TYPE_MASK) != TSS64_BUSY)
 		return attrib;
 	return (u16)((attrib & ~SVM_SEG_TYPE_MASK) | TSS64_AVAILABLE);
+}
+
+static bool legacy_prefix(u8 b)
+{
+	switch (b) {
+	case 0x26: case 0x2e: case 0x36: case 0x3e: case 0x64: case 0x65: /* segment overrides */
+	case 0x66: case 0x67:                                             /* operand, address size */
+	case 0xf0: case 0xf2: case 0xf3:                                  /* LOCK, REPNE, REP */
+		return true;
+	default:
+		return false;
+	}
+}
+
+unsigned gml_insn_len(const u8 *bytes, unsigned n, bool mode64, enum gml_insn *insn)
+{
+	unsigned i = 0, len;
+	enum gml_insn id;
+
+	*insn = GML_INSN_UNKNOWN;
+	if (n > GML_INSN_MAX_LEN)
+		n = GML_INSN_MAX_LEN;
+	while (i < n && (legacy_prefix(bytes[i]) || (mode64 && (bytes[i] & 0xf0) == 0x40)))
+		i++;
+	if (i + 2 > n || bytes[i] != 0x0f)
+		return 0;
+	switch (bytes[i + 1]) {
+	case 0xa2:
+		id = GML_INSN_CPUID;
+		len = i + 2;
+		break;
+	case 0x32:
+		id = GML_INSN_RDMSR;
+		len = i + 2;
+		break;
+	case 0x30:
+		id = GML_INSN_WRMSR;
+		len = i + 2;
+		break;
+	case 0x01:
+		if (i + 3 > n)
+			return 0;
+		if (bytes[i + 2] == 0xc1)
+			id = GML_INSN_VMCALL;
+		else if (bytes[i + 2] == 0xd9)
+			id = GML_INSN_VMMCALL;
+		else
+			return 0;
+		len = i + 3;
+		break;
+	default:
+		return 0;
+	}
+	*insn = id;
+	return len;
+}
+
+unsigned gml_insn_len_at(const struct gml_walker *w, const struct gml_phys *phys, u64 lin,
+			 bool mode64, enum gml_insn *insn)
+{
+	u8 bytes[GML_INSN_MAX_LEN];
+	unsigned n = 0, len = 0;
+
+	*insn = GML_INSN_UNKNOWN;
+	while (n < GML_INSN_MAX_LEN) {
+		u64 addr = mode64 ? lin + n : (u32)(lin + n);
+		struct gml_walk walk;
+		u64 chunk;
+
+		if (gml_translate(w, addr, GML_ACC_EXEC | GML_ACC_NO_AD, &walk) != GML_OK)
+			break;
+		chunk = walk.page_size - (addr & (walk.page_size - 1));
+		if (!mode64 && chunk > 0x100000000ULL - addr)
+			chunk = 0x100000000ULL - addr; /* the 4 GiB wrap: the rest is at 0 */
+		if (chunk > GML_INSN_MAX_LEN - n)
+			chunk = GML_INSN_MAX_LEN - n;
+		if (gml_copy_from_guest_phys(phys, bytes + n, walk.gpa, chunk, NULL) != GML_OK)
+			break;
+		n += (unsigned)chunk;
+		len = gml_insn_len(bytes, n, mode64, insn);
+		if (len)
+			break;
+	}
+	return len;
 }

@@ -3,6 +3,7 @@
 #ifndef HV_HYPERCALL_H
 #define HV_HYPERCALL_H
 #include "vcpu.h"
+#include "gml_guestinput.h"
 
 void hypercall_init(void);
 void hypercall_handle(struct vcpu *v);
@@ -24,13 +25,14 @@ static inline void hypercall_page_fault(struct vcpu *v, u64 cr2, u32 error)
 	v->hc_end.cr2 = cr2;
 	v->hc_end.error = error;
 }
-/* Both hypercall instructions are three bytes: VMCALL 0f 01 c1 (Intel), VMMCALL 0f 01 d9 (AMD). */
+/* Both hypercall instructions are three bytes without prefixes: VMCALL 0f 01 c1 (Intel), VMMCALL
+ * 0f 01 d9 (AMD). With prefixes the CPU ignores they are longer (up to 15 bytes): RIP moves past
+ * what the exit reports or the bytes decode to (gml_insn_len), this only where neither can. */
 #define HYPERCALL_INSN_LEN 3
-#define HYPERCALL_INSN_VMCALL { 0x0f, 0x01, 0xc1 }
-#define HYPERCALL_INSN_VMMCALL { 0x0f, 0x01, 0xd9 }
-/* A #UD at guest rip: is the instruction there `opcode` (the other vendor's hypercall)?
- * (vmm/foreign_hypercall.c) */
-bool hypercall_is_insn_at(u64 rip, const u8 opcode[HYPERCALL_INSN_LEN]);
+/* A #UD at guest-linear lin (CS.base + RIP outside 64-bit mode): the length of `insn` (the other
+ * vendor's hypercall, GML_INSN_VMCALL or GML_INSN_VMMCALL) there, prefixes included, or 0 when
+ * the instruction is something else. (vmm/foreign_hypercall.c) */
+unsigned hypercall_foreign_len(u64 lin, bool mode64, enum gml_insn insn);
 /* Log the registered services and the access policy (after the init functions ran). */
 void hypercall_log_services(void);
 

@@ -6,9 +6,10 @@
  *   hypervisor's log), SHUTDOWN (triple fault -> fatal), NPF (writes to the hypervisor's region
  *   are discarded, high addresses mapped on demand), and every exception while a region write is
  *   stepped. Interrupts, NMIs, HLT, every other I/O port and MSR go straight to the guest.
- * NRIP-save is not used: instruction lengths are fixed (vmmcall 3, cpuid/rdmsr/wrmsr 2; a
- * prefixed one, e.g. `2e 0f a2`, resumes inside itself) and IOIO gives the next rip in EXITINFO2
- * (architecturally, with or without NRIP-save). */
+ * RIP moves past an emulated instruction with its prefixes (`2e 0f a2` is a 3-byte CPUID): to
+ * the VMCB's next RIP where the CPU offers NRIP-save, else by the length decoded from the bytes at
+ * CS:RIP (svm_skip; QEMU's TCG and the lab's KVM box have no NRIP-save). IOIO gives the next RIP
+ * in EXITINFO2 (architecturally, with or without NRIP-save). */
 #include "vcpu.h"
 #include "vmcb.h"
 #include "nested.h"
@@ -24,6 +25,7 @@
 #include "romwrite.h"
 #include "fault_fixup.h"
 #include "gml_guestinput.h"
+#include "guestmem.h"
 
 /* Exceptions intercepted while a region write is stepped: all but NMI (2, not an exception) and
  * #MC (18, the host's). Any of them ends the step before the guest sees it. */
@@ -36,6 +38,7 @@ struct svm_state {
 	u64 vmcb_pa;
 	struct nested npt;
 	u64 efer_writable; /* EFER bits the guest may set (gml_efer_writable) */
+	bool nrips;        /* NRIP-save: the VMCB's next_rip is valid after instruction intercepts */
 	/* ROM trick (vmm/romwrite.c): the guest's own TF and DR6 while its instruction is stepped */
 	u64 step_saved_tf, step_saved_dr6;
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
@@ -164,6 +167,11 @@ static void svm_init(struct vcpu *v, const struct guest_entry *e)
 	u32 e1c, e1d;
 	cpuid(0x80000001, 0, &a, &b, &e1c, &e1d);
 	svm.efer_writable = gml_efer_writable(e1c, e1d);
+	cpuid(0x8000000A, 0, &a, &b, &c, &d);
+	svm.nrips = d & (1u << 3);
+	printf("GMLAB-HV: SVM NRIP-save %s: emulated instructions end at %s\n",
+	       svm.nrips ? "offered" : "not offered",
+	       svm.nrips ? "the VMCB's next RIP" : "the length decoded at CS:RIP");
 
 	struct vmcb *vm = alloc_page();
 	svm.vmcb = vm;
@@ -239,6 +247,41 @@ static void svm_inject_gp(void)
 	inject_gp(svm.vmcb);
 }
 
+/* The guest runs 64-bit code (EFER.LMA and CS.L): REX prefixes exist, CS.base is ignored. */
+static bool guest_mode64(const struct vmcb *vm)
+{
+	return (vm->save.efer & X86_EFER_LMA) && (vm->save.cs.attrib & (1u << 9));
+}
+
+/* Guest-linear address of the instruction at RIP. */
+static u64 guest_insn_lin(const struct vmcb *vm)
+{
+	return guest_mode64(vm) ? vm->save.rip : (u32)(vm->save.cs.base + vm->save.rip);
+}
+
+/* The length of the instruction that exited as `insn`, prefixes included, without NRIP-save:
+ * decoded from its bytes, which the CPU has just fetched (one page walk with fetch rights, no
+ * A/D writes). If they cannot be read or do not decode to `insn` (only where the walker does not
+ * model the mode, legacy 32-bit or PAE paging, or code runs from ROM/MMIO), the unprefixed
+ * length: right for every instruction written without prefixes. Never a #PF: the fetch the CPU
+ * made succeeded, a fault now would be the hypervisor's own invention. */
+static unsigned decoded_len(const struct vmcb *vm, enum gml_insn insn, unsigned unprefixed)
+{
+	unsigned len = guest_insn_len(guest_insn_lin(vm), guest_mode64(vm), insn);
+	return len ? len : unprefixed;
+}
+
+/* RIP past the emulated instruction (`insn`, `unprefixed` bytes without prefixes): next_rip
+ * with NRIP-save, which the CPU writes for instruction and MSR intercepts (0 otherwise), else the
+ * decoded length. */
+static void svm_skip(struct vmcb *vm, enum gml_insn insn, unsigned unprefixed)
+{
+	if (svm.nrips && vm->ctl.next_rip)
+		vm->save.rip = vm->ctl.next_rip;
+	else
+		vm->save.rip += decoded_len(vm, insn, unprefixed);
+}
+
 static void handle_cpuid(struct vcpu *v, struct vmcb *vm)
 {
 	u32 leaf = (u32)v->gpr[GENERAL_REG_RAX], sub = (u32)v->gpr[GENERAL_REG_RCX];
@@ -252,7 +295,7 @@ static void handle_cpuid(struct vcpu *v, struct vmcb *vm)
 	v->gpr[GENERAL_REG_RBX] = b;
 	v->gpr[GENERAL_REG_RCX] = c;
 	v->gpr[GENERAL_REG_RDX] = d;
-	vm->save.rip += 2;
+	svm_skip(vm, GML_INSN_CPUID, 2);
 }
 
 /* EFER: reads never show SVME; writes keep SVME set underneath (VMRUN requires it), LMA is
@@ -298,7 +341,7 @@ static void handle_msr(struct vcpu *v, struct vmcb *vm)
 		inject_gp(vm);
 		return;
 	}
-	vm->save.rip += 2;
+	svm_skip(vm, write ? GML_INSN_WRMSR : GML_INSN_RDMSR, 2);
 }
 
 static void handle_ioio(struct vcpu *v, struct vmcb *vm)
@@ -386,10 +429,20 @@ static void handle_npf(struct vcpu *v, struct vmcb *vm)
 		 info & NPF_WRITE ? "write" : "read/fetch");
 }
 
-/* A hypercall (VMMCALL, or Intel's VMCALL through #UD; both three bytes): dispatch, then end it
+/* The next RIP after the VMMCALL at RIP (prefixes included): the VMCB's with NRIP-save, else
+ * from the decoded length. Taken before the service runs, from the bytes the CPU executed (a
+ * service may write guest memory, even over the instruction). */
+static u64 vmmcall_next_rip(struct vmcb *vm)
+{
+	if (svm.nrips && vm->ctl.next_rip)
+		return vm->ctl.next_rip;
+	return vm->save.rip + decoded_len(vm, GML_INSN_VMMCALL, HYPERCALL_INSN_LEN);
+}
+
+/* A hypercall (VMMCALL, or Intel's VMCALL through #UD) ending at next_rip: dispatch, then end it
  * as the service asked: past the instruction, or on it again (a continuation, or after the
  * guest's own #PF handler ran for a fault-in). */
-static void hypercall_exit(struct vcpu *v, struct vmcb *vm)
+static void hypercall_exit(struct vcpu *v, struct vmcb *vm, u64 next_rip)
 {
 	memset(&v->hc_end, 0, sizeof(v->hc_end));
 	hypercall_handle(v);
@@ -398,7 +451,7 @@ static void hypercall_exit(struct vcpu *v, struct vmcb *vm)
 		vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID | ((u64)v->hc_end.error << 32);
 		vm->save.cr2 = v->hc_end.cr2;
 	} else if (!v->hc_end.restart) {
-		vm->save.rip += HYPERCALL_INSN_LEN;
+		vm->save.rip = next_rip;
 	}
 }
 
@@ -476,7 +529,7 @@ static noreturn void svm_run(struct vcpu *v)
 		/* The floor (gml_hypercall.h): before any other look at the exit. */
 		if (vm->ctl.exitcode == SVM_EXIT_VMMCALL && vm->save.rax == GML_HC_FLOOR &&
 		    !(vm->ctl.exitintinfo & SVM_EVTINJ_VALID)) {
-			vm->save.rip += HYPERCALL_INSN_LEN;
+			vm->save.rip = vmmcall_next_rip(vm);
 			continue;
 		}
 		/* An exit during event delivery: deliver the event again on the next entry, except
@@ -490,7 +543,7 @@ static noreturn void svm_run(struct vcpu *v)
 		switch (code) {
 		case SVM_EXIT_VMMCALL:
 			svm.n_vmmcall++;
-			hypercall_exit(v, vm);
+			hypercall_exit(v, vm, vmmcall_next_rip(vm));
 			break;
 		case SVM_EXIT_CPUID:
 			svm.n_cpuid++;
@@ -507,19 +560,24 @@ static noreturn void svm_run(struct vcpu *v)
 		case SVM_EXIT_NPF:
 			handle_npf(v, vm);
 			break;
-		case SVM_EXIT_EXCP_BASE + X86_EXC_UD:
+		case SVM_EXIT_EXCP_BASE + X86_EXC_UD: {
 			if (romwrite_stepping()) {
 				step_exception(vm, X86_EXC_UD);
 				break;
 			}
 			svm.n_ud++;
-			if (hypercall_is_insn_at(vm->save.rip, (const u8[])HYPERCALL_INSN_VMCALL)) {
-				svm.n_vmcall++; /* Intel's instruction (the seed's code): a hypercall too */
-				hypercall_exit(v, vm);
+			/* Intel's instruction (the seed's code): a hypercall too. An exception exit has
+			 * no next RIP even with NRIP-save: the decoded length is it. */
+			unsigned len = hypercall_foreign_len(guest_insn_lin(vm), guest_mode64(vm),
+							     GML_INSN_VMCALL);
+			if (len) {
+				svm.n_vmcall++;
+				hypercall_exit(v, vm, vm->save.rip + len);
 			} else {
 				inject_exception(vm, X86_EXC_UD);
 			}
 			break;
+		}
 		case SVM_EXIT_EXCP_BASE ... SVM_EXIT_EXCP_BASE + X86_EXC_UD - 1:
 		case SVM_EXIT_EXCP_BASE + X86_EXC_UD + 1 ... SVM_EXIT_EXCP_LAST:
 			if (!romwrite_stepping())

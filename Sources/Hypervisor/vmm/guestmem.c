@@ -95,6 +95,15 @@ void guest_walker(struct gml_walker *w)
 	gml_pt_ops_init_phys(&w->pt, &gphys);
 }
 
+unsigned guest_insn_len(u64 lin, bool mode64, enum gml_insn want)
+{
+	struct gml_walker w;
+	enum gml_insn got;
+	guest_walker(&w);
+	unsigned len = gml_insn_len_at(&w, &gphys, lin, mode64, &got);
+	return got == want ? len : 0;
+}
+
 void *mapmem_gphys(u64 gphys_addr, ulong len, int flags)
 {
 	if (gml_gpa_range_check(&gmap, gphys_addr, len, flags & MAPMEM_WRITE) != GML_OK)

@@ -60,9 +60,23 @@ static void inject(u8 vector, bool has_error, u32 error)
 static void inject_ud(void) { inject(X86_EXC_UD, false, 0); }
 void vmx_inject_gp(void) { inject(X86_EXC_GP, true, 0); }
 
+/* RIP past the instruction that exited, with its prefixes: the CPU reports the length for every
+ * instruction exit (CPUID, RDMSR/WRMSR, VMCALL, XSETBV, INVD, MOV CR, ...). */
 static void skip_instruction(void)
 {
 	vmw(GUEST_RIP, vmr(GUEST_RIP) + vmr(VM_EXIT_INSTRUCTION_LEN));
+}
+
+/* The guest runs 64-bit code (IA32_EFER.LMA and CS.L, access-rights bit 13). */
+static bool guest_mode64(void)
+{
+	return (vmr(GUEST_IA32_EFER) & X86_EFER_LMA) && (vmr(GUEST_CS_AR) & (1u << 13));
+}
+
+/* Guest-linear address of the instruction at RIP. */
+static u64 guest_insn_lin(void)
+{
+	return guest_mode64() ? vmr(GUEST_RIP) : (u32)(vmr(GUEST_CS_BASE) + vmr(GUEST_RIP));
 }
 
 static void handle_cpuid(struct vcpu *v)
@@ -338,11 +352,11 @@ static const char *vmx_insn_name(u32 reason)
 	}
 }
 
-/* A hypercall (VMCALL, or AMD's VMMCALL through #UD; both three bytes): dispatch, then end it
- * as the service asked: past the instruction, or on it again (a continuation, or after the
- * guest's own #PF handler ran for a fault-in; CR2 is not in the VMCS: the live register is the
- * guest's). */
-static void hypercall_exit(struct vcpu *v)
+/* A hypercall (VMCALL, or AMD's VMMCALL through #UD) of len bytes, prefixes included: dispatch,
+ * then end it as the service asked: past the instruction, or on it again (a continuation, or
+ * after the guest's own #PF handler ran for a fault-in; CR2 is not in the VMCS: the live register
+ * is the guest's). */
+static void hypercall_exit(struct vcpu *v, u64 len)
 {
 	memset(&v->hc_end, 0, sizeof(v->hc_end));
 	hypercall_handle(v);
@@ -350,7 +364,7 @@ static void hypercall_exit(struct vcpu *v)
 		inject(X86_EXC_PF, true, v->hc_end.error);
 		asm volatile("mov %0, %%cr2" : : "r"(v->hc_end.cr2) : "memory");
 	} else if (!v->hc_end.restart) {
-		vmw(GUEST_RIP, vmr(GUEST_RIP) + HYPERCALL_INSN_LEN);
+		vmw(GUEST_RIP, vmr(GUEST_RIP) + len);
 	}
 }
 
@@ -402,14 +416,14 @@ static noreturn void vmx_run(struct vcpu *v)
 		reinject_vectoring_event();
 		/* The floor (gml_hypercall.h): before any other look at the exit. */
 		if ((reason & 0xffff) == EXIT_VMCALL && v->gpr[GENERAL_REG_RAX] == GML_HC_FLOOR) {
-			vmw(GUEST_RIP, vmr(GUEST_RIP) + HYPERCALL_INSN_LEN);
+			skip_instruction();
 			continue;
 		}
 
 		switch (reason & 0xffff) {
 		case EXIT_VMCALL:
 			vmx.n_vmcall++;
-			hypercall_exit(v);
+			hypercall_exit(v, vmr(VM_EXIT_INSTRUCTION_LEN));
 			break;
 		case EXIT_CPUID:
 			vmx.n_cpuid++;
@@ -445,7 +459,7 @@ static noreturn void vmx_run(struct vcpu *v)
 				hv_fatal("monitor trap flag exit while not stepping a region write");
 			romwrite_end();
 			break;
-		case EXIT_EXCEPTION_NMI:
+		case EXIT_EXCEPTION_NMI: {
 			if (romwrite_stepping() && !vmx.use_mtf) {
 				step_exception(qual);
 				break;
@@ -454,13 +468,17 @@ static noreturn void vmx_run(struct vcpu *v)
 				hv_fatal("unexpected exception or NMI exit (interruption info 0x%llx)",
 					 vmr(VM_EXIT_INTR_INFO));
 			vmx.n_ud++;
-			if (hypercall_is_insn_at(vmr(GUEST_RIP), (const u8[])HYPERCALL_INSN_VMMCALL)) {
-				vmx.n_vmmcall++; /* AMD's instruction: a hypercall too */
-				hypercall_exit(v);
+			/* AMD's instruction: a hypercall too. An exception exit reports no instruction
+			 * length: the decoded one (prefixes included) is it. */
+			u64 len = hypercall_foreign_len(guest_insn_lin(), guest_mode64(), GML_INSN_VMMCALL);
+			if (len) {
+				vmx.n_vmmcall++;
+				hypercall_exit(v, len);
 			} else {
 				inject_ud();
 			}
 			break;
+		}
 		case EXIT_GETSEC:
 		case EXIT_VMCLEAR:
 		case EXIT_VMLAUNCH:

@@ -8,6 +8,8 @@
 #ifndef GML_GUESTINPUT_H
 #define GML_GUESTINPUT_H
 #include "gml_types.h"
+#include "gml_memmap.h"
+#include "gml_pagewalk.h"
 
 /* MSRs the guest gets #GP for on both backends, reads and writes alike, whatever the CPU under
  * us has: the hypervisor range 0x40000000-0x400000ff and KVM's paravirtual MSRs (0x11, 0x12,
@@ -53,5 +55,40 @@ bool gml_svm_event_reexecutes(u64 exitintinfo);
  * box) L1's KVM loads the guest's TR as busy, so every IN/OUT a process was allowed by
  * ioperm() took #GP before any intercept. Normalising costs nothing on real hardware. */
 u16 gml_svm_tr_attrib(u16 attrib);
+
+/*
+ * Instruction lengths. A hypervisor that emulates an instruction moves RIP past it, and the
+ * instruction includes every prefix the CPU ignored (segment overrides, 66, 67, F2/F3, REX in
+ * 64-bit mode; at most 15 bytes in all): `2e 0f a2` is a 3-byte CPUID. VMX reports the length
+ * (VM_EXIT_INSTRUCTION_LEN) for the instruction exits, SVM gives the next RIP only with
+ * NRIP-save (CPUID 0x8000000A EDX[3]), which QEMU's TCG and the lab's KVM box lack; and an
+ * exception exit (#UD of the other vendor's hypercall) has neither. Then the hypervisor reads
+ * the bytes at CS:RIP and decodes them, for exactly the instructions it emulates.
+ */
+enum gml_insn {
+	GML_INSN_UNKNOWN = 0,
+	GML_INSN_CPUID,   /* 0f a2 */
+	GML_INSN_RDMSR,   /* 0f 32 */
+	GML_INSN_WRMSR,   /* 0f 30 */
+	GML_INSN_VMCALL,  /* 0f 01 c1 (Intel) */
+	GML_INSN_VMMCALL, /* 0f 01 d9 (AMD; with F2/F3 it is VMGEXIT, a VMMCALL outside SEV-ES) */
+};
+#define GML_INSN_MAX_LEN 15
+
+/* Decode bytes[0..n): legacy prefixes in any number and order, in 64-bit mode (mode64) also REX
+ * bytes (a REX followed by another prefix is ignored by the CPU but still a byte of the
+ * instruction), then one of the opcodes above. Returns the length (2..15) and sets *insn, or
+ * returns 0 with *insn = GML_INSN_UNKNOWN: another opcode, bytes running out before the opcode
+ * ends, or more than 15 bytes (the CPU raises #GP then, so no such instruction ever exits). */
+unsigned gml_insn_len(const u8 *bytes, unsigned n, bool mode64, enum gml_insn *insn);
+
+/* The instruction at guest-linear address lin, fetched as the CPU fetches it: translated with
+ * execute rights at the walker's CPL (GML_ACC_EXEC, setting no A/D bit: the CPU's own fetch
+ * already did), page by page, at most 15 bytes and no further than the decoder needs. Returns
+ * gml_insn_len of what it read (0 and GML_INSN_UNKNOWN when nothing decodes: the bytes could not
+ * be read, e.g. a paging mode the walker does not model, or they are another instruction). In
+ * a non-64-bit mode the caller passes CS.base + EIP and addresses wrap at 4 GiB. */
+unsigned gml_insn_len_at(const struct gml_walker *w, const struct gml_phys *phys, u64 lin,
+			 bool mode64, enum gml_insn *insn);
 
 #endif
