@@ -45,7 +45,10 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
     /// Every backend's cells of its host kinds, BitVisor's included (no Bochs here).
     public func runs(_ cell: MatrixCell) -> Bool { hostKinds.contains(cell.host) }
 
-    public func bootFactor(for cell: MatrixCell) -> Int { cell.backend == .bitvisor ? BitVisorVM.bootFactor : 1 }
+    public func bootFactor(for cell: MatrixCell) -> Int {
+        guard cell.backend == .bitvisor else { return 1 }
+        return machine.box && cell.host == .kvm ? BitVisorVM.boxBootFactor : BitVisorVM.bootFactor
+    }
 
     public func cpuDescription(for cell: MatrixCell) -> String {
         cell.backend == .bitvisor
