@@ -59,11 +59,17 @@ import Testing
         }
     }
 
-    func session() throws -> LabSession {
+    /// `bitvisor`: a BitVisor checkout to build and boot (`BITVISOR_SRC`).
+    func session(bitvisor: String? = nil) throws -> LabSession {
         let paths = LabPaths(repository: Self.repository, cache: LabPaths.defaultCache())
         var config = try LabConfig.load(from: URL(fileURLWithPath: paths.labJSON))
         config.timeouts.bootSeconds = 150
         config.matrix.paging = [.fourLevel]
+        if let bitvisor {
+            config = config.resolvingBitVisorSource(
+                flag: bitvisor, environment: nil, currentDirectory: FileManager.default.currentDirectoryPath,
+                configDirectory: Self.repository)
+        }
         return LabSession(paths: paths, config: config, configFile: paths.labJSON)
     }
 
@@ -90,6 +96,79 @@ import Testing
 
     @Test func aCellBootsThroughASecondLibvirtdWithOnlyPoolVolumesAndConsoleStreams() async throws {
         try await PrivateDaemon.with { daemon in try await bootThrough(daemon) }
+    }
+
+    static let bitvisorSource = ProcessInfo.processInfo.environment["BITVISOR_SRC"]
+
+    /// The real BitVisor through the same remote path: its loader CD and the VM's guest disk
+    /// as pool volumes, its log, the console and the results through the consoles (BitVisor's
+    /// log is on serial0, so a mixed-up port order puts it in the wrong file).
+    @Test(
+        .enabled(
+            if: bitvisorSource != nil,
+            "BITVISOR_SRC is not set: set it to a BitVisor checkout (a clone of https://github.com/matsu/bitvisor) to boot the real BitVisor on a remote machine"
+        ))
+    func aBitVisorCellBootsThroughASecondLibvirtdFromPoolVolumes() async throws {
+        try await PrivateDaemon.with { daemon in try await bootBitVisorThrough(daemon) }
+    }
+
+    func bootBitVisorThrough(_ daemon: PrivateDaemon) async throws {
+        let machine = MachineConfig(name: "loopback", uri: try MachineURI(parsing: daemon.uri), jobs: 1)
+        let lab = try session(bitvisor: Self.bitvisorSource)
+        var request = RunRequest()
+        request.only = ["smoke"]
+        request.overrides = ConfigOverrides(backends: ["bitvisor"], hosts: ["tcg"], jobs: "1")
+        let progress = RunProgress(enabled: true)
+        let plan = try await LabRunner(session: lab).plan(request, progress: progress)
+        let selection = try #require(plan.selection.cells.first { $0.cell.status == .runnable })
+        #expect(selection.cell.cell.backend == .bitvisor)
+        let images = try #require(plan.images[selection.cell.cell.kernel])
+        let results = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "gmlab-it-remote-bv-\(UUID().uuidString.prefix(8))"
+        ).path
+        defer { try? FileManager.default.removeItem(atPath: results) }
+        let launcher = RemoteLibvirtLauncher(machine: machine, pool: "gmlab-test", poolPath: daemon.poolPath)
+        try await launcher.open(say: { print($0) })
+        defer { launcher.close() }
+        var context = CellRunner.Context(
+            runID: plan.runID, resultsDirectory: results, images: images, config: plan.config, launcher: launcher,
+            labVersion: "test", progress: progress, reproCommand: ["lab", "repro"])
+        context.machine = machine.name
+        let started = Date()
+        let records = await CellRunner(context: context).run(selection)
+        print(
+            "remote BitVisor cell: \(records.count) records in \(String(format: "%.1f", Date().timeIntervalSince(started))) s"
+        )
+        #expect(records.count == selection.cases.count)
+        for record in records {
+            #expect(record.status == .pass || record.status == .skip, "\(record.caseId): \(record.message)")
+        }
+        let vmName = try #require(records.first?.vmName)
+        let vmDir = results + "/vms/" + vmName
+        let xml = try String(contentsOfFile: vmDir + "/domain.xml", encoding: .utf8)
+        let named = try Self.paths(inDomainXML: xml)
+        let connection = try LibvirtConnection(uri: daemon.uri)
+        defer { connection.close() }
+        let volumes = try connection.volumeNames(pool: "gmlab-test")
+        #expect(named.count == 2, "the loader CD and the guest disk: \(named)")
+        for path in named {
+            #expect(path.hasPrefix(daemon.poolPath + "/"), "domain XML names \(path), not a pool volume")
+            #expect(volumes.contains(URL(fileURLWithPath: path).lastPathComponent), "\(path) is no volume of the pool")
+        }
+        let serials = try XMLDocument(xmlString: xml).nodes(forXPath: "/domain/devices/serial/@type")
+        #expect(serials.compactMap(\.stringValue) == ["pty", "pty", "pty"])
+        // Each stream in its own file: BitVisor's log (serial0), the guest's console, the results.
+        let log = try String(contentsOfFile: vmDir + "/hypervisor.log", encoding: .utf8)
+        let console = try String(contentsOfFile: vmDir + "/console.log", encoding: .utf8)
+        let resultsLog = try String(contentsOfFile: vmDir + "/results.log", encoding: .utf8)
+        #expect(log.hasPrefix("Starting BitVisor") && log.contains("Loading MBR."), "\(log.prefix(200))")
+        #expect(console.contains("GMLAB-GUEST: userspace up") && !console.contains("Starting BitVisor"))
+        #expect(resultsLog.contains("GMLAB-RESULT"))
+        // The guest disk (the VM's plan inside) goes with the run; the loader CD stays.
+        launcher.close()
+        let left = try connection.volumeNames(pool: "gmlab-test")
+        #expect(left.contains { $0.hasSuffix("-loader.iso") })
+        #expect(!left.contains { $0.hasSuffix("-guest.img") }, "per-VM volumes left: \(left)")
     }
 
     func bootThrough(_ daemon: PrivateDaemon) async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import FoundationXML
 import LabModel
 import LabVirt
 import Testing
@@ -48,6 +49,105 @@ import Testing
         #expect(BitVisorLauncher.unavailable(images) == nil)
         let provenance = BitVisorLauncher.provenance(of: try #require(images.bitvisor))
         #expect(provenance.commit == "abc" && provenance.contentKey == "sha256:2" && provenance.source == "/bv")
+    }
+
+    static let build = BitVisorBuild(
+        elf: "/cache/bv/bitvisor.elf", error: nil, checkout: "/bv", checkoutDigest: "sha256:1",
+        provenance: .init(commit: "abc", localChanges: false), key: "sha256:2", digest: "sha256:3",
+        loaderCD: "/cache/bv/loader.iso", services: [], userServices: [], leftOut: [])
+
+    static func request(_ cell: MatrixCell, directory: String) -> VMRequest {
+        let images = ImageSet(
+            kernelVersion: "6.1", kernelPackageVersion: "1", kernel: "/k", vmlinux: nil, initramfs: "/i",
+            casesCatalog: "/c", hypervisor: nil, mkbundle: nil, hypervisorBuildError: nil, digests: [:])
+        return VMRequest(
+            name: "gmlab-1-run-1", cell: cell, directory: directory, images: images, configuredCmdline: "quiet",
+            agentPlan: "", policy: .strict, gdbPort: nil, runID: "run", labVersion: "test")
+    }
+
+    @Test func remoteMachinesRunBitVisorCellsUnderTCGAndKVMButNotBochs() {
+        let remote = RemoteLibvirtLauncher(
+            machine: MachineConfig(name: "box", uri: try! MachineURI(parsing: "qemu+tcp://127.0.0.1:16509/system")))
+        var kvm = Self.cell
+        kvm.host = .kvm
+        var bochs = Self.cell
+        bochs.host = .bochs
+        #expect(remote.runs(Self.cell) && remote.runs(kvm) && !remote.runs(bochs))
+        #expect(BitVisorLauncher().runs(kvm) && !BitVisorLauncher().runs(bochs))
+        #expect(remote.bootFactor(for: kvm) == 2 && remote.bootFactor(for: Self.cell) == 2)
+        // In the KVM box, KVM runs under TCG: BitVisor's BIOS boot takes minutes there.
+        let box = RemoteLibvirtLauncher(
+            machine: MachineConfig(
+                name: "box", uri: try! MachineURI(parsing: "qemu+tcp://127.0.0.1:16509/system"), box: true))
+        #expect(box.bootFactor(for: kvm) == 5 && box.bootFactor(for: Self.cell) == 2)
+        var svm = Self.cell
+        svm.backend = .svm
+        #expect(remote.bootFactor(for: svm) == 1)
+        // The same choices as the local BitVisor launcher: one home, BitVisorVM.
+        for cell in [Self.cell, kvm] {
+            #expect(remote.cpuDescription(for: cell) == BitVisorLauncher().cpuDescription(for: cell))
+            #expect(
+                remote.guestCmdline(for: cell, configured: "console=ttyS0 quiet")
+                    == BitVisorLauncher().guestCmdline(for: cell, configured: "console=ttyS0 quiet"))
+        }
+        #expect(
+            remote.guestCmdline(for: kvm, configured: "console=ttyS0 quiet")
+                == "console=ttyS1 quiet no5lvl gmlab.results=ttyS2")
+        #expect(remote.guestCmdline(for: svm, configured: "console=ttyS0 quiet") == "console=ttyS0 quiet no5lvl")
+        #expect(remote.cpuDescription(for: kvm) == "host-passthrough,+svm,+npt")
+        #expect(remote.cpuDescription(for: svm) == "qemu64,+svm,+npt,+la57,+pdpe1gb,+smap,+smep")
+        // The guest disk carries the VM's plan: deleted after the run like its initramfs; the
+        // loader CD is the build's, kept for later runs.
+        #expect(
+            RemoteLibvirtLauncher.isPerVM(
+                RemoteLibvirtLauncher.volumeName(digest: "sha256:ab", file: "/r/vm/guest.img")))
+        #expect(
+            !RemoteLibvirtLauncher.isPerVM(RemoteLibvirtLauncher.volumeName(digest: "sha256:ab", file: "/c/loader.iso"))
+        )
+    }
+
+    /// Nothing of a remote BitVisor VM depends on a path of the lab's own filesystem: its domain
+    /// names the two pool volumes and nothing else, its serials are ptys in BitVisor's order.
+    @Test func aRemoteBitVisorDomainNamesOnlyPoolVolumes() throws {
+        let directory = "/lab/results/vms/gmlab-1-run-1"
+        var kvm = Self.cell
+        kvm.host = .kvm
+        for cell in [Self.cell, kvm] {
+            let media = BitVisorVM.Media(
+                build: Self.build, loaderCD: "/cache/bv/loader.iso", guestDisk: directory + "/guest.img",
+                cmdline: "console=ttyS1 gmlab.results=ttyS2")
+            let cdrom = "/var/lib/libvirt/gmlab/gmlab-0123-loader.iso"
+            let disk = "/var/lib/libvirt/gmlab/gmlab-4567-guest.img"
+            let spec = BitVisorVM.domainSpec(
+                Self.request(cell, directory: directory), media: media, cdrom: cdrom, disk: disk,
+                transport: .consoleStreams)
+            let xml = try spec.xml()
+            let document = try XMLDocument(xmlString: xml)
+            let attributes = try document.nodes(forXPath: "//@*").compactMap(\.stringValue)
+            let texts = try document.nodes(forXPath: "//text()").compactMap {
+                $0.stringValue?.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            let absolute = Set((attributes + texts).filter { $0.hasPrefix("/") })
+            #expect(absolute == [cdrom, disk], "\(cell.id): \(absolute)")
+            #expect(try document.nodes(forXPath: "/domain/os/kernel").isEmpty)
+            #expect(try document.nodes(forXPath: "/domain/os/boot/@dev").first?.stringValue == "cdrom")
+            let serials = try document.nodes(forXPath: "/domain/devices/serial/@type").compactMap(\.stringValue)
+            #expect(serials == ["pty", "pty", "pty"])
+            // The consoles are copied into the lab's stream files in BitVisor's port order.
+            #expect(
+                spec.serialPathsByPort == [
+                    directory + "/hypervisor.log", directory + "/console.log", directory + "/results.log",
+                ])
+            let type = try document.nodes(forXPath: "/domain/@type").first?.stringValue
+            #expect(type == (cell.host == .kvm ? "kvm" : "qemu"))
+        }
+        // The local BitVisor VM writes its serial files itself, in the same order.
+        let local = BitVisorVM.domainSpec(
+            Self.request(Self.cell, directory: directory),
+            media: .init(build: Self.build, loaderCD: "/c/l.iso", guestDisk: directory + "/guest.img", cmdline: ""),
+            cdrom: "/c/l.iso", disk: directory + "/guest.img", transport: .files)
+        let sources = try XMLDocument(xmlString: try local.xml()).nodes(forXPath: "/domain/devices/serial/source/@path")
+        #expect(sources.compactMap(\.stringValue) == local.serialPathsByPort)
     }
 
     static func tracker() -> CaseTracker {

@@ -31,13 +31,70 @@ import Testing
                 == true)
         #expect(status(plan, "bitvisor-tcg-debian-1024m-2cpu-4lvl")?.skipReason?.contains("one vCPU") == true)
         #expect(
-            status(plan, "bitvisor-bochs-debian-1024m-1cpu-4lvl")?.skipReason?.contains("QEMU TCG (SVM) only") == true)
+            status(plan, "bitvisor-bochs-debian-1024m-1cpu-4lvl")?.skipReason?.contains("with SVM only") == true)
         // TCG without SVM: said as for svm cells.
         var noSVM = thisMachine
         noSVM.tcgEmulatesSVM = false
         let plain = MatrixPlan(
             matrix: matrix([.bitvisor], hosts: [.host(.tcg)]), capabilities: noSVM, implemented: Self.withBitVisor)
         #expect(plain.runnableCells.isEmpty)
+    }
+
+    @Test func runsUnderKVMWhereKVMExposesNestedSVM() {
+        // An AMD host with nested SVM: auto picks KVM, and asking for kvm runs there.
+        var amd = thisMachine
+        amd.kvmBootsGuest = true
+        amd.nestedSVM = true
+        let plan = MatrixPlan(
+            matrix: matrix([.bitvisor], hosts: [.auto, .host(.tcg)]), capabilities: amd,
+            implemented: Self.withBitVisor)
+        #expect(
+            plan.runnableCells.map(\.id) == [
+                "bitvisor-kvm-debian-1024m-1cpu-4lvl", "bitvisor-tcg-debian-1024m-1cpu-4lvl",
+            ])
+        #expect(
+            plan.notes.contains {
+                $0.contains("host auto for backend bitvisor resolved to kvm") && $0.contains("nested SVM")
+            })
+        // The only KVM is the box's: auto keeps to TCG, an explicit kvm runs in the box.
+        var box = amd
+        box.kvmOnlyInBox = true
+        let boxed = MatrixPlan(
+            matrix: matrix([.bitvisor], hosts: [.auto, .host(.kvm)]), capabilities: box,
+            implemented: Self.withBitVisor)
+        #expect(
+            boxed.runnableCells.map(\.id) == [
+                "bitvisor-tcg-debian-1024m-1cpu-4lvl", "bitvisor-kvm-debian-1024m-1cpu-4lvl",
+            ])
+        #expect(boxed.notes.contains { $0.contains("resolved to tcg") && $0.contains("KVM box") })
+        // KVM without nested SVM (an Intel host): the kvm cell is skipped saying why.
+        let intel = MatrixPlan(
+            matrix: matrix([.bitvisor], hosts: [.auto, .host(.kvm)]), capabilities: intelWithKVM,
+            implemented: Self.withBitVisor)
+        #expect(intel.runnableCells.map(\.id) == ["bitvisor-tcg-debian-1024m-1cpu-4lvl"])
+        let reason = status(intel, "bitvisor-kvm-debian-1024m-1cpu-4lvl")?.skipReason ?? ""
+        #expect(reason.contains("bitvisor needs SVM: KVM on this machine does not expose nested SVM"), "\(reason)")
+        // No KVM at all: the general reason, once.
+        let none = MatrixPlan(
+            matrix: matrix([.bitvisor], hosts: [.host(.kvm)]), capabilities: thisMachine,
+            implemented: Self.withBitVisor)
+        let noKVM = status(none, "bitvisor-kvm-debian-1024m-1cpu-4lvl")?.skipReason ?? ""
+        #expect(noKVM.contains("KVM cannot boot a guest") && !noKVM.contains("nested SVM"), "\(noKVM)")
+    }
+
+    @Test func machinesSayWhyTheyCannotRunABitVisorCell() {
+        let cell = MatrixCell(backend: .bitvisor, host: .kvm, kernel: .debianCurrent, memoryMiB: 1024, vcpus: 1)
+        var machine = MachineCapabilities(
+            accelerators: [.kvm, .tcg], nestedSVM: true, nestedVMX: false, la57: false, tcgSVM: true, cpus: 2,
+            memoryMiB: 4096)
+        #expect(machine.reason(cannotRun: cell, machine: "box") == nil)
+        machine.nestedSVM = false
+        #expect(machine.reason(cannotRun: cell, machine: "box")?.contains("no nested SVM") == true)
+        var tcg = cell
+        tcg.host = .tcg
+        #expect(machine.reason(cannotRun: tcg, machine: "box") == nil)
+        machine.tcgSVM = false
+        #expect(machine.reason(cannotRun: tcg, machine: "box")?.contains("SVM with NPT") == true)
     }
 
     @Test func theCheckoutComesFromTheFlagThenTheEnvironmentThenLabJSON() throws {

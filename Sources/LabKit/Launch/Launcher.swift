@@ -89,14 +89,8 @@ extension Launcher {
 
     public func guestKernel(for cell: MatrixCell, images: ImageSet) -> String { images.kernel }
 
-    /// lab.json's `guest.cmdline`, plus `no5lvl` in a 4-level cell (the CPU may offer LA57; the
-    /// kernel then stays at 4 levels by choice).
     public func guestCmdline(for cell: MatrixCell, configured: String) -> String {
-        switch cell.paging {
-        case .fourLevel:
-            return configured.split(separator: " ").contains("no5lvl") ? configured : configured + " no5lvl"
-        case .fiveLevel: return configured
-        }
+        LaunchDefaults.guestCmdline(for: cell, configured: configured)
     }
 
     /// The hypervisor's own command line in a cell (its multiboot command line: libvirt's
@@ -137,6 +131,20 @@ extension Launcher {
         let log = vm.emulatorLog
         if log.path != directory + "/" + log.keptAs {
             try? FileManager.default.copyItem(atPath: log.path, toPath: directory + "/" + log.keptAs)
+        }
+    }
+}
+
+/// What launchers do unless they know better (a launcher overriding a default for some cells
+/// calls these for the others).
+enum LaunchDefaults {
+    /// lab.json's `guest.cmdline`, plus `no5lvl` in a 4-level cell (the CPU may offer LA57; the
+    /// kernel then stays at 4 levels by choice).
+    static func guestCmdline(for cell: MatrixCell, configured: String) -> String {
+        switch cell.paging {
+        case .fourLevel:
+            return configured.split(separator: " ").contains("no5lvl") ? configured : configured + " no5lvl"
+        case .fiveLevel: return configured
         }
     }
 }

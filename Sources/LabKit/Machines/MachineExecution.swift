@@ -32,8 +32,9 @@ extension Executor {
                     guard let images = plan.images[job.cell.kernel],
                         let launcher = roster.launcher(machine: machine, for: job.cell)
                     else {
-                        // A cell the machine's launchers do not run (a BitVisor cell on a remote
-                        // machine): its cases are errors saying so; the slot is freed at once.
+                        // A cell the machine's launchers do not run (the scheduler placed it by
+                        // capabilities alone): its cases are errors saying so; the slot is freed
+                        // at once.
                         let message =
                             "not run: machine \(machine) has no launcher for \(job.cell.backend.rawValue) cells"
                         group.addTask {

@@ -12,6 +12,11 @@ import LabVirt
 ///   opened while the domain is still paused so no byte is lost, and copied into the VM's
 ///   directory here, where the run follows them as it follows local stream files.
 /// The same launcher drives the local daemon through this path when given `qemu:///system`.
+/// It also boots the real BitVisor (backend `bitvisor`, `BitVisorVM`): the loader CD (shared,
+/// content-named like the kernel) and the VM's guest disk (per VM, deleted like its initramfs)
+/// go up as volumes and the domain's `<cdrom>` and `<disk>` name their paths; BitVisor's log,
+/// the console and the results come through the consoles as for every cell, under TCG with SVM
+/// or under KVM with nested SVM.
 public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
     public let hostKinds: Set<HostKind>
     public var name: String { "libvirt on \(machine.name)" }
@@ -37,10 +42,22 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
         self.poolPath = poolPath
     }
 
-    public func bootFactor(for cell: MatrixCell) -> Int { 1 }
+    /// Every backend's cells of its host kinds, BitVisor's included (no Bochs here).
+    public func runs(_ cell: MatrixCell) -> Bool { hostKinds.contains(cell.host) }
+
+    public func bootFactor(for cell: MatrixCell) -> Int {
+        guard cell.backend == .bitvisor else { return 1 }
+        return machine.box && cell.host == .kvm ? BitVisorVM.boxBootFactor : BitVisorVM.bootFactor
+    }
 
     public func cpuDescription(for cell: MatrixCell) -> String {
-        LibvirtLauncher().cpuDescription(for: cell)
+        cell.backend == .bitvisor
+            ? BitVisorVM.cpuDescription(for: cell) : LibvirtLauncher().cpuDescription(for: cell)
+    }
+
+    public func guestCmdline(for cell: MatrixCell, configured: String) -> String {
+        let standard = LaunchDefaults.guestCmdline(for: cell, configured: configured)
+        return cell.backend == .bitvisor ? BitVisorVM.guestCmdline(standard: standard) : standard
     }
 
     public func open(say: @escaping @Sendable (String) -> Void) async throws {
@@ -102,6 +119,7 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
         guard let connection = lock.withLock({ connection }) else {
             throw LabError.launcher("the launcher of \(machine.name) was not opened before its first VM")
         }
+        if request.cell.backend == .bitvisor { return try await prepareBitVisor(request, connection: connection) }
         let media = try await bootMedia(for: request)
         let kernel = try await upload(media.kernel)
         let initrd = try await upload(media.initrd)
@@ -116,6 +134,29 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
         let volumes =
             "kernel \(kernel.name) (\(kernel.uploaded ? "uploaded" : "reused")), "
             + "initrd \(initrd.name) (\(initrd.uploaded ? "uploaded" : "reused"))\n"
+        return try finish(request, spec: spec, volumes: volumes, connection: connection)
+    }
+
+    /// A BitVisor VM (`BitVisorVM`): its loader CD and guest disk uploaded, the domain booting
+    /// them by BIOS from the pool.
+    func prepareBitVisor(_ request: VMRequest, connection: LibvirtConnection) async throws -> PreparedVM {
+        let media = try await BitVisorVM.prepareMedia(
+            request, guestCmdline: guestCmdline(for: request.cell, configured: request.configuredCmdline))
+        let cdrom = try await upload(media.loaderCD)
+        let disk = try await upload(media.guestDisk)
+        let spec = BitVisorVM.domainSpec(
+            request, media: media, cdrom: cdrom.path, disk: disk.path, transport: .consoleStreams)
+        let volumes =
+            "loader CD \(cdrom.name) (\(cdrom.uploaded ? "uploaded" : "reused")), "
+            + "guest disk \(disk.name) (\(disk.uploaded ? "uploaded" : "reused"))\n"
+        return try finish(request, spec: spec, volumes: volumes, connection: connection)
+    }
+
+    /// Writes what the VM directory keeps (volumes, domain XML, where QEMU's log is) and returns
+    /// how to start the domain.
+    private func finish(
+        _ request: VMRequest, spec: DomainSpec, volumes: String, connection: LibvirtConnection
+    ) throws -> PreparedVM {
         try volumes.write(toFile: request.directory + "/volumes.txt", atomically: true, encoding: .utf8)
         try spec.xml().write(toFile: request.directory + "/domain.xml", atomically: true, encoding: .utf8)
         // QEMU's own log stays on the machine (libvirt has no call that fetches it): say where, so
@@ -126,8 +167,7 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
 
         """.write(toFile: request.directory + "/\(emulator).log", atomically: true, encoding: .utf8)
         let startPaused = request.gdbPort != nil
-        let ready = spec
-        return PreparedVM { try await VMSession.start(spec: ready, connection: connection, startPaused: startPaused) }
+        return PreparedVM { try await VMSession.start(spec: spec, connection: connection, startPaused: startPaused) }
     }
 
     public func record(into provenance: inout Provenance) async {
@@ -164,9 +204,10 @@ public final class RemoteLibvirtLauncher: Launcher, @unchecked Sendable {
         }
     }
 
-    /// The files `BootMediaBuilder` writes per VM.
+    /// The files `BootMediaBuilder` writes per VM, and a BitVisor VM's guest disk (its
+    /// initramfs inside carries the VM's plan).
     static func isPerVM(_ volume: String) -> Bool {
-        volume.hasSuffix("-initrd.img") || volume.hasSuffix("-bundle.img")
+        volume.hasSuffix("-initrd.img") || volume.hasSuffix("-bundle.img") || volume.hasSuffix("-guest.img")
     }
 }
 

@@ -105,6 +105,9 @@ public struct MachineCapabilities: Sendable, Hashable, Codable {
         }
         switch (cell.host, cell.backend) {
         case (.kvm, .svm) where !nestedSVM: return "KVM on \(machine) offers no nested SVM"
+        case (.kvm, .bitvisor) where !nestedSVM: return "KVM on \(machine) offers no nested SVM (BitVisor needs SVM)"
+        case (.tcg, .bitvisor) where !tcgSVM: return "QEMU TCG on \(machine) does not offer SVM with NPT"
+        case (.bochs, .bitvisor): return "the lab runs BitVisor with SVM only and Bochs with an Intel CPU model"
         case (.kvm, .vmx) where !nestedVMX: return "KVM on \(machine) offers no nested VMX"
         case (.tcg, .svm) where !tcgSVM: return "QEMU TCG on \(machine) does not offer SVM with NPT"
         case (.tcg, .vmx): return "QEMU TCG does not emulate VMX"

@@ -56,8 +56,8 @@ public struct HostCapabilities: Sendable, Hashable, Codable {
         case .none: return kvm ? .kvm : .tcg
         case .svm: return kvm && nestedSVM ? .kvm : .tcg
         case .vmx: return kvm && nestedVMX ? .kvm : .bochs
-        // The lab runs BitVisor under QEMU TCG with SVM (the set-up measured on these machines).
-        case .bitvisor: return .tcg
+        // The lab runs BitVisor with SVM: KVM with nested SVM, else QEMU TCG.
+        case .bitvisor: return kvm && nestedSVM ? .kvm : .tcg
         }
     }
 }

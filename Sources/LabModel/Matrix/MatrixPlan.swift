@@ -98,10 +98,11 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
 
     private static func autoExplanation(backend: Backend, host: HostKind, capabilities: HostCapabilities) -> String {
         switch (backend, host) {
+        case (.bitvisor, .kvm): return "KVM boots guests here and exposes nested SVM, which BitVisor needs"
         case (_, .kvm):
             return "KVM boots guests here"
                 + (backend == .none ? "" : " and exposes nested \(backend.rawValue.uppercased())")
-        case (let other, _) where capabilities.kvmOnlyInBox && other != .bitvisor:
+        case (_, _) where capabilities.kvmOnlyInBox:
             return "the only KVM is the KVM box's, slower than the emulators (ask for it: --host box or kvm)"
         case (.none, _): return "KVM cannot boot a guest on this machine"
         case (.svm, _):
@@ -112,12 +113,16 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
             return capabilities.kvmBootsGuest
                 ? "KVM has no nested VMX here; Bochs emulates VMX with EPT"
                 : "KVM cannot boot a guest on this machine; Bochs emulates VMX with EPT"
-        case (.bitvisor, _): return "the lab runs BitVisor under QEMU TCG with SVM and nested paging"
+        case (.bitvisor, _):
+            return capabilities.kvmBootsGuest
+                ? "KVM has no nested SVM here; QEMU TCG emulates SVM with NPT, which BitVisor needs"
+                : "KVM cannot boot a guest on this machine; QEMU TCG emulates SVM with NPT, which BitVisor needs"
         }
     }
 
-    /// What keeps a `bitvisor` cell from running, apart from memory: no checkout, a host other
-    /// than TCG, 5-level paging, more than one vCPU.
+    /// What keeps a `bitvisor` cell from running, apart from memory: no checkout, no SVM (TCG
+    /// without it, KVM without nested SVM; Bochs is Intel-only), 5-level paging, more than one
+    /// vCPU. (KVM that cannot boot a guest at all is `skipReasons`'s.)
     static func bitvisorSkipReasons(
         _ cell: MatrixCell, capabilities: HostCapabilities, implemented: Implemented
     ) -> [String] {
@@ -128,9 +133,16 @@ public struct MatrixPlan: Sendable, Hashable, Codable {
             if !capabilities.tcgEmulatesSVM {
                 reasons.append("bitvisor needs SVM: this QEMU's TCG does not offer SVM with NPT (doctor tried)")
             }
-        case .kvm, .bochs:
+        case .kvm:
+            if capabilities.kvmBootsGuest, !capabilities.nestedSVM {
+                reasons.append(
+                    "bitvisor needs SVM: KVM on this machine does not expose nested SVM; use host tcg (QEMU TCG emulates SVM with NPT)"
+                )
+            }
+        case .bochs:
             reasons.append(
-                "host \(cell.host.rawValue): the lab runs BitVisor under QEMU TCG (SVM) only so far; use host tcg")
+                "host bochs: the lab runs Bochs with an Intel CPU model and BitVisor here with SVM only; use host tcg or kvm"
+            )
         }
         if cell.paging == .fiveLevel {
             reasons.append(

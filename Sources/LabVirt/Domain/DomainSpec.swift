@@ -81,6 +81,18 @@ public struct DomainSpec: Sendable, Equatable {
     /// connection (`consoleStreams`: any machine; `serial` are then the lab's local copies).
     public var serialTransport: SerialTransport = .files
 
+    /// The stream file of each serial port (0 = COM1, 1, 2), in `serialOrder`: where the file
+    /// serials write, and where the console of `serial<port>` is copied to.
+    public var serialPathsByPort: [String] {
+        serialOrder.map {
+            switch $0 {
+            case .console: return serial.console
+            case .results: return serial.results
+            case .hypervisorLog: return serial.hypervisorLog
+            }
+        }
+    }
+
     public enum SerialTransport: String, Sendable, Equatable {
         case files, consoleStreams
     }

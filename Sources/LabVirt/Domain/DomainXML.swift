@@ -76,10 +76,7 @@ extension DomainSpec {
                         element("target", attributes: ["dev": "hda", "bus": "ide"]),
                     ]))
         }
-        let paths: [SerialStream: String] = [
-            .console: serial.console, .results: serial.results, .hypervisorLog: serial.hypervisorLog,
-        ]
-        for (port, path) in serialOrder.compactMap({ paths[$0] }).enumerated() {
+        for (port, path) in serialPathsByPort.enumerated() {
             if serialTransport == .consoleStreams {
                 // A pty: its bytes reach the lab through virDomainOpenConsole("serial<port>").
                 devices.append(

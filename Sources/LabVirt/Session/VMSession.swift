@@ -100,13 +100,14 @@ public final class VMSession: VirtualMachine, @unchecked Sendable {
     }
 
     /// Opens the console of each pty serial (`serial0`…`serial2`) and copies it, on a thread of
-    /// its own, into the stream file the tailers follow.
+    /// its own, into the stream file the tailers follow (the port's stream in `serialOrder`: a
+    /// BitVisor VM has its hypervisor log on serial0).
     private func openConsoles() async throws {
         let opened = try await blocking { [connection, name] in
             try (0..<3).map { try connection.openConsole(domain: name, device: "serial\($0)") }
         }
         lock.withLock { consoles = opened }
-        for (stream, path) in zip(opened, spec.serial.all) {
+        for (stream, path) in zip(opened, spec.serialPathsByPort) {
             pumps.enter()
             Thread.detachNewThread { [pumps] in
                 stream.pump(to: path)
