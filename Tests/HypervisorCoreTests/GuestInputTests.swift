@@ -120,6 +120,29 @@ import Testing
         #expect(!gml_svm_event_reexecutes(4 << 8 | 0x80), "not valid")
     }
 
+    // A #GP the hypervisor intercepts (for the other vendor's hypercall under a KVM host) may
+    // arise while the CPU delivers another event: then the hypervisor combines them as the CPU
+    // would have.
+    @Test func aFaultDuringEventDeliveryCombinesAsTheCPUWould() {
+        let valid: UInt64 = 1 << 31
+        func exception(_ vector: UInt64) -> UInt64 { valid | (3 << 8) | vector }
+        let gp: UInt32 = 13
+        let pf: UInt32 = 14
+        #expect(gml_svm_fault_during_event(0, gp) == gp, "no event")
+        #expect(gml_svm_fault_during_event(valid | 0x20, gp) == gp, "external interrupt")
+        #expect(gml_svm_fault_during_event(valid | (4 << 8) | 0x81, gp) == gp, "INT n")
+        #expect(gml_svm_fault_during_event(valid | (2 << 8) | 2, gp) == gp, "NMI")
+        #expect(gml_svm_fault_during_event(exception(1), gp) == gp, "#DB is benign")
+        #expect(gml_svm_fault_during_event(exception(13), gp) == 8, "#GP on #GP")
+        #expect(gml_svm_fault_during_event(exception(0), gp) == 8, "#GP on #DE")
+        #expect(gml_svm_fault_during_event(exception(11), gp) == 8, "#GP on #NP")
+        #expect(gml_svm_fault_during_event(exception(14), gp) == 8, "#GP on #PF")
+        #expect(gml_svm_fault_during_event(exception(14), pf) == 8, "#PF on #PF")
+        #expect(gml_svm_fault_during_event(exception(13), pf) == pf, "#PF on #GP: serial")
+        #expect(gml_svm_fault_during_event(exception(8), gp) == UInt32(GML_EXC_SHUTDOWN))
+        #expect(gml_svm_fault_during_event(exception(13) & ~valid, gp) == gp, "not valid")
+    }
+
     // The KVM box: L1's KVM hands TR back as a busy 64-bit TSS (0x8b) and QEMU's TCG then
     // refuses every ioperm() port with #GP; only that type becomes available (0x89).
     @Test func aBusy64BitTSSIsLoadedAsAvailableAndNothingElseChanges() {

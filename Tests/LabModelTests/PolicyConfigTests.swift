@@ -73,6 +73,16 @@ import Testing
         #expect(svm.agentPlan(policy: .bitvisor).hasPrefix("backend svm\npolicy bitvisor\nsmoke/"))
         #expect(svm.agentPlan().hasPrefix("backend svm\nsmoke/"), "no policy given, no line")
         #expect(!none.agentPlan(policy: .strict).contains("policy"), "backend none has no hypervisor")
+        // Under a KVM host the plan says so (GMLAB_HOST=kvm): KVM's nested SVM takes some
+        // guest events before the hypervisor sees them, and cases declare what it does.
+        var kvm = svm
+        kvm.cell.cell.host = .kvm
+        #expect(kvm.agentPlan(policy: .strict).hasPrefix("backend svm\npolicy strict\nhost kvm\nsmoke/"))
+        #expect(kvm.agentPlan().hasPrefix("backend svm\nhost kvm\nsmoke/"))
+        var kvmNone = none
+        kvmNone.cell.cell.host = .kvm
+        #expect(!kvmNone.agentPlan().contains("host"), "backend none: no hypervisor, no line")
+        #expect(!svm.agentPlan().contains("host"), "TCG: no line")
     }
 
     @Test func resultsRecordThePolicy() throws {

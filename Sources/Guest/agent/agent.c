@@ -9,7 +9,8 @@
  *   GMLAB-AGENT {"event":"done"}
  *
  * Each case runs as `PROG --run ID` in its own process group with GMLAB_BACKEND set (and
- * GMLAB_POLICY, when the plan names the hypervisor's access policy), under the plan's timeout.
+ * GMLAB_POLICY, when the plan names the hypervisor's access policy, and GMLAB_HOST=kvm when the
+ * plan says the VM runs under a KVM host), under the plan's timeout.
  * The agent never trusts a child: timeouts, signals, missing or mismatched RESULT lines all
  * become error records, and the agent carries on with the next case.
  *
@@ -168,6 +169,7 @@ static int drain(int fd, struct sbuf *out)
 /* Runs argv with stdout captured into *out (stderr goes to ours, the console), killing its
  * whole process group after timeout_s seconds. */
 static char policy[16];	/* the plan's optional 'policy' line: "bitvisor", "strict" or "" */
+static char host[8];	/* the plan's optional 'host' line: "kvm" or "" */
 
 static void run_child(char *const argv[], const char *backend, unsigned timeout_s,
 		      struct sbuf *out, struct outcome *oc)
@@ -200,6 +202,8 @@ static void run_child(char *const argv[], const char *backend, unsigned timeout_
 			setenv("GMLAB_BACKEND", backend, 1);
 		if (policy[0])
 			setenv("GMLAB_POLICY", policy, 1);
+		if (host[0])
+			setenv("GMLAB_HOST", host, 1);
 		signal(SIGPIPE, SIG_DFL);
 		execv(argv[0], argv);
 		fprintf(stderr, "gmlab-agent: cannot execute %s: %s\n", argv[0], strerror(errno));
@@ -338,7 +342,7 @@ struct planned {
 };
 
 /* Reads the plan: 'backend none|svm|vmx|bitvisor', optionally 'policy bitvisor|strict' (the hypervisor's
- * access policy, into `policy`), then '<case-id> <timeout>' lines. Returns the backend (static
+ * access policy, into `policy`) and 'host kvm' (the VM runs under a KVM host, into `host`), then '<case-id> <timeout>' lines. Returns the backend (static
  * storage) or NULL after reporting why. */
 static const char *read_plan(const char *path, struct planned **cases, size_t *n)
 {
@@ -383,6 +387,16 @@ static const char *read_plan(const char *path, struct planned **cases, size_t *n
 				return NULL;
 			}
 			strcpy(policy, b);	/* one of the two names above */
+			continue;
+		}
+		if (strcmp(a, "host") == 0 && *n == 0 && !host[0]) {
+			if (fields != 2 || strcmp(b, "kvm")) {
+				emit_error_event("%s line %d: expected 'host kvm', got '%.200s'", path,
+						 lineno, line);
+				fclose(f);
+				return NULL;
+			}
+			strcpy(host, b);
 			continue;
 		}
 		*cases = realloc(*cases, (*n + 1) * sizeof(**cases));

@@ -191,6 +191,13 @@ int gml_on_bitvisor(void)
 	return b && strcmp(b, "bitvisor") == 0;
 }
 
+int gml_on_kvm_host(void)
+{
+	const char *h = getenv("GMLAB_HOST");
+
+	return h && strcmp(h, "kvm") == 0;
+}
+
 const char *gml_policy(void)
 {
 	const char *p = getenv("GMLAB_POLICY");

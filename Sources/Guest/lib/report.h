@@ -108,6 +108,9 @@ void report_emit(const char *id, const char *status, const char *message, double
 const char *gml_backend(void);
 /* 1 under the real BitVisor (GMLAB_BACKEND=bitvisor). */
 int gml_on_bitvisor(void);
+/* 1 when the plan says the VM runs under a KVM host (GMLAB_HOST=kvm): KVM's nested SVM acts on
+ * some guest events itself before the hypervisor under test sees them. */
+int gml_on_kvm_host(void);
 /* GMLAB_POLICY from the plan: the hypervisor's access policy ("bitvisor", "strict"), or NULL
  * when the plan names none (run by hand: ask gmlab.info, rdx bits 15:8). */
 const char *gml_policy(void);

@@ -391,6 +391,21 @@ static void other_vendor_insn(void)
 			report(h.faulted == 1 && h.rax == n && h.rbx == 1 && h.rcx == 2 && h.rdx == 3 &&
 			       h.rsi == 4 && h.rdi == 5, "BitVisor: at CPL0 %s raises #UD too (the "
 			       "module's fix-up: faulted %u), registers unchanged", on, h.faulted);
+		else if (gml_on_kvm_host() && other == HC_INSN_VMCALL)
+			/* DECLARED (measured in the KVM box, Linux 6.1 as L1): the #UD never reaches
+			 * our hypervisor. KVM intercepts #UD in its own VMCB and, for nested guests,
+			 * handles such an exception itself first (nested_svm_exit_special); it emulates
+			 * VMCALL, and at CPL0 "fixes" it by writing VMMCALL over it
+			 * (KVM_X86_QUIRK_FIX_HYPERCALL_INSN, on by default). On read-only kernel text
+			 * that write faults: the guest gets #PF (error 3, CR2 = RIP), which the module's
+			 * fix-up turns into faulted = 1. We intercept no #PF under nested paging, so
+			 * nothing of ours ran. (At CPL3 KVM gives #GP(0), which we do see: that one is a
+			 * hypercall.) On a real AMD CPU the #UD is ours and the call answers. */
+			report(h.faulted == 1 && h.rax == n && h.rbx == 1 && h.rcx == 2 && h.rdx == 3 &&
+			       h.rsi == 4 && h.rdi == 5, "KVM host: at CPL0 %s faults before our "
+			       "hypervisor sees it (KVM rewrites the instruction, the write to read-only "
+			       "kernel text is a #PF: the module's fix-up, faulted %u), registers "
+			       "unchanged (rax %#llx)", on, h.faulted, (unsigned long long)h.rax);
 		else
 			report(!h.faulted && regs_echo_answered(h.rax, h.rbx, h.rcx, h.rdx, h.rsi, h.rdi),
 			       "at CPL0 a call through %s: %s answers (faulted %u, rax %#llx)", on,

@@ -83,6 +83,25 @@ bool gml_svm_event_reexecutes(u64 e)
 	       ((e & 0xff) == X86_EXC_BP || (e & 0xff) == X86_EXC_OF);
 }
 
+static bool exc_contributory(unsigned v)
+{
+	return v == 0 || (v >= 10 && v <= 13);
+}
+
+unsigned gml_svm_fault_during_event(u64 e, unsigned vector)
+{
+	unsigned first = (unsigned)(e & 0xff);
+
+	if (!(e & SVM_EVENT_VALID) || SVM_EVENT_TYPE(e) != SVM_EVENT_TYPE_EXCEPTION)
+		return vector;
+	if (first == 8 && (exc_contributory(vector) || vector == X86_EXC_PF))
+		return GML_EXC_SHUTDOWN;
+	if ((exc_contributory(first) && exc_contributory(vector)) ||
+	    (first == X86_EXC_PF && (exc_contributory(vector) || vector == X86_EXC_PF)))
+		return 8;
+	return vector;
+}
+
 /* VMCB segment attributes: type 3:0, S (code/data) 4. */
 #define SVM_SEG_TYPE_MASK 0xf
 #define SVM_SEG_S (1u << 4)

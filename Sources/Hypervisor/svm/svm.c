@@ -30,8 +30,13 @@
 /* Exceptions intercepted while a region write is stepped: all but NMI (2, not an exception) and
  * #MC (18, the host's). Any of them ends the step before the guest sees it. */
 #define STEP_EXCEPTIONS (0xffffffffu & ~(1u << 2) & ~(1u << X86_EXC_MC))
-/* Always intercepted: #UD, for Intel's VMCALL used as a hypercall (vmm/foreign_hypercall.c). */
-#define BASE_EXCEPTIONS (1u << X86_EXC_UD)
+/* Always intercepted: #UD, for Intel's VMCALL used as a hypercall (vmm/foreign_hypercall.c), and
+ * #GP for the same under a KVM host: there L1's KVM intercepts #UD itself and takes it before
+ * our intercept (nested_svm_exit_special: an exception its own VMCB intercepts is the host's),
+ * emulates VMCALL, and at CPL > 0 its emulator refuses the privileged instruction with #GP(0),
+ * which it does reflect to us. (At CPL0 it rewrites the instruction to VMMCALL in guest memory
+ * instead, which on read-only kernel text gives the guest a #PF we do not see.) */
+#define BASE_EXCEPTIONS ((1u << X86_EXC_UD) | (1u << X86_EXC_GP))
 
 struct svm_state {
 	struct vmcb *vmcb;
@@ -42,7 +47,7 @@ struct svm_state {
 	/* ROM trick (vmm/romwrite.c): the guest's own TF and DR6 while its instruction is stepped */
 	u64 step_saved_tf, step_saved_dr6;
 	/* exits by kind, for the fatal dump (no printing on the exit path) */
-	u64 n_vmmcall, n_vmcall, n_ud, n_cpuid, n_msr, n_msr_hidden, n_ioio, n_npf_rom, n_npf_lazy, n_npf_wide,
+	u64 n_vmmcall, n_vmcall, n_ud, n_gp, n_cpuid, n_msr, n_msr_hidden, n_ioio, n_npf_rom, n_npf_lazy, n_npf_wide,
 		n_step_exc, n_svm_insn;
 };
 
@@ -102,9 +107,10 @@ static void dump_guest(void)
 	struct vcpu *v = &the_vcpu;
 	printf("  guest: exitcode=%llx exitinfo1=%llx exitinfo2=%llx exitintinfo=%llx exits=%llu\n",
 	       vm->ctl.exitcode, vm->ctl.exitinfo1, vm->ctl.exitinfo2, vm->ctl.exitintinfo, v->exits);
-	printf("  exits: vmmcall=%llu vmcall=%llu ud=%llu cpuid=%llu msr=%llu (hidden %llu) ioio=%llu npf-rom=%llu "
+	printf("  exits: vmmcall=%llu vmcall=%llu ud=%llu gp=%llu cpuid=%llu msr=%llu (hidden %llu) ioio=%llu npf-rom=%llu "
 	       "npf-on-demand=%llu (resets %llu) npf-beyond-width=%llu steps=%llu (ended by an "
-	       "exception %llu) svm-insn=%llu rom-writes=%llu\n", svm.n_vmmcall, svm.n_vmcall, svm.n_ud, svm.n_cpuid,
+	       "exception %llu) svm-insn=%llu rom-writes=%llu\n", svm.n_vmmcall, svm.n_vmcall, svm.n_ud, svm.n_gp,
+	       svm.n_cpuid,
 	       svm.n_msr, svm.n_msr_hidden, svm.n_ioio, svm.n_npf_rom, svm.n_npf_lazy,
 	       svm.npt.lazy_resets, svm.n_npf_wide, romwrite_steps(), svm.n_step_exc, svm.n_svm_insn,
 	       v->rom_writes);
@@ -489,6 +495,41 @@ static void step_exception(struct vmcb *vm, u32 vector)
 		vm->save.cr2 = vm->ctl.exitinfo2;
 }
 
+/* An always-intercepted #UD or #GP (BASE_EXCEPTIONS). Intel's VMCALL at RIP is a hypercall: it
+ * raises #UD on AMD, and under a KVM host (which emulates it) #GP(0) at CPL > 0; a real AMD CPU
+ * never gives #GP for it. Anything else goes back to the guest as the CPU raised it, combined
+ * with the event it interrupted, if any, as the CPU would have (a #GP in delivering a #GP is #DF). */
+static void foreign_insn_exit(struct vcpu *v, struct vmcb *vm, u32 vector)
+{
+	unsigned give;
+
+	if (vector == X86_EXC_UD)
+		svm.n_ud++;
+	else
+		svm.n_gp++;
+	if ((vector == X86_EXC_UD || vm->ctl.exitinfo1 == 0) &&
+	    !(vm->ctl.exitintinfo & SVM_EVTINJ_VALID)) {
+		/* Intel's instruction (the seed's code): a hypercall too. An exception exit has no
+		 * next RIP even with NRIP-save: the decoded length (prefixes included) is it. */
+		unsigned len = hypercall_foreign_len(guest_insn_lin(vm), guest_mode64(vm),
+						     GML_INSN_VMCALL);
+		if (len) {
+			svm.n_vmcall++;
+			hypercall_exit(v, vm, vm->save.rip + len);
+			return;
+		}
+	}
+	give = gml_svm_fault_during_event(vm->ctl.exitintinfo, vector);
+	if (give == GML_EXC_SHUTDOWN)
+		hv_fatal("guest triple fault (#GP while delivering #DF, exitintinfo 0x%llx)",
+			 vm->ctl.exitintinfo);
+	inject_exception(vm, (u8)give);
+	if (give == 8)
+		vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID; /* #DF: error code 0 */
+	else if (give == X86_EXC_GP)
+		vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID | (vm->ctl.exitinfo1 << 32);
+}
+
 static const char *svm_insn_name(u64 code)
 {
 	switch (code) {
@@ -560,26 +601,18 @@ static noreturn void svm_run(struct vcpu *v)
 		case SVM_EXIT_NPF:
 			handle_npf(v, vm);
 			break;
-		case SVM_EXIT_EXCP_BASE + X86_EXC_UD: {
+		case SVM_EXIT_EXCP_BASE + X86_EXC_UD:
+		case SVM_EXIT_EXCP_BASE + X86_EXC_GP: {
 			if (romwrite_stepping()) {
-				step_exception(vm, X86_EXC_UD);
+				step_exception(vm, (u32)(code - SVM_EXIT_EXCP_BASE));
 				break;
 			}
-			svm.n_ud++;
-			/* Intel's instruction (the seed's code): a hypercall too. An exception exit has
-			 * no next RIP even with NRIP-save: the decoded length is it. */
-			unsigned len = hypercall_foreign_len(guest_insn_lin(vm), guest_mode64(vm),
-							     GML_INSN_VMCALL);
-			if (len) {
-				svm.n_vmcall++;
-				hypercall_exit(v, vm, vm->save.rip + len);
-			} else {
-				inject_exception(vm, X86_EXC_UD);
-			}
+			foreign_insn_exit(v, vm, (u32)(code - SVM_EXIT_EXCP_BASE));
 			break;
 		}
 		case SVM_EXIT_EXCP_BASE ... SVM_EXIT_EXCP_BASE + X86_EXC_UD - 1:
-		case SVM_EXIT_EXCP_BASE + X86_EXC_UD + 1 ... SVM_EXIT_EXCP_LAST:
+		case SVM_EXIT_EXCP_BASE + X86_EXC_UD + 1 ... SVM_EXIT_EXCP_BASE + X86_EXC_GP - 1:
+		case SVM_EXIT_EXCP_BASE + X86_EXC_GP + 1 ... SVM_EXIT_EXCP_LAST:
 			if (!romwrite_stepping())
 				hv_fatal("exception intercept (vector %llu) while not stepping a region write",
 					 code - SVM_EXIT_EXCP_BASE);

@@ -67,7 +67,9 @@ public struct CellSelection: Sendable, Hashable, Codable {
 
     /// The guest agent's plan (`/gmlab/plan`): `backend <name>`, then — in a cell with the
     /// hypervisor, when given — `policy <name>` (the agent passes it to each case as
-    /// GMLAB_POLICY), then `<case-id> <timeout>` per case (timeout in whole seconds, rounded up).
+    /// GMLAB_POLICY), then — in a cell with the hypervisor under a KVM host — `host kvm` (passed
+    /// as GMLAB_HOST: cases that depend on what KVM's nested SVM does before the hypervisor sees
+    /// an event declare it), then `<case-id> <timeout>` per case (timeout in whole seconds, rounded up).
     public func agentPlan(cases subset: [SelectedCase]? = nil, policy: HypervisorPolicy? = nil) -> String {
         var text = "backend \(cell.cell.backend.rawValue)\n"
         // BitVisor has no access policy of its own: what it does is the lab's `bitvisor` policy.
@@ -75,6 +77,9 @@ public struct CellSelection: Sendable, Hashable, Codable {
             text += "policy \(HypervisorPolicy.bitvisor.rawValue)\n"
         } else if let policy, cell.cell.backend.usesHypervisor {
             text += "policy \(policy.rawValue)\n"
+        }
+        if cell.cell.host == .kvm, cell.cell.backend.usesHypervisor {
+            text += "host kvm\n"
         }
         for selected in subset ?? cases {
             text += "\(selected.id) \(Int(selected.timeoutSeconds.rounded(.up)))\n"

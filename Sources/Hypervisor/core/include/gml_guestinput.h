@@ -46,6 +46,15 @@ bool gml_cr0_write_valid(u64 value);
  * and the trap-like INT3/INTO. RIP still points at the instruction, which re-executes. */
 bool gml_svm_event_reexecutes(u64 exitintinfo);
 
+/* SVM: the exception to give the guest for an intercepted fault `vector` that the CPU raised
+ * while it delivered EXITINTINFO's event (AMD APM vol. 2, 8.2.9 and 15.7.2): with no event, or a
+ * benign one (interrupt, NMI, INT n, #DB, ...), `vector` itself; a contributory fault (#DE, #TS,
+ * #NP, #SS, #GP) on a contributory fault or on #PF, and a #PF on #PF, become #DF (error code 0);
+ * any of them while #DF was delivered is a triple fault (GML_EXC_SHUTDOWN). The CPU checks the
+ * intercept before it combines the two, so the hypervisor that intercepts must do it. */
+#define GML_EXC_SHUTDOWN 0x100
+unsigned gml_svm_fault_during_event(u64 exitintinfo, unsigned vector);
+
 /* SVM: the TR attributes (VMCB segment format: type 3:0, S 4, DPL 6:5, P 7, ...) to load at the
  * next VMLOAD: a busy 64-bit TSS (type 0xb) as available (type 9), anything else unchanged. In
  * long mode a real CPU never looks at the cached TR type after LTR (the I/O permission check and
