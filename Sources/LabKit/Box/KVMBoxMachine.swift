@@ -111,11 +111,6 @@ public final class KVMBoxMachines: @unchecked Sendable {
         return served
     }
 
-    /// Why the box `name` stopped serving (the stall its watcher saw), or nil.
-    public func stallReason(_ name: String) -> String? {
-        lock.withLock { running[name]?.stall }
-    }
-
     public func isBox(_ name: String) -> Bool { lock.withLock { running[name] != nil } }
 
     /// The outer QEMU of the box `name` while it runs (tests freeze it to make the stall).
@@ -198,33 +193,17 @@ public final class KVMBoxMachines: @unchecked Sendable {
         }
         // L1's initrd: the box image + box/run.conf saying "serve libvirt".
         try "BOX_MODE=libvirt\n".write(toFile: dir + "/payload/box/run.conf", atomically: true, encoding: .utf8)
-        try await Command.output(
-            "sh",
-            [
-                "-c",
-                "cd \"$1\" && printf 'box\\nbox/run.conf\\n' | cpio -o -H newc -R 0:0 --quiet > \"$2\"",
-                "sh", dir + "/payload", dir + "/payload.cpio",
-            ])
-        let initrd = dir + "/l1-initrd.img"
-        try fm.copyItem(atPath: image.archive, toPath: initrd)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: initrd))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: dir + "/payload.cpio")))
-        try handle.close()
-        try? fm.removeItem(atPath: dir + "/payload")
-        try? fm.removeItem(atPath: dir + "/payload.cpio")
+        let initrd = try await KVMBox.l1Initrd(
+            box: image, payload: dir + "/payload", files: ["box/run.conf"], directory: dir)
 
         let console = dir + "/l1-console.log"
         // restrict=on: L1 reaches nothing outside its QEMU; only the forward from 127.0.0.1
         // reaches L1 (the network rule: loopback only).
-        let arguments = [
-            "/usr/bin/qemu-system-x86_64", "-accel", "tcg", "-cpu", KVMBox.l1CPU, "-m", "\(settings.l1MemoryMiB)",
-            "-smp", "1", "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-kernel", image.kernel, "-initrd", initrd, "-append", KVMBox.l1Cmdline,
-            "-serial", "file:" + console,
-            "-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:\(port)-:16509",
-            "-device", "virtio-net-pci,netdev=net0",
-        ]
+        let arguments =
+            KVMBox.l1Arguments(box: image, initrd: initrd, memoryMiB: settings.l1MemoryMiB, console: console) + [
+                "-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:\(port)-:16509",
+                "-device", "virtio-net-pci,netdev=net0",
+            ]
         try (shellQuoted(arguments) + "\n").write(
             toFile: dir + "/command.txt", atomically: true, encoding: .utf8)
         guard let setpriv = KVMBox.setpriv else { throw KVMBoxError.missingTool("setpriv (Debian package util-linux)") }

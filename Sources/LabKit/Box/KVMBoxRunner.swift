@@ -245,22 +245,9 @@ public enum KVMBox {
             .write(
                 toFile: payload + "/box/run.conf", atomically: true, encoding: .utf8)
         try? fm.copyItem(atPath: payload + "/box/run.conf", toPath: dir + "/run.conf")
-        try await Command.output(
-            "sh",
-            [
-                "-c",
-                "cd \"$1\" && printf 'box\\nbox/hv.elf\\nbox/bundle.img\\nbox/run.conf\\n' | cpio -o -H newc -R 0:0 --quiet > \"$2\"",
-                "sh", payload, dir + "/payload.cpio",
-            ])
-        let initrd = dir + "/l1-initrd.img"
-        try fm.copyItem(atPath: request.box.archive, toPath: initrd)
-        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: initrd))
-        try handle.seekToEnd()
-        try handle.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: dir + "/payload.cpio")))
-        try handle.close()
+        let initrd = try await l1Initrd(
+            box: request.box, payload: payload, files: ["box/hv.elf", "box/bundle.img", "box/run.conf"], directory: dir)
         // What is left of L2's media is the plan, the initrd and the plan's archive: keep the plan.
-        try? fm.removeItem(atPath: payload)
-        try? fm.removeItem(atPath: dir + "/payload.cpio")
         try? fm.removeItem(atPath: dir + "/l2/initrd.img")
         try? fm.removeItem(atPath: dir + "/l2/plan.cpio")
         try? fm.removeItem(atPath: dir + "/l2")
@@ -271,12 +258,10 @@ public enum KVMBox {
         let log = { (name: String) in dir + "/\(name).log" }
         var logs = ["l1-console": log("l1-console"), "qemu": log("qemu")]
         for stream in streams { logs[stream] = log(stream) }
-        var arguments = [
-            "/usr/bin/qemu-system-x86_64", "-accel", "tcg", "-cpu", l1CPU, "-m", "\(request.l1MemoryMiB)", "-smp", "1",
-            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-kernel", request.box.kernel, "-initrd", initrd, "-append", l1Cmdline,
-            "-serial", "file:" + log("l1-console"), "-device", "virtio-serial-pci,id=vs",
-        ]
+        var arguments =
+            l1Arguments(
+                box: request.box, initrd: initrd, memoryMiB: request.l1MemoryMiB, console: log("l1-console"))
+            + ["-device", "virtio-serial-pci,id=vs"]
         for stream in streams {
             arguments += [
                 "-chardev", "file,id=\(stream),path=\(log(stream))",
@@ -349,6 +334,42 @@ public enum KVMBox {
         try? summary(attempt).write(toFile: dir + "/attempt.txt", atomically: true, encoding: .utf8)
         say("\(outcome) after \(String(format: "%.1f", total)) s")
         return attempt
+    }
+
+    /// L1's initrd in `directory`: the box image with a second archive of `files` (paths under
+    /// `payload`) appended, as the kernel reads concatenated newc archives; `payload` is removed.
+    static func l1Initrd(
+        box: KVMBoxImage, payload: String, files: [String], directory: String
+    ) async throws
+        -> String
+    {
+        let fm = FileManager.default
+        let archive = directory + "/payload.cpio"
+        try await Command.output(
+            "sh",
+            [
+                "-c", "cd \"$1\" && shift 2 && printf '%s\\n' box \"$@\" | cpio -o -H newc -R 0:0 --quiet > \"$0\"",
+                archive, payload, "-",
+            ] + files)
+        let initrd = directory + "/l1-initrd.img"
+        try fm.copyItem(atPath: box.archive, toPath: initrd)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: initrd))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: archive)))
+        try handle.close()
+        try? fm.removeItem(atPath: payload)
+        try? fm.removeItem(atPath: archive)
+        return initrd
+    }
+
+    /// The outer QEMU of L1, both modes: TCG with SVM, L1's kernel and initrd, L1's console to
+    /// `console`; each mode adds its devices.
+    static func l1Arguments(box: KVMBoxImage, initrd: String, memoryMiB: Int, console: String) -> [String] {
+        [
+            "/usr/bin/qemu-system-x86_64", "-accel", "tcg", "-cpu", l1CPU, "-m", "\(memoryMiB)", "-smp", "1",
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-kernel", box.kernel, "-initrd", initrd, "-append", l1Cmdline, "-serial", "file:" + console,
+        ]
     }
 
     /// Reads the results stream as the lab does (LabModel's agent stream parser).
