@@ -759,6 +759,104 @@ static void hidden_virtualization(void)
 		report(hc_lookup("gmlab.info") != 0, "gmlab.info still looks up");
 }
 
+/* Single-stepping over the instructions a hypervisor emulates. A debugger steps with RFLAGS.TF:
+ * the CPU traps (#DB) after every instruction, and an instruction the hypervisor emulates must
+ * trap after it too, or the step lands one instruction late (kvm-unit-tests checks the same of
+ * KVM). hv_regs.S's SINGLE_STEP_PROBE steps over a hypercall (gml.regs.echo, BitVisor's too)
+ * and a CPUID at CPL3; the SIGTRAP handler notes every trap's RIP and clears TF at the end. */
+void hv_single_step_vmcall(unsigned long service, unsigned long out[2]);
+void hv_single_step_vmmcall(unsigned long service, unsigned long out[2]);
+extern const char hv_single_step_vmcall_t1[], hv_single_step_vmcall_t2[],
+	hv_single_step_vmcall_t3[], hv_single_step_vmcall_t4[], hv_single_step_vmcall_t5[],
+	hv_single_step_vmcall_t6[];
+extern const char hv_single_step_vmmcall_t1[], hv_single_step_vmmcall_t2[],
+	hv_single_step_vmmcall_t3[], hv_single_step_vmmcall_t4[], hv_single_step_vmmcall_t5[],
+	hv_single_step_vmmcall_t6[];
+
+#define STEP_TRAPS_MAX 16 /* a probe that never reaches its end stops trapping here */
+static volatile uintptr_t step_rips[STEP_TRAPS_MAX];
+static volatile int step_traps;
+static volatile uintptr_t step_end;
+
+static void on_sigtrap(int sig, siginfo_t *si, void *ctx)
+{
+	greg_t *g = ((ucontext_t *)ctx)->uc_mcontext.gregs;
+
+	(void)sig, (void)si;
+	if (step_traps < STEP_TRAPS_MAX)
+		step_rips[step_traps] = (uintptr_t)g[REG_RIP];
+	step_traps++;
+	if ((uintptr_t)g[REG_RIP] == step_end || step_traps >= STEP_TRAPS_MAX)
+		g[REG_EFL] &= ~0x100UL; /* TF */
+}
+
+static int stepped_to(uintptr_t rip)
+{
+	for (int i = 0; i < step_traps && i < STEP_TRAPS_MAX; i++)
+		if (step_rips[i] == rip)
+			return 1;
+	return 0;
+}
+
+static void single_step_emulated(void)
+{
+	static const char *const after_vmcall[6] = {
+		hv_single_step_vmcall_t1, hv_single_step_vmcall_t2, hv_single_step_vmcall_t3,
+		hv_single_step_vmcall_t4, hv_single_step_vmcall_t5, hv_single_step_vmcall_t6 };
+	static const char *const after_vmmcall[6] = {
+		hv_single_step_vmmcall_t1, hv_single_step_vmmcall_t2, hv_single_step_vmmcall_t3,
+		hv_single_step_vmmcall_t4, hv_single_step_vmmcall_t5, hv_single_step_vmmcall_t6 };
+	int vmmcall = hc_insn_for_cpu() == HC_INSN_VMMCALL;
+	const char *const *want = vmmcall ? after_vmmcall : after_vmcall;
+	unsigned long n = lookup_required("gml.regs.echo"), out[2] = { 0, 0 };
+	struct sigaction sa, old;
+	char got[STEP_TRAPS_MAX * 8] = "", *p = got;
+	int in_order;
+
+	if (!n)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = on_sigtrap;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	step_traps = 0;
+	step_end = (uintptr_t)want[5];
+	if (sigaction(SIGTRAP, &sa, &old) != 0) {
+		report(0, "sigaction(SIGTRAP): %s", strerror(errno));
+		return;
+	}
+	(vmmcall ? hv_single_step_vmmcall : hv_single_step_vmcall)(n, out);
+	sigaction(SIGTRAP, &old, NULL);
+
+	/* the trap RIPs as offsets from the first expected one, for the report */
+	for (int i = 0; i < step_traps && i < STEP_TRAPS_MAX; i++)
+		p += snprintf(p, got + sizeof(got) - p, "%s%+ld", i ? " " : "",
+			      (long)(step_rips[i] - (uintptr_t)want[0]));
+	report_value("single_step_traps", (uint64_t)step_traps);
+	report(out[0] == 0 && out[1] == ~1UL, "the stepped %s answered as gml.regs.echo (rax %#lx, "
+	       "rbx %#lx)", vmmcall ? "vmmcall" : "vmcall", out[0], out[1]);
+	if (gml_on_bitvisor() && vmmcall) {
+		/* FINDING (declared): the trap after each emulated instruction is lost. Measured on
+		 * AMD only; BitVisor's VMX add_ip is the same, but Bochs keeps a single-step pending
+		 * across an instruction's VM exit and would deliver it (it did so for ours before the
+		 * fix), so an Intel BitVisor cell needs its own measurement. */
+		report(!stepped_to((uintptr_t)want[1]) && !stepped_to((uintptr_t)want[5]),
+		       "BitVisor: no single-step trap after the hypercall (offset %+ld) nor after "
+		       "CPUID (offset %+ld); traps at: %s", (long)(want[1] - want[0]),
+		       (long)(want[5] - want[0]), got);
+		return;
+	}
+	report(stepped_to((uintptr_t)want[1]), "a single-step trap right after the hypercall "
+	       "(offset %+ld; traps at: %s)", (long)(want[1] - want[0]), got);
+	report(stepped_to((uintptr_t)want[5]), "a single-step trap right after CPUID (offset %+ld; "
+	       "traps at: %s)", (long)(want[5] - want[0]), got);
+	in_order = step_traps == 6;
+	for (int i = 0; in_order && i < 6; i++)
+		in_order = step_rips[i] == (uintptr_t)want[i];
+	report(in_order, "exactly one trap after each of the 6 stepped instructions, in order "
+	       "(want 6 traps, got %d: %s)", step_traps, got);
+}
+
 /* What BitVisor gets instead (struct gml_case.bitvisor) */
 #define NO_ECHO "skip: calls gmlab.echo, which shares services/gmlab.c with gmlab.info and is not " \
 	"built into BitVisor (the register method's gml.regs.echo is: suite regs)"
@@ -797,6 +895,13 @@ static const struct gml_case cases[] = {
 	  "its SVM intercepts no #UD (svm_init.c intercepts only #PF, and not under nested "
 	  "paging) and its exit handler knows VMEXIT_VMMCALL alone; ours intercepts #UD and "
 	  "dispatches it (vmm/foreign_hypercall.c)" },
+	{ "hv/single-step-emulated", "single-stepping (RFLAGS.TF) over a hypercall and a CPUID at "
+	  "CPL3 traps right after each, as after any instruction", GML_NEEDS_HYPERVISOR,
+	  single_step_emulated,
+	  "FINDING: BitVisor loses the single-step trap after what it emulates: its exit handlers "
+	  "move RIP past VMMCALL and CPUID (advance_rip_to_next in core/x86/svm_main.c; add_ip in "
+	  "vt_addip.h on Intel) and nothing else, so a debugger's step lands one instruction late "
+	  "(measured on AMD; ours injects the #DB as the CPU would, as KVM does)" },
 	{ "hv/rom-read-zero", "the hypervisor's region reads as zeros from the guest",
 	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_read_zero, NO_INFO },
 	{ "hv/rom-write-discard", "writes into the hypervisor's region are discarded and counted; "

@@ -68,4 +68,54 @@ hv_hypercall_allregs:
 	pop %rbp
 	ret
 	.size hv_hypercall_allregs, .-hv_hypercall_allregs
+
+/*
+ * void hv_single_step_vmcall(unsigned long service, unsigned long out[2])
+ * void hv_single_step_vmmcall(unsigned long service, unsigned long out[2])
+ *
+ * Single-steps (RFLAGS.TF, set by popf) over a hypercall and a CPUID, the two instructions every
+ * hypervisor emulates, with a plain instruction between and after:
+ *     nop ; <hypercall service, rbx..rdi = 1..5> ; mov rax,r9 ; mov rbx,r10 ; cpuid ; nop
+ * A CPU traps (#DB, SIGTRAP) after each instruction but the popf that set TF, so the trap RIPs
+ * are exactly the labels <name>_t1 .. <name>_t6 (hv.c); the SIGTRAP handler clears TF at
+ * <name>_t6. out[0], out[1] = rax, rbx after the hypercall.
+ */
+	.macro SINGLE_STEP_PROBE name, insn
+	.text
+	.globl \name, \name\()_t1, \name\()_t2, \name\()_t3, \name\()_t4, \name\()_t5, \name\()_t6
+	.type \name, @function
+\name:
+	push %rbx
+	push %rsi			/* out */
+	mov %rdi, %rax
+	mov $1, %ebx
+	mov $2, %ecx
+	mov $3, %edx
+	mov $4, %esi
+	mov $5, %edi
+	pushfq
+	orq $0x100, (%rsp)		/* TF */
+	popfq
+	nop
+\name\()_t1:
+	\insn
+\name\()_t2:
+	mov %rax, %r9
+\name\()_t3:
+	mov %rbx, %r10
+\name\()_t4:
+	xor %eax, %eax
+\name\()_t5:
+	cpuid
+\name\()_t6:
+	pop %rsi
+	mov %r9, 0(%rsi)
+	mov %r10, 8(%rsi)
+	pop %rbx
+	ret
+	.size \name, .-\name
+	.endm
+
+	SINGLE_STEP_PROBE hv_single_step_vmcall, vmcall
+	SINGLE_STEP_PROBE hv_single_step_vmmcall, vmmcall
 	.section .note.GNU-stack,"",@progbits

@@ -277,15 +277,31 @@ static unsigned decoded_len(const struct vmcb *vm, enum gml_insn insn, unsigned 
 	return len ? len : unprefixed;
 }
 
+/* The emulated instruction ends at next_rip as the CPU would end it: a STI or MOV SS shadow
+ * that covered it is over, and a guest that single-steps (its own TF) is owed the #DB trap now,
+ * with DR6.BS, before the next instruction; without this a debugger stepping over CPUID, an MSR,
+ * I/O or a hypercall lands one instruction late (hv/single-step-emulated; KVM does the same in
+ * kvm_skip_emulated_instruction). Not while the ROM trick steps a store: TF is ours then. */
+static void complete_insn(struct vmcb *vm, u64 next_rip)
+{
+	vm->save.rip = next_rip;
+	vm->ctl.interrupt_shadow &= ~SVM_INTERRUPT_SHADOW;
+	if ((vm->save.rflags & X86_RFLAGS_TF) && !romwrite_stepping() &&
+	    !(vm->ctl.eventinj & SVM_EVTINJ_VALID)) {
+		vm->save.dr6 |= X86_DR6_BS;
+		inject_exception(vm, X86_EXC_DB);
+	}
+}
+
 /* RIP past the emulated instruction (`insn`, `unprefixed` bytes without prefixes): next_rip
  * with NRIP-save, which the CPU writes for instruction and MSR intercepts (0 otherwise), else the
  * decoded length. */
 static void svm_skip(struct vmcb *vm, enum gml_insn insn, unsigned unprefixed)
 {
 	if (svm.nrips && vm->ctl.next_rip)
-		vm->save.rip = vm->ctl.next_rip;
+		complete_insn(vm, vm->ctl.next_rip);
 	else
-		vm->save.rip += decoded_len(vm, insn, unprefixed);
+		complete_insn(vm, vm->save.rip + decoded_len(vm, insn, unprefixed));
 }
 
 static void handle_cpuid(struct vcpu *v, struct vmcb *vm)
@@ -378,7 +394,7 @@ static void handle_ioio(struct vcpu *v, struct vmcb *vm)
 		if (rep)
 			v->gpr[GENERAL_REG_RCX] = 0;
 	}
-	vm->save.rip = vm->ctl.exitinfo2;
+	complete_insn(vm, vm->ctl.exitinfo2); /* the IOIO exit's next RIP */
 }
 
 static void svm_flush(void)
@@ -457,7 +473,7 @@ static void hypercall_exit(struct vcpu *v, struct vmcb *vm, u64 next_rip)
 		vm->ctl.eventinj |= SVM_EVTINJ_ERR_VALID | ((u64)v->hc_end.error << 32);
 		vm->save.cr2 = v->hc_end.cr2;
 	} else if (!v->hc_end.restart) {
-		vm->save.rip = next_rip;
+		complete_insn(vm, next_rip);
 	}
 }
 
@@ -570,7 +586,7 @@ static noreturn void svm_run(struct vcpu *v)
 		/* The floor (gml_hypercall.h): before any other look at the exit. */
 		if (vm->ctl.exitcode == SVM_EXIT_VMMCALL && vm->save.rax == GML_HC_FLOOR &&
 		    !(vm->ctl.exitintinfo & SVM_EVTINJ_VALID)) {
-			vm->save.rip = vmmcall_next_rip(vm);
+			complete_insn(vm, vmmcall_next_rip(vm));
 			continue;
 		}
 		/* An exit during event delivery: deliver the event again on the next entry, except

@@ -113,6 +113,8 @@ _Static_assert(__builtin_offsetof(struct vmcb, save.g_pat) == 0x668, "VMCB G_PAT
 #define SVM_EXIT_INVALID 0xffffffffffffffffULL
 
 /* EVENTINJ / EXITINTINFO */
+/* interrupt_shadow bit 0: the guest is in a STI or MOV SS shadow */
+#define SVM_INTERRUPT_SHADOW (1ULL << 0)
 #define SVM_EVTINJ_VALID (1ULL << 31)
 #define SVM_EVTINJ_TYPE_EXCEPTION (3ULL << 8)
 #define SVM_EVTINJ_ERR_VALID (1ULL << 11)

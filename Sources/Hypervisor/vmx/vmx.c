@@ -60,11 +60,37 @@ static void inject(u8 vector, bool has_error, u32 error)
 static void inject_ud(void) { inject(X86_EXC_UD, false, 0); }
 void vmx_inject_gp(void) { inject(X86_EXC_GP, true, 0); }
 
+/* The emulated instruction of len bytes ends as the CPU would end it: RIP past it, a STI or
+ * MOV SS shadow that covered it over, and a guest that single-steps (its own TF) owed the #DB
+ * trap now, with DR6.BS (DR6 is not in the VMCS: the live register is the guest's), before the
+ * next instruction; a single-step the CPU held pending across a MOV SS is that same trap.
+ * Without this a debugger stepping over CPUID, an MSR, I/O or a hypercall lands one instruction
+ * late (hv/single-step-emulated; KVM does the same in kvm_skip_emulated_instruction). Not while
+ * the ROM trick steps a store with TF: TF is ours then. */
+static void complete_instruction(u64 len)
+{
+	vmw(GUEST_RIP, vmr(GUEST_RIP) + len);
+	u64 intr = vmr(GUEST_INTERRUPTIBILITY);
+	if (intr & (INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS))
+		vmw(GUEST_INTERRUPTIBILITY, intr & ~(u64)(INTERRUPTIBILITY_STI | INTERRUPTIBILITY_MOVSS));
+	if (!(vmr(GUEST_RFLAGS) & X86_RFLAGS_TF) || (romwrite_stepping() && !vmx.use_mtf) ||
+	    (vmr(VM_ENTRY_INTR_INFO) & INTR_INFO_VALID))
+		return;
+	u64 pending = vmr(GUEST_PENDING_DBG_EXCEPTIONS);
+	if (pending & PENDING_DBG_BS)
+		vmw(GUEST_PENDING_DBG_EXCEPTIONS, pending & ~PENDING_DBG_BS);
+	u64 dr6;
+	asm volatile("mov %%dr6, %0" : "=r"(dr6));
+	dr6 |= X86_DR6_BS;
+	asm volatile("mov %0, %%dr6" : : "r"(dr6));
+	inject(X86_EXC_DB, false, 0);
+}
+
 /* RIP past the instruction that exited, with its prefixes: the CPU reports the length for every
  * instruction exit (CPUID, RDMSR/WRMSR, VMCALL, XSETBV, INVD, MOV CR, ...). */
 static void skip_instruction(void)
 {
-	vmw(GUEST_RIP, vmr(GUEST_RIP) + vmr(VM_EXIT_INSTRUCTION_LEN));
+	complete_instruction(vmr(VM_EXIT_INSTRUCTION_LEN));
 }
 
 /* The guest runs 64-bit code (IA32_EFER.LMA and CS.L, access-rights bit 13). */
@@ -364,7 +390,7 @@ static void hypercall_exit(struct vcpu *v, u64 len)
 		inject(X86_EXC_PF, true, v->hc_end.error);
 		asm volatile("mov %0, %%cr2" : : "r"(v->hc_end.cr2) : "memory");
 	} else if (!v->hc_end.restart) {
-		vmw(GUEST_RIP, vmr(GUEST_RIP) + len);
+		complete_instruction(len);
 	}
 }
 
