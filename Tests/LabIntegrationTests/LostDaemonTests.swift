@@ -83,4 +83,50 @@ import Testing
             #expect(written.notes.contains { $0.hasPrefix("machine loopback was lost") })
         }
     }
+    /// The other half of issue 11's "no VM outlives the lab": Ctrl-C or SIGTERM after the daemon
+    /// is lost. The signal path is `DomainReaper.destroyAll()` and an exit (the exit is
+    /// `InterruptedRunTests`'); with the connection dead, libvirt cannot destroy the domain, so
+    /// the reaper kills its QEMU by pid (`EmulatorProcess`). A transient domain with no disk
+    /// (SeaBIOS waits for a boot device) stands in for a lab VM; a reaper of its own, so the
+    /// process-wide one is not touched.
+    @Test func theSignalPathKillsByPidTheQEMUOfADomainWhoseDaemonIsLost() async throws {
+        try await RemoteMachineTests.PrivateDaemon.with { daemon in
+            let connection = try LibvirtConnection(uri: daemon.uri)
+            let name = DomainName.next(runID: "reaper")
+            let xml = """
+                <domain type='qemu'><name>\(name)</name><memory unit='MiB'>32</memory><vcpu>1</vcpu>
+                <os><type arch='x86_64'>hvm</type></os>
+                <on_poweroff>destroy</on_poweroff><on_reboot>destroy</on_reboot><on_crash>destroy</on_crash>
+                <devices/></domain>
+                """
+            let reaper = DomainReaper()
+            reaper.register(name, on: connection)
+            try connection.createTransientDomain(xml: xml)
+            let qemu = EmulatorProcess.pids(ofDomain: name)
+            #expect(qemu.count == 1, "the QEMU of \(name) is not visible on this host: \(qemu)")
+            reaper.register(name, emulatorPIDs: qemu)
+
+            let daemonPID = try #require(
+                Int32(
+                    try String(contentsOfFile: daemon.base + "/libvirtd.pid", encoding: .utf8)
+                        .trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(kill(daemonPID, SIGKILL) == 0)
+            var alive = true
+            for _ in 0..<100 where alive {
+                try await Task.sleep(for: .milliseconds(100))
+                alive = connection.isAlive
+            }
+            #expect(!alive, "the connection still answers 10 s after its daemon was SIGKILLed")
+            // A SIGKILLed daemon leaves QEMU running (libvirt starts it with -no-shutdown).
+            #expect(qemu.allSatisfy(EmulatorProcess.isRunning), "QEMU died with its daemon: \(qemu)")
+
+            let destroyed = reaper.destroyAll()
+            #expect(destroyed == [name], "destroyAll returned \(destroyed)")
+            #expect(EmulatorProcess.pids(ofDomain: name).isEmpty, "QEMU of \(name) still alive")
+            for pid in qemu { #expect(!EmulatorProcess.isRunning(pid), "QEMU pid \(pid) still alive") }
+            #expect(reaper.registeredNames.isEmpty)
+            // What the signal handler then prints names it.
+            #expect(DomainReaper.interruptionMessage(signal: SIGTERM, destroyed: destroyed).contains(name))
+        }
+    }
 }
