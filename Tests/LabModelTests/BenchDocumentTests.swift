@@ -188,6 +188,39 @@ enum BenchFixture {
         #expect(!doc.points.contains { $0.method == "regs" || $0.method == "phys-user" })
     }
 
+    /// `--min-size 16M` asks the contiguous physical method for more than a kmalloc buffer holds:
+    /// the guest measures nothing and says why; that is a skip with its reason, not an error.
+    @Test func noSizeWithinTheMethodsLimitIsASkipWithTheGuestsReason() {
+        var results = BenchFixture.results()
+        let empty: [String: JSONValue] = [
+            "kind": .string("sized"), "method": .string("phys-kernel"), "direction": .string("read"),
+            "sizes": .array([]), "samples": .array([]), "batch": .array([]), "hypercalls": .array([]),
+            "exits": .array([]), "limit": .number(4_194_304),
+            "limit_reason": .string("kmalloc's largest physically contiguous buffer is 4 MiB (order-10 pages)"),
+        ]
+        results.records.append(
+            CaseRecord(caseId: "bench/phys-kernel/read", cellId: BenchFixture.svmCell.id, status: .pass, values: empty))
+        results.cells[1].plannedCases += ["bench/phys-kernel/read"]
+        var settings = BenchSettings()
+        settings.minSize = 16 << 20
+        settings.maxSize = 16 << 20
+        let doc = BenchDocument.from(results: results, settings: settings, wallSeconds: 1)
+        let outcome = doc.outcomes.first { $0.caseId == "bench/phys-kernel/read" }
+        #expect(outcome?.status == .skip)
+        #expect(
+            outcome?.message
+                == "skip: no size from 16 MiB up fits phys-kernel's limit of 4 MiB: kmalloc's largest physically "
+                + "contiguous buffer is 4 MiB (order-10 pages)")
+        #expect(!doc.problems.contains { $0.caseId == "bench/phys-kernel/read" })
+        // Asked from 1 MiB, the same empty answer is a malformed result.
+        settings.minSize = 1 << 20
+        let malformed = BenchDocument.from(results: results, settings: settings, wallSeconds: 1)
+        #expect(
+            malformed.problems.contains {
+                $0.caseId == "bench/phys-kernel/read" && $0.message == "values not understood: no sizes were measured"
+            })
+    }
+
     @Test func targetsAreEvaluatedOnMediansOfOneRun() throws {
         let doc = BenchFixture.document(pageSpeed: 0.8)
         let byId = Dictionary(uniqueKeysWithValues: doc.targets.map { ($0.id, $0) })

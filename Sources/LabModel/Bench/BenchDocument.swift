@@ -144,8 +144,8 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                 } catch {
                     document.outcomes.append(
                         .init(
-                            cellId: record.cellId, caseId: record.caseId, status: .error,
-                            message: "values not understood: \(error.message)"))
+                            cellId: record.cellId, caseId: record.caseId, status: error.nothingFits ? .skip : .error,
+                            message: error.nothingFits ? error.message : "values not understood: \(error.message)"))
                 }
             }
         }
@@ -153,7 +153,11 @@ public struct BenchDocument: Sendable, Hashable, Codable {
         return document
     }
 
-    struct ShapeError: Error { var message: String }
+    struct ShapeError: Error {
+        var message: String
+        /// Not a malformed result: the method's own limit is below every size asked for.
+        var nothingFits = false
+    }
 
     private mutating func add(record: CaseRecord, backend: String) throws(ShapeError) {
         let values = record.values
@@ -206,7 +210,21 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                         "\"sizes\", \"samples\", \"batch\", \"hypercalls\", \"exits\", \"longest_hold_ns\" differ in length"
                 )
             }
-            if sizes.isEmpty { throw ShapeError(message: "no sizes were measured") }
+            if sizes.isEmpty {
+                // The guest measures only the sizes its method can do (a 4 MiB kmalloc buffer for
+                // the contiguous physical method): when none of the sizes asked for fits, that is a
+                // skip with the guest's reason, not a malformed result.
+                if case .number(let limit)? = values["limit"], limit < Double(settings.minSize) {
+                    var reason = "the method's own limit"
+                    if case .string(let text)? = values["limit_reason"] { reason = text }
+                    throw ShapeError(
+                        message:
+                            "skip: no size from \(BenchSettings.sizeLabel(settings.minSize)) up fits \(method)'s limit of "
+                            + "\(BenchSettings.sizeLabel(Int(limit))): \(reason)",
+                        nothingFits: true)
+                }
+                throw ShapeError(message: "no sizes were measured")
+            }
             for (i, size) in sizes.enumerated() {
                 let key = "\(record.cellId) \(method)/\(direction) \(size)"
                 guard let summary = BenchStatistics.summarize(samples[i], key: key) else {
