@@ -74,15 +74,18 @@ hv_hypercall_allregs:
  * void hv_single_step_vmmcall(unsigned long service, unsigned long out[2])
  *
  * Single-steps (RFLAGS.TF, set by popf) over a hypercall and a CPUID, the two instructions every
- * hypervisor emulates, with a plain instruction between and after:
- *     nop ; <hypercall service, rbx..rdi = 1..5> ; mov rax,r9 ; mov rbx,r10 ; cpuid ; nop
- * A CPU traps (#DB, SIGTRAP) after each instruction but the popf that set TF, so the trap RIPs
- * are exactly the labels <name>_t1 .. <name>_t6 (hv.c); the SIGTRAP handler clears TF at
- * <name>_t6. out[0], out[1] = rax, rbx after the hypercall.
+ * hypervisor emulates, with plain instructions between, then over a CPUID in a MOV SS shadow:
+ *     nop ; <hypercall service, rbx..rdi = 1..5> ; mov rax,r9 ; mov rbx,r10 ; xor eax,eax ;
+ *     cpuid ; mov ss,eax ; mov eax,ss ; cpuid
+ * A CPU traps (#DB, SIGTRAP) after each instruction but the popf that set TF and the MOV to SS,
+ * whose trap is held until after the next instruction and then is that instruction's one trap
+ * (SDM vol. 3, 6.8.3): the trap RIPs are exactly the labels <name>_t1 .. <name>_t8 (hv.c); the
+ * SIGTRAP handler clears TF at <name>_t8. out[0], out[1] = rax, rbx after the hypercall.
  */
 	.macro SINGLE_STEP_PROBE name, insn
 	.text
 	.globl \name, \name\()_t1, \name\()_t2, \name\()_t3, \name\()_t4, \name\()_t5, \name\()_t6
+	.globl \name\()_t7, \name\()_t8
 	.type \name, @function
 \name:
 	push %rbx
@@ -108,6 +111,11 @@ hv_hypercall_allregs:
 \name\()_t5:
 	cpuid
 \name\()_t6:
+	mov %ss, %eax
+\name\()_t7:
+	mov %eax, %ss			/* no trap after it: held until after the cpuid */
+	cpuid
+\name\()_t8:
 	pop %rsi
 	mov %r9, 0(%rsi)
 	mov %r10, 8(%rsi)
