@@ -971,6 +971,19 @@ static void print_totals(void)
 		t > 0 ? total_calls / t : 0.0);
 }
 
+/* HOSTFUZZ_STATS=1 also prints the totals every 10 minutes, so a long run that is killed (or
+ * whose exit is lost) still says how far it got. */
+static bool stats_progress;
+static double last_progress;
+
+static void maybe_print_progress(void)
+{
+	if (!stats_progress || (execs & 1023) != 0 || now() - last_progress < 600)
+		return;
+	last_progress = now();
+	print_totals();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -981,8 +994,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	hf_m.keep_going = findings_dir != NULL || only_class != NULL;
 	hf_print_history = print_history;
 	t0 = now();
-	if (getenv("HOSTFUZZ_STATS"))
+	if (getenv("HOSTFUZZ_STATS")) {
 		atexit(print_totals);
+		stats_progress = true;
+		last_progress = t0;
+	}
 	return 0;
 }
 
@@ -1051,6 +1067,7 @@ int LLVMFuzzerTestOneInput(const u8 *data, size_t size)
 		inited = true;
 	}
 	execs++;
+	maybe_print_progress();
 	struct rd r = { data, size, 0 };
 	hf_clear_failure();
 	nhist = 0;
