@@ -12,6 +12,7 @@
  * instruction (MSR, CR0, XSETBV, a physical read) the same way, reporting the vector it raised.
  */
 #include <linux/fs.h>
+#include <linux/delay.h>
 #include <linux/hrtimer.h>
 #include <linux/io.h>
 #include <linux/ioport.h>
@@ -24,7 +25,10 @@
 #include <linux/vmalloc.h>
 #include <asm/pgtable.h>
 #include <asm/tlbflush.h>
+#include <asm/apic.h>
 #include <asm/asm.h>
+#include <asm/irq_vectors.h>
+#include <asm/irq_regs.h>
 
 #include "hypercall.h"
 #include "gmlab_ioctl.h"
@@ -603,6 +607,62 @@ static long gmlab_phys_read_try(struct gmlab_try *t)
 	return 0;
 }
 
+/* GMLAB_TRY_STI_SHADOW: the hrtimer runs in the local APIC timer interrupt, whose entry sets the
+ * interrupted registers (get_irq_regs()). */
+static unsigned long shadow_irq_ip;
+static bool shadow_fired;
+
+static enum hrtimer_restart shadow_timer_fn(struct hrtimer *t)
+{
+	struct pt_regs *regs = get_irq_regs();
+
+	shadow_irq_ip = regs ? regs->ip : 1;
+	WRITE_ONCE(shadow_fired, true);
+	return HRTIMER_NORESTART;
+}
+
+static bool timer_irq_pending(void)
+{
+	return apic_read(APIC_IRR + ((LOCAL_TIMER_VECTOR >> 5) << 4)) & BIT(LOCAL_TIMER_VECTOR & 31);
+}
+
+static long try_sti_shadow(struct gmlab_try *t)
+{
+	struct hrtimer timer;
+	unsigned long flags, after, a = 0, b, c = 0, d, waited;
+	bool pending;
+	long ret = 0;
+
+	hrtimer_init_on_stack(&timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	timer.function = shadow_timer_fn;
+	shadow_irq_ip = 0;
+	WRITE_ONCE(shadow_fired, false);
+	local_irq_save(flags);
+	hrtimer_start(&timer, ns_to_ktime(1), HRTIMER_MODE_REL_HARD);
+	/* Wait (interrupts off: nothing can take it) until the local APIC holds the timer's
+	 * interrupt in its IRR, then let the STI shadow decide where it lands. */
+	for (waited = 0; waited < 100000 && !timer_irq_pending(); waited += 10)
+		udelay(10);
+	pending = timer_irq_pending();
+	asm volatile("lea 1f(%%rip), %[after]\n\t"
+		     "sti\n\t"
+		     "cpuid\n"
+		     "1:\tnop\n\t"
+		     "nop\n\t"
+		     "cli"
+		     : [after] "=&r"(after), "+a"(a), "=b"(b), "+c"(c), "=d"(d)
+		     :
+		     : "memory");
+	local_irq_restore(flags);
+	hrtimer_cancel(&timer);
+	destroy_hrtimer_on_stack(&timer);
+	if (!pending || !READ_ONCE(shadow_fired))
+		ret = -EBUSY;
+	t->out[0] = shadow_irq_ip;
+	t->out[1] = after;
+	return ret;
+}
+
 static long gmlab_try(void __user *arg)
 {
 	struct gmlab_try t;
@@ -663,6 +723,9 @@ static long gmlab_try(void __user *arg)
 		break;
 	case GMLAB_TRY_RDMSR_PREFIXED:
 		t.trap = try_rdmsr_prefixed((u32)t.arg[0], &t.out[0], &t.out[1]);
+		break;
+	case GMLAB_TRY_STI_SHADOW:
+		ret = try_sti_shadow(&t);
 		break;
 	default:
 		return -EINVAL;

@@ -193,6 +193,13 @@ struct gmlab_try {
  * CPU runs `xor dl, cl; stc` (32 d1, f9) instead: RCX stays arg[0] and the value's bits 39:32
  * change, never a crash (suite hostile, case prefixed-exits). Expected RCX: (u32)((s32)arg[0] >> 1). */
 #define GMLAB_TRY_RDMSR_PREFIXED 8
+/* An interrupt made pending with interrupts off (a 1 ns hrtimer, then a wait until the local
+ * APIC holds it in its IRR),
+ * then `sti ; cpuid ; nop ; nop ; cli`: the STI shadow covers the CPUID alone, so the interrupt
+ * is taken right after it, whether or not a hypervisor emulated the CPUID. out[0] = the RIP the
+ * timer interrupt interrupted (0 if it never ran), out[1] = the address right after the CPUID.
+ * EBUSY when it was not pending within 100 ms or never ran. (hv/sti-shadow-emulated) */
+#define GMLAB_TRY_STI_SHADOW	9
 
 #define GMLAB_IOC_TRY		_IOWR('G', 13, struct gmlab_try)
 

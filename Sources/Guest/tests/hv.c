@@ -862,6 +862,32 @@ static void single_step_emulated(void)
 	       "order (want %d traps, got %d: %s)", NSTEPS, step_traps, got);
 }
 
+/* The STI shadow over an emulated instruction. `sti` holds interrupts off for one more
+ * instruction; a hypervisor that emulates that instruction (CPUID) must end the shadow with it,
+ * or the guest's next instruction runs shadowed too and an interrupt lands one instruction late.
+ * The kernel module makes a timer interrupt pending with interrupts off, then runs
+ * `sti; cpuid; nop; nop` (GMLAB_TRY_STI_SHADOW) and reports where the interrupt landed. Runs
+ * without a hypervisor too: that cell shows the CPU's own answer. */
+static void sti_shadow_emulated(void)
+{
+	struct gmlab_try t = { .op = GMLAB_TRY_STI_SHADOW };
+	int fd = open_kmod();
+
+	if (fd < 0)
+		return;
+	if (!ioctl_ok(fd, GMLAB_IOC_TRY, &t)) {
+		report(0, "GMLAB_TRY_STI_SHADOW: %s", ioctl_err);
+		close(fd);
+		return;
+	}
+	close(fd);
+	report_value("irq_rip_after_cpuid_offset", (uint64_t)(t.out[0] - t.out[1]));
+	report(t.out[0] == t.out[1], "a timer interrupt pending across `sti; cpuid` is taken right "
+	       "after the CPUID (at %#llx; it landed at %#llx, %+lld bytes off)",
+	       (unsigned long long)t.out[1], (unsigned long long)t.out[0],
+	       (long long)(t.out[0] - t.out[1]));
+}
+
 /* What BitVisor gets instead (struct gml_case.bitvisor) */
 #define NO_ECHO "skip: calls gmlab.echo, which shares services/gmlab.c with gmlab.info and is not " \
 	"built into BitVisor (the register method's gml.regs.echo is: suite regs)"
@@ -908,6 +934,9 @@ static const struct gml_case cases[] = {
 	  "move RIP past VMMCALL and CPUID (advance_rip_to_next in core/x86/svm_main.c; add_ip in "
 	  "vt_addip.h on Intel) and nothing else, so a debugger's step lands one instruction late "
 	  "(measured on AMD; ours injects the #DB as the CPU would, as KVM does)" },
+	{ "hv/sti-shadow-emulated", "an interrupt pending across `sti; cpuid` is taken right after "
+	  "the CPUID: the STI shadow ends with the emulated instruction", GML_NEEDS_KMOD,
+	  sti_shadow_emulated, NULL },
 	{ "hv/rom-read-zero", "the hypervisor's region reads as zeros from the guest",
 	  GML_NEEDS_HYPERVISOR | GML_NEEDS_KMOD, rom_read_zero, NO_INFO },
 	{ "hv/rom-write-discard", "writes into the hypervisor's region are discarded and counted; "
