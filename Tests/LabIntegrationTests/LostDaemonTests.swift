@@ -47,10 +47,7 @@ import Testing
             let name = try #require(vm, "the VM never reached user space")
             qemu = EmulatorProcess.pids(ofDomain: name)
             #expect(qemu.count == 1, "the QEMU of \(name) is not visible on this host: \(qemu)")
-            let daemonPID = try #require(
-                Int32(
-                    try String(contentsOfFile: daemon.base + "/libvirtd.pid", encoding: .utf8)
-                        .trimmingCharacters(in: .whitespacesAndNewlines)))
+            let daemonPID = try #require(daemon.pid, "no pid file in \(daemon.base)")
             #expect(kill(daemonPID, SIGKILL) == 0)
             print("killed private libvirtd \(daemonPID) while \(name) ran (QEMU \(qemu))")
             let killedAt = Date()
@@ -106,10 +103,7 @@ import Testing
             #expect(qemu.count == 1, "the QEMU of \(name) is not visible on this host: \(qemu)")
             reaper.register(name, emulatorPIDs: qemu)
 
-            let daemonPID = try #require(
-                Int32(
-                    try String(contentsOfFile: daemon.base + "/libvirtd.pid", encoding: .utf8)
-                        .trimmingCharacters(in: .whitespacesAndNewlines)))
+            let daemonPID = try #require(daemon.pid, "no pid file in \(daemon.base)")
             #expect(kill(daemonPID, SIGKILL) == 0)
             var alive = true
             for _ in 0..<100 where alive {

@@ -22,6 +22,11 @@ import Testing
         let port: Int
         var uri: String { "qemu+tcp://127.0.0.1:\(port)/system" }
         var poolPath: String { base + "/pool" }
+        /// The daemon's pid, from the pid file `scripts/private-libvirtd` keeps in `base`.
+        var pid: Int32? {
+            (try? String(contentsOfFile: base + "/libvirtd.pid", encoding: .utf8))
+                .flatMap { Int32($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        }
 
         /// Starts one, runs `body`, and stops it whatever happens.
         static func with(_ body: (PrivateDaemon) async throws -> Void) async throws {

@@ -8,8 +8,8 @@
  *   stepped. Interrupts, NMIs, HLT, every other I/O port and MSR go straight to the guest.
  * RIP moves past an emulated instruction with its prefixes (`2e 0f a2` is a 3-byte CPUID): to
  * the VMCB's next RIP where the CPU offers NRIP-save, else by the length decoded from the bytes at
- * CS:RIP (svm_skip; QEMU's TCG and the lab's KVM box have no NRIP-save). IOIO gives the next RIP
- * in EXITINFO2 (architecturally, with or without NRIP-save). */
+ * CS:RIP (next_rip_after; QEMU's TCG and the lab's KVM box have no NRIP-save). IOIO gives the
+ * next RIP in EXITINFO2 (architecturally, with or without NRIP-save). */
 #include "vcpu.h"
 #include "vmcb.h"
 #include "nested.h"
@@ -293,15 +293,14 @@ static void complete_insn(struct vmcb *vm, u64 next_rip)
 	}
 }
 
-/* RIP past the emulated instruction (`insn`, `unprefixed` bytes without prefixes): next_rip
- * with NRIP-save, which the CPU writes for instruction and MSR intercepts (0 otherwise), else the
- * decoded length. */
-static void svm_skip(struct vmcb *vm, enum gml_insn insn, unsigned unprefixed)
+/* The next RIP after the instruction that exited as `insn` (`unprefixed` bytes without
+ * prefixes): the VMCB's next_rip with NRIP-save, which the CPU writes for instruction and MSR
+ * intercepts (0 otherwise), else from the decoded length. */
+static u64 next_rip_after(struct vmcb *vm, enum gml_insn insn, unsigned unprefixed)
 {
 	if (svm.nrips && vm->ctl.next_rip)
-		complete_insn(vm, vm->ctl.next_rip);
-	else
-		complete_insn(vm, vm->save.rip + decoded_len(vm, insn, unprefixed));
+		return vm->ctl.next_rip;
+	return vm->save.rip + decoded_len(vm, insn, unprefixed);
 }
 
 static void handle_cpuid(struct vcpu *v, struct vmcb *vm)
@@ -317,7 +316,7 @@ static void handle_cpuid(struct vcpu *v, struct vmcb *vm)
 	v->gpr[GENERAL_REG_RBX] = b;
 	v->gpr[GENERAL_REG_RCX] = c;
 	v->gpr[GENERAL_REG_RDX] = d;
-	svm_skip(vm, GML_INSN_CPUID, 2);
+	complete_insn(vm, next_rip_after(vm, GML_INSN_CPUID, 2));
 }
 
 /* EFER: reads never show SVME; writes keep SVME set underneath (VMRUN requires it), LMA is
@@ -363,7 +362,7 @@ static void handle_msr(struct vcpu *v, struct vmcb *vm)
 		inject_gp(vm);
 		return;
 	}
-	svm_skip(vm, write ? GML_INSN_WRMSR : GML_INSN_RDMSR, 2);
+	complete_insn(vm, next_rip_after(vm, write ? GML_INSN_WRMSR : GML_INSN_RDMSR, 2));
 }
 
 static void handle_ioio(struct vcpu *v, struct vmcb *vm)
@@ -451,19 +450,11 @@ static void handle_npf(struct vcpu *v, struct vmcb *vm)
 		 info & NPF_WRITE ? "write" : "read/fetch");
 }
 
-/* The next RIP after the VMMCALL at RIP (prefixes included): the VMCB's with NRIP-save, else
- * from the decoded length. Taken before the service runs, from the bytes the CPU executed (a
- * service may write guest memory, even over the instruction). */
-static u64 vmmcall_next_rip(struct vmcb *vm)
-{
-	if (svm.nrips && vm->ctl.next_rip)
-		return vm->ctl.next_rip;
-	return vm->save.rip + decoded_len(vm, GML_INSN_VMMCALL, HYPERCALL_INSN_LEN);
-}
-
 /* A hypercall (VMMCALL, or Intel's VMCALL through #UD) ending at next_rip: dispatch, then end it
  * as the service asked: past the instruction, or on it again (a continuation, or after the
- * guest's own #PF handler ran for a fault-in). */
+ * guest's own #PF handler ran for a fault-in). The caller takes next_rip before the service
+ * runs, from the bytes the CPU executed (a service may write guest memory, even over the
+ * instruction). */
 static void hypercall_exit(struct vcpu *v, struct vmcb *vm, u64 next_rip)
 {
 	memset(&v->hc_end, 0, sizeof(v->hc_end));
@@ -586,7 +577,7 @@ static noreturn void svm_run(struct vcpu *v)
 		/* The floor (gml_hypercall.h): before any other look at the exit. */
 		if (vm->ctl.exitcode == SVM_EXIT_VMMCALL && vm->save.rax == GML_HC_FLOOR &&
 		    !(vm->ctl.exitintinfo & SVM_EVTINJ_VALID)) {
-			complete_insn(vm, vmmcall_next_rip(vm));
+			complete_insn(vm, next_rip_after(vm, GML_INSN_VMMCALL, HYPERCALL_INSN_LEN));
 			continue;
 		}
 		/* An exit during event delivery: deliver the event again on the next entry, except
@@ -600,7 +591,7 @@ static noreturn void svm_run(struct vcpu *v)
 		switch (code) {
 		case SVM_EXIT_VMMCALL:
 			svm.n_vmmcall++;
-			hypercall_exit(v, vm, vmmcall_next_rip(vm));
+			hypercall_exit(v, vm, next_rip_after(vm, GML_INSN_VMMCALL, HYPERCALL_INSN_LEN));
 			break;
 		case SVM_EXIT_CPUID:
 			svm.n_cpuid++;

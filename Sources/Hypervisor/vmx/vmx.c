@@ -67,7 +67,7 @@ void vmx_inject_gp(void) { inject(X86_EXC_GP, true, 0); }
  * Without this a debugger stepping over CPUID, an MSR, I/O or a hypercall lands one instruction
  * late (hv/single-step-emulated; KVM does the same in kvm_skip_emulated_instruction). Not while
  * the ROM trick steps a store with TF: TF is ours then. */
-static void complete_instruction(u64 len)
+static void complete_insn(u64 len)
 {
 	vmw(GUEST_RIP, vmr(GUEST_RIP) + len);
 	u64 intr = vmr(GUEST_INTERRUPTIBILITY);
@@ -90,7 +90,7 @@ static void complete_instruction(u64 len)
  * instruction exit (CPUID, RDMSR/WRMSR, VMCALL, XSETBV, INVD, MOV CR, ...). */
 static void skip_instruction(void)
 {
-	complete_instruction(vmr(VM_EXIT_INSTRUCTION_LEN));
+	complete_insn(vmr(VM_EXIT_INSTRUCTION_LEN));
 }
 
 /* The guest runs 64-bit code (IA32_EFER.LMA and CS.L, access-rights bit 13). */
@@ -390,7 +390,7 @@ static void hypercall_exit(struct vcpu *v, u64 len)
 		inject(X86_EXC_PF, true, v->hc_end.error);
 		asm volatile("mov %0, %%cr2" : : "r"(v->hc_end.cr2) : "memory");
 	} else if (!v->hc_end.restart) {
-		complete_instruction(len);
+		complete_insn(len);
 	}
 }
 

@@ -192,6 +192,11 @@ public struct BenchDocument: Sendable, Hashable, Codable {
         switch try string("kind") {
         case "sized":
             let direction = try string("direction")
+            // The method's own limit (the guest reports 2^64-1 for "none") and why.
+            var limit: Double?
+            if case .number(let value)? = values["limit"] { limit = value }
+            var limitReason = "the method's own limit"
+            if case .string(let text)? = values["limit_reason"] { limitReason = text }
             let sizes = try integers("sizes")
             let samples = try matrix("samples")
             let batch = try integers("batch")
@@ -214,13 +219,11 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                 // The guest measures only the sizes its method can do (a 4 MiB kmalloc buffer for
                 // the contiguous physical method): when none of the sizes asked for fits, that is a
                 // skip with the guest's reason, not a malformed result.
-                if case .number(let limit)? = values["limit"], limit < Double(settings.minSize) {
-                    var reason = "the method's own limit"
-                    if case .string(let text)? = values["limit_reason"] { reason = text }
+                if let limit, limit < Double(settings.minSize) {
                     throw ShapeError(
                         message:
                             "skip: no size from \(BenchSettings.sizeLabel(settings.minSize)) up fits \(method)'s limit of "
-                            + "\(BenchSettings.sizeLabel(Int(limit))): \(reason)",
+                            + "\(BenchSettings.sizeLabel(Int(limit))): \(limitReason)",
                         nothingFits: true)
                 }
                 throw ShapeError(message: "no sizes were measured")
@@ -242,13 +245,11 @@ public struct BenchDocument: Sendable, Hashable, Codable {
                         batch: batch[i], hypercalls: hypercalls[i], exits: exits[i] < 0 ? nil : exits[i],
                         longestHoldNs: holds?[i]))
             }
-            // The guest reports 2^64-1 for "no limit of its own".
-            if case .number(let limit)? = values["limit"], limit < Double(settings.maxSize) {
-                var reason = "the method's own limit"
-                if case .string(let text)? = values["limit_reason"] { reason = text }
+            if let limit, limit < Double(settings.maxSize) {
                 limits.append(
                     BenchLimit(
-                        cellId: record.cellId, method: method, direction: direction, limit: Int(limit), reason: reason))
+                        cellId: record.cellId, method: method, direction: direction, limit: Int(limit),
+                        reason: limitReason))
             }
         case "scalar":
             guard case .object(let series)? = values["series"], !series.isEmpty else {
